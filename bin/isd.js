@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `isd` command line: runs the compiled CLI (npm run build makes dist/).
+const path = require('node:path');
+const fs = require('node:fs');
+const cli = path.join(__dirname, '..', 'dist', 'electron', 'cli.js');
+if (!fs.existsSync(cli)) {
+  console.error('isd: dist/electron/cli.js is missing; run `npm run build` first.');
+  process.exit(1);
+}
+require(cli).main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exitCode = 1; },
+);

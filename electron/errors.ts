@@ -1,0 +1,55 @@
+/**
+ * Errors a user can cause or act on. Every layer throws IsdError for such cases so that the CLI can
+ * print one line and exit 2, and IPC can answer `{ ok: false, error: { code, field, message } }`.
+ */
+export type IsdErrorCode =
+  | 'BAD_INPUT' // a flag, field or value is wrong (field names it)
+  | 'NOT_FOUND' // a path, dataset or run that does not exist
+  | 'PERMISSION' // a path that cannot be read or written
+  | 'DATASET_INVALID' // a dataset file that is truncated, has a wrong magic number, mismatched counts…
+  | 'DB_TOO_NEW' // a run-history database written by a newer version of the app
+  | 'DIVERGED' // training produced a NaN or infinite loss
+  | 'CONFLICT' // the request does not fit the current state (e.g. resume a completed run)
+  | 'INTERNAL'; // anything else (a bug): exit code 1
+
+export class IsdError extends Error {
+  readonly code: IsdErrorCode;
+  /** The config field, CLI flag or IPC input field at fault, when there is one. */
+  readonly field?: string;
+  /** The file or folder at fault, when there is one. */
+  readonly path?: string;
+
+  constructor(code: IsdErrorCode, message: string, opts: { field?: string; path?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'IsdError';
+    this.code = code;
+    this.field = opts.field;
+    this.path = opts.path;
+  }
+
+  /** Plain object for IPC / JSON output: never a stack trace. */
+  toJSON(): { code: IsdErrorCode; field?: string; path?: string; message: string } {
+    return { code: this.code, field: this.field, path: this.path, message: this.message };
+  }
+}
+
+export function isIsdError(e: unknown): e is IsdError {
+  return e instanceof IsdError;
+}
+
+/** Exit code of the CLI for an error: 2 for bad input of any kind, 1 for everything else. */
+export function exitCodeFor(e: unknown): 1 | 2 {
+  if (!isIsdError(e)) return 1;
+  return e.code === 'INTERNAL' || e.code === 'DIVERGED' ? 1 : 2;
+}
+
+/** Maps a Node fs error on `path` to an IsdError with a message a user can act on. */
+export function fsError(err: unknown, path: string, what = 'file'): IsdError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return new IsdError('NOT_FOUND', `${path}: no such ${what}`, { path, cause: err });
+  if (code === 'EACCES' || code === 'EPERM') return new IsdError('PERMISSION', `${path}: permission denied`, { path, cause: err });
+  if (code === 'EISDIR') return new IsdError('DATASET_INVALID', `${path}: is a folder, expected a ${what}`, { path, cause: err });
+  if (code === 'ENOTDIR') return new IsdError('DATASET_INVALID', `${path}: is not a folder`, { path, cause: err });
+  const msg = err instanceof Error ? err.message : String(err);
+  return new IsdError('DATASET_INVALID', `${path}: ${msg}`, { path, cause: err });
+}

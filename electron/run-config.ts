@@ -1,0 +1,166 @@
+/**
+ * RunConfig: every hyperparameter of a training run, defined once with its default and its meaning.
+ * Pure (zod only, no Node imports) so that the CLI, the IPC contract, the engine and the renderer's
+ * form all validate with the same schema.
+ */
+import { z } from 'zod';
+
+/** Imbalance profile of the unlabeled training set (see electron/data/imbalance.ts). */
+export const IMBALANCE_PATTERN = /^(none|longtail:\d+(\.\d+)?|dominant:\d+:\d+)$/;
+
+export type ImbalanceSpec =
+  | { kind: 'none' }
+  | { kind: 'longtail'; rho: number } // counts fall exponentially from the largest class to largest/rho
+  | { kind: 'dominant'; large: number; perSmall: number }; // first `large` classes keep all, others keep perSmall
+
+export function parseImbalance(text: string): ImbalanceSpec {
+  const t = text.trim();
+  if (t === 'none' || t === '') return { kind: 'none' };
+  const parts = t.split(':');
+  if (parts[0] === 'longtail' && parts.length === 2) {
+    const rho = Number(parts[1]);
+    if (Number.isFinite(rho) && rho >= 1) return { kind: 'longtail', rho };
+  }
+  if (parts[0] === 'dominant' && parts.length === 3) {
+    const large = Number(parts[1]);
+    const perSmall = Number(parts[2]);
+    if (Number.isInteger(large) && large >= 1 && Number.isInteger(perSmall) && perSmall >= 1) {
+      return { kind: 'dominant', large, perSmall };
+    }
+  }
+  throw new Error(`imbalance must be none, longtail:<rho ≥ 1> or dominant:<large>:<perSmall>, got "${text}"`);
+}
+
+export function formatImbalance(spec: ImbalanceSpec): string {
+  if (spec.kind === 'longtail') return `longtail:${spec.rho}`;
+  if (spec.kind === 'dominant') return `dominant:${spec.large}:${spec.perSmall}`;
+  return 'none';
+}
+
+const imbalanceField = z.string().refine((s) => {
+  try {
+    parseImbalance(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'use none, longtail:<rho ≥ 1> (e.g. longtail:10) or dominant:<large>:<perSmall> (e.g. dominant:3:100)');
+
+const positiveInt = (max: number) => z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+const positive = (max: number) => z.number().gt(0, 'must be greater than 0').max(max, `must be at most ${max}`);
+
+export const runConfigFields = {
+  /** Dataset id from the registry (`isd datasets list`) or a path to a dataset file or folder. */
+  dataset: z.string().min(1, 'choose a dataset'),
+  /** isd: soft similarity distillation; moco: MoCo v2 InfoNCE with hard labels (the baseline). */
+  method: z.enum(['isd', 'moco']),
+  /** resnet20 (CPU default, 0.27M parameters) or resnet18 in its CIFAR form (GPU default). */
+  arch: z.enum(['resnet20', 'resnet18']),
+  epochs: positiveInt(10_000),
+  batchSize: positiveInt(4096),
+  /** Peak SGD learning rate (after warm-up). */
+  lr: positive(10),
+  /** cosine: to 0 over the run; step: ×0.2 at 60% and 80% of the epochs. */
+  schedule: z.enum(['cosine', 'step']),
+  /** Linear warm-up of the learning rate over this many epochs (0: none). */
+  warmupEpochs: z.number().min(0, 'must be 0 or more').max(1000),
+  /** SGD momentum. */
+  momentum: z.number().min(0, 'must be 0 or more').lt(1, 'must be less than 1'),
+  weightDecay: z.number().min(0, 'must be 0 or more').max(1, 'must be at most 1'),
+  /** Teacher momentum m: teacher ← m·teacher + (1−m)·student. */
+  ema: z.number().min(0, 'must be 0 or more').lt(1, 'must be less than 1'),
+  /** K, the number of anchors (teacher keys) in the FIFO queue; a multiple of the batch size. */
+  queueSize: positiveInt(1_000_000),
+  /** ISD teacher temperature T_t (lower than the student's: sharper targets). */
+  tempTeacher: positive(10),
+  /** ISD student temperature T_s. */
+  tempStudent: positive(10),
+  /** MoCo InfoNCE temperature T. */
+  temperature: positive(10),
+  augTeacher: z.enum(['weak', 'strong']),
+  augStudent: z.enum(['weak', 'strong']),
+  /** Side of the square images fed to the encoder; 0 keeps the dataset's own size. */
+  imageSize: z.number().int('must be a whole number').refine((v) => v === 0 || (v >= 16 && v <= 512), 'must be 0 (dataset size) or between 16 and 512'),
+  /** Imbalance draw applied to the unlabeled training set. */
+  imbalance: imbalanceField,
+  /** Use only the first n training images after the imbalance draw (0: all), for quick runs. */
+  trainLimit: z.number().int('must be a whole number').min(0, 'must be 0 or more'),
+  /** Evaluate (kNN) every this many epochs, and always at the end. */
+  evalEvery: positiveInt(10_000),
+  /** Write a checkpoint every this many epochs, and always at stop and at the end. */
+  checkpointEvery: positiveInt(10_000),
+  /** Also fit a linear probe at the end (slower). */
+  linearEval: z.boolean(),
+  seed: z.number().int('must be a whole number').min(0).max(2 ** 31 - 1),
+  name: z.string().max(200, 'at most 200 characters'),
+  tags: z.array(z.string().min(1).max(50)).max(20),
+} as const;
+
+const runConfigObject = z.object(runConfigFields).strict();
+
+function checkCrossFields(c: z.infer<typeof runConfigObject>, ctx: z.RefinementCtx): void {
+  if (c.queueSize % c.batchSize !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['queueSize'], message: `queue size ${c.queueSize} must be a multiple of the batch size ${c.batchSize}` });
+  }
+  if (c.method === 'isd' && c.tempTeacher > c.tempStudent) {
+    ctx.addIssue({ code: 'custom', path: ['tempTeacher'], message: `teacher temperature ${c.tempTeacher} should not exceed the student's ${c.tempStudent}` });
+  }
+  if (c.warmupEpochs >= c.epochs && c.warmupEpochs > 0) {
+    ctx.addIssue({ code: 'custom', path: ['warmupEpochs'], message: `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})` });
+  }
+}
+
+export const runConfigSchema = runConfigObject.superRefine(checkCrossFields);
+export type RunConfig = z.infer<typeof runConfigObject>;
+
+/** ISD+ defaults scaled to small data on a CPU (isd-method.md): resnet20, batch 128, queue 4096. */
+export const DEFAULT_RUN_CONFIG: RunConfig = {
+  dataset: 'sample',
+  method: 'isd',
+  arch: 'resnet20',
+  epochs: 20,
+  batchSize: 128,
+  lr: 0.05,
+  schedule: 'cosine',
+  warmupEpochs: 0,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  ema: 0.99,
+  queueSize: 4096,
+  tempTeacher: 0.01,
+  tempStudent: 0.1,
+  temperature: 0.2,
+  augTeacher: 'weak',
+  augStudent: 'strong',
+  imageSize: 0,
+  imbalance: 'none',
+  trainLimit: 0,
+  evalEvery: 1,
+  checkpointEvery: 1,
+  linearEval: false,
+  seed: 0,
+  name: '',
+  tags: [],
+};
+
+export interface ConfigIssue {
+  field: string;
+  message: string;
+}
+
+/** Validates a partial config over the defaults; returns the full config or every issue found. */
+export function validateRunConfig(input: unknown): { ok: true; config: RunConfig } | { ok: false; issues: ConfigIssue[] } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, issues: [{ field: 'config', message: 'must be an object' }] };
+  }
+  const merged = { ...DEFAULT_RUN_CONFIG, ...(input as Record<string, unknown>) };
+  const r = runConfigSchema.safeParse(merged);
+  if (r.success) return { ok: true, config: r.data };
+  return {
+    ok: false,
+    issues: r.error.issues.map((i) => ({
+      field: i.path.length ? i.path.join('.') : 'config',
+      message: i.code === 'unrecognized_keys' ? `unknown field(s): ${(i as { keys: string[] }).keys.join(', ')}` : i.message,
+    })),
+  };
+}
