@@ -1,0 +1,62 @@
+/**
+ * In-memory datasets: one typed array per split, never an object per image.
+ * images: uint8, row-major [count, height, width, channels]; labels: int32 class index per image,
+ * or null when the split is unlabeled.
+ */
+export type DatasetFormat = 'idx' | 'cifar10' | 'cifar100' | 'folder';
+
+export interface ImageSplit {
+  count: number;
+  images: Uint8Array; // [count, height, width, channels]
+  labels: Int32Array | null; // [count]
+}
+
+export interface LoadedDataset {
+  format: DatasetFormat;
+  /** The path the dataset was loaded from (file or folder). */
+  path: string;
+  name: string;
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  /** Class names in label order; null when unlabeled. */
+  classNames: string[] | null;
+  train: ImageSplit;
+  /** From the format where it has one, else a seeded stratified split; null when none. */
+  test: ImageSplit | null;
+  /** Images that could not be decoded and were skipped (folder datasets). */
+  skipped: { path: string; reason: string }[];
+}
+
+/** What `isd datasets inspect` prints (contracts.md). */
+export interface DatasetSummary {
+  format: DatasetFormat;
+  path: string;
+  name: string;
+  shape: [number, number, number]; // [h, w, c]
+  classes: number;
+  classNames: string[] | null;
+  splits: {
+    train: { images: number; classCounts: number[] | null };
+    test?: { images: number; classCounts: number[] | null };
+  };
+  skipped: number;
+}
+
+/** One entry of `isd datasets list`. */
+export interface DatasetEntry {
+  id: string;
+  name: string;
+  format: DatasetFormat;
+  path: string;
+  source: 'bundled' | 'system' | 'user';
+  images: number;
+  classes: number;
+  shape: [number, number, number];
+}
+
+export interface LoadProgress {
+  done: number;
+  total: number;
+  phase: string;
+}
