@@ -1,0 +1,210 @@
+import { describe, expect, it, expectTypeOf } from 'vitest';
+import {
+  CHANNELS,
+  ERROR_CODES,
+  EVENT_NAMES,
+  parseWireRequest,
+  runConfigIssues,
+  validateRequest,
+  type Channel,
+  type ErrorCode,
+  type RequestInput,
+} from './contract';
+import { DEFAULT_RUN_CONFIG } from './run-config';
+import type { IsdErrorCode } from './errors';
+
+/** One valid input per channel; every channel must appear (checked below). */
+const valid: { [C in Channel]: RequestInput<C> } = {
+  'system.info': {},
+  'datasets.list': {},
+  'datasets.inspect': { id: 'fashion-mnist' },
+  'datasets.preview': { id: 'sample', perClass: 4, size: 32 },
+  'datasets.imbalancePreview': { id: 'sample', imbalance: 'longtail:10', seed: 3 },
+  'datasets.pick': { kind: 'folder' },
+  'datasets.add': { path: '/home/u/images' },
+  'datasets.remove': { id: 'user-1' },
+  'runs.start': { config: { dataset: 'sample', epochs: 2, batchSize: 64, queueSize: 1024 } },
+  'runs.pause': { id: 'r1' },
+  'runs.resume': { id: 'r1' },
+  'runs.stop': { id: 'r1' },
+  'runs.list': { search: 'isd', sort: 'knn20', dir: 'asc', limit: 50, offset: 0, status: ['queued', 'interrupted'] },
+  'runs.get': { id: 'r1' },
+  'runs.curves': { id: 'r1', maxPoints: 500 },
+  'runs.compare': { ids: ['r1', 'r2'] },
+  'runs.rename': { id: 'r1', name: 'long tail ρ=10' },
+  'runs.tag': { id: 'r1', tags: ['ablation', 'cpu'] },
+  'runs.notes': { id: 'r1', notes: '' },
+  'runs.delete': { id: 'r1' },
+  'runs.export': { id: 'r1', format: 'csv' },
+  'runs.neighbours': { id: 'r1', testIndex: 12 },
+  'runs.teacherSimilarity': { id: 'r1', testIndex: 0, bins: 20 },
+  'runs.estimate': { config: { method: 'moco' } },
+};
+
+/** Malformed inputs per channel, each with the field the error must name. */
+const invalid: { [C in Channel]: [input: unknown, field: string][] } = {
+  'system.info': [
+    [{ extra: 1 }, 'extra'],
+    [null, 'input'],
+  ],
+  'datasets.list': [[[], 'input']],
+  'datasets.inspect': [
+    [{}, 'id'],
+    [{ id: 'a', path: '/b' }, 'id'],
+    [{ path: '' }, 'path'],
+    [{ path: 7 }, 'path'],
+  ],
+  'datasets.preview': [
+    [{ perClass: 4 }, 'id'],
+    [{ id: 'sample', perClass: 0 }, 'perClass'],
+    [{ id: 'sample', size: 1000 }, 'size'],
+    [{ id: 'sample', perClass: 2.5 }, 'perClass'],
+  ],
+  'datasets.imbalancePreview': [
+    [{ id: 'sample', imbalance: 'longtail:0.5' }, 'imbalance'],
+    [{ id: 'sample', imbalance: 'weird' }, 'imbalance'],
+    [{ id: 'sample', imbalance: 'none', seed: -1 }, 'seed'],
+    [{ imbalance: 'none' }, 'id'],
+  ],
+  'datasets.pick': [
+    [{ kind: 'anything' }, 'kind'],
+    [{}, 'kind'],
+  ],
+  'datasets.add': [
+    [{ path: '' }, 'path'],
+    [{ path: ['/a'] }, 'path'],
+  ],
+  'datasets.remove': [[{ id: 5 }, 'id']],
+  'runs.start': [
+    [{}, 'config'],
+    [{ config: { lr: -1 } }, 'config.lr'],
+    [{ config: { method: 'simclr' } }, 'config.method'],
+    [{ config: { epochs: 1.5 } }, 'config.epochs'],
+    [{ config: { imbalance: 'longtail:x' } }, 'config.imbalance'],
+    [{ config: { learningRate: 0.1 } }, 'config.learningRate'],
+    [{ config: { batchSize: 100, queueSize: 4096 } }, 'config.queueSize'],
+    [{ config: { tempTeacher: 0.5, tempStudent: 0.1 } }, 'config.tempTeacher'],
+    [{ config: { tags: ['ok', ''] } }, 'config.tags.1'],
+  ],
+  'runs.pause': [[{}, 'id']],
+  'runs.resume': [[{ id: '' }, 'id']],
+  'runs.stop': [[{ id: 'x'.repeat(65) }, 'id']],
+  'runs.list': [
+    [{ limit: 0 }, 'limit'],
+    [{ sort: 'password' }, 'sort'],
+    [{ status: ['done'] }, 'status.0'],
+    [{ dir: 'up' }, 'dir'],
+    [{ offset: -1 }, 'offset'],
+  ],
+  'runs.get': [[{ id: null }, 'id']],
+  'runs.curves': [
+    [{ id: 'r1', maxPoints: 1 }, 'maxPoints'],
+    [{ id: 'r1', maxPoints: 1e9 }, 'maxPoints'],
+  ],
+  'runs.compare': [
+    [{ ids: ['r1'] }, 'ids'],
+    [{ ids: ['1', '2', '3', '4', '5', '6', '7', '8', '9'] }, 'ids'],
+    [{ ids: ['r1', 'r1'] }, 'ids'],
+    [{ ids: ['r1', ''] }, 'ids.1'],
+  ],
+  'runs.rename': [
+    [{ id: 'r1', name: '' }, 'name'],
+    [{ id: 'r1', name: 'n'.repeat(201) }, 'name'],
+  ],
+  'runs.tag': [
+    [{ id: 'r1', tags: 'a,b' }, 'tags'],
+    [{ id: 'r1', tags: ['t'.repeat(51)] }, 'tags.0'],
+  ],
+  'runs.notes': [[{ id: 'r1', notes: 'n'.repeat(10_001) }, 'notes']],
+  'runs.delete': [[{ ids: ['r1'] }, 'id']],
+  'runs.export': [[{ id: 'r1', format: 'xml' }, 'format']],
+  'runs.neighbours': [
+    [{ id: 'r1', testIndex: -1 }, 'testIndex'],
+    [{ id: 'r1', testIndex: 0, k: 0 }, 'k'],
+    [{ id: 'r1', testIndex: 0, k: 33 }, 'k'],
+  ],
+  'runs.teacherSimilarity': [
+    [{ id: 'r1' }, 'testIndex'],
+    [{ id: 'r1', testIndex: 0, bins: 1 }, 'bins'],
+  ],
+  'runs.estimate': [[{ config: { batchSize: 0 } }, 'config.batchSize']],
+};
+
+describe('validateRequest', () => {
+  it('has a valid and an invalid case for every channel', () => {
+    expect(Object.keys(valid).sort()).toEqual([...CHANNELS].sort());
+    expect(Object.keys(invalid).sort()).toEqual([...CHANNELS].sort());
+  });
+
+  for (const channel of CHANNELS) {
+    it(`${channel} accepts a valid input`, () => {
+      const r = validateRequest(channel, valid[channel]);
+      expect(r).toMatchObject({ ok: true });
+    });
+
+    for (const [input, field] of invalid[channel]) {
+      it(`${channel} refuses ${JSON.stringify(input).slice(0, 60)} naming ${field}`, () => {
+        const r = validateRequest(channel, input);
+        expect(r.ok).toBe(false);
+        if (r.ok) return;
+        expect(r.error.code).toBe('BAD_INPUT');
+        expect(r.error.field).toBe(field);
+        expect(r.error.message.startsWith(`${field}: `)).toBe(true);
+        expect(r.error.message).not.toMatch(/\n\s+at /); // never a stack trace
+      });
+    }
+  }
+
+  it('refuses unknown channels, including prototype names', () => {
+    for (const name of ['runs.launch', '__proto__', 'constructor', 'toString', '']) {
+      const r = validateRequest(name, {});
+      expect(r).toMatchObject({ ok: false, error: { code: 'BAD_INPUT', field: 'channel' } });
+    }
+  });
+
+  it('fills defaults and completes runs.start config over DEFAULT_RUN_CONFIG', () => {
+    const r = validateRequest('runs.start', { config: { lr: 0.1, name: 'quick' } });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.config).toEqual({ ...DEFAULT_RUN_CONFIG, lr: 0.1, name: 'quick' });
+
+    const list = validateRequest('runs.list', {});
+    expect(list).toEqual({ ok: true, value: { sort: 'createdAt', dir: 'desc', limit: 200, offset: 0 } });
+    const n = validateRequest('runs.neighbours', { id: 'r', testIndex: 3 });
+    expect(n).toEqual({ ok: true, value: { id: 'r', testIndex: 3, k: 8 } });
+  });
+
+  it('says "required" for a missing field', () => {
+    const r = validateRequest('runs.get', {});
+    expect(r).toEqual({ ok: false, error: { code: 'BAD_INPUT', field: 'id', message: 'id: required' } });
+  });
+});
+
+describe('runConfigIssues', () => {
+  it('marks every bad field of a form at once, cross-field checks included', () => {
+    expect(runConfigIssues({ lr: 0, epochs: 0 })).toEqual({ lr: 'must be greater than 0', epochs: 'must be at least 1' });
+    expect(Object.keys(runConfigIssues({ batchSize: 100 }))).toEqual(['queueSize']);
+    expect(runConfigIssues({ ...DEFAULT_RUN_CONFIG })).toEqual({});
+  });
+});
+
+describe('wire messages', () => {
+  it('parses a request frame and refuses malformed ones with their id', () => {
+    expect(parseWireRequest('{"id":3,"channel":"system.info","input":{}}')).toEqual({ ok: true, request: { id: 3, channel: 'system.info', input: {} } });
+    expect(parseWireRequest('not json')).toMatchObject({ ok: false, id: -1, error: { field: 'message' } });
+    expect(parseWireRequest('{"id":4,"input":{}}')).toMatchObject({ ok: false, id: 4, error: { field: 'channel' } });
+    expect(parseWireRequest('{"id":-2,"channel":"x","input":{}}')).toMatchObject({ ok: false, id: -2, error: { field: 'id' } });
+  });
+});
+
+describe('tables', () => {
+  it('error codes are exactly those of errors.ts', () => {
+    expectTypeOf<ErrorCode>().toEqualTypeOf<IsdErrorCode>();
+    expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
+  });
+
+  it('channel and event names are dotted and unique', () => {
+    for (const name of [...CHANNELS, ...EVENT_NAMES]) expect(name).toMatch(/^[a-z]+\.[a-zA-Z]+$/);
+    expect(new Set(EVENT_NAMES)).toEqual(new Set(['run.progress', 'run.status', 'run.eval', 'datasets.changed', 'app.log']));
+  });
+});

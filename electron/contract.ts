@@ -1,0 +1,484 @@
+/**
+ * The IPC contract: every request channel (runtime schema of its input, type of its output) and every
+ * event channel (payload type). Preload, ipc.ts, host.ts and the renderer's client are all typed from
+ * this one module, so a channel cannot drift between sides.
+ *
+ * Pure: imports zod and run-config only (plus erased type-only imports), so the renderer imports it
+ * at runtime too (its form validates with the same schemas before anything is sent).
+ *
+ * Adding a feature (e.g. `study.*`) is a plain extension of `requests` / `events` below.
+ */
+import { z } from 'zod';
+import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema, type RunConfig } from './run-config';
+import type { DatasetEntry, DatasetSummary } from './data/types';
+
+export type { RunConfig } from './run-config';
+export type { DatasetEntry, DatasetSummary, DatasetFormat } from './data/types';
+
+// ---------------------------------------------------------------------------------------------
+// Errors and the result envelope
+// ---------------------------------------------------------------------------------------------
+
+/** The codes of electron/errors.ts (IsdErrorCode); contract.test.ts checks the two lists agree. */
+export const ERROR_CODES = ['BAD_INPUT', 'NOT_FOUND', 'PERMISSION', 'DATASET_INVALID', 'DB_TOO_NEW', 'DIVERGED', 'CONFLICT', 'INTERNAL'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** What a failed request carries: never a stack trace. `field` names the input field at fault ("config.lr"). */
+export interface ContractError {
+  code: ErrorCode;
+  field?: string;
+  /** The file or folder at fault, when there is one. */
+  path?: string;
+  message: string;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ContractError };
+
+// ---------------------------------------------------------------------------------------------
+// DTOs: what crosses the wire. Independent of the store's row types (the app layer maps rows to these).
+// Times are milliseconds since the epoch; accuracies are fractions in [0, 1].
+// ---------------------------------------------------------------------------------------------
+
+export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'stopped', 'failed', 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type Method = RunConfig['method'];
+
+export interface BackendFallback {
+  backend: string;
+  reason: string;
+}
+
+/** `isd info` (contracts.md) plus what the UI needs to know about its host. */
+export interface SystemInfo {
+  backend: string;
+  device: string;
+  fallbacks: BackendFallback[];
+  versions: Record<string, string>;
+  appVersion: string;
+  platform: string;
+  /** electron: native dialogs exist (datasets.pick); web: the UI asks for a typed path instead. */
+  transport: 'electron' | 'web';
+  dbPath: string;
+  /** Images per second measured on this backend for the default architecture, when known. */
+  measuredImagesPerSec: number | null;
+}
+
+/** A thumbnail: a PNG as a data: URL (the CSP allows img-src data:). */
+export interface Thumbnail {
+  /** Index of the image in its split. */
+  index: number;
+  label: number | null;
+  dataUrl: string;
+}
+
+export interface DatasetPreview {
+  datasetId: string;
+  classNames: string[] | null;
+  /** Training-split count per class (null when unlabeled). */
+  classCounts: number[] | null;
+  testClassCounts: number[] | null;
+  /** Thumbnail side in pixels. */
+  size: number;
+  /** One group per class in label order (a single group with label null when unlabeled). */
+  groups: { label: number | null; className: string; samples: Thumbnail[] }[];
+}
+
+export interface ImbalancePreview {
+  datasetId: string;
+  imbalance: string;
+  classNames: string[] | null;
+  /** Training-split counts per class before and after the draw. */
+  before: number[];
+  after: number[];
+  total: number;
+}
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  method: Method;
+  arch: RunConfig['arch'];
+  /** Dataset id or path, as in the config. */
+  dataset: string;
+  datasetName: string;
+  imbalance: string;
+  status: RunStatus;
+  tags: string[];
+  notes: string;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Training time so far (paused time excluded). */
+  durationSec: number | null;
+  epoch: number;
+  epochs: number;
+  step: number;
+  totalSteps: number;
+  knn1: number | null;
+  knn20: number | null;
+  bestKnn20: number | null;
+  linear: number | null;
+  backend: string | null;
+  device: string | null;
+  error: ContractError | null;
+}
+
+export interface EvalPoint {
+  epoch: number;
+  step: number;
+  knn1: number;
+  knn20: number;
+  /** 20-NN with a similarity-weighted vote (temperature 0.07). */
+  knn20Weighted: number;
+  linear: number | null;
+  at: number;
+}
+
+export interface ProgressPoint {
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  purity: number | null;
+  imagesPerSec: number;
+}
+
+/** Per-class 20-NN accuracy of the final evaluation, with the training counts after the imbalance draw. */
+export interface PerClassAccuracy {
+  classNames: string[];
+  trainCounts: number[];
+  knn20: number[];
+}
+
+export interface CheckpointInfo {
+  epoch: number;
+  step: number;
+  at: number;
+}
+
+export interface RunDetail {
+  run: RunSummary;
+  config: RunConfig;
+  /** The step-0 evaluation (random encoder), when one was made. */
+  baseline: EvalPoint | null;
+  evals: EvalPoint[];
+  checkpoints: CheckpointInfo[];
+  perClass: PerClassAccuracy | null;
+  /** Interrupted, stopped or paused with a checkpoint: runs.resume will continue it. */
+  canResume: boolean;
+}
+
+export interface Curves {
+  runId: string;
+  /** Progress points, evenly thinned to at most maxPoints (last point always kept). */
+  points: ProgressPoint[];
+  evals: EvalPoint[];
+  baseline: EvalPoint | null;
+  totalSteps: number;
+  /** How many points were recorded before thinning. */
+  recorded: number;
+}
+
+export interface Comparison {
+  runs: RunSummary[];
+  /** In the order of `runs`. */
+  configs: RunConfig[];
+  /** Fields whose values differ, each with one value per run (contracts.md `isd runs compare`). */
+  configDiff: Partial<Record<keyof RunConfig, unknown[]>>;
+  curves: Curves[];
+  perClass: (PerClassAccuracy | null)[];
+}
+
+export interface RunExport {
+  filename: string;
+  mimeType: 'application/json' | 'text/csv';
+  content: string;
+}
+
+export interface NeighbourImage {
+  index: number;
+  label: number | null;
+  className: string | null;
+  dataUrl: string;
+}
+
+export interface NeighbourGallery {
+  runId: string;
+  /** The checkpoint the features came from (the final one). */
+  checkpoint: CheckpointInfo;
+  testCount: number;
+  query: NeighbourImage;
+  /** Nearest training images, most similar first; similarity is cosine in [-1, 1]. */
+  neighbours: (NeighbourImage & { similarity: number })[];
+}
+
+export interface TeacherSimilarity {
+  runId: string;
+  testIndex: number;
+  checkpoint: CheckpointInfo;
+  /** T_t for ISD, T for MoCo. */
+  temperature: number;
+  queueSize: number;
+  query: NeighbourImage;
+  /** Histogram of the soft targets softmax(k·Qᵀ / T) over the queue: counts[i] anchors in [edges[i], edges[i+1]). */
+  probability: { edges: number[]; counts: number[] };
+  /** Histogram of the raw cosine similarities k·Qᵀ. */
+  cosine: { edges: number[]; counts: number[] };
+  /** exp(entropy) of the soft targets: how many anchors carry the mass. */
+  effectiveAnchors: number;
+  topAnchors: { queueIndex: number; cosine: number; probability: number; label: number | null; className: string | null; dataUrl: string | null }[];
+}
+
+export interface RunEstimate {
+  seconds: number;
+  steps: number;
+  imagesPerSec: number;
+  /** measured: from runs on this backend; benchmark: from a timed step; assumed: no measurement yet. */
+  basis: 'measured' | 'benchmark' | 'assumed';
+  backend: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input schemas
+// ---------------------------------------------------------------------------------------------
+
+/** Phantom output type: never parsed (main is trusted); carries the TypeScript type only. */
+const out = <T>() => z.custom<T>(() => true);
+
+const runId = z.string().min(1, 'required').max(64, 'at most 64 characters');
+const datasetId = z.string().min(1, 'required').max(4096, 'too long');
+const path = z.string().min(1, 'required').max(4096, 'too long');
+const int = (min: number, max: number) =>
+  z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+/** A RunConfig partial over DEFAULT_RUN_CONFIG; parses to the full config, cross-field checks included. */
+const partialRunConfig = z
+  .strictObject(runConfigFields)
+  .partial()
+  .transform((partial, ctx): RunConfig => {
+    const merged = runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, ...partial });
+    if (merged.success) return merged.data;
+    for (const issue of merged.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+    return z.NEVER;
+  });
+
+export const RUN_SORT_FIELDS = ['createdAt', 'name', 'method', 'dataset', 'status', 'durationSec', 'knn1', 'knn20', 'bestKnn20', 'linear'] as const;
+export type RunSortField = (typeof RUN_SORT_FIELDS)[number];
+
+const runsListInput = z.strictObject({
+  status: z.array(z.enum(RUN_STATUSES)).max(RUN_STATUSES.length).optional(),
+  method: z.array(z.enum(['isd', 'moco'])).max(2).optional(),
+  dataset: z.string().max(4096).optional(),
+  tag: z.string().max(50).optional(),
+  /** Case-insensitive match on name, dataset, tags and notes. */
+  search: z.string().max(200, 'at most 200 characters').optional(),
+  sort: z.enum(RUN_SORT_FIELDS).default('createdAt'),
+  dir: z.enum(['asc', 'desc']).default('desc'),
+  limit: int(1, 1000).default(200),
+  offset: int(0, 1_000_000_000).default(0),
+});
+
+const maxPoints = int(10, 20_000).default(1000);
+
+export const requests = {
+  'system.info': { input: z.strictObject({}), output: out<SystemInfo>() },
+
+  'datasets.list': { input: z.strictObject({}), output: out<DatasetEntry[]>() },
+  /** Either a registry id or a path (main checks the path is one the user picked, bundled or detected). */
+  'datasets.inspect': {
+    input: z
+      .strictObject({ id: datasetId.optional(), path: path.optional() })
+      .refine((v) => (v.id === undefined) !== (v.path === undefined), { message: 'give either id or path', path: ['id'] }),
+    output: out<DatasetSummary>(),
+  },
+  'datasets.preview': {
+    input: z.strictObject({ id: datasetId, perClass: int(1, 32).default(8), size: int(16, 128).default(48) }),
+    output: out<DatasetPreview>(),
+  },
+  'datasets.imbalancePreview': {
+    input: z.strictObject({ id: datasetId, imbalance: runConfigFields.imbalance, seed: runConfigFields.seed.default(0) }),
+    output: out<ImbalancePreview>(),
+  },
+  /** Native dialog in Electron; the web host answers CONFLICT (use the path field instead). path null: cancelled. */
+  'datasets.pick': { input: z.strictObject({ kind: z.enum(['folder', 'file']) }), output: out<{ path: string | null }>() },
+  'datasets.add': { input: z.strictObject({ path }), output: out<DatasetEntry>() },
+  'datasets.remove': { input: z.strictObject({ id: datasetId }), output: out<{ removed: string }>() },
+
+  /** Starts now, or queues (status queued) behind the run that is training. */
+  'runs.start': { input: z.strictObject({ config: partialRunConfig }), output: out<RunSummary>() },
+  'runs.pause': { input: z.strictObject({ id: runId }), output: out<RunSummary>() },
+  /** Resumes a paused run, or an interrupted/stopped one from its last checkpoint. */
+  'runs.resume': { input: z.strictObject({ id: runId }), output: out<RunSummary>() },
+  'runs.stop': { input: z.strictObject({ id: runId }), output: out<RunSummary>() },
+  'runs.list': { input: runsListInput, output: out<{ runs: RunSummary[]; total: number }>() },
+  'runs.get': { input: z.strictObject({ id: runId }), output: out<RunDetail>() },
+  'runs.curves': { input: z.strictObject({ id: runId, maxPoints }), output: out<Curves>() },
+  'runs.compare': {
+    input: z.strictObject({
+      ids: z.array(runId).min(2, 'choose at least 2 runs').max(8, 'at most 8 runs').refine((ids) => new Set(ids).size === ids.length, 'each run once'),
+      maxPoints,
+    }),
+    output: out<Comparison>(),
+  },
+  'runs.rename': { input: z.strictObject({ id: runId, name: runConfigFields.name.min(1, 'required') }), output: out<RunSummary>() },
+  'runs.tag': { input: z.strictObject({ id: runId, tags: runConfigFields.tags }), output: out<RunSummary>() },
+  'runs.notes': { input: z.strictObject({ id: runId, notes: z.string().max(10_000, 'at most 10000 characters') }), output: out<RunSummary>() },
+  'runs.delete': { input: z.strictObject({ id: runId }), output: out<{ deleted: string }>() },
+  'runs.export': { input: z.strictObject({ id: runId, format: z.enum(['json', 'csv']) }), output: out<RunExport>() },
+  /** From the final checkpoint: the test image and its k nearest training images. */
+  'runs.neighbours': { input: z.strictObject({ id: runId, testIndex: int(0, 100_000_000), k: int(1, 32).default(8) }), output: out<NeighbourGallery>() },
+  'runs.teacherSimilarity': {
+    input: z.strictObject({ id: runId, testIndex: int(0, 100_000_000), bins: int(5, 200).default(40), top: int(1, 32).default(8) }),
+    output: out<TeacherSimilarity>(),
+  },
+  /** Duration of a run with this config, from the speed measured on this backend. */
+  'runs.estimate': { input: z.strictObject({ config: partialRunConfig }), output: out<RunEstimate>() },
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Events (main → renderer). Payloads come from main, which is trusted: types only.
+// ---------------------------------------------------------------------------------------------
+
+export interface RunProgressEvent extends ProgressPoint {
+  runId: string;
+  totalSteps: number;
+  etaSec: number | null;
+  at: number;
+}
+
+export interface RunStatusEvent {
+  runId: string;
+  status: RunStatus;
+  error?: ContractError;
+}
+
+export interface RunEvalEvent extends EvalPoint {
+  runId: string;
+}
+
+export interface AppLogEvent {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  at: number;
+}
+
+export const events = {
+  'run.progress': out<RunProgressEvent>(),
+  'run.status': out<RunStatusEvent>(),
+  'run.eval': out<RunEvalEvent>(),
+  /** Datasets were added or removed (by any client): lists should refresh. */
+  'datasets.changed': out<{ ids: string[] }>(),
+  'app.log': out<AppLogEvent>(),
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Types derived from the tables
+// ---------------------------------------------------------------------------------------------
+
+export type Channel = keyof typeof requests;
+export type EventName = keyof typeof events;
+/** What a caller sends (defaults may be left out). */
+export type RequestInput<C extends Channel> = z.input<(typeof requests)[C]['input']>;
+/** What a handler receives after validation (defaults filled in, runs.start's config complete). */
+export type ParsedInput<C extends Channel> = z.output<(typeof requests)[C]['input']>;
+export type RequestOutput<C extends Channel> = z.output<(typeof requests)[C]['output']>;
+export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;
+
+export const CHANNELS = Object.keys(requests) as Channel[];
+export const EVENT_NAMES = Object.keys(events) as EventName[];
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(requests, name);
+}
+
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(events, name);
+}
+
+/** The main-side implementation of every channel: ipc.ts and host.ts both bind one of these. */
+export type Handlers = { [C in Channel]: (input: ParsedInput<C>) => Promise<RequestOutput<C>> | RequestOutput<C> };
+
+/** The renderer-facing API: preload exposes it as window.isd; the web client implements it over WebSocket. */
+export interface IsdApi {
+  invoke<C extends Channel>(channel: C, input: RequestInput<C>): Promise<Result<RequestOutput<C>>>;
+  /** Returns the function that unsubscribes. */
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string } {
+  const base = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...base, issue.keys[0]].join('.');
+    return { field, message: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
+  }
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return { field: base.join('.'), message: 'required' };
+  return { field: base.join('.'), message: issue.message };
+}
+
+/** The error envelope for a zod failure: the first issue, its field named as a dotted path. */
+export function inputError(error: z.ZodError): { ok: false; error: ContractError } {
+  const issue = error.issues[0];
+  if (!issue) return { ok: false, error: { code: 'BAD_INPUT', message: 'invalid input' } };
+  const { field, message } = describeIssue(issue);
+  return { ok: false, error: { code: 'BAD_INPUT', field: field || 'input', message: `${field || 'input'}: ${message}` } };
+}
+
+/** Validates a request's input against its channel's schema; unknown channels are refused. */
+export function validateRequest<C extends Channel>(channel: C, input: unknown): Result<ParsedInput<C>>;
+export function validateRequest(channel: string, input: unknown): Result<unknown>;
+export function validateRequest(channel: string, input: unknown): Result<unknown> {
+  if (!isChannel(channel)) {
+    return { ok: false, error: { code: 'BAD_INPUT', field: 'channel', message: `channel: unknown channel "${String(channel).slice(0, 100)}"` } };
+  }
+  const parsed = (requests[channel].input as z.ZodType).safeParse(input);
+  return parsed.success ? { ok: true, value: parsed.data } : inputError(parsed.error);
+}
+
+/** Every issue of a config (for the renderer's form, which marks each field). Keys are field names. */
+export function runConfigIssues(config: unknown): Record<string, string> {
+  const parsed = partialRunConfig.safeParse(config);
+  const issues: Record<string, string> = {};
+  if (parsed.success) return issues;
+  for (const issue of parsed.error.issues) {
+    const { field, message } = describeIssue(issue);
+    issues[field || 'config'] ??= message;
+  }
+  return issues;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transports
+// ---------------------------------------------------------------------------------------------
+
+/** Electron: preload calls ipcRenderer.invoke(IPC_REQUEST, channel, input); main sends IPC_EVENT (event, payload). */
+export const IPC_REQUEST = 'isd:request';
+export const IPC_EVENT = 'isd:event';
+
+/** WebSocket client → host. */
+export interface WireRequest {
+  id: number;
+  channel: string;
+  input: unknown;
+}
+/** WebSocket host → client: the answer to request `id`, or a pushed event. */
+export type WireMessage = { id: number; result: Result<unknown> } | { event: EventName; payload: unknown };
+
+export const wireRequestSchema = z.strictObject({ id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), channel: z.string().max(200), input: z.unknown() });
+
+/** Parses one text frame from a client; a malformed frame answers with id -1 when no id can be read. */
+export function parseWireRequest(text: string): { ok: true; request: WireRequest } | { ok: false; id: number; error: ContractError } {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { ok: false, id: -1, error: { code: 'BAD_INPUT', field: 'message', message: 'message: not valid JSON' } };
+  }
+  const parsed = wireRequestSchema.safeParse(data);
+  if (parsed.success) return { ok: true, request: parsed.data as WireRequest };
+  const id = typeof (data as { id?: unknown } | null)?.id === 'number' ? (data as { id: number }).id : -1;
+  return { ok: false, id, error: inputError(parsed.error).error };
+}
