@@ -1,0 +1,436 @@
+/**
+ * Batched, seeded image augmentations (MoCo v2 recipe) and evaluation batches.
+ *
+ * All random parameters are drawn in JS from the caller's Rng, image by image in batch order, so a
+ * checkpointed Rng state reproduces the same augmentations on any backend. The pixel work is a fixed
+ * handful of batched ops whatever the batch size (no per-image tensor ops), each available on the
+ * cpu and wasm backends:
+ *   - random resized crop + horizontal flip: one CropAndResize with a box per image (a box with
+ *     x1 > x2 samples right to left, i.e. mirrors; checked on both backends by the tests);
+ *   - colour jitter: each of its ops is "x ← clamp(x·M + β·mean(gray(x)), 0, 1)" with a per-image
+ *     3×3 matrix M and scalar β, so one slot is one BatchMatMul for the whole batch, and each image
+ *     can apply brightness, contrast, saturation and hue in its own random order (as torchvision);
+ *   - grayscale: one more BatchMatMul (identity for images not drawn);
+ *   - Gaussian blur: one separable depthwise convolution over [1, H, W, B·C] with a kernel per
+ *     image (a delta kernel for images not drawn), reflect padding as torchvision.
+ *
+ * Approximations, on purpose:
+ *   - hue is a rotation of the chroma plane in YIQ space by 2π·h, not torchvision's HSV round trip:
+ *     close for moderate shifts (|h| ≤ 0.1 here), and it keeps hue a linear op like the others;
+ *   - the crop is resampled bilinearly without antialiasing (PIL antialiases when it shrinks;
+ *     crops of a source the output's size are always enlarged), corner to corner when enlarging;
+ *   - one-channel data: saturation, hue and grayscale do not apply and are skipped; the colour
+ *     jitter is then brightness and contrast in a random order.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { IsdError } from '../errors';
+import type { Rng } from '../rng';
+
+export type AugmentStrength = 'weak' | 'strong';
+
+export interface ImageShape {
+  h: number;
+  w: number;
+  c: number;
+}
+
+export interface AugmentOptions {
+  /** Output side: images come out size × size. */
+  size: number;
+  strength: AugmentStrength;
+  /** Per-channel mean and std of the training set, in [0, 1] units (computeChannelStats). */
+  mean: number[];
+  std: number[];
+}
+
+export interface EvalBatchOptions {
+  size: number;
+  mean: number[];
+  std: number[];
+}
+
+/** Hyperparameters of the strong (MoCo v2) recipe; weak uses only the crop and the flip. */
+export const AUGMENT_RECIPE = {
+  cropScale: [0.2, 1] as const,
+  cropRatio: [3 / 4, 4 / 3] as const,
+  flipP: 0.5,
+  jitterP: 0.8,
+  brightness: 0.4,
+  contrast: 0.4,
+  saturation: 0.4,
+  hue: 0.1,
+  grayscaleP: 0.2,
+  blurP: 0.5,
+  blurSigma: [0.1, 2] as const,
+} as const;
+
+/** ITU-R 601 luma weights, as torchvision's rgb_to_grayscale. */
+const GRAY = [0.2989, 0.587, 0.114];
+
+/** RGB → YIQ (NTSC); rows give Y, I, Q. Its inverse is computed once below. */
+const RGB_TO_YIQ = [
+  [0.299, 0.587, 0.114],
+  [0.596, -0.274, -0.322],
+  [0.211, -0.523, 0.312],
+];
+const YIQ_TO_RGB = invert3(RGB_TO_YIQ);
+
+/** Gaussian blur kernel side for an image side: about 10% of it, odd, at least 3 (23 for 224). */
+export function blurKernelSize(size: number): number {
+  return Math.max(3, 2 * Math.floor(size * 0.05) + 1);
+}
+
+/** A crop of the source image in integer pixels, as torchvision's RandomResizedCrop.get_params. */
+export interface CropBox {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * torchvision's RandomResizedCrop parameters: area fraction uniform in scale, aspect ratio
+ * log-uniform in ratio, up to 10 attempts, then a centre crop clamped to the ratio range.
+ */
+export function sampleCrop(h: number, w: number, rng: Rng, scale: readonly [number, number] = AUGMENT_RECIPE.cropScale, ratio: readonly [number, number] = AUGMENT_RECIPE.cropRatio): CropBox {
+  const area = h * w;
+  const logLo = Math.log(ratio[0]);
+  const logHi = Math.log(ratio[1]);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const targetArea = area * rng.uniform(scale[0], scale[1]);
+    const aspect = Math.exp(rng.uniform(logLo, logHi));
+    const cw = Math.round(Math.sqrt(targetArea * aspect));
+    const ch = Math.round(Math.sqrt(targetArea / aspect));
+    if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
+      return { top: rng.int(h - ch + 1), left: rng.int(w - cw + 1), height: ch, width: cw };
+    }
+  }
+  const inRatio = w / h;
+  let cw = w;
+  let ch = h;
+  if (inRatio < ratio[0]) ch = Math.round(cw / ratio[0]);
+  else if (inRatio > ratio[1]) cw = Math.round(ch * ratio[1]);
+  return { top: Math.floor((h - ch) / 2), left: Math.floor((w - cw) / 2), height: ch, width: cw };
+}
+
+/**
+ * CropAndResize box [y1, x1, y2, x2] (normalised by side − 1; CropAndResize samples corner to
+ * corner) for a crop resized to size × size. Shrinking: samples at half-pixel centres, as a resize
+ * of the cropped region would. Enlarging: corner to corner, so that no sample falls outside the
+ * crop (CropAndResize would extrapolate zeros past the image border). Flip swaps x1 and x2.
+ */
+function cropAndResizeBox(crop: CropBox, srcH: number, srcW: number, size: number, flip: boolean): [number, number, number, number] {
+  const insetY = Math.max(0, (0.5 * crop.height) / size - 0.5);
+  const insetX = Math.max(0, (0.5 * crop.width) / size - 0.5);
+  const y1 = (crop.top + insetY) / (srcH - 1);
+  const y2 = (crop.top + crop.height - 1 - insetY) / (srcH - 1);
+  const x1 = (crop.left + insetX) / (srcW - 1);
+  const x2 = (crop.left + crop.width - 1 - insetX) / (srcW - 1);
+  return flip ? [y1, x2, y2, x1] : [y1, x1, y2, x2];
+}
+
+function checkShape(src: ImageShape, images: Uint8Array, field: string): number {
+  for (const k of ['h', 'w', 'c'] as const) {
+    if (!Number.isInteger(src[k]) || src[k] < 1) throw new IsdError('BAD_INPUT', `${field}.${k} must be a positive whole number, got ${src[k]}`, { field: `${field}.${k}` });
+  }
+  if (src.c !== 1 && src.c !== 3) throw new IsdError('BAD_INPUT', `${field}.c must be 1 or 3 channels, got ${src.c}`, { field: `${field}.c` });
+  if (src.h < 2 || src.w < 2) throw new IsdError('BAD_INPUT', `${field}: images of ${src.h}×${src.w} are too small to resample (at least 2×2)`, { field });
+  const per = src.h * src.w * src.c;
+  if (images.length % per !== 0) {
+    throw new IsdError('BAD_INPUT', `images: ${images.length} bytes is not a whole number of ${src.h}×${src.w}×${src.c} images`, { field: 'images' });
+  }
+  return images.length / per;
+}
+
+function checkNormalisation(opts: { size: number; mean: number[]; std: number[] }, c: number): void {
+  if (!Number.isInteger(opts.size) || opts.size < 2) throw new IsdError('BAD_INPUT', `size must be a whole number of at least 2, got ${opts.size}`, { field: 'size' });
+  if (opts.mean.length !== c || !opts.mean.every(Number.isFinite)) {
+    throw new IsdError('BAD_INPUT', `mean must hold ${c} finite number(s), one per channel, got [${opts.mean.join(', ')}]`, { field: 'mean' });
+  }
+  if (opts.std.length !== c || !opts.std.every((s) => Number.isFinite(s) && s > 0)) {
+    throw new IsdError('BAD_INPUT', `std must hold ${c} number(s) greater than 0, one per channel, got [${opts.std.join(', ')}]`, { field: 'std' });
+  }
+}
+
+/** Copies the indexed images into one float32 tensor scaled to [0, 1]: [B, H, W, C]. */
+function gatherImages(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, count: number): tf.Tensor4D {
+  const per = src.h * src.w * src.c;
+  const out = new Float32Array(indices.length * per);
+  for (let b = 0; b < indices.length; b++) {
+    const idx = indices[b];
+    if (!Number.isInteger(idx) || idx < 0 || idx >= count) {
+      throw new IsdError('BAD_INPUT', `indices[${b}] = ${idx} is outside the ${count} images`, { field: 'indices' });
+    }
+    const from = idx * per;
+    const o = b * per;
+    for (let i = 0; i < per; i++) out[o + i] = images[from + i] / 255;
+  }
+  return tf.tensor4d(out, [indices.length, src.h, src.w, src.c]);
+}
+
+/** (x − mean) / std per channel, as one multiply-add: [B, S, S, C] → same. */
+function normalise(x: tf.Tensor4D, mean: number[], std: number[]): tf.Tensor4D {
+  const scale = tf.tensor1d(std.map((s) => 1 / s));
+  const shift = tf.tensor1d(mean.map((m, i) => -m / std[i]));
+  return tf.add(tf.mul(x, scale), shift);
+}
+
+/** Per-image parameters of the strong recipe's colour and blur steps. */
+interface ColourPlan {
+  /** slots × [B, C, C] row-vector matrices (x_row · M) of the jitter ops, in each image's order. */
+  slotMatrices: Float32Array[];
+  /** slots × [B]: weight of mean(gray(x)) added by the op in that slot (contrast: 1 − c). */
+  slotMeanWeights: Float32Array[];
+  /** [B, 3, 3] grayscale-or-identity matrices; null for one channel or when no image is drawn. */
+  grayMatrices: Float32Array | null;
+  /** [B] blur σ per image, 0 for images not blurred. */
+  blurSigmas: Float64Array;
+}
+
+export type JitterOp = 'brightness' | 'contrast' | 'saturation' | 'hue';
+
+/**
+ * One colour-jitter op as "x ← clamp(x·M + β·mean(gray(x)), 0, 1)" on row-vector pixels: writes the
+ * c × c matrix M at m[offset…] and returns β. Brightness: M = f·I. Contrast: M = f·I, β = 1 − f.
+ * Saturation: blend with the pixel's gray. Hue: YIQ chroma rotation by 2π·f (see the file comment).
+ */
+export function jitterOpMatrix(op: JitterOp, f: number, c: number, m: Float32Array, offset = 0): number {
+  const set = (i: number, j: number, v: number) => {
+    m[offset + i * c + j] = v;
+  };
+  for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) set(i, j, 0);
+  if (op === 'brightness' || op === 'contrast') {
+    for (let i = 0; i < c; i++) set(i, i, f);
+    return op === 'contrast' ? 1 - f : 0;
+  }
+  if (op === 'saturation') {
+    // x' = f·x + (1 − f)·gray(x) on every channel: M[i][j] = f·δij + (1 − f)·gray_i
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) set(i, j, (i === j ? f : 0) + (1 - f) * GRAY[i]);
+    return 0;
+  }
+  // hue: rotate (I, Q) by −2πf; HSV hue grows R → Y → G while the YIQ angle falls along that path
+  const a = -2 * Math.PI * f;
+  const rot = [
+    [1, 0, 0],
+    [0, Math.cos(a), -Math.sin(a)],
+    [0, Math.sin(a), Math.cos(a)],
+  ];
+  const col = matMul3(YIQ_TO_RGB, matMul3(rot, RGB_TO_YIQ)); // column form: x' = col · x
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) set(i, j, col[j][i]);
+  return 0;
+}
+
+function setIdentity(m: Float32Array, offset: number, c: number): void {
+  for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) m[offset + i * c + j] = i === j ? 1 : 0;
+}
+
+/** torchvision's 1-D Gaussian kernel: taps at −(k−1)/2 … (k−1)/2, normalised to sum 1. */
+export function gaussianKernel1d(k: number, sigma: number): Float64Array {
+  const out = new Float64Array(k);
+  const half = (k - 1) / 2;
+  let sum = 0;
+  for (let i = 0; i < k; i++) {
+    const x = (i - half) / sigma;
+    out[i] = Math.exp(-0.5 * x * x);
+    sum += out[i];
+  }
+  for (let i = 0; i < k; i++) out[i] /= sum;
+  return out;
+}
+
+/** Draws the strong recipe's colour and blur parameters for image b into the plan. */
+function drawColourAndBlur(plan: ColourPlan, b: number, c: number, rng: Rng, flags: { gray: boolean; blur: boolean }): void {
+  const ops: JitterOp[] = c === 3 ? ['brightness', 'contrast', 'saturation', 'hue'] : ['brightness', 'contrast'];
+  const cc = c * c;
+  const R = AUGMENT_RECIPE;
+  if (rng.next() < R.jitterP) {
+    const factors: Record<JitterOp, number> = {
+      brightness: rng.uniform(Math.max(0, 1 - R.brightness), 1 + R.brightness),
+      contrast: rng.uniform(Math.max(0, 1 - R.contrast), 1 + R.contrast),
+      saturation: c === 3 ? rng.uniform(Math.max(0, 1 - R.saturation), 1 + R.saturation) : 1,
+      hue: c === 3 ? rng.uniform(-R.hue, R.hue) : 0,
+    };
+    const order = rng.shuffle(ops.slice());
+    order.forEach((op, slot) => {
+      plan.slotMeanWeights[slot][b] = jitterOpMatrix(op, factors[op], c, plan.slotMatrices[slot], b * cc);
+    });
+  } else {
+    for (let slot = 0; slot < ops.length; slot++) {
+      setIdentity(plan.slotMatrices[slot], b * cc, c);
+      plan.slotMeanWeights[slot][b] = 0;
+    }
+  }
+  if (c === 3) {
+    const gray = rng.next() < R.grayscaleP;
+    flags.gray ||= gray;
+    const g = plan.grayMatrices as Float32Array;
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) g[b * 9 + i * 3 + j] = gray ? GRAY[i] : i === j ? 1 : 0;
+  }
+  if (rng.next() < R.blurP) {
+    flags.blur = true;
+    plan.blurSigmas[b] = rng.uniform(R.blurSigma[0], R.blurSigma[1]);
+  } else {
+    plan.blurSigmas[b] = 0;
+  }
+}
+
+/** One jitter slot for the batch: clamp(x·M + β·mean(gray(x)), 0, 1). x: [B, P, C], M: [B, C, C]. */
+function applyJitterSlot(x: tf.Tensor3D, matrices: Float32Array, meanWeights: Float32Array, c: number): tf.Tensor3D {
+  const B = x.shape[0];
+  const m = tf.tensor3d(matrices, [B, c, c]);
+  const beta = tf.tensor3d(meanWeights, [B, 1, 1]);
+  const channelMean = tf.mean(x, 1, true); // [B, 1, C]
+  const grayMean = c === 3 ? tf.sum(tf.mul(channelMean, tf.tensor1d(GRAY)), 2, true) : channelMean; // [B, 1, 1]
+  return tf.clipByValue(tf.add(tf.matMul(x, m), tf.mul(beta, grayMean)), 0, 1) as tf.Tensor3D;
+}
+
+/**
+ * Separable Gaussian blur with one σ per image (0: left as is), torchvision's kernel of side
+ * blurKernelSize(S) and its reflect padding: x [B, S, S, C] → same. The batch and channels become
+ * the channels of one depthwise convolution over [1, S, S, B·C].
+ */
+export function gaussianBlurBatch(x: tf.Tensor4D, sigmas: ArrayLike<number>): tf.Tensor4D {
+  const [B, S1, S2, C] = x.shape;
+  if (sigmas.length !== B) throw new IsdError('BAD_INPUT', `sigmas: ${sigmas.length} values for a batch of ${B}`, { field: 'sigmas' });
+  const k = Math.min(blurKernelSize(Math.min(S1, S2)), 2 * Math.min(S1, S2) - 1); // reflect padding needs pad < side
+  const bc = B * C;
+  const filter = new Float32Array(k * bc); // [k, B·C]: tap-major as the depthwise filter wants
+  for (let b = 0; b < B; b++) {
+    const kernel = sigmas[b] > 0 ? gaussianKernel1d(k, sigmas[b]) : null;
+    for (let t = 0; t < k; t++) {
+      const v = kernel ? kernel[t] : t === (k - 1) / 2 ? 1 : 0;
+      for (let ch = 0; ch < C; ch++) filter[t * bc + b * C + ch] = v;
+    }
+  }
+  const pad = (k - 1) / 2;
+  return tf.tidy(() => {
+    const planes = tf.reshape<tf.Rank.R4>(tf.transpose(x, [1, 2, 0, 3]), [1, S1, S2, bc]); // [1, S, S, B·C]
+    const padded = tf.mirrorPad(planes, [[0, 0], [pad, pad], [pad, pad], [0, 0]], 'reflect');
+    const vertical = tf.depthwiseConv2d(padded, tf.tensor4d(filter, [k, 1, bc, 1]), 1, 'valid');
+    const both = tf.depthwiseConv2d(vertical, tf.tensor4d(filter, [1, k, bc, 1]), 1, 'valid'); // [1, S, S, B·C]
+    return tf.transpose(tf.reshape(both, [S1, S2, B, C]), [2, 0, 1, 3]);
+  });
+}
+
+/**
+ * Augments the indexed images of a [N, h, w, c] uint8 array and returns them normalised:
+ * float32 [B, size, size, c]. Strong: MoCo v2 (crop, flip, colour jitter in a random order per
+ * image, grayscale, blur); weak: crop and flip only. Draws every random number from rng.
+ */
+export function augmentBatch(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, opts: AugmentOptions, rng: Rng): tf.Tensor4D {
+  const count = checkShape(src, images, 'src');
+  checkNormalisation(opts, src.c);
+  if (opts.strength !== 'weak' && opts.strength !== 'strong') {
+    throw new IsdError('BAD_INPUT', `strength must be weak or strong, got ${String(opts.strength)}`, { field: 'strength' });
+  }
+  const B = indices.length;
+  if (B === 0) throw new IsdError('BAD_INPUT', 'indices: an empty batch cannot be augmented', { field: 'indices' });
+  const { size } = opts;
+  const c = src.c;
+  const strong = opts.strength === 'strong';
+  const slots = c === 3 ? 4 : 2;
+
+  // Draw every parameter first (JS only), image by image, so the stream is the same on any backend.
+  const boxes = new Float32Array(B * 4);
+  const plan: ColourPlan = {
+    slotMatrices: Array.from({ length: slots }, () => new Float32Array(B * c * c)),
+    slotMeanWeights: Array.from({ length: slots }, () => new Float32Array(B)),
+    grayMatrices: c === 3 ? new Float32Array(B * 9) : null,
+    blurSigmas: new Float64Array(B),
+  };
+  const flags = { gray: false, blur: false };
+  for (let b = 0; b < B; b++) {
+    const crop = sampleCrop(src.h, src.w, rng);
+    const flip = rng.next() < AUGMENT_RECIPE.flipP;
+    boxes.set(cropAndResizeBox(crop, src.h, src.w, size, flip), b * 4);
+    if (strong) drawColourAndBlur(plan, b, c, rng, flags);
+  }
+
+  return tf.tidy(() => {
+    const x = gatherImages(images, indices, src, count); // [B, h, w, c] in [0, 1]
+    const boxInd = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i), 'int32');
+    let out = tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [size, size], 'bilinear'); // [B, S, S, c]
+    if (strong) {
+      let flat = tf.reshape(out, [B, size * size, c]) as tf.Tensor3D; // [B, P, c]
+      for (let slot = 0; slot < slots; slot++) flat = applyJitterSlot(flat, plan.slotMatrices[slot], plan.slotMeanWeights[slot], c);
+      if (flags.gray && plan.grayMatrices) flat = tf.matMul(flat, tf.tensor3d(plan.grayMatrices, [B, 3, 3]));
+      out = tf.reshape(flat, [B, size, size, c]);
+      if (flags.blur) out = gaussianBlurBatch(out, plan.blurSigmas);
+    }
+    return normalise(out, opts.mean, opts.std);
+  });
+}
+
+/**
+ * The indexed images without augmentation, normalised: float32 [B, size, size, c]. The whole image
+ * is resized to size × size (bilinear, as the training crops) only when it is not that size already.
+ */
+export function toEvalBatch(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, opts: EvalBatchOptions): tf.Tensor4D {
+  const count = checkShape(src, images, 'src');
+  checkNormalisation(opts, src.c);
+  const B = indices.length;
+  if (B === 0) throw new IsdError('BAD_INPUT', 'indices: an empty batch has no images', { field: 'indices' });
+  return tf.tidy(() => {
+    let x = gatherImages(images, indices, src, count);
+    if (src.h !== opts.size || src.w !== opts.size) {
+      const box = cropAndResizeBox({ top: 0, left: 0, height: src.h, width: src.w }, src.h, src.w, opts.size, false);
+      const boxes = new Float32Array(B * 4);
+      for (let b = 0; b < B; b++) boxes.set(box, b * 4);
+      const boxInd = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i), 'int32');
+      x = tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [opts.size, opts.size], 'bilinear');
+    }
+    return normalise(x, opts.mean, opts.std);
+  });
+}
+
+/**
+ * Per-channel mean and (population) std of a uint8 [N, H, W, c] image array, in [0, 1] units: the
+ * normalisation for augmentBatch and toEvalBatch. Exact: from a 256-bin histogram per channel.
+ */
+export function computeChannelStats(images: Uint8Array, c: number): { mean: number[]; std: number[] } {
+  if (c !== 1 && c !== 3) throw new IsdError('BAD_INPUT', `channels must be 1 or 3, got ${c}`, { field: 'channels' });
+  if (images.length === 0 || images.length % c !== 0) {
+    throw new IsdError('BAD_INPUT', `images: ${images.length} bytes is not a non-empty whole number of ${c}-channel pixels`, { field: 'images' });
+  }
+  const hist = new Float64Array(256 * c);
+  if (c === 1) {
+    for (let i = 0; i < images.length; i++) hist[images[i]]++;
+  } else {
+    for (let i = 0; i < images.length; i += 3) {
+      hist[images[i]]++;
+      hist[256 + images[i + 1]]++;
+      hist[512 + images[i + 2]]++;
+    }
+  }
+  const pixels = images.length / c;
+  const mean: number[] = [];
+  const std: number[] = [];
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let v = 0; v < 256; v++) s += hist[ch * 256 + v] * (v / 255);
+    const m = s / pixels;
+    let ss = 0;
+    for (let v = 0; v < 256; v++) ss += hist[ch * 256 + v] * (v / 255 - m) ** 2;
+    mean.push(m);
+    // a constant channel would divide by 0 when normalising: floor the std
+    std.push(Math.max(Math.sqrt(ss / pixels), 1e-3));
+  }
+  return { mean, std };
+}
+
+function matMul3(a: number[][], b: number[][]): number[][] {
+  return a.map((row) => [0, 1, 2].map((j) => row[0] * b[0][j] + row[1] * b[1][j] + row[2] * b[2][j]));
+}
+
+function invert3(m: number[][]): number[][] {
+  const [[a, b, c], [d, e, f], [g, h, i]] = m;
+  const A = e * i - f * h;
+  const B = -(d * i - f * g);
+  const C = d * h - e * g;
+  const det = a * A + b * B + c * C;
+  return [
+    [A / det, -(b * i - c * h) / det, (b * f - c * e) / det],
+    [B / det, (a * i - c * g) / det, -(a * f - c * d) / det],
+    [C / det, -(a * h - b * g) / det, (a * e - b * d) / det],
+  ];
+}
