@@ -50,9 +50,12 @@ export interface DatasetEntry {
   format: DatasetFormat;
   path: string;
   source: 'bundled' | 'system' | 'user';
+  /** Images in all splits (for image folders: image files found, before decoding). */
   images: number;
   classes: number;
   shape: [number, number, number];
+  /** Set when the entry's files cannot be read or are malformed: why, naming the file (counts are then 0). */
+  error?: string;
 }
 
 export interface LoadProgress {
