@@ -1,0 +1,220 @@
+/**
+ * Chooses the tfjs backend, best first: `tensorflow` (@tensorflow/tfjs-node-gpu: a CUDA GPU, else
+ * TensorFlow's own CPU kernels), `wasm` (threaded XNNPACK build plus our training kernels), `cpu`
+ * (pure JS: correct, far too slow for convolutions). The report says what was chosen, on what
+ * device, and for each better backend why it was not used, in words a user can act on.
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { IsdError } from '../errors';
+import { registerWasmTrainingKernels } from './kernels/register';
+import { registerWasmBackend, threadsSupported, wasmLoad } from './kernels/wasm-module';
+
+export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface BackendFallback {
+  backend: BackendName;
+  reason: string;
+}
+
+export interface BackendReport {
+  backend: BackendName;
+  /** GPU name, or CPU model with core and thread counts. */
+  device: string;
+  /** One entry per backend better than the chosen one, with why it was not used. */
+  fallbacks: BackendFallback[];
+  versions: Record<string, string>;
+  simd: boolean;
+  /** Threads the backend computes with (wasm: its thread pool; tensorflow: TensorFlow's own choice, reported as cores). */
+  threads: number;
+  /** Set when ISD_BACKEND or the prefer option chose the backend. */
+  forcedBy?: 'ISD_BACKEND' | 'prefer';
+}
+
+export interface BackendOptions {
+  /** Use this backend or fail (IsdError); ISD_BACKEND in the environment does the same. */
+  prefer?: BackendName;
+  /** wasm thread-pool size; default: the machine's logical cores, at most 4. */
+  threads?: number;
+}
+
+const TFJS_NODE_GPU = '@tensorflow/tfjs-node-gpu';
+
+/** Maps a failure to load tfjs-node-gpu to a sentence a user can act on. */
+export function tensorflowLoadReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const msg = String(e?.message ?? err);
+  if (e?.code === 'MODULE_NOT_FOUND' && msg.includes(`'${TFJS_NODE_GPU}'`)) {
+    return 'tfjs-node-gpu is not installed (optional dependency; its install needs network access to download libtensorflow)';
+  }
+  const cuda = /(lib(?:cudart|cublas|cublasLt|cufft|curand|cusolver|cusparse|cudnn)[\w]*\.so[.\d]*)/.exec(msg);
+  if (cuda) {
+    return `${cuda[1]} not found: tfjs-node-gpu needs CUDA 11.2 and cuDNN 8.1 (install them, or add their lib folder to LD_LIBRARY_PATH)`;
+  }
+  if (/NODE_MODULE_VERSION/.test(msg)) {
+    return 'tfjs-node-gpu was built for another Node/Electron version: rebuild it for this one (npm rebuild @tensorflow/tfjs-node-gpu, or electron-builder install-app-deps)';
+  }
+  if (/tfjs_binding\.node|libtensorflow/.test(msg)) {
+    return 'tfjs-node-gpu is installed but its native part (libtensorflow) is missing: its install step downloads it and needs network access; run npm rebuild @tensorflow/tfjs-node-gpu online';
+  }
+  return `tfjs-node-gpu failed to load: ${msg.split('\n')[0]}`;
+}
+
+function cpuDevice(threads: number): string {
+  const cpus = os.cpus();
+  const model = cpus[0]?.model.trim() || os.arch();
+  return `${model} (${cpus.length} logical cores), ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+function gpuName(): string | null {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const names = out.split('\n').map((l) => l.trim()).filter(Boolean);
+    return names.length > 0 ? names.join(', ') : null;
+  } catch {
+    return null;
+  }
+}
+
+function baseVersions(): Record<string, string> {
+  const v: Record<string, string> = { node: process.versions.node, tfjs: tf.version.tfjs, 'tfjs-backend-wasm': tfwasm.version_wasm };
+  if (process.versions.electron) v.electron = process.versions.electron;
+  return v;
+}
+
+function defaultThreads(): number {
+  return Math.max(1, Math.min(4, os.cpus().length));
+}
+
+function forcedBackend(opts: BackendOptions): { name: BackendName; by: 'ISD_BACKEND' | 'prefer' } | null {
+  if (opts.prefer !== undefined) {
+    if (!BACKEND_NAMES.includes(opts.prefer)) {
+      throw new IsdError('BAD_INPUT', `backend: '${String(opts.prefer)}' is not one of ${BACKEND_NAMES.join(', ')}`, { field: 'backend' });
+    }
+    return { name: opts.prefer, by: 'prefer' };
+  }
+  const env = process.env.ISD_BACKEND?.trim();
+  if (env) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(env)) {
+      throw new IsdError('BAD_INPUT', `ISD_BACKEND: '${env}' is not one of ${BACKEND_NAMES.join(', ')}`, { field: 'ISD_BACKEND' });
+    }
+    return { name: env as BackendName, by: 'ISD_BACKEND' };
+  }
+  return null;
+}
+
+type Attempt = { ok: true; report: Omit<BackendReport, 'fallbacks' | 'forcedBy'> } | { ok: false; reason: string };
+
+async function tryTensorflow(): Promise<Attempt> {
+  let version: string;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(TFJS_NODE_GPU);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    version = (require(`${TFJS_NODE_GPU}/package.json`) as { version: string }).version;
+  } catch (err) {
+    return { ok: false, reason: tensorflowLoadReason(err) };
+  }
+  if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: 'tfjs-node-gpu loaded but its backend failed to start' };
+  const binding = (tf.backend() as unknown as { binding?: { isUsingGpuDevice?: () => boolean } }).binding;
+  const onGpu = binding?.isUsingGpuDevice?.() ?? false;
+  const cores = os.cpus().length;
+  const device = onGpu
+    ? (gpuName() ?? 'CUDA GPU')
+    : `${cpuDevice(cores)} (TensorFlow CPU kernels: no CUDA GPU visible to TensorFlow; check the driver with nvidia-smi)`;
+  return { ok: true, report: { backend: 'tensorflow', device, versions: { ...baseVersions(), 'tfjs-node-gpu': version }, simd: true, threads: cores } };
+}
+
+async function tryWasm(threads: number): Promise<Attempt> {
+  try {
+    registerWasmTrainingKernels();
+    registerWasmBackend(threads);
+    if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to start (see the log above)' };
+  } catch (err) {
+    return { ok: false, reason: `the wasm backend failed to start: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const load = wasmLoad();
+  const actual = load?.threads ?? 1;
+  return { ok: true, report: { backend: 'wasm', device: cpuDevice(actual), versions: baseVersions(), simd: load?.simd ?? true, threads: actual } };
+}
+
+async function tryCpu(): Promise<Attempt> {
+  if (!(await tf.setBackend('cpu'))) return { ok: false, reason: 'the cpu backend failed to start' };
+  return { ok: true, report: { backend: 'cpu', device: cpuDevice(1), versions: baseVersions(), simd: false, threads: 1 } };
+}
+
+let current: BackendReport | null = null;
+
+/**
+ * Picks and starts the backend (see the module comment for the order). A backend forced by
+ * `prefer` or ISD_BACKEND that cannot start is an IsdError naming the reason.
+ */
+export async function initBackend(opts: BackendOptions = {}): Promise<BackendReport> {
+  const forced = forcedBackend(opts);
+  const threads = opts.threads ?? defaultThreads();
+  const sameThreads = current?.backend !== 'wasm' || opts.threads === undefined || opts.threads === current.threads;
+  if (current !== null && tf.getBackend() === current.backend && (forced === null || forced.name === current.backend) && sameThreads) return current;
+  const attempts: Record<BackendName, () => Promise<Attempt>> = {
+    tensorflow: tryTensorflow,
+    wasm: () => tryWasm(threads),
+    cpu: tryCpu,
+  };
+  if (forced !== null) {
+    const a = await attempts[forced.name]();
+    if (!a.ok) {
+      throw new IsdError('BAD_INPUT', `${forced.by === 'prefer' ? 'backend' : 'ISD_BACKEND'}: '${forced.name}' cannot be used: ${a.reason}`, {
+        field: forced.by === 'prefer' ? 'backend' : 'ISD_BACKEND',
+      });
+    }
+    current = { ...a.report, fallbacks: [], forcedBy: forced.by };
+    return current;
+  }
+  const fallbacks: BackendFallback[] = [];
+  for (const name of BACKEND_NAMES) {
+    const a = await attempts[name]();
+    if (a.ok) {
+      current = { ...a.report, fallbacks };
+      return current;
+    }
+    fallbacks.push({ backend: name, reason: a.reason });
+  }
+  throw new IsdError('INTERNAL', `no tfjs backend could start: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')}`);
+}
+
+/** The report of the backend initBackend started last, or null. */
+export function currentBackend(): BackendReport | null {
+  return current;
+}
+
+export interface BackendDescription {
+  /** What initBackend would try, in order, and what can be known without loading anything. */
+  candidates: { backend: BackendName; available: boolean; reason?: string }[];
+  forced?: { backend: string; by: 'ISD_BACKEND' };
+  cpu: string;
+  versions: Record<string, string>;
+}
+
+/**
+ * For `isd info`: what is installed and usable, without starting a backend (tfjs-node-gpu is
+ * located, not loaded: whether CUDA loads is only known by initBackend).
+ */
+export function describeBackends(): BackendDescription {
+  const candidates: BackendDescription['candidates'] = [];
+  try {
+    require.resolve(TFJS_NODE_GPU);
+    candidates.push({ backend: 'tensorflow', available: true });
+  } catch (err) {
+    candidates.push({ backend: 'tensorflow', available: false, reason: tensorflowLoadReason(err) });
+  }
+  candidates.push(
+    threadsSupported()
+      ? { backend: 'wasm', available: true }
+      : { backend: 'wasm', available: true, reason: 'this runtime has no shared WebAssembly memory: wasm runs on one thread' },
+  );
+  candidates.push({ backend: 'cpu', available: true });
+  const env = process.env.ISD_BACKEND?.trim();
+  return { candidates, forced: env ? { backend: env, by: 'ISD_BACKEND' } : undefined, cpu: cpuDevice(defaultThreads()), versions: baseVersions() };
+}

@@ -1,0 +1,147 @@
+/**
+ * The two gradients of Conv2D on the wasm backend, built on its fast forward convolution (XNNPACK):
+ *
+ * - Conv2DBackpropInput (shipped as a naive loop): the output gradient, dilated by the stride
+ *   (a reshape and a pad, no slices) and padded, convolved with the filter flipped in space and
+ *   transposed in channels.
+ * - Conv2DBackpropFilter (not shipped at all): a convolution of the input transposed to
+ *   [Ci, H, W, N] with the output gradient transposed to [Ho, Wo, N, Co] as its filter, dilated by
+ *   the stride; the batch becomes the contraction axis and the result is [Ci, kh, kw, Co].
+ *
+ * Both fall back to a correct path for layouts or paddings they do not cover (NCHW, paddings
+ * larger than the filter).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { call, captureShipped, release, transpose, view } from './wasm-calls';
+
+type ConvInfo = tf.backend_util.Conv2DInfo;
+
+function convInfoOf(inShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): ConvInfo {
+  const fmt = tf.backend_util.convertConv2DDataFormat((attrs.dataFormat as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC');
+  return tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as 'valid' | 'same' | number | tf.backend_util.ExplicitPadding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    fmt,
+  );
+}
+
+function explicitPad(top: number, bottom: number, left: number, right: number): tf.backend_util.ExplicitPadding {
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+}
+
+/** dx [N, H, W, Ci] from dy [N, Ho, Wo, Co] and filter [kh, kw, Ci, Co]. */
+function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const wasm = backend as BackendWasm;
+  const dy = inputs.dy as tf.TensorInfo;
+  const filter = inputs.filter as tf.TensorInfo;
+  const a = attrs ?? {};
+  const info = convInfoOf(a.inputShape as number[], filter.shape, a);
+  const { batchSize: n, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { inHeight, inWidth, outHeight: ho, outWidth: wo, outChannels: co } = info;
+  // The stride-dilated gradient: [N, Ho, 1, Wo, 1, Co] padded to [N, Ho, sh, Wo, sw, Co], i.e. each
+  // value followed by sh-1 zero rows and sw-1 zero columns, so (sh-1) extra rows trail the last one.
+  const srcH = ho * sh;
+  const srcW = wo * sw;
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const bottom = inHeight + kh - 1 - top - srcH;
+  const right = inWidth + kw - 1 - left - srcW;
+  if (info.dataFormat !== 'channelsLast' || top < 0 || left < 0 || bottom < 0 || right < 0) {
+    return shippedBackpropInput({ inputs, backend, attrs: a });
+  }
+  // W'[a, b, co, ci] = W[kh-1-a, kw-1-b, ci, co]: [kh, kw, Co, Ci]
+  const flipped = call(wasm, 'Reverse', { x: filter }, { dims: [0, 1] });
+  const wT = transpose(wasm, flipped, [0, 1, 3, 2]);
+  release(wasm, flipped);
+  let src = dy;
+  let dilated: tf.TensorInfo | null = null;
+  if (sh > 1 || sw > 1) {
+    dilated = call(
+      wasm,
+      'PadV2',
+      { x: view(dy, [n, ho, 1, wo, 1, co]) },
+      { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 },
+    );
+    src = view(dilated, [n, srcH, srcW, co]);
+  }
+  const dx = call(
+    wasm,
+    'Conv2D',
+    { x: src, filter: wT },
+    { strides: [1, 1], pad: explicitPad(top, bottom, left, right), dataFormat: 'NHWC', dilations: [1, 1] },
+  );
+  release(wasm, wT);
+  if (dilated !== null) release(wasm, dilated);
+  return dx;
+}
+
+/** dW [kh, kw, Ci, Co] from x [N, H, W, Ci] and dy [N, Ho, Wo, Co]. */
+function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const wasm = backend as BackendWasm;
+  const x = inputs.x as tf.TensorInfo;
+  const dy = inputs.dy as tf.TensorInfo;
+  const a = attrs ?? {};
+  const filterShape = a.filterShape as number[];
+  const info = convInfoOf(x.shape, filterShape, a);
+  if (info.dataFormat !== 'channelsLast') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w } = info;
+  let { outHeight: ho, outWidth: wo } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // The convolution's output height is h + top + bottom - (ho-1)*sh, which must be kh. Rows of x
+  // past the last one the forward pass read make `bottom` negative: zero rows appended to dy (they
+  // add nothing to the sums) shift it back by sh each.
+  let bottom = kh + (ho - 1) * sh - h - top;
+  let right = kw + (wo - 1) * sw - w - left;
+  const extraRows = bottom < 0 ? Math.ceil(-bottom / sh) : 0;
+  const extraCols = right < 0 ? Math.ceil(-right / sw) : 0;
+  let grad = dy;
+  let padded: tf.TensorInfo | null = null;
+  if (extraRows > 0 || extraCols > 0) {
+    padded = call(wasm, 'PadV2', { x: dy }, { paddings: [[0, 0], [0, extraRows], [0, extraCols], [0, 0]], constantValue: 0 });
+    grad = padded;
+    ho += extraRows;
+    wo += extraCols;
+    bottom += extraRows * sh;
+    right += extraCols * sw;
+  }
+  if (top < 0 || left < 0) throw new Error('Conv2DBackpropFilter on wasm: negative padding');
+  const xT = transpose(wasm, x, [3, 1, 2, 0]); // [Ci, H, W, N]
+  const dyT = transpose(wasm, grad, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
+  if (padded !== null) release(wasm, padded);
+  const out = call(
+    wasm,
+    'Conv2D',
+    { x: xT, filter: dyT },
+    { strides: [1, 1], pad: explicitPad(top, bottom, left, right), dataFormat: 'NHWC', dilations: [sh, sw] },
+  ); // [Ci, kh, kw, Co]
+  release(wasm, xT, dyT);
+  const dW = transpose(wasm, out, [1, 2, 0, 3]);
+  release(wasm, out);
+  return dW;
+}
+
+let shippedInput: tf.KernelFunc | undefined;
+function shippedBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+  if (shippedInput === undefined) throw new Error('wasm backend has no Conv2DBackpropInput kernel');
+  return shippedInput(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+}
+
+export function conv2dBackpropKernels(): tf.KernelConfig[] {
+  shippedInput = captureShipped('Conv2DBackpropInput')?.kernelFunc;
+  return [
+    { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as tf.KernelFunc },
+    { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as tf.KernelFunc },
+  ];
+}

@@ -1,0 +1,28 @@
+/**
+ * Registers our training kernels for the 'wasm' backend, replacing shipped ones where ours are
+ * faster. Model code keeps using the standard ops (tf.conv2d, tf.matMul, ...); their gradients reach
+ * these kernels through the kernel registry.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropKernels } from './conv2d-backprop';
+import { captureShipped } from './wasm-calls';
+
+let registered: string[] | null = null;
+
+/**
+ * Idempotent. Call before the wasm backend starts (initBackend does), so that setup functions run.
+ * Returns the kernel names now served by our code.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  if (registered !== null) return registered;
+  const configs = [...conv2dBackpropKernels()];
+  for (const config of configs) {
+    // The shipped kernel's setup (cwrap of its C function) still runs at backend start, so that
+    // our kernel can fall back to it.
+    const own = captureShipped(config.kernelName);
+    if (tf.getKernel(config.kernelName, 'wasm') !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel({ ...config, setupFunc: config.setupFunc ?? own?.setupFunc });
+  }
+  registered = configs.map((c) => c.kernelName);
+  return registered;
+}
