@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IsdError } from '../errors';
+import { DEFAULT_RUN_CONFIG } from '../run-config';
+import { openDatabase, userVersion } from './database';
+import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
+import { openRunStore } from './run-store';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-store-db-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tables(db: Database.Database): string[] {
+  return db
+    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .all()
+    .map((r) => r.name);
+}
+
+function schemaSql(file: string): string[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare<[], { sql: string }>('SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name').all().map((r) => r.sql);
+  } finally {
+    db.close();
+  }
+}
+
+function caught(fn: () => unknown): IsdError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof IsdError) return err;
+    throw err;
+  }
+  throw new Error('expected an IsdError, nothing was thrown');
+}
+
+describe('openDatabase', () => {
+  it('builds the schema on an empty file, creating its folder, and sets the pragmas', () => {
+    const file = path.join(dir, 'nested', 'deeper', 'runs.sqlite');
+    const { db, fromVersion, toVersion } = openDatabase(file);
+    try {
+      expect(fromVersion).toBe(0);
+      expect(toVersion).toBe(SCHEMA_VERSION);
+      expect(userVersion(db)).toBe(SCHEMA_VERSION);
+      expect(tables(db)).toEqual(['checkpoints', 'datasets_user', 'epoch_evals', 'run_tags', 'runs', 'step_metrics', 'studies']);
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+      const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all().map((r) => r.name);
+      expect(indexes).toEqual(expect.arrayContaining(['runs_by_created', 'runs_by_status', 'runs_by_method', 'runs_by_dataset', 'checkpoints_by_run']));
+    } finally {
+      db.close();
+    }
+    expect(fs.existsSync(file)).toBe(true);
+  });
+
+  it('reopens an up-to-date file without changing its schema or data', () => {
+    const file = path.join(dir, 'runs.sqlite');
+    const store = openRunStore(file);
+    const run = store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist' });
+    store.close();
+    const before = schemaSql(file);
+
+    const again = openRunStore(file);
+    try {
+      expect(again.openReport).toEqual({ fromVersion: SCHEMA_VERSION, toVersion: SCHEMA_VERSION, interruptedRunIds: [] });
+      expect(again.getRunRecord(run.id).dataset).toBe('fashion-mnist');
+    } finally {
+      again.close();
+    }
+    expect(schemaSql(file)).toEqual(before);
+  });
+
+  it('numbers the migrations in increasing steps of 10', () => {
+    MIGRATIONS.forEach((m, i) => {
+      expect(m.version % 10).toBe(0);
+      if (i > 0) expect(m.version).toBeGreaterThan(MIGRATIONS[i - 1].version);
+    });
+  });
+
+  it('refuses a database written by a newer version and leaves it untouched', () => {
+    const file = path.join(dir, 'future.sqlite');
+    openRunStore(file).close();
+    const raw = new Database(file);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 10}`);
+    raw.close();
+
+    const err = caught(() => openRunStore(file));
+    expect(err.code).toBe('DB_TOO_NEW');
+    expect(err.message).toBe(
+      `${file} was written by a newer ISD Studio (schema ${SCHEMA_VERSION + 10}, this version knows ${SCHEMA_VERSION}); update the app or use another --db`,
+    );
+    const check = new Database(file, { readonly: true });
+    expect(userVersion(check)).toBe(SCHEMA_VERSION + 10);
+    check.close();
+  });
+
+  it('refuses a file that is not a SQLite database, without changing it', () => {
+    const file = path.join(dir, 'notes.txt');
+    const text = 'these are my notes, not a database\n'.repeat(200);
+    fs.writeFileSync(file, text);
+    const err = caught(() => openRunStore(file));
+    expect(err.code).toBe('BAD_INPUT');
+    expect(err.path).toBe(file);
+    expect(err.message).toBe(`${file} is not an ISD Studio run history (not a SQLite database); use another --db`);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it("refuses another program's SQLite database", () => {
+    const file = path.join(dir, 'other.sqlite');
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE contacts (name TEXT)');
+    raw.close();
+    const err = caught(() => openRunStore(file));
+    expect(err.code).toBe('BAD_INPUT');
+    expect(err.message).toContain('another program');
+    expect(err.message).toContain('"contacts"');
+  });
+
+  it('refuses a folder given as the file', () => {
+    const err = caught(() => openRunStore(dir));
+    expect(err.code).toBe('BAD_INPUT');
+    expect(err.message).toBe(`${dir} is a folder; --db needs a file path`);
+  });
+
+  it('refuses a path whose parent is a file', () => {
+    const blocker = path.join(dir, 'plain-file');
+    fs.writeFileSync(blocker, 'x');
+    const err = caught(() => openRunStore(path.join(blocker, 'runs.sqlite')));
+    expect(err.code).toBe('BAD_INPUT');
+    expect(err.message).toBe(`${path.join(blocker, 'runs.sqlite')}: a part of this path is a file, not a folder`);
+  });
+
+  it('runs all pending migrations in one transaction: a failing one leaves nothing behind', () => {
+    const file = path.join(dir, 'atomic.sqlite');
+    const broken: Migration[] = [
+      { version: 10, up: (db) => db.exec('CREATE TABLE first_table (x INTEGER)') },
+      {
+        version: 20,
+        up: () => {
+          throw new Error('boom');
+        },
+      },
+    ];
+    const err = caught(() => openDatabase(file, { migrations: broken }));
+    expect(err.code).toBe('INTERNAL');
+    expect(err.message).toContain('migration to schema 20 failed: boom');
+    const check = new Database(file, { readonly: true });
+    expect(userVersion(check)).toBe(0);
+    expect(tables(check)).toEqual([]);
+    check.close();
+  });
+
+  it('applies only the pending migrations, in order, and records the last version', () => {
+    const file = path.join(dir, 'steps.sqlite');
+    const applied: number[] = [];
+    const step = (version: number): Migration => ({
+      version,
+      up: (db) => {
+        applied.push(version);
+        db.exec(`CREATE TABLE t${version} (x INTEGER)`);
+      },
+    });
+    openDatabase(file, { migrations: [step(10)] }).db.close();
+    const { db, fromVersion, toVersion } = openDatabase(file, { migrations: [step(10), step(20), step(30)] });
+    expect([fromVersion, toVersion]).toEqual([10, 30]);
+    expect(applied).toEqual([10, 20, 30]);
+    expect(userVersion(db)).toBe(30);
+    expect(tables(db)).toEqual(['t10', 't20', 't30']);
+    db.close();
+  });
+
+  it('rejects a migration list that is out of order', () => {
+    const noop = () => undefined;
+    const err = caught(() => openDatabase(path.join(dir, 'x.sqlite'), { migrations: [{ version: 20, up: noop }, { version: 10, up: noop }] }));
+    expect(err.code).toBe('INTERNAL');
+  });
+});

@@ -1,0 +1,25 @@
+/** CSV text (RFC 4180) for exporting a run's metrics to a spreadsheet or pandas. */
+
+export type CsvValue = string | number | boolean | null | undefined;
+
+/**
+ * One field: empty for null, numbers as JS prints them (round-trips), text quoted when it holds a
+ * comma, quote, line break or edge space. Text starting with = + - @ gets a leading ' so that a
+ * spreadsheet shows it instead of running it as a formula (CSV injection).
+ */
+export function csvField(value: CsvValue): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  let text = value;
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  if (/[",\r\n]/.test(text) || text !== text.trim()) return `"${text.replace(/"/g, '""')}"`;
+  return text;
+}
+
+/** Header plus rows, CRLF line ends as RFC 4180 asks, ending with a line break. */
+export function csvText(header: readonly string[], rows: Iterable<readonly CsvValue[]>): string {
+  const lines = [header.map(csvField).join(',')];
+  for (const r of rows) lines.push(r.map(csvField).join(','));
+  return lines.join('\r\n') + '\r\n';
+}

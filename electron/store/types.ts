@@ -1,0 +1,290 @@
+/**
+ * Rows and inputs of the run-history store, as the rest of the app sees them (camelCase, parsed
+ * JSON, times in ms since the epoch). Plain data only, so they cross IPC and print as --json.
+ */
+import type { RunConfig } from '../run-config';
+
+export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'interrupted', 'stopped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const CHECKPOINT_KINDS = ['periodic', 'final', 'stop'] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+
+/** Final (or best-so-far) metrics of a run; null until measured. Accuracies are fractions in [0, 1]. */
+export interface RunMetrics {
+  knn1: number | null;
+  knn20: number | null;
+  knn20Weighted: number | null;
+  linear: number | null;
+  /** Highest kNN-20 accuracy of any epoch evaluation (kept up to date by addEpochEval). */
+  bestKnn20: number | null;
+  /** Neighbour purity of the learned embedding at the end. */
+  purity: number | null;
+  /** Training throughput over the run. */
+  imagesPerSec: number | null;
+}
+
+/** One line of the runs list: everything but the config and notes. */
+export interface RunSummary extends RunMetrics {
+  id: string;
+  name: string;
+  method: string;
+  arch: string;
+  /** Dataset id from the registry or the path it was loaded from. */
+  dataset: string;
+  datasetName: string;
+  imbalance: string;
+  status: RunStatus;
+  /** Why the run failed or was interrupted; null otherwise. */
+  error: string | null;
+  backend: string | null;
+  device: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Planned epochs (from the config). */
+  epochs: number;
+  epochsDone: number;
+  stepsDone: number;
+  /** Sorted alphabetically. */
+  tags: string[];
+  checkpointDir: string | null;
+  studyId: string | null;
+}
+
+/** A run with its full config, as stored when it was created. */
+export interface RunRecord extends RunSummary {
+  config: RunConfig;
+  notes: string;
+}
+
+export interface CreateRunOptions {
+  /** Display name; defaults to config.name, else "<method> on <dataset name>". */
+  name?: string;
+  /** Human name of the dataset (the registry's); defaults to config.dataset. */
+  datasetName?: string;
+  /** queued (default) or running; a running run records this process as its owner. */
+  status?: 'queued' | 'running';
+  checkpointDir?: string;
+  studyId?: string;
+}
+
+/** What updateRun may change. Status changes are checked against the allowed transitions. */
+export interface RunPatch extends Partial<RunMetrics> {
+  status?: RunStatus;
+  error?: string | null;
+  backend?: string | null;
+  device?: string | null;
+  startedAt?: number | null;
+  /** Set automatically when the run reaches completed, failed or stopped, unless given. */
+  finishedAt?: number | null;
+  epochsDone?: number;
+  stepsDone?: number;
+  checkpointDir?: string | null;
+  studyId?: string | null;
+}
+
+export interface StepMetricInput {
+  step: number;
+  epoch: number;
+  loss: number | null;
+  lr: number | null;
+  purity?: number | null;
+  imagesPerSec?: number | null;
+  /** ms since the epoch; defaults to now. */
+  time?: number;
+}
+
+export interface StepMetricRow {
+  step: number;
+  epoch: number;
+  loss: number | null;
+  lr: number | null;
+  purity: number | null;
+  imagesPerSec: number | null;
+  time: number;
+}
+
+export interface EpochEvalInput {
+  epoch: number;
+  step: number;
+  knn1: number | null;
+  knn20: number | null;
+  knn20Weighted?: number | null;
+  linear?: number | null;
+  purity?: number | null;
+  /** kNN-20 accuracy per class, in label order. */
+  perClass?: number[] | null;
+  /** Mean accuracy over the classes the imbalance draw kept large / made rare. */
+  frequentAcc?: number | null;
+  rareAcc?: number | null;
+  time?: number;
+}
+
+export interface EpochEvalRow {
+  epoch: number;
+  step: number;
+  knn1: number | null;
+  knn20: number | null;
+  knn20Weighted: number | null;
+  linear: number | null;
+  purity: number | null;
+  perClass: number[] | null;
+  frequentAcc: number | null;
+  rareAcc: number | null;
+  time: number;
+}
+
+export interface CheckpointInput {
+  epoch: number;
+  step: number;
+  path: string;
+  kind: CheckpointKind;
+  createdAt?: number;
+}
+
+export interface CheckpointRow {
+  id: number;
+  runId: string;
+  epoch: number;
+  step: number;
+  path: string;
+  kind: CheckpointKind;
+  createdAt: number;
+}
+
+export const RUN_SORT_FIELDS = [
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+  'name',
+  'status',
+  'method',
+  'dataset',
+  'epochsDone',
+  'knn1',
+  'knn20',
+  'linear',
+  'bestKnn20',
+  'purity',
+  'imagesPerSec',
+] as const;
+export type RunSortField = (typeof RUN_SORT_FIELDS)[number];
+
+export interface RunListQuery {
+  status?: RunStatus | RunStatus[];
+  method?: string;
+  /** Matches the dataset id/path or the dataset's name exactly. */
+  dataset?: string;
+  /** Case-insensitive substring of the name, notes or dataset name, or a prefix of the id. */
+  search?: string;
+  tag?: string;
+  studyId?: string;
+  sort?: RunSortField;
+  order?: 'asc' | 'desc';
+  /** Page size, 1..10,000 (default 50). */
+  limit?: number;
+  offset?: number;
+}
+
+export interface RunListPage {
+  /** Runs matching the filter, ignoring limit and offset. */
+  total: number;
+  runs: RunSummary[];
+}
+
+export interface StepMetricsSummary {
+  points: number;
+  firstStep: number | null;
+  lastStep: number | null;
+  lastLoss: number | null;
+  minLoss: number | null;
+  meanImagesPerSec: number | null;
+  lastTime: number | null;
+}
+
+export interface RunDetail {
+  run: RunRecord;
+  config: RunConfig;
+  metrics: StepMetricsSummary;
+  evals: EpochEvalRow[];
+  checkpoints: CheckpointRow[];
+}
+
+export interface CurveOptions {
+  /** At most this many points come back (≥ 2; default 1000). */
+  maxPoints?: number;
+}
+
+export interface RunCurves {
+  runId: string;
+  /** Step rows stored for the run. */
+  totalPoints: number;
+  /** Real recorded rows, in step order: the first, the last, and per step bucket the lowest- and highest-loss rows. */
+  points: StepMetricRow[];
+}
+
+/** Step series of several runs on one step grid; values are bucket means, null where a run has no rows. */
+export interface AlignedStepCurves {
+  /** Last step of each grid bucket (exact steps when they fit in maxPoints). */
+  steps: number[];
+  loss: Record<string, (number | null)[]>;
+  lr: Record<string, (number | null)[]>;
+  purity: Record<string, (number | null)[]>;
+  imagesPerSec: Record<string, (number | null)[]>;
+}
+
+/** Epoch evaluations of several runs on the union of their epochs. */
+export interface AlignedEvalCurves {
+  epochs: number[];
+  knn1: Record<string, (number | null)[]>;
+  knn20: Record<string, (number | null)[]>;
+  linear: Record<string, (number | null)[]>;
+}
+
+export const FINAL_METRIC_NAMES = ['knn1', 'knn20', 'knn20Weighted', 'linear', 'bestKnn20', 'purity', 'imagesPerSec', 'epochsDone', 'stepsDone'] as const;
+export type FinalMetricName = (typeof FINAL_METRIC_NAMES)[number];
+
+export interface RunComparison {
+  runs: RunSummary[];
+  curves: AlignedStepCurves;
+  evals: AlignedEvalCurves;
+  /** Config fields whose values differ, one value per run in `runs` order (name and tags left out). */
+  configDiff: Record<string, unknown[]>;
+  /** Each final metric, one value per run in `runs` order. */
+  final: Record<FinalMetricName, (number | null)[]>;
+}
+
+export interface DeleteRunOptions {
+  /** Also remove the run's checkpoint folder (only when it lies inside the store's checkpointRoot). */
+  deleteFiles?: boolean;
+}
+
+export interface DeleteRunResult {
+  id: string;
+  /** The folder removed, when files were removed. */
+  removedDir: string | null;
+}
+
+export interface UserDatasetRow {
+  path: string;
+  name: string;
+  addedAt: number;
+}
+
+export interface StudyRow {
+  id: string;
+  name: string;
+  spec: unknown;
+  createdAt: number;
+  runCount: number;
+}
+
+/** What opening the store found and did. */
+export interface OpenReport {
+  /** Schema version before and after the migrations ran. */
+  fromVersion: number;
+  toVersion: number;
+  /** Runs left running or paused by a process that no longer exists, now marked interrupted. */
+  interruptedRunIds: string[];
+}
