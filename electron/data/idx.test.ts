@@ -55,6 +55,9 @@ describe('IDX reader on the real Fashion-MNIST (Debian dataset-fashion-mnist)', 
     expect(ds.test?.count).toBe(10_000);
     expect(countClasses(ds.test?.labels as Int32Array, 10)).toEqual(new Array(10).fill(1000));
     expect(ds.skipped).toEqual([]);
+    // Each split owns its whole buffer, so the engine can transfer it to a worker.
+    expect(ds.train.images.byteOffset).toBe(0);
+    expect(ds.train.images.buffer.byteLength).toBe(ds.train.images.length);
 
     // The first training label, read straight from the file's bytes: idx1 header (magic 0x00000801, count) then labels.
     const raw = zlib.gunzipSync(readFileSync(path.join(FASHION, 'train-labels-idx1-ubyte.gz')));

@@ -197,7 +197,9 @@ interface IdxImages {
 }
 
 function asImages(arr: IdxArray, file: string): IdxImages {
-  const { dims, data } = arr;
+  const { dims } = arr;
+  // Own a tight ArrayBuffer (no header bytes, no zlib slack) so callers may transfer images.buffer to a worker.
+  const data = arr.data.byteOffset === 0 && arr.data.buffer.byteLength === arr.data.length ? arr.data : arr.data.slice();
   if (dims.length === 3) return { count: dims[0], height: dims[1], width: dims[2], channels: 1, data };
   if (dims.length === 4 && (dims[3] === 1 || dims[3] === 3)) return { count: dims[0], height: dims[1], width: dims[2], channels: dims[3], data };
   if (dims.length === 1) throw invalid(file, 'is an IDX labels file (rank 1); expected images (idx3)');
