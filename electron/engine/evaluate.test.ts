@@ -1,0 +1,289 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { Rng } from '../rng';
+import { IsdError } from '../errors';
+import { extractFeatures, knnEvaluate, knnPredict, linearProbe, nearestNeighbours, type FeatureBank } from './evaluate';
+import { probeLearningRate } from './linear-probe';
+
+const FASHION = '/usr/share/datasets/fashion-mnist';
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+function unitRows(n: number, dim: number, rng: Rng): Float32Array {
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    let ss = 0;
+    for (let d = 0; d < dim; d++) {
+      const v = rng.normal();
+      out[i * dim + d] = v;
+      ss += v * v;
+    }
+    for (let d = 0; d < dim; d++) out[i * dim + d] /= Math.sqrt(ss);
+  }
+  return out;
+}
+
+function randomLabels(n: number, classes: number, rng: Rng): Int32Array {
+  return Int32Array.from({ length: n }, () => rng.int(classes));
+}
+
+/** Brute-force float64 kNN: sort by similarity (ties by index), majority (tie → nearest) and weighted votes. */
+function referenceKnn(bank: FeatureBank, queries: Float32Array, numClasses: number, ks: [number, number], temperature: number) {
+  const n = bank.labels.length;
+  const q = queries.length / bank.dim;
+  const out = { knn1: [] as number[], knn20: [] as number[], knn20Weighted: [] as number[] };
+  for (let i = 0; i < q; i++) {
+    const sims: { j: number; s: number }[] = [];
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let d = 0; d < bank.dim; d++) s += queries[i * bank.dim + d] * bank.features[j * bank.dim + d];
+      sims.push({ j, s });
+    }
+    sims.sort((a, b) => b.s - a.s || a.j - b.j);
+    const decide = (k: number, weight: (s: number) => number) => {
+      const score = new Array<number>(numClasses).fill(0);
+      for (let r = 0; r < k; r++) score[bank.labels[sims[r].j]] += weight(sims[r].s);
+      const best = Math.max(...score);
+      for (let r = 0; r < k; r++) if (score[bank.labels[sims[r].j]] === best) return bank.labels[sims[r].j];
+      throw new Error('unreachable');
+    };
+    out.knn1.push(decide(ks[0], () => 1));
+    out.knn20.push(decide(ks[1], () => 1));
+    out.knn20Weighted.push(decide(ks[1], (s) => Math.exp(s / temperature)));
+  }
+  return out;
+}
+
+describe('knnPredict / knnEvaluate', () => {
+  const rng = new Rng(1);
+  const dim = 16;
+  const classes = 5;
+  const bank: FeatureBank = { features: unitRows(600, dim, rng), labels: randomLabels(600, classes, rng), dim };
+  const query = { features: unitRows(150, dim, rng), labels: randomLabels(150, classes, rng) };
+
+  it('matches a brute-force float64 reference exactly (predictions and accuracies)', () => {
+    for (const ks of [[1, 20], [3, 7]] as [number, number][]) {
+      const ref = referenceKnn(bank, query.features, classes, ks, 0.07);
+      const got = knnPredict(bank, query.features, { numClasses: classes, ks });
+      expect(Array.from(got.knn1)).toEqual(ref.knn1);
+      expect(Array.from(got.knn20)).toEqual(ref.knn20);
+      expect(Array.from(got.knn20Weighted)).toEqual(ref.knn20Weighted);
+      const acc = (p: number[]) => p.filter((y, i) => y === query.labels[i]).length / p.length;
+      const res = knnEvaluate(bank, query, { numClasses: classes, ks });
+      expect(res.knn1).toBeCloseTo(acc(ref.knn1), 12);
+      expect(res.knn20).toBeCloseTo(acc(ref.knn20), 12);
+      expect(res.knn20Weighted).toBeCloseTo(acc(ref.knn20Weighted), 12);
+      expect(res.ks).toEqual(ks);
+    }
+  });
+
+  it('gives the same predictions chunked and unchunked, and on the cpu backend', async () => {
+    const whole = knnPredict(bank, query.features, { numClasses: classes });
+    const chunked = knnPredict(bank, query.features, { numClasses: classes, chunk: 7 });
+    await tf.setBackend('cpu');
+    const onCpu = knnPredict(bank, query.features, { numClasses: classes, chunk: 64 });
+    await tf.setBackend('wasm');
+    for (const key of ['knn1', 'knn20', 'knn20Weighted'] as const) {
+      expect(Array.from(chunked[key])).toEqual(Array.from(whole[key]));
+      expect(Array.from(onCpu[key])).toEqual(Array.from(whole[key]));
+    }
+  });
+
+  it('votes as worked out by hand: weighted exp(s/0.07) against majority, ties to the nearest', () => {
+    // Unit vectors at cosine s from the query (1, 0).
+    const at = (s: number) => [s, Math.sqrt(1 - s * s)];
+    const tiny = (sims: number[], labels: number[]): FeatureBank => ({ features: Float32Array.from(sims.flatMap(at)), labels: Int32Array.from(labels), dim: 2 });
+    const q = Float32Array.from([1, 0]);
+    // 0.9 → class 0; 0.8 and 0.75 → class 1. Majority of 3: class 1. Weighted: e^(0.9/0.07) ≈ 383,000
+    // beats e^(0.8/0.07) + e^(0.75/0.07) ≈ 91,800 + 45,000: class 0.
+    const a = knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3] });
+    expect([a.knn1[0], a.knn20[0], a.knn20Weighted[0]]).toEqual([0, 1, 0]);
+    // With T = 1 the weights are nearly equal: e^0.9 = 2.46 < e^0.8 + e^0.75 = 4.34: class 1.
+    expect(knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3], temperature: 1 }).knn20Weighted[0]).toBe(1);
+    // Four neighbours, two votes each for classes 2 and 1: the tie goes to the nearest (class 2).
+    const t = knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [2, 2, 1, 1]), q, { numClasses: 3, ks: [1, 4] });
+    expect(t.knn20[0]).toBe(2);
+    const t2 = knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [1, 1, 2, 2]), q, { numClasses: 3, ks: [1, 4] });
+    expect(t2.knn20[0]).toBe(1);
+    // k larger than the bank: capped.
+    expect(knnPredict(tiny([0.5, 0.9], [1, 0]), q, { numClasses: 2 }).ks).toEqual([1, 2]);
+  });
+
+  it('splits accuracy into rare and frequent classes and per class', () => {
+    // Classes 0–3 as one-hot directions; queries of class 3 (rare) carry class 2's direction half the time.
+    const onehot = (c: number) => [0, 1, 2, 3].map((d) => (d === c ? 1 : 0));
+    const bankLabels = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3];
+    const bank4: FeatureBank = { features: Float32Array.from(bankLabels.flatMap(onehot)), labels: Int32Array.from(bankLabels), dim: 4 };
+    const qLabels = [0, 0, 1, 1, 2, 2, 3, 3, 3, 3];
+    const qDirs = [0, 0, 1, 1, 2, 2, 3, 3, 2, 2];
+    const res = knnEvaluate(bank4, { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) }, { numClasses: 5, ks: [1, 3], rareClasses: [3] });
+    expect(res.knn1).toBeCloseTo(8 / 10, 12);
+    expect(res.knn20).toBeCloseTo(8 / 10, 12);
+    expect(res.rare).toEqual({ knn1: 0.5, knn20: 0.5, knn20Weighted: 0.5 });
+    expect(res.frequent).toEqual({ knn1: 1, knn20: 1, knn20Weighted: 1 });
+    expect(res.perClass.knn20.slice(0, 4)).toEqual([1, 1, 1, 0.5]);
+    expect(res.perClass.knn20[4]).toBeNaN(); // no query of class 4
+    expect(knnEvaluate(bank4, { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) }, { numClasses: 5 }).rare).toBeUndefined();
+  });
+
+  it('does not leak tensors and refuses bad input with the field named', () => {
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) knnEvaluate(bank, query, { numClasses: classes, chunk: 40 });
+    expect(tf.memory().numTensors).toBe(before);
+    const field = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        expect(e).toBeInstanceOf(IsdError);
+        return (e as IsdError).field;
+      }
+      return 'no error';
+    };
+    expect(field(() => knnEvaluate(bank, { ...query, labels: query.labels.map(() => 9) }, { numClasses: classes }))).toBe('query.labels');
+    expect(field(() => knnEvaluate({ ...bank, dim: 15 }, query, { numClasses: classes }))).toBe('query.features');
+    expect(field(() => knnEvaluate(bank, query, { numClasses: classes, temperature: 0 }))).toBe('temperature');
+    expect(field(() => knnEvaluate(bank, query, { numClasses: classes, rareClasses: [7] }))).toBe('rareClasses');
+    expect(field(() => knnEvaluate(bank, query, { numClasses: 0 }))).toBe('numClasses');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('nearestNeighbours', () => {
+  it('returns the k most similar bank rows, most similar first', () => {
+    const rng = new Rng(4);
+    const dim = 8;
+    const features = unitRows(300, dim, rng);
+    const queryFeature = features.slice(17 * dim, 18 * dim);
+    const got = nearestNeighbours({ features, dim }, queryFeature, 8);
+    const all = Array.from({ length: 300 }, (_, j) => {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += features[j * dim + d] * queryFeature[d];
+      return { index: j, similarity: s };
+    }).sort((a, b) => b.similarity - a.similarity);
+    expect(got.map((g) => g.index)).toEqual(all.slice(0, 8).map((a) => a.index));
+    expect(got[0].index).toBe(17);
+    got.forEach((g, i) => expect(g.similarity).toBeCloseTo(all[i].similarity, 6));
+    expect(nearestNeighbours({ features: features.subarray(0, 3 * dim), dim }, queryFeature, 8)).toHaveLength(3);
+  });
+});
+
+describe('extractFeatures', () => {
+  it('embeds every image batch by batch, L2-normalised, without leaking', () => {
+    const src = { h: 6, w: 6, c: 1 };
+    const rng = new Rng(5);
+    const images = Uint8Array.from({ length: 23 * 36 }, () => rng.int(256));
+    const proj = Float32Array.from({ length: 36 * 5 }, () => rng.normal());
+    const projT = tf.tensor2d(proj, [36, 5]);
+    const embed = (x: tf.Tensor4D) => tf.matMul(tf.reshape(x, [x.shape[0], 36]), projT) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    const feats = extractFeatures(embed, images, 20, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 });
+    expect(tf.memory().numTensors).toBe(before);
+    projT.dispose();
+    expect(feats.length).toBe(20 * 5);
+    for (let i = 0; i < 20; i++) {
+      const raw = Array.from({ length: 5 }, (_, d) => {
+        let s = 0;
+        for (let p = 0; p < 36; p++) s += ((images[i * 36 + p] / 255 - 0.5) / 0.25) * proj[p * 5 + d];
+        return s;
+      });
+      const norm = Math.hypot(...raw);
+      for (let d = 0; d < 5; d++) expect(feats[i * 5 + d]).toBeCloseTo(raw[d] / norm, 4);
+    }
+    expect(() => extractFeatures(embed, images, 24, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 })).toThrow(/count 24/);
+  });
+});
+
+describe('linearProbe', () => {
+  it('reaches > 95% on linearly separable data, without leaking', () => {
+    const rng = new Rng(7);
+    const dim = 12;
+    const classes = 4;
+    const centres = Array.from({ length: classes }, () => Array.from({ length: dim }, () => rng.normal() * 2));
+    const make = (n: number) => {
+      const labels = randomLabels(n, classes, rng);
+      const features = new Float32Array(n * dim);
+      for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) features[i * dim + d] = centres[labels[i]][d] + 0.3 * rng.normal();
+      return { features, labels };
+    };
+    const train = make(800);
+    const test = make(400);
+    const before = tf.memory().numTensors;
+    const res = linearProbe(train, test, { numClasses: classes, epochs: 20, batchSize: 64, seed: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(res.top1).toBeGreaterThan(0.95);
+    expect(res.trainTop1).toBeGreaterThan(0.95);
+    expect(res.perClass).toHaveLength(classes);
+    for (const a of res.perClass) expect(a).toBeGreaterThan(0.85);
+    // Same seed, same result; a useless learning rate does far worse (the training really trains).
+    expect(linearProbe(train, test, { numClasses: classes, epochs: 20, batchSize: 64, seed: 1 }).top1).toBe(res.top1);
+    expect(linearProbe(train, test, { numClasses: classes, epochs: 1, lr: 1e-7, batchSize: 64, seed: 2 }).top1).toBeLessThan(0.8);
+  });
+
+  it('divides the learning rate by 10 at 15/40 and 30/40 of the epochs', () => {
+    const want = [0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001];
+    [0, 14, 15, 29, 30, 39].forEach((e, i) => expect(probeLearningRate(0.01, e, 40)).toBeCloseTo(want[i], 12));
+    expect(probeLearningRate(0.01, 3, 8)).toBeCloseTo(0.001, 12); // milestones scale with the epochs: 3 and 6 of 8
+  });
+
+  it('refuses mismatched features', () => {
+    const train = { features: new Float32Array(12), labels: Int32Array.from([0, 1, 0]) };
+    expect(() => linearProbe(train, { features: new Float32Array(6), labels: Int32Array.from([0, 1]) }, { numClasses: 2, seed: 1 })).toThrow(/3 dims, training features 4/);
+    expect(() => linearProbe(train, train, { numClasses: 1, seed: 1 })).toThrow(IsdError);
+  });
+});
+
+/** Reads a gzipped IDX file: [count, …dims] unsigned bytes. */
+function readIdxGz(file: string): { dims: number[]; data: Uint8Array } {
+  const bytes = gunzipSync(readFileSync(file));
+  const rank = bytes[3];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 4 + 4 * rank);
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + 4 + 4 * rank, dims.reduce((a, b) => a * b, 1)) };
+}
+
+describe.skipIf(!existsSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')))('on real Fashion-MNIST', () => {
+  it('raw-pixel kNN (10,000-image bank, 1,000 queries) and linear probe land in the known range', () => {
+    const train = readIdxGz(path.join(FASHION, 'train-images-idx3-ubyte.gz'));
+    const trainLabels = readIdxGz(path.join(FASHION, 'train-labels-idx1-ubyte.gz'));
+    const test = readIdxGz(path.join(FASHION, 't10k-images-idx3-ubyte.gz'));
+    const testLabels = readIdxGz(path.join(FASHION, 't10k-labels-idx1-ubyte.gz'));
+    expect(train.dims).toEqual([60000, 28, 28]);
+    const pixels = (images: Uint8Array, n: number) => {
+      const out = new Float32Array(n * 784);
+      for (let i = 0; i < n; i++) {
+        let ss = 0;
+        for (let p = 0; p < 784; p++) ss += images[i * 784 + p] ** 2;
+        for (let p = 0; p < 784; p++) out[i * 784 + p] = images[i * 784 + p] / Math.sqrt(ss);
+      }
+      return out;
+    };
+    const bank: FeatureBank = { features: pixels(train.data, 10000), labels: Int32Array.from(trainLabels.data.subarray(0, 10000)), dim: 784 };
+    const query = { features: pixels(test.data, 1000), labels: Int32Array.from(testLabels.data.subarray(0, 1000)) };
+    const t0 = performance.now();
+    const res = knnEvaluate(bank, query, { numClasses: 10, rareClasses: [0, 2, 4, 6] });
+    const knnMs = performance.now() - t0;
+    const t1 = performance.now();
+    const probe = linearProbe(bank, query, { numClasses: 10, epochs: 10, seed: 3 });
+    const probeMs = performance.now() - t1;
+    console.log(
+      `Fashion-MNIST raw pixels (shared machine, wasm): 1-NN ${res.knn1.toFixed(3)}, 20-NN ${res.knn20.toFixed(3)}, 20-NN weighted ${res.knn20Weighted.toFixed(3)} ` +
+        `(tops/shirts/coats/pullovers ${res.rare?.knn20.toFixed(3)}, others ${res.frequent?.knn20.toFixed(3)}) in ${knnMs.toFixed(0)} ms; ` +
+        `linear probe 10 epochs ${probe.top1.toFixed(3)} in ${probeMs.toFixed(0)} ms`,
+    );
+    expect(res.knn20).toBeGreaterThan(0.78);
+    expect(res.knn20).toBeLessThan(0.88);
+    expect(res.knn1).toBeGreaterThan(0.75);
+    expect(res.knn20Weighted).toBeGreaterThan(0.78);
+    // Upper-body garments are the hard classes of Fashion-MNIST.
+    expect(res.rare?.knn20 ?? 1).toBeLessThan(res.frequent?.knn20 ?? 0);
+    expect(probe.top1).toBeGreaterThan(0.75);
+    expect(probe.top1).toBeLessThan(0.9);
+  });
+});

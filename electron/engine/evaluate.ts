@@ -1,0 +1,256 @@
+/**
+ * Evaluation of an encoder's features, as the reference (UMBCvision/ISD eval_knn.py, InstDisc):
+ *   - extractFeatures: backbone features of a split, L2-normalised, batch by batch;
+ *   - knnEvaluate: cosine k-nearest neighbours of each query (test) image among the bank (training)
+ *     features: 1-NN, 20-NN majority vote, and the 20-NN vote weighted by exp(similarity / 0.07)
+ *     (InstDisc's convention); per class, and apart for rare and frequent classes;
+ *   - nearestNeighbours: the closest bank images of one feature, for the UI's gallery;
+ *   - linearProbe (linear-probe.ts): one linear layer on frozen features.
+ * Purity (queue-neighbour label agreement during training) lives in methods/teacher-queue.ts.
+ *
+ * Similarities are one matmul per chunk of queries against the whole bank ([chunk, N], sized to a
+ * few tens of MB so a 60,000-image bank fits), then TopK; the votes are counted in JS.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { IsdError } from '../errors';
+import { toEvalBatch, type ImageShape } from './augment';
+
+export { linearProbe, type LinearProbeOptions, type LinearProbeResult } from './linear-probe';
+
+/** Labelled features, row-major [N, dim]. */
+export interface LabelledFeatures {
+  features: Float32Array;
+  labels: Int32Array;
+}
+
+export interface FeatureBank extends LabelledFeatures {
+  dim: number;
+}
+
+export interface ExtractOptions {
+  size: number;
+  mean: number[];
+  std: number[];
+  batchSize: number;
+}
+
+/**
+ * Runs embed over the first `count` images of a uint8 [N, h, w, c] array (no augmentation, see
+ * toEvalBatch) and returns their L2-normalised features, row-major [count, D]. embed gets
+ * [B, size, size, c] and returns [B, D]; it should run the backbone in inference mode.
+ */
+export function extractFeatures(embed: (x: tf.Tensor4D) => tf.Tensor2D, images: Uint8Array, count: number, src: ImageShape, opts: ExtractOptions): Float32Array {
+  if (!Number.isInteger(count) || count < 1) throw new IsdError('BAD_INPUT', `count must be a whole number of at least 1, got ${count}`, { field: 'count' });
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new IsdError('BAD_INPUT', `batchSize must be a whole number of at least 1, got ${opts.batchSize}`, { field: 'batchSize' });
+  const available = images.length / (src.h * src.w * src.c);
+  if (count > available) throw new IsdError('BAD_INPUT', `count ${count} is more than the ${Math.floor(available)} images given`, { field: 'count' });
+  let out: Float32Array | null = null;
+  let dim = 0;
+  for (let start = 0; start < count; start += opts.batchSize) {
+    const end = Math.min(count, start + opts.batchSize);
+    const indices = Int32Array.from({ length: end - start }, (_, i) => start + i);
+    const feats = tf.tidy(() => {
+      const f = embed(toEvalBatch(images, indices, src, opts)); // [B, D]
+      return l2NormalizeRows(f).dataSync() as Float32Array;
+    });
+    if (out === null) {
+      dim = feats.length / indices.length;
+      out = new Float32Array(count * dim);
+    }
+    out.set(feats, start * dim);
+  }
+  return out as Float32Array;
+}
+
+/** x / max(‖x‖, 1e-12) per row, as torch.nn.functional.normalize: [B, D] → [B, D]. */
+function l2NormalizeRows(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), 1e-12));
+}
+
+export interface KnnOptions {
+  numClasses: number;
+  /** [k for "knn1", k for "knn20" and "knn20Weighted"]; default [1, 20]. Capped at the bank size. */
+  ks?: readonly [number, number];
+  /** Temperature of the weighted vote's exp(similarity / T); default 0.07. */
+  temperature?: number;
+  /** Queries per similarity matmul; default: as many as keep [chunk, N] near 8M floats. */
+  chunk?: number;
+  /** Class ids counted as rare (the app derives them from the imbalance draw's class counts). */
+  rareClasses?: number[];
+}
+
+/** Predicted labels per query. */
+export interface KnnPredictions {
+  /** Majority vote of the ks[0] nearest (the nearest itself for k = 1). */
+  knn1: Int32Array;
+  /** Majority vote of the ks[1] nearest; a tie goes to the tied class with the nearest neighbour. */
+  knn20: Int32Array;
+  /** ks[1] nearest, each voting exp(similarity / T); a tie (rare) goes the same way. */
+  knn20Weighted: Int32Array;
+}
+
+export interface KnnAccuracy {
+  knn1: number;
+  knn20: number;
+  knn20Weighted: number;
+}
+
+export interface KnnResult extends KnnAccuracy {
+  /** The k of each vote, after capping at the bank size. */
+  ks: [number, number];
+  /** Accuracy over the queries of each class (NaN for a class with no query). */
+  perClass: { knn1: number[]; knn20: number[]; knn20Weighted: number[] };
+  /** With rareClasses: accuracy over the queries of the other classes (the paper's "all" minus rare). */
+  frequent?: KnnAccuracy;
+  /** With rareClasses: accuracy over the queries of those classes. */
+  rare?: KnnAccuracy;
+}
+
+function checkLabelled(set: LabelledFeatures, dim: number, numClasses: number, field: string): number {
+  const n = set.labels.length;
+  if (n < 1) throw new IsdError('BAD_INPUT', `${field}: no features`, { field });
+  if (set.features.length !== n * dim) {
+    throw new IsdError('BAD_INPUT', `${field}.features holds ${set.features.length} values, expected ${n} labels × ${dim} dims`, { field: `${field}.features` });
+  }
+  for (let i = 0; i < n; i++) {
+    const y = set.labels[i];
+    if (!(y >= 0 && y < numClasses)) throw new IsdError('BAD_INPUT', `${field}.labels[${i}] = ${y} is not a class in 0…${numClasses - 1}`, { field: `${field}.labels` });
+  }
+  return n;
+}
+
+function checkNumClasses(numClasses: number): void {
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new IsdError('BAD_INPUT', `numClasses must be a whole number of at least 1, got ${numClasses}`, { field: 'numClasses' });
+}
+
+function checkKnnOptions(opts: KnnOptions, bankSize: number): { ks: [number, number]; temperature: number } {
+  const ks = opts.ks ?? [1, 20];
+  for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new IsdError('BAD_INPUT', `ks must hold whole numbers of at least 1, got [${ks.join(', ')}]`, { field: 'ks' });
+  const temperature = opts.temperature ?? 0.07;
+  if (!(temperature > 0)) throw new IsdError('BAD_INPUT', `temperature must be greater than 0, got ${temperature}`, { field: 'temperature' });
+  if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1)) throw new IsdError('BAD_INPUT', `chunk must be a whole number of at least 1, got ${opts.chunk}`, { field: 'chunk' });
+  return { ks: [Math.min(ks[0], bankSize), Math.min(ks[1], bankSize)], temperature };
+}
+
+/**
+ * Cosine kNN predictions for each query row ([Q, dim], L2-normalised like the bank) by majority and
+ * weighted votes among the bank's nearest features.
+ */
+export function knnPredict(bank: FeatureBank, queryFeatures: Float32Array, opts: KnnOptions): KnnPredictions & { ks: [number, number] } {
+  const { dim } = bank;
+  if (!Number.isInteger(dim) || dim < 1) throw new IsdError('BAD_INPUT', `bank.dim must be a whole number of at least 1, got ${dim}`, { field: 'bank.dim' });
+  checkNumClasses(opts.numClasses);
+  const n = checkLabelled(bank, dim, opts.numClasses, 'bank');
+  const { ks, temperature } = checkKnnOptions(opts, n);
+  if (queryFeatures.length % dim !== 0 || queryFeatures.length === 0) {
+    throw new IsdError('BAD_INPUT', `query.features holds ${queryFeatures.length} values, not a non-empty whole number of ${dim}-dim rows`, { field: 'query.features' });
+  }
+  const q = queryFeatures.length / dim;
+  const kMax = Math.max(ks[0], ks[1]);
+  const chunk = opts.chunk ?? Math.max(1, Math.floor(8_000_000 / n));
+  const numClasses = opts.numClasses;
+
+  const out: KnnPredictions = { knn1: new Int32Array(q), knn20: new Int32Array(q), knn20Weighted: new Int32Array(q) };
+  const votes = new Float64Array(numClasses);
+  const bankT = tf.tidy(() => tf.transpose(tf.tensor2d(bank.features, [n, dim]))); // [dim, N]: the long side as columns
+  try {
+    for (let start = 0; start < q; start += chunk) {
+      const m = Math.min(chunk, q - start);
+      const [sims, idx] = tf.tidy(() => {
+        const queries = tf.tensor2d(queryFeatures.subarray(start * dim, (start + m) * dim), [m, dim]);
+        const top = tf.topk(tf.matMul(queries, bankT), kMax, true); // [m, kMax], most similar first
+        return [top.values.dataSync() as Float32Array, top.indices.dataSync() as Int32Array];
+      });
+      for (let i = 0; i < m; i++) {
+        const row = i * kMax;
+        const labelAt = (r: number) => bank.labels[idx[row + r]];
+        out.knn1[start + i] = vote(votes, ks[0], labelAt, () => 1);
+        out.knn20[start + i] = vote(votes, ks[1], labelAt, () => 1);
+        out.knn20Weighted[start + i] = vote(votes, ks[1], labelAt, (r) => Math.exp(sims[row + r] / temperature));
+      }
+    }
+  } finally {
+    bankT.dispose();
+  }
+  return { ...out, ks };
+}
+
+/** Sums weight(r) per label over ranks 0…k−1; the highest total wins, a tie goes to the nearest. */
+function vote(votes: Float64Array, k: number, labelAt: (rank: number) => number, weight: (rank: number) => number): number {
+  votes.fill(0);
+  let best = 0;
+  for (let r = 0; r < k; r++) {
+    const y = labelAt(r);
+    votes[y] += weight(r);
+    if (votes[y] > best) best = votes[y];
+  }
+  for (let r = 0; r < k; r++) if (votes[labelAt(r)] === best) return labelAt(r);
+  return labelAt(0);
+}
+
+/**
+ * kNN accuracy of the query set against the bank: 1-NN, 20-NN majority and 20-NN weighted, in
+ * [0, 1]; per class; and over rare and frequent classes apart when rareClasses is given.
+ */
+export function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, opts: KnnOptions): KnnResult {
+  checkNumClasses(opts.numClasses);
+  checkLabelled(query, bank.dim, opts.numClasses, 'query');
+  const rare = new Uint8Array(opts.numClasses);
+  for (const c of opts.rareClasses ?? []) {
+    if (!Number.isInteger(c) || c < 0 || c >= opts.numClasses) throw new IsdError('BAD_INPUT', `rareClasses: ${c} is not a class in 0…${opts.numClasses - 1}`, { field: 'rareClasses' });
+    rare[c] = 1;
+  }
+  const pred = knnPredict(bank, query.features, opts);
+  const C = opts.numClasses;
+  const keys = ['knn1', 'knn20', 'knn20Weighted'] as const;
+  const total = new Float64Array(C);
+  const hits = { knn1: new Float64Array(C), knn20: new Float64Array(C), knn20Weighted: new Float64Array(C) };
+  for (let i = 0; i < query.labels.length; i++) {
+    const y = query.labels[i];
+    total[y]++;
+    for (const key of keys) if (pred[key][i] === y) hits[key][y]++;
+  }
+  const over = (inGroup: (c: number) => boolean): KnnAccuracy => {
+    const acc = { knn1: 0, knn20: 0, knn20Weighted: 0 };
+    let count = 0;
+    for (let c = 0; c < C; c++) {
+      if (!inGroup(c)) continue;
+      count += total[c];
+      for (const key of keys) acc[key] += hits[key][c];
+    }
+    for (const key of keys) acc[key] = count > 0 ? acc[key] / count : NaN;
+    return acc;
+  };
+  const perClass = { knn1: [] as number[], knn20: [] as number[], knn20Weighted: [] as number[] };
+  for (let c = 0; c < C; c++) for (const key of keys) perClass[key].push(total[c] > 0 ? hits[key][c] / total[c] : NaN);
+  const result: KnnResult = { ...over(() => true), ks: pred.ks, perClass };
+  if (opts.rareClasses !== undefined) {
+    result.rare = over((c) => rare[c] === 1);
+    result.frequent = over((c) => rare[c] === 0);
+  }
+  return result;
+}
+
+/**
+ * The k bank rows most similar (cosine, by dot product of L2-normalised features) to one feature,
+ * most similar first. The query itself is among them when it is in the bank.
+ */
+export function nearestNeighbours(bank: { features: Float32Array; dim: number }, queryFeature: ArrayLike<number>, k = 8): { index: number; similarity: number }[] {
+  const { dim, features } = bank;
+  if (queryFeature.length !== dim) throw new IsdError('BAD_INPUT', `queryFeature has ${queryFeature.length} dims, the bank ${dim}`, { field: 'queryFeature' });
+  if (!Number.isInteger(k) || k < 1) throw new IsdError('BAD_INPUT', `k must be a whole number of at least 1, got ${k}`, { field: 'k' });
+  const n = Math.floor(features.length / dim);
+  const kk = Math.min(k, n);
+  const best: { index: number; similarity: number }[] = []; // sorted, most similar first
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    const o = i * dim;
+    for (let d = 0; d < dim; d++) s += features[o + d] * queryFeature[d];
+    if (best.length === kk && s <= best[kk - 1].similarity) continue;
+    let at = best.length;
+    while (at > 0 && best[at - 1].similarity < s) at--;
+    best.splice(at, 0, { index: i, similarity: s });
+    if (best.length > kk) best.pop();
+  }
+  return best;
+}
