@@ -1,0 +1,152 @@
+/**
+ * What a trained encoder sees for one test image: its nearest training images (from the final
+ * checkpoint) and the teacher's soft similarity over the queue (the targets ISD distils).
+ */
+import { useId, useState } from 'react';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import type { NeighbourImage, TeacherSimilarity } from '../../electron/contract';
+import { call } from '../api/isd';
+import { formatNumber, formatPercent } from '../lib/format';
+import { BarChartCard } from './Charts';
+import { QueryView } from './StateViews';
+import { useDebounced } from './useDebounced';
+
+export function NeighbourExplorer({ runId, method }: { runId: string; method: 'isd' | 'moco' }) {
+  const inputId = useId();
+  const [index, setIndex] = useState(0);
+  const [text, setText] = useState('0');
+  const testIndex = useDebounced(index, 250);
+  const gallery = useQuery({
+    queryKey: ['runs', 'one', runId, 'neighbours', testIndex],
+    queryFn: () => call('runs.neighbours', { id: runId, testIndex, k: 8 }),
+    placeholderData: keepPreviousData,
+    staleTime: Infinity,
+  });
+  const teacher = useQuery({
+    queryKey: ['runs', 'one', runId, 'teacher', testIndex],
+    queryFn: () => call('runs.teacherSimilarity', { id: runId, testIndex, bins: 40, top: 8 }),
+    placeholderData: keepPreviousData,
+    staleTime: Infinity,
+  });
+  const count = gallery.data?.testCount ?? null;
+  const go = (i: number) => {
+    const clamped = Math.max(0, count === null ? i : Math.min(count - 1, i));
+    setIndex(clamped);
+    setText(String(clamped));
+  };
+  const valid = /^\d+$/.test(text) && (count === null || Number(text) < count);
+
+  return (
+    <section className="card" aria-labelledby={`${inputId}-h`}>
+      <h2 id={`${inputId}-h`}>Nearest neighbours</h2>
+      <div className="toolbar">
+        <label htmlFor={inputId}>
+          Test image{count !== null ? ` (0–${count - 1})` : ''}
+          <input
+            id={inputId}
+            type="number"
+            min={0}
+            max={count === null ? undefined : count - 1}
+            step={1}
+            value={text}
+            aria-invalid={!valid || undefined}
+            onChange={(e) => {
+              setText(e.target.value);
+              if (/^\d+$/.test(e.target.value)) go(Number(e.target.value));
+            }}
+          />
+        </label>
+        <button type="button" onClick={() => go(index - 1)} disabled={index === 0} aria-label="Previous test image">
+          ◀ Previous
+        </button>
+        <button type="button" onClick={() => go(index + 1)} disabled={count !== null && index >= count - 1} aria-label="Next test image">
+          Next ▶
+        </button>
+        <button type="button" onClick={() => count && go(Math.floor(Math.random() * count))} disabled={!count}>
+          Random image
+        </button>
+        {(gallery.isFetching || teacher.isFetching) && <span className="small muted" role="status">Computing…</span>}
+      </div>
+      <QueryView query={gallery} loading="Computing features from the final checkpoint…">
+        {(g) => (
+          <>
+            <p className="small muted">
+              From the checkpoint at epoch {g.checkpoint.epoch} (step {g.checkpoint.step.toLocaleString()}). Green: same class as the test image.
+            </p>
+            <div className="gallery" data-testid="neighbour-gallery">
+              <Picture image={g.query} caption="test image" className="query" />
+              {g.neighbours.map((n, i) => (
+                <Picture
+                  key={n.index}
+                  image={n}
+                  caption={`#${i + 1} · ${formatNumber(n.similarity)}`}
+                  className={g.query.label === null || n.label === null ? undefined : n.label === g.query.label ? 'same' : 'other'}
+                />
+              ))}
+            </div>
+          </>
+        )}
+      </QueryView>
+      <h3>{method === 'isd' ? 'Teacher’s soft similarity over the queue' : 'Key encoder’s similarity over the queue'}</h3>
+      <QueryView query={teacher} loading="Computing the teacher’s similarities…">
+        {(t) => <TeacherView t={t} />}
+      </QueryView>
+    </section>
+  );
+}
+
+function Picture({ image, caption, className }: { image: NeighbourImage; caption: string; className?: string }) {
+  const name = image.className ?? (image.label === null ? 'unlabeled' : `class ${image.label}`);
+  return (
+    <figure className={className}>
+      <img src={image.dataUrl} alt={`${caption}: ${name}, image ${image.index}`} />
+      <figcaption>
+        {name}
+        <br />
+        <span className="muted">{caption}</span>
+      </figcaption>
+    </figure>
+  );
+}
+
+function TeacherView({ t }: { t: TeacherSimilarity }) {
+  const hist = t.probability.counts.map((count, i) => ({ bin: formatNumber(t.probability.edges[i]!), count }));
+  const cos = t.cosine.counts.map((count, i) => ({ bin: t.cosine.edges[i]!.toFixed(2), count }));
+  return (
+    <div data-testid="teacher-similarity">
+      <p className="small">
+        softmax(k·Qᵀ / {formatNumber(t.temperature)}) over {t.queueSize.toLocaleString()} anchors: the mass sits on about{' '}
+        <strong>{formatNumber(Number(t.effectiveAnchors.toPrecision(3)))}</strong> anchors (exp of the entropy).
+      </p>
+      <div className="grid-charts">
+        <BarChartCard title="Soft target per anchor (histogram)" xKey="bin" data={hist} series={[{ key: 'count', name: 'anchors' }]} />
+        <BarChartCard title="Cosine similarity to the anchors (histogram)" xKey="bin" data={cos} series={[{ key: 'count', name: 'anchors', color: '#009E73' }]} />
+      </div>
+      <h3>Top anchors</h3>
+      <div className="table-wrap">
+        <table aria-label="Top anchors">
+          <thead>
+            <tr>
+              <th scope="col">Anchor</th>
+              <th scope="col">Image</th>
+              <th scope="col">Label</th>
+              <th scope="col" className="num">Cosine</th>
+              <th scope="col" className="num">Soft target</th>
+            </tr>
+          </thead>
+          <tbody>
+            {t.topAnchors.map((a) => (
+              <tr key={a.queueIndex}>
+                <td>{a.queueIndex}</td>
+                <td>{a.dataUrl ? <img src={a.dataUrl} alt={`anchor ${a.queueIndex}: ${a.className ?? 'unknown class'}`} width={32} height={32} /> : '—'}</td>
+                <td>{a.className ?? (a.label === null ? '—' : a.label)}</td>
+                <td className="num">{a.cosine.toFixed(3)}</td>
+                <td className="num">{formatPercent(a.probability, 2)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema } from '../../electron/run-config';
+import { DEFAULT_FORM_VALUES, FIELD_DOCS, FIELD_GROUPS, PRESETS, runFormSchema, toFormValues } from './run-config-form';
+
+describe('the hyperparameter form description', () => {
+  it('documents and places every RunConfig field exactly once (dataset and imbalance live in the picker)', () => {
+    const placed = FIELD_GROUPS.flatMap((g) => g.fields);
+    expect(new Set(placed).size).toBe(placed.length);
+    expect([...placed, 'dataset', 'imbalance'].sort()).toEqual(Object.keys(runConfigFields).sort());
+    expect(Object.keys(FIELD_DOCS).sort()).toEqual(placed.sort());
+    for (const doc of Object.values(FIELD_DOCS)) expect(doc.help.length).toBeLessThan(120); // one line
+  });
+
+  it('every preset gives a valid config over the defaults', () => {
+    for (const p of PRESETS) expect(runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, ...p.values }).success, p.id).toBe(true);
+  });
+
+  it('the form schema turns tag text into tags and refuses what the contract refuses', () => {
+    const ok = runFormSchema.safeParse({ ...DEFAULT_FORM_VALUES, tags: ' a, b ,, c ' });
+    expect(ok.success && ok.data.tags).toEqual(['a', 'b', 'c']);
+    const bad = runFormSchema.safeParse({ ...toFormValues(DEFAULT_RUN_CONFIG), batchSize: 100 });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['queueSize']);
+    const nan = runFormSchema.safeParse({ ...DEFAULT_FORM_VALUES, lr: Number.NaN });
+    expect(nan.error?.issues[0]?.path).toEqual(['lr']);
+  });
+});

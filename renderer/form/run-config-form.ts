@@ -1,0 +1,132 @@
+/**
+ * The hyperparameter form's description: label, one-line explanation and widget per RunConfig field,
+ * the presets, and the zod schema the form validates with (the contract's own run-config schema, with
+ * tags typed as comma-separated text).
+ */
+import { z } from 'zod';
+import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema, type RunConfig } from '../../electron/run-config';
+
+export type FieldKey = keyof RunConfig;
+
+export type Widget =
+  | { kind: 'number'; step: number | 'any'; min?: number; max?: number }
+  | { kind: 'select'; options: { value: string; label: string }[] }
+  | { kind: 'text' }
+  | { kind: 'checkbox' };
+
+export interface FieldDoc {
+  label: string;
+  help: string;
+  widget: Widget;
+  /** Only meaningful for this method. */
+  method?: RunConfig['method'];
+}
+
+export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, FieldDoc> = {
+  method: {
+    label: 'Method',
+    help: 'ISD learns soft similarities from a slow teacher; MoCo contrasts with hard labels (the baseline).',
+    widget: { kind: 'select', options: [{ value: 'isd', label: 'ISD (similarity distillation)' }, { value: 'moco', label: 'MoCo v2 (contrastive baseline)' }] },
+  },
+  arch: {
+    label: 'Architecture',
+    help: 'ResNet-20 (0.27M parameters) suits a CPU; ResNet-18 (CIFAR form) wants a GPU.',
+    widget: { kind: 'select', options: [{ value: 'resnet20', label: 'ResNet-20' }, { value: 'resnet18', label: 'ResNet-18' }] },
+  },
+  epochs: { label: 'Epochs', help: 'Passes over the training set.', widget: { kind: 'number', step: 1, min: 1 } },
+  batchSize: { label: 'Batch size', help: 'Images per step; the queue size must be a multiple of it.', widget: { kind: 'number', step: 1, min: 1 } },
+  lr: { label: 'Learning rate', help: 'Peak SGD learning rate, reached after the warm-up.', widget: { kind: 'number', step: 'any', min: 0 } },
+  schedule: {
+    label: 'Schedule',
+    help: 'Cosine decays to 0 over the run; step multiplies by 0.2 at 60% and 80% of the epochs.',
+    widget: { kind: 'select', options: [{ value: 'cosine', label: 'Cosine' }, { value: 'step', label: 'Step' }] },
+  },
+  warmupEpochs: { label: 'Warm-up epochs', help: 'Linear ramp of the learning rate at the start (0: none).', widget: { kind: 'number', step: 'any', min: 0 } },
+  momentum: { label: 'SGD momentum', help: 'Momentum of the optimizer (0.9 in the papers).', widget: { kind: 'number', step: 'any', min: 0, max: 1 } },
+  weightDecay: { label: 'Weight decay', help: 'L2 penalty on the weights (1e-4 in the papers).', widget: { kind: 'number', step: 'any', min: 0 } },
+  ema: { label: 'Teacher momentum', help: 'm in teacher ← m·teacher + (1−m)·student; closer to 1 moves the teacher slower.', widget: { kind: 'number', step: 'any', min: 0, max: 1 } },
+  queueSize: { label: 'Queue size', help: 'Number of anchors (earlier teacher embeddings); smaller than the dataset.', widget: { kind: 'number', step: 1, min: 1 } },
+  tempTeacher: { label: 'Teacher temperature', help: 'T_t: lower gives the teacher sharper targets (ISD+: 0.01).', widget: { kind: 'number', step: 'any', min: 0 }, method: 'isd' },
+  tempStudent: { label: 'Student temperature', help: 'T_s: the student’s softmax temperature (ISD+: 0.1).', widget: { kind: 'number', step: 'any', min: 0 }, method: 'isd' },
+  temperature: { label: 'Temperature', help: 'T of MoCo’s InfoNCE loss (MoCo v2: 0.2).', widget: { kind: 'number', step: 'any', min: 0 }, method: 'moco' },
+  augTeacher: {
+    label: 'Teacher augmentation',
+    help: 'Weak: crop and flip. Strong: adds colour jitter, grayscale and blur.',
+    widget: { kind: 'select', options: [{ value: 'weak', label: 'Weak' }, { value: 'strong', label: 'Strong' }] },
+  },
+  augStudent: {
+    label: 'Student augmentation',
+    help: 'The student sees this view; ISD+ uses strong here and weak for the teacher.',
+    widget: { kind: 'select', options: [{ value: 'weak', label: 'Weak' }, { value: 'strong', label: 'Strong' }] },
+  },
+  imageSize: { label: 'Image size', help: 'Side of the square input in pixels; 0 keeps the dataset’s size.', widget: { kind: 'number', step: 1, min: 0 } },
+  trainLimit: { label: 'Training images', help: 'Use only the first n images after the imbalance draw (0: all).', widget: { kind: 'number', step: 1, min: 0 } },
+  evalEvery: { label: 'Evaluate every', help: 'Run the kNN evaluation every this many epochs, and at the end.', widget: { kind: 'number', step: 1, min: 1 } },
+  checkpointEvery: { label: 'Checkpoint every', help: 'Save a resumable checkpoint every this many epochs.', widget: { kind: 'number', step: 1, min: 1 } },
+  linearEval: { label: 'Linear probe at the end', help: 'Also fit a linear classifier on frozen features when the run ends (slower).', widget: { kind: 'checkbox' } },
+  seed: { label: 'Seed', help: 'Same seed, same data order and initialisation: runs repeat exactly.', widget: { kind: 'number', step: 1, min: 0 } },
+  name: { label: 'Run name', help: 'Shown in History; leave empty for an automatic name.', widget: { kind: 'text' } },
+  tags: { label: 'Tags', help: 'Comma-separated labels to filter History by.', widget: { kind: 'text' } },
+};
+
+export const FIELD_GROUPS: { title: string; fields: (keyof typeof FIELD_DOCS)[] }[] = [
+  { title: 'Method and model', fields: ['method', 'arch', 'imageSize'] },
+  { title: 'Optimisation', fields: ['epochs', 'batchSize', 'lr', 'schedule', 'warmupEpochs', 'momentum', 'weightDecay'] },
+  { title: 'Teacher and queue', fields: ['ema', 'queueSize', 'tempTeacher', 'tempStudent', 'temperature'] },
+  { title: 'Augmentation', fields: ['augTeacher', 'augStudent'] },
+  { title: 'Evaluation and data', fields: ['evalEvery', 'checkpointEvery', 'linearEval', 'trainLimit', 'seed'] },
+  { title: 'Name and tags', fields: ['name', 'tags'] },
+];
+
+/** Field order for config tables (Compare, Run detail). */
+export const FIELD_ORDER: FieldKey[] = ['dataset', 'imbalance', ...FIELD_GROUPS.flatMap((g) => g.fields)];
+
+export type Preset = { id: string; label: string; description: string; values: Partial<Omit<RunConfig, 'tags'>> };
+
+/** Presets set training fields only; dataset, imbalance, seed, name and tags stay as the user chose. */
+export const PRESETS: Preset[] = [
+  {
+    id: 'quick',
+    label: 'Quick look',
+    description: 'A few minutes on a CPU: ResNet-20, 2 epochs on 5,000 images.',
+    values: { method: 'isd', arch: 'resnet20', epochs: 2, batchSize: 64, lr: 0.05, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.99, queueSize: 1024, tempTeacher: 0.01, tempStudent: 0.1, augTeacher: 'weak', augStudent: 'strong', imageSize: 0, trainLimit: 5000, evalEvery: 1, checkpointEvery: 1, linearEval: false },
+  },
+  {
+    id: 'isd-plus',
+    label: 'ISD+ paper defaults',
+    description: 'ISD+ as published: T_t 0.01, T_s 0.1, m 0.99, lr 0.05 cosine, weak teacher / strong student, 200 epochs.',
+    values: { method: 'isd', arch: 'resnet18', epochs: 200, batchSize: 256, lr: 0.05, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.99, queueSize: 4096, tempTeacher: 0.01, tempStudent: 0.1, augTeacher: 'weak', augStudent: 'strong', imageSize: 0, trainLimit: 0, evalEvery: 10, checkpointEvery: 10, linearEval: true },
+  },
+  {
+    id: 'moco-v2',
+    label: 'MoCo v2 baseline',
+    description: 'MoCo v2: InfoNCE with T 0.2, m 0.999, lr 0.03 cosine, strong views on both branches, 200 epochs.',
+    values: { method: 'moco', arch: 'resnet18', epochs: 200, batchSize: 256, lr: 0.03, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.999, queueSize: 4096, temperature: 0.2, augTeacher: 'strong', augStudent: 'strong', imageSize: 0, trainLimit: 0, evalEvery: 10, checkpointEvery: 10, linearEval: true },
+  },
+];
+
+/** Form values: the config with tags as the text the user types. */
+export type RunFormValues = Omit<RunConfig, 'tags'> & { tags: string };
+
+export function splitTags(text: string): string[] {
+  return text.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+/** The form's schema: tags text → array, then the contract's RunConfig schema (cross-field checks included). */
+export const runFormSchema = z
+  .object({ ...runConfigFields, tags: z.string() })
+  .transform((v): RunConfig => ({ ...v, tags: splitTags(v.tags) }))
+  .pipe(runConfigSchema);
+
+export function toFormValues(config: RunConfig): RunFormValues {
+  return { ...config, tags: config.tags.join(', ') };
+}
+
+export const DEFAULT_FORM_VALUES: RunFormValues = toFormValues({ ...DEFAULT_RUN_CONFIG, ...PRESETS[0]!.values });
+
+/** A message people read: zod's type errors for an emptied number field become "enter a number". */
+export function friendlyMessage(message: string | undefined): string | undefined {
+  if (!message) return message;
+  if (/expected number, received (NaN|undefined|null)/.test(message)) return 'enter a number';
+  return message;
+}

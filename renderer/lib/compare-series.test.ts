@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { Curves } from '../../electron/contract';
+import { mergeCurves } from './compare-series';
+
+const curves = (runId: string, losses: number[], stepsPerEpoch: number, knn20: number[]): Curves => ({
+  runId,
+  points: losses.map((loss, i) => ({ step: (i + 1) * 10, epoch: ((i + 1) * 10) / stepsPerEpoch, loss, lr: 0.1, purity: null, imagesPerSec: 100 })),
+  evals: knn20.map((k, i) => ({ epoch: i + 1, step: (i + 1) * stepsPerEpoch, knn1: k - 0.1, knn20: k, knn20Weighted: k, linear: null, at: 0 })),
+  baseline: { epoch: 0, step: 0, knn1: 0.1, knn20: 0.12, knn20Weighted: 0.12, linear: null, at: 0 },
+  totalSteps: losses.length * 10,
+  recorded: losses.length,
+});
+
+describe('mergeCurves', () => {
+  const a = curves('a', [4, 3, 2, 1], 20, [0.5, 0.6]);
+  const b = curves('b', [5, 4], 10, [0.4, 0.55]);
+
+  it('puts every run under its own key, sorted by x, unsmoothed at 0', () => {
+    const rows = mergeCurves([a, b], 'loss', 'step', 0);
+    expect(rows.map((r) => r.x)).toEqual([10, 10, 20, 20, 30, 40]);
+    expect(rows.filter((r) => 'run0' in r).map((r) => r.run0)).toEqual([4, 3, 2, 1]);
+    expect(rows.filter((r) => 'run1' in r).map((r) => r.run1)).toEqual([5, 4]);
+  });
+
+  it('smooths each run separately', () => {
+    const rows = mergeCurves([a, b], 'loss', 'step', 0.5);
+    const run1 = rows.filter((r) => 'run1' in r).map((r) => r.run1!);
+    expect(run1[0]).toBeCloseTo(5); // debiased: not pulled towards run 0
+    expect(run1[1]).toBeCloseTo((0.25 * 5 + 0.5 * 4) / 0.75);
+  });
+
+  it('aligns runs of different epoch lengths on the epoch axis and leads evaluations with step 0', () => {
+    const rows = mergeCurves([a, b], 'knn20', 'epoch', 0.9);
+    expect(rows.filter((r) => 'run0' in r)).toEqual([{ x: 0, run0: 0.12 }, { x: 1, run0: 0.5 }, { x: 2, run0: 0.6 }]);
+    expect(rows.filter((r) => 'run1' in r).map((r) => r.x)).toEqual([0, 1, 2]);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * New run: dataset picker, imbalance, and the hyperparameter form. The form validates with the
+ * contract's RunConfig schema as the user types; nothing is sent until it is valid.
+ */
+import { useEffect, useId, useMemo } from 'react';
+import { useForm, useWatch, type FieldErrors } from 'react-hook-form';
+import { zodResolver } from '@hookform/resolvers/zod';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { RunConfig } from '../../electron/contract';
+import { ApiError, call, errorMessage } from '../api/isd';
+import { keys, useDatasets, useSystemInfo } from '../api/queries';
+import { DatasetPicker } from '../components/DatasetPicker';
+import { ImbalanceOptions } from '../components/ImbalanceOptions';
+import { useDebounced } from '../components/useDebounced';
+import {
+  DEFAULT_FORM_VALUES,
+  FIELD_DOCS,
+  FIELD_GROUPS,
+  PRESETS,
+  friendlyMessage,
+  runFormSchema,
+  type FieldKey,
+  type RunFormValues,
+} from '../form/run-config-form';
+import { formatDuration } from '../lib/format';
+import { navigate } from '../lib/navigate';
+
+const fieldId = (name: string) => `field-${name}`;
+
+export function NewRunPage() {
+  const queryClient = useQueryClient();
+  const form = useForm<RunFormValues, unknown, RunConfig>({ resolver: zodResolver(runFormSchema), defaultValues: DEFAULT_FORM_VALUES, mode: 'onChange' });
+  const { register, handleSubmit, setValue, getValues, reset, setError, control, formState } = form;
+  const values = useWatch({ control }) as RunFormValues;
+  const datasets = useDatasets();
+
+  // Select a dataset that exists when the default one is missing.
+  useEffect(() => {
+    const list = datasets.data;
+    if (list && list.length > 0 && !list.some((d) => d.id === getValues('dataset'))) setValue('dataset', list[0]!.id, { shouldValidate: true });
+  }, [datasets.data, getValues, setValue]);
+
+  const activePreset = PRESETS.find((p) => Object.entries(p.values).every(([k, v]) => values[k as FieldKey] === v))?.id;
+
+  const start = useMutation({
+    mutationFn: (config: RunConfig) => call('runs.start', { config }),
+    onSuccess: (run) => {
+      void queryClient.invalidateQueries({ queryKey: keys.runList });
+      navigate({ page: 'live', runId: run.id });
+    },
+    onError: (e) => {
+      // Main validates again; a field it names is marked like the form's own errors.
+      if (e instanceof ApiError && e.field?.startsWith('config.')) setError(e.field.slice(7) as keyof RunFormValues, { message: e.message.replace(/^config\.\w+: /, '') });
+    },
+  });
+
+  return (
+    <div className="grid-2">
+      <div>
+        <h1>New run</h1>
+        <DatasetPicker value={values.dataset} onChange={(id) => setValue('dataset', id, { shouldValidate: true, shouldDirty: true })} />
+        {formState.errors.dataset && <p className="form-error" role="alert">{formState.errors.dataset.message}</p>}
+        <ImbalanceOptions
+          datasetId={values.dataset || null}
+          value={values.imbalance}
+          seed={Number.isInteger(values.seed) ? values.seed : 0}
+          onChange={(text) => setValue('imbalance', text, { shouldValidate: true, shouldDirty: true })}
+          error={formState.errors.imbalance?.message}
+        />
+      </div>
+
+      <form className="card" onSubmit={handleSubmit((config) => start.mutate(config))} noValidate aria-labelledby="hp-heading">
+        <h2 id="hp-heading">Hyperparameters</h2>
+        <div className="presets" role="group" aria-label="Presets">
+          {PRESETS.map((p) => (
+            <button
+              key={p.id}
+              type="button"
+              aria-pressed={activePreset === p.id}
+              title={p.description}
+              onClick={() => reset({ ...getValues(), ...p.values }, { keepDefaultValues: true })}
+            >
+              {p.label}
+            </button>
+          ))}
+        </div>
+        <p className="small muted">{PRESETS.find((p) => p.id === activePreset)?.description ?? 'Custom settings.'}</p>
+
+        {FIELD_GROUPS.map((group) => (
+          <fieldset key={group.title}>
+            <legend>{group.title}</legend>
+            {group.fields.map((name) => {
+              const doc = FIELD_DOCS[name];
+              const error = friendlyMessage(formState.errors[name]?.message);
+              const id = fieldId(name);
+              const described = `${id}-help${error ? ` ${id}-error` : ''}`;
+              const unused = doc.method && doc.method !== values.method;
+              const w = doc.widget;
+              return (
+                <div key={name} className={w.kind === 'checkbox' ? 'field checkbox' : 'field'}>
+                  <label htmlFor={id}>{doc.label}</label>
+                  {w.kind === 'number' ? (
+                    <input id={id} type="number" step={w.step} min={w.min} max={w.max} aria-invalid={!!error} aria-describedby={described} {...register(name, { valueAsNumber: true })} />
+                  ) : w.kind === 'select' ? (
+                    <select id={id} aria-invalid={!!error} aria-describedby={described} {...register(name)}>
+                      {w.options.map((o) => (
+                        <option key={o.value} value={o.value}>
+                          {o.label}
+                        </option>
+                      ))}
+                    </select>
+                  ) : w.kind === 'checkbox' ? (
+                    <input id={id} type="checkbox" aria-describedby={described} {...register(name)} />
+                  ) : (
+                    <input id={id} type="text" aria-invalid={!!error} aria-describedby={described} {...register(name)} />
+                  )}
+                  <span id={`${id}-help`} className="help">
+                    {doc.help}
+                    {unused ? ` (not used by ${values.method === 'isd' ? 'ISD' : 'MoCo'})` : ''}
+                  </span>
+                  {error && (
+                    <span id={`${id}-error`} className="error" role="alert">
+                      {error}
+                    </span>
+                  )}
+                </div>
+              );
+            })}
+          </fieldset>
+        ))}
+
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={start.isPending}>
+            {start.isPending ? 'Starting…' : 'Start training'}
+          </button>
+          <Estimate values={values} valid={formState.isValid} />
+        </div>
+        {formState.submitCount > 0 && !formState.isValid && <ErrorSummary errors={formState.errors} />}
+        {start.isError && (
+          <p className="form-error" role="alert">
+            Could not start: {errorMessage(start.error)}
+          </p>
+        )}
+      </form>
+    </div>
+  );
+}
+
+function ErrorSummary({ errors }: { errors: FieldErrors<RunFormValues> }) {
+  const id = useId();
+  const entries = Object.entries(errors).filter(([, e]) => e?.message);
+  if (entries.length === 0) return null;
+  return (
+    <div className="form-error" role="alert" aria-labelledby={id} data-testid="form-errors">
+      <strong id={id}>Fix {entries.length === 1 ? 'this field' : `these ${entries.length} fields`} first:</strong>
+      <ul>
+        {entries.map(([name, e]) => (
+          <li key={name}>
+            <a href={`#${fieldId(name)}`} onClick={(ev) => { ev.preventDefault(); document.getElementById(fieldId(name))?.focus(); }}>
+              {FIELD_DOCS[name as keyof typeof FIELD_DOCS]?.label ?? name}
+            </a>
+            : {friendlyMessage(e?.message as string)}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** How long the run would take at the speed measured on this backend. */
+function Estimate({ values, valid }: { values: RunFormValues; valid: boolean }) {
+  const system = useSystemInfo();
+  const parsed = useMemo(() => runFormSchema.safeParse(values), [values]);
+  const config = useDebounced(parsed.success ? parsed.data : null, 400);
+  const estimate = useQuery({
+    queryKey: ['runs.estimate', config],
+    queryFn: () => call('runs.estimate', { config: config! }),
+    enabled: valid && config !== null,
+    staleTime: 30_000,
+  });
+  if (!valid || !config) return <span className="muted small">Estimate appears once the form is valid.</span>;
+  if (estimate.isPending) return <span className="muted small">Estimating…</span>;
+  if (estimate.isError) return <span className="muted small">No estimate: {errorMessage(estimate.error)}</span>;
+  const e = estimate.data;
+  return (
+    <span className="small" data-testid="run-estimate">
+      About <strong>{formatDuration(e.seconds)}</strong> on {e.backend}
+      {system.data ? ` (${system.data.device})` : ''}: {e.steps.toLocaleString()} steps at {Math.round(e.imagesPerSec).toLocaleString()} images/s
+      {e.basis === 'assumed' ? ', a guess until this backend has been measured' : e.basis === 'benchmark' ? ', from a timed step' : ''}
+    </span>
+  );
+}

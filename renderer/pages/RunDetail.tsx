@@ -1,0 +1,203 @@
+/** One run: summary, notes, curves and evaluations, configuration, per-class accuracy, neighbours. */
+import { useEffect, useId, useState } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import type { PerClassAccuracy, RunDetail } from '../../electron/contract';
+import { call, errorMessage } from '../api/isd';
+import { keys, useCurves, useRun } from '../api/queries';
+import { BarChartCard } from '../components/Charts';
+import { NeighbourExplorer } from '../components/NeighbourViews';
+import { EvalChart, TrainingCharts } from '../components/RunCharts';
+import { RunControls } from '../components/RunControls';
+import { Empty, QueryView } from '../components/StateViews';
+import { StatusBadge } from '../components/StatusBadge';
+import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
+import { configRows } from '../lib/config-diff';
+import { downloadText } from '../lib/download';
+import { formatDate, formatDuration, formatPercent } from '../lib/format';
+import { meanOver, splitFrequentRare } from '../lib/per-class';
+import { href } from '../lib/route';
+
+export function RunDetailPage({ runId }: { runId: string }) {
+  const run = useRun(runId);
+  return (
+    <QueryView query={run} loading="Loading the run…">
+      {(d) => <Detail d={d} />}
+    </QueryView>
+  );
+}
+
+function Detail({ d }: { d: RunDetail }) {
+  const r = d.run;
+  const curves = useCurves(r.id);
+  const exporter = useMutation({
+    mutationFn: (format: 'json' | 'csv') => call('runs.export', { id: r.id, format }),
+    onSuccess: (f) => downloadText(f.filename, f.mimeType, f.content),
+  });
+  const active = r.status === 'running' || r.status === 'paused' || r.status === 'queued';
+  return (
+    <div>
+      <div className="row spread">
+        <h1>
+          {r.name} <StatusBadge status={r.status} />
+        </h1>
+        <span className="row">
+          <RunControls run={r} canResume={d.canResume} />
+          {active && (
+            <a className="button" href={href({ page: 'live', runId: r.id })}>
+              Watch live
+            </a>
+          )}
+          <button type="button" onClick={() => exporter.mutate('json')}>
+            Export JSON
+          </button>
+          <button type="button" onClick={() => exporter.mutate('csv')}>
+            Export CSV
+          </button>
+        </span>
+      </div>
+      {exporter.isError && <p className="form-error" role="alert">Export failed: {errorMessage(exporter.error)}</p>}
+      {r.error && <p className="form-error" role="alert">{r.error.message}</p>}
+      <section className="card" aria-label="Summary">
+        <dl className="stat-list">
+          <Stat label="Method" value={`${r.method.toUpperCase()} · ${r.arch}`} />
+          <Stat label="Dataset" value={`${r.datasetName}${r.imbalance !== 'none' ? ` · ${r.imbalance}` : ''}`} />
+          <Stat label="Best 20-NN" value={formatPercent(r.bestKnn20)} testId="detail-best-knn20" />
+          <Stat label="Final 20-NN" value={formatPercent(r.knn20)} testId="detail-knn20" />
+          <Stat label="Final 1-NN" value={formatPercent(r.knn1)} />
+          <Stat label="Linear" value={formatPercent(r.linear)} />
+          <Stat label="Step 0 20-NN" value={formatPercent(d.baseline?.knn20)} />
+          <Stat label="Epochs" value={`${r.epoch} / ${r.epochs}`} />
+          <Stat label="Duration" value={formatDuration(r.durationSec)} />
+          <Stat label="Started" value={formatDate(r.startedAt ?? r.createdAt)} />
+          <Stat label="Backend" value={`${r.backend ?? '—'} · ${r.device ?? '—'}`} />
+        </dl>
+      </section>
+      <Notes runId={r.id} notes={r.notes} />
+
+      <h2>Curves</h2>
+      <QueryView query={curves} loading="Loading curves…">
+        {(c) => (
+          <>
+            <TrainingCharts curves={c} />
+            <h2>Evaluations</h2>
+            <EvalChart curves={c} />
+          </>
+        )}
+      </QueryView>
+      {d.evals.length > 0 && (
+        <div className="table-wrap">
+          <table aria-label="Evaluations">
+            <thead>
+              <tr>
+                <th scope="col">Epoch</th>
+                <th scope="col" className="num">Step</th>
+                <th scope="col" className="num">1-NN</th>
+                <th scope="col" className="num">20-NN</th>
+                <th scope="col" className="num">20-NN weighted</th>
+                <th scope="col" className="num">Linear</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(d.baseline ? [d.baseline, ...d.evals.filter((e) => e.step !== d.baseline!.step)] : d.evals).map((e) => (
+                <tr key={e.step}>
+                  <td>{e.step === 0 ? '0 (random encoder)' : e.epoch}</td>
+                  <td className="num">{e.step.toLocaleString()}</td>
+                  <td className="num">{formatPercent(e.knn1)}</td>
+                  <td className="num">{formatPercent(e.knn20)}</td>
+                  <td className="num">{formatPercent(e.knn20Weighted)}</td>
+                  <td className="num">{formatPercent(e.linear)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      <h2>Per-class 20-NN accuracy</h2>
+      {d.perClass ? <PerClass p={d.perClass} /> : <Empty title="No per-class accuracy yet">It is measured at the final evaluation.</Empty>}
+
+      <h2>What the encoder learned</h2>
+      {d.checkpoints.length > 0 ? (
+        <NeighbourExplorer runId={r.id} method={r.method} />
+      ) : (
+        <Empty title="No checkpoint yet">The neighbour gallery uses the run’s last checkpoint, written at the end of each epoch.</Empty>
+      )}
+
+      <h2>Configuration</h2>
+      <div className="table-wrap">
+        <table aria-label="Configuration">
+          <tbody>
+            {configRows([d.config], FIELD_ORDER, false).map((row) => (
+              <tr key={row.field}>
+                <th scope="row">{row.field in FIELD_DOCS ? FIELD_DOCS[row.field as keyof typeof FIELD_DOCS].label : row.field === 'dataset' ? 'Dataset' : 'Imbalance'}</th>
+                <td className="mono">{row.values[0]}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+function Stat({ label, value, testId }: { label: string; value: string; testId?: string }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd data-testid={testId}>{value}</dd>
+    </div>
+  );
+}
+
+function PerClass({ p }: { p: PerClassAccuracy }) {
+  const split = splitFrequentRare(p.trainCounts);
+  const rows = p.classNames.map((name, i) => ({ name, accuracy: p.knn20[i] ?? 0, group: split.rare.includes(i) ? 'rare' : 'frequent' }));
+  return (
+    <div className="card">
+      {!split.balanced && (
+        <p>
+          Frequent classes: <strong>{formatPercent(meanOver(p.knn20, split.frequent))}</strong> · rare classes: <strong>{formatPercent(meanOver(p.knn20, split.rare))}</strong>
+        </p>
+      )}
+      <BarChartCard
+        title="Accuracy per class"
+        xKey="name"
+        data={[...split.frequent, ...split.rare].map((i) => ({ name: rows[i]!.name, frequent: rows[i]!.group === 'frequent' ? rows[i]!.accuracy : null, rare: rows[i]!.group === 'rare' ? rows[i]!.accuracy : null }))}
+        series={split.balanced ? [{ key: 'frequent', name: '20-NN accuracy' }] : [{ key: 'frequent', name: 'frequent classes' }, { key: 'rare', name: 'rare classes', color: '#D55E00' }]}
+        format={(v) => `${(v * 100).toFixed(0)}%`}
+      />
+    </div>
+  );
+}
+
+function Notes({ runId, notes }: { runId: string; notes: string }) {
+  const id = useId();
+  const queryClient = useQueryClient();
+  const [text, setText] = useState(notes);
+  useEffect(() => setText(notes), [notes]);
+  const save = useMutation({
+    mutationFn: () => call('runs.notes', { id: runId, notes: text }),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: keys.runs }),
+  });
+  return (
+    <form
+      className="card"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save.mutate();
+      }}
+    >
+      <label htmlFor={id}>
+        <strong>Notes</strong>
+      </label>
+      <textarea id={id} value={text} onChange={(e) => setText(e.target.value)} rows={3} className="notes" maxLength={10_000} />
+      <div className="row">
+        <button type="submit" disabled={save.isPending || text === notes}>
+          Save notes
+        </button>
+        {save.isSuccess && text === notes && <span className="small muted" role="status">Saved</span>}
+        {save.isError && <span className="form-error small" role="alert">{errorMessage(save.error)}</span>}
+      </div>
+    </form>
+  );
+}
