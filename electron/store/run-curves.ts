@@ -14,7 +14,14 @@ interface StepRange {
 }
 
 export function stepRange(sc: StatementCache, runId: string): StepRange {
-  return sc.get<StepRange>('SELECT COUNT(*) AS n, MIN(step) AS first, MAX(step) AS last FROM step_metrics WHERE run_id = ?').get(runId) as StepRange;
+  // Separate subqueries: MIN and MAX together make SQLite scan every row; alone each is one index probe.
+  return sc
+    .get<StepRange>(
+      `SELECT (SELECT COUNT(*) FROM step_metrics WHERE run_id = @runId) AS n,
+              (SELECT MIN(step) FROM step_metrics WHERE run_id = @runId) AS first,
+              (SELECT MAX(step) FROM step_metrics WHERE run_id = @runId) AS last`,
+    )
+    .get({ runId }) as StepRange;
 }
 
 /**
@@ -43,19 +50,18 @@ export function downsampledStepRows(sc: StatementCache, runId: string, maxPoints
   const buckets = keepMax ? Math.floor(interior / 2) : interior;
   const chosen = new Set<number>([range.first, range.last]);
   if (buckets > 0) {
-    const bounds = stepBucketBounds(range.first, range.last, buckets);
+    // One statement for all buckets (the per-call overhead of ~1,000 small queries is a third of the time).
     // A lone MIN()/MAX() makes SQLite take the bare `step` from the row holding that extreme.
-    const lowest = sc.get<{ step: number | null }>('SELECT step, MIN(loss) AS v FROM step_metrics WHERE run_id = ? AND step >= ? AND step < ?');
-    const highest = sc.get<{ step: number | null }>('SELECT step, MAX(loss) AS v FROM step_metrics WHERE run_id = ? AND step >= ? AND step < ?');
-    for (let b = 0; b < buckets; b++) {
-      const lo = bounds[b];
-      const hi = bounds[b + 1];
-      const a = lowest.get(runId, lo, hi);
-      if (a && a.step !== null) chosen.add(a.step);
-      if (keepMax) {
-        const z = highest.get(runId, lo, hi);
-        if (z && z.step !== null) chosen.add(z.step);
-      }
+    const extremes = sc.get<{ lowest: number | null; highest: number | null }>(
+      `SELECT (SELECT step FROM (SELECT step, MIN(loss) FROM step_metrics WHERE run_id = @runId AND step >= lo AND step < hi)) AS lowest,
+              (SELECT step FROM (SELECT step, MAX(loss) FROM step_metrics WHERE run_id = @runId AND step >= lo AND step < hi)) AS highest
+         FROM (SELECT CAST(value AS INTEGER) AS lo, CAST(lead(value) OVER (ORDER BY key) AS INTEGER) AS hi FROM json_each(@bounds))
+        WHERE hi IS NOT NULL`,
+    );
+    const bounds = stepBucketBounds(range.first, range.last, buckets);
+    for (const r of extremes.all({ runId, bounds: JSON.stringify(bounds) })) {
+      if (r.lowest !== null) chosen.add(r.lowest);
+      if (keepMax && r.highest !== null) chosen.add(r.highest);
     }
   }
   const points = sc
@@ -78,16 +84,15 @@ interface BucketMeans {
  */
 export function alignedStepCurves(sc: StatementCache, runIds: string[], maxPoints: number): AlignedStepCurves {
   const out: AlignedStepCurves = { steps: [], loss: {}, lr: {}, purity: {}, imagesPerSec: {} };
-  const range = sc
-    .get<{ first: number | null; last: number | null }>('SELECT MIN(step) AS first, MAX(step) AS last FROM step_metrics WHERE run_id IN (SELECT value FROM json_each(?))')
-    .get(JSON.stringify(runIds));
+  const ranges = runIds.map((id) => stepRange(sc, id)).filter((r) => r.n > 0);
+  const range = ranges.length ? { first: Math.min(...ranges.map((r) => r.first!)), last: Math.max(...ranges.map((r) => r.last!)) } : null;
   for (const id of runIds) {
     out.loss[id] = [];
     out.lr[id] = [];
     out.purity[id] = [];
     out.imagesPerSec[id] = [];
   }
-  if (!range || range.first === null || range.last === null) return out;
+  if (!range) return out;
   const span = range.last - range.first + 1;
   const count = Math.min(maxPoints, span);
   const query = sc.get<BucketMeans>(
@@ -100,7 +105,7 @@ export function alignedStepCurves(sc: StatementCache, runIds: string[], maxPoint
   for (const m of perRun) for (const b of m.keys()) used.add(b);
   const order = [...used].sort((x, y) => x - y);
   // Bucket b holds steps first + ceil(b·span/count) … first + ceil((b+1)·span/count) − 1.
-  out.steps = order.map((b) => range.first! + Math.ceil(((b + 1) * span) / count) - 1);
+  out.steps = order.map((b) => range.first + Math.ceil(((b + 1) * span) / count) - 1);
   runIds.forEach((id, i) => {
     for (const b of order) {
       const r = perRun[i].get(b);

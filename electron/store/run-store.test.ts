@@ -310,6 +310,16 @@ describe('getCurves', () => {
       if (maxPoints >= 100) expect(c.points.length).toBeGreaterThan(maxPoints * 0.9);
     }
     expect(caught(() => store.getCurves(run.id, { maxPoints: 1 })).field).toBe('maxPoints');
+  });
+
+  it('keeps a stretch of missing (diverged) losses visible', () => {
+    const run = store.createRun(config(), { status: 'running' });
+    store.appendStepMetrics(run.id, steps(1, 2000, (s) => (s > 1500 ? Number.NaN : 1 / s)));
+    const c = store.getCurves(run.id, { maxPoints: 50 });
+    expect(c.points.length).toBeLessThanOrEqual(50);
+    const nullSteps = c.points.filter((p) => p.loss === null).map((p) => p.step);
+    expect(nullSteps.length).toBeGreaterThan(5);
+    expect(nullSteps.every((st) => st > 1500)).toBe(true);
     expect(caught(() => store.getCurves('ghost')).code).toBe('NOT_FOUND');
   });
 });
