@@ -4,8 +4,18 @@
  * these kernels through the kernel registry.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchMatMulKernels } from './batch-matmul';
+import { broadcastBinaryKernels } from './broadcast-binary';
 import { conv2dBackpropKernels } from './conv2d-backprop';
+import { reductionKernels } from './reductions';
 import { captureShipped } from './wasm-calls';
+
+/** The shipped kernel function for `name` (captured before any override). */
+function shipped(name: string): tf.KernelFunc {
+  const config = captureShipped(name);
+  if (config === undefined) throw new Error(`wasm backend has no ${name} kernel`);
+  return config.kernelFunc;
+}
 
 let registered: string[] | null = null;
 
@@ -15,7 +25,7 @@ let registered: string[] | null = null;
  */
 export function registerWasmTrainingKernels(): string[] {
   if (registered !== null) return registered;
-  const configs = [...conv2dBackpropKernels()];
+  const configs = [...conv2dBackpropKernels(), ...reductionKernels(shipped), ...broadcastBinaryKernels(shipped), ...batchMatMulKernels(shipped)];
   for (const config of configs) {
     // The shipped kernel's setup (cwrap of its C function) still runs at backend start, so that
     // our kernel can fall back to it.
