@@ -122,10 +122,13 @@ export function sampleCrop(h: number, w: number, rng: Rng, scale: readonly [numb
 function cropAndResizeBox(crop: CropBox, srcH: number, srcW: number, size: number, flip: boolean): [number, number, number, number] {
   const insetY = Math.max(0, (0.5 * crop.height) / size - 0.5);
   const insetX = Math.max(0, (0.5 * crop.width) / size - 0.5);
-  const y1 = (crop.top + insetY) / (srcH - 1);
-  const y2 = (crop.top + crop.height - 1 - insetY) / (srcH - 1);
-  const x1 = (crop.left + insetX) / (srcW - 1);
-  const x2 = (crop.left + crop.width - 1 - insetX) / (srcW - 1);
+  // Rounding in float32 can put an edge sample a hair past the last pixel, which CropAndResize
+  // fills with zeros on one backend and not the other: keep the edges 1e-4 pixel inside.
+  const edge = (p: number, side: number) => Math.min(Math.max(p, 1e-4), side - 1 - 1e-4) / (side - 1);
+  const y1 = edge(crop.top + insetY, srcH);
+  const y2 = edge(crop.top + crop.height - 1 - insetY, srcH);
+  const x1 = edge(crop.left + insetX, srcW);
+  const x2 = edge(crop.left + crop.width - 1 - insetX, srcW);
   return flip ? [y1, x2, y2, x1] : [y1, x1, y2, x2];
 }
 
