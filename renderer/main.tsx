@@ -2,12 +2,14 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { App } from './App';
+import { ApiError } from './api/isd';
 import './styles.css';
 
 const queryClient = new QueryClient({
   defaultOptions: {
     // Main pushes changes as events; refetching on focus would only add load.
-    queries: { refetchOnWindowFocus: false, retry: 1, staleTime: 5_000 },
+    // A refused input or a missing run will not change on retry; a dropped connection may.
+    queries: { refetchOnWindowFocus: false, staleTime: 5_000, retry: (count, error) => count < 2 && (!(error instanceof ApiError) || error.code === 'INTERNAL') },
   },
 });
 

@@ -94,7 +94,7 @@ export function BarChartCard(props: {
         <ResponsiveContainer width="100%" height="100%">
           <BarChart data={props.data} margin={{ top: 8, right: 8, bottom: 4, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
-            <XAxis dataKey={props.xKey} interval={0} tick={{ fontSize: 10 }} angle={props.data.length > 10 ? -40 : 0} textAnchor={props.data.length > 10 ? 'end' : 'middle'} height={props.data.length > 10 ? 60 : 30} />
+            <XAxis dataKey={props.xKey} interval={props.data.length > 20 ? 'preserveStartEnd' : 0} tick={{ fontSize: 10 }} angle={props.data.length > 10 ? -40 : 0} textAnchor={props.data.length > 10 ? 'end' : 'middle'} height={props.data.length > 10 ? 60 : 30} />
             <YAxis width={52} tickFormatter={format} />
             <Tooltip formatter={(v) => (typeof v === 'number' ? format(v) : String(v))} />
             {props.series.length > 1 && <Legend />}

@@ -31,6 +31,7 @@ describe('formats', () => {
     expect(formatNumber(0.05)).toBe('0.05');
     expect(formatNumber(1e-4)).toBe('1e-4');
     expect(formatNumber(4096)).toBe('4096');
+    expect(formatNumber(3.926950444355675e-4)).toBe('3.927e-4');
     expect(formatPercent(0.8123)).toBe('81.2%');
     expect(formatPercent(null)).toBe('—');
     expect(formatDuration(42)).toBe('42 s');

@@ -24,7 +24,7 @@ export function formatDate(ms: number | null | undefined): string {
 
 /** Numbers as they are typed in a config: 0.0001 → 1e-4, 4096 → 4096. */
 export function formatNumber(v: number): string {
-  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential().replace(/\.?0+e/, 'e');
+  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential(3).replace(/\.?0+e/, 'e');
   return String(Number(v.toPrecision(6)));
 }
 
