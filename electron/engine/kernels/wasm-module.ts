@@ -26,7 +26,7 @@ interface WasmApi {
 const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type CWrap = (name: string, ret: string | null, args: string[]) => (...a: number[]) => number;
-type EmscriptenModule = tfwasm.BackendWasm['wasm'] & { cwrap: CWrap; PThread?: { terminateAllThreads(): void } };
+type EmscriptenModule = tfwasm.BackendWasm['wasm'] & { cwrap: CWrap; PThread?: { runningWorkers: { unref(): void }[] } };
 type WasmImports = { env: Record<string, unknown> };
 interface FactoryConfig {
   locateFile: (file: string) => string;
@@ -128,6 +128,9 @@ export function registerWasmBackend(threads: number): void {
       const module = await loadModule(dir, useThreads ? wanted : 1);
       tfwasm.setThreadsCount(useThreads ? wanted : 1);
       const backend = new tfwasm.BackendWasm(module);
+      // The pool's threads park in their workers between kernels; they must not keep the process
+      // alive once the program is done (emscripten refs a worker when it starts a thread).
+      for (const w of module.PThread?.runningWorkers ?? []) w.unref();
       const actual = tfwasm.getThreadsCount();
       loaded = {
         threads: actual,
