@@ -15,25 +15,24 @@ const repo = path.resolve(__dirname, '..', '..');
 let dir: string;
 let childScript: string;
 
-/** The store and what it imports, as CommonJS, so a plain `node` child can require it. */
+/** The store and every local module it imports (followed through require calls), as CommonJS for a plain `node` child. */
 function transpileStore(outDir: string): void {
-  const storeDir = path.join(repo, 'electron', 'store');
-  const sources = [
-    'electron/errors.ts',
-    'electron/run-config.ts',
-    ...fs
-      .readdirSync(storeDir)
-      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-      .map((f) => `electron/store/${f}`),
-  ];
-  for (const rel of sources) {
+  const pending = ['electron/store/index.ts'];
+  const done = new Set<string>();
+  while (pending.length) {
+    const rel = pending.pop()!;
+    if (done.has(rel)) continue;
+    done.add(rel);
     const out = ts.transpileModule(fs.readFileSync(path.join(repo, rel), 'utf8'), {
       fileName: rel,
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    });
+    }).outputText;
+    for (const m of out.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
+      pending.push(path.posix.join(path.posix.dirname(rel), `${m[1]}.ts`));
+    }
     const dest = path.join(outDir, rel.replace(/\.ts$/, '.js'));
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, out.outputText);
+    fs.writeFileSync(dest, out);
   }
 }
 
@@ -84,16 +83,20 @@ async function killWriterMidRun(dbFile: string, atLeast: number): Promise<{ runI
   let runId = '';
   let lastReported = 0;
   let buffered = '';
+  let killed = false;
   await new Promise<void>((resolve, reject) => {
+    const onEarlyExit = () => {
+      clearTimeout(timer);
+      reject(new Error(`writer exited on its own; stderr: ${stderr}`));
+    };
     const timer = setTimeout(() => {
+      child.off('exit', onEarlyExit);
       child.kill('SIGKILL');
       reject(new Error(`writer did not reach ${atLeast} steps in time; stderr: ${stderr}`));
     }, 60_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`writer exited on its own; stderr: ${stderr}`));
-    });
+    child.once('exit', onEarlyExit);
     child.stdout!.on('data', (d: Buffer) => {
+      if (killed) return; // output still buffered in the pipe after the kill
       buffered += d.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop()!;
@@ -101,9 +104,10 @@ async function killWriterMidRun(dbFile: string, atLeast: number): Promise<{ runI
         if (line.startsWith('run ')) runId = line.slice(4);
         if (line.startsWith('committed ')) lastReported = Number(line.slice(10));
       }
-      if (lastReported >= atLeast && child.exitCode === null && child.signalCode === null) {
+      if (lastReported >= atLeast) {
+        killed = true;
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.off('exit', onEarlyExit);
         child.kill('SIGKILL'); // while it is busy inside the next batch's transaction
         resolve();
       }
