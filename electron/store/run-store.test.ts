@@ -126,6 +126,7 @@ describe('updateRun', () => {
     expect(caught(() => store.updateRun(run.id, { epochsDone: -1 })).field).toBe('epochsDone');
     expect(caught(() => store.updateRun(run.id, { status: 'bogus' as never })).field).toBe('status');
     expect(caught(() => store.updateRun(run.id, { owner_pid: 1 } as never)).code).toBe('BAD_INPUT');
+    expect(caught(() => store.updateRun(run.id, JSON.parse('{"__proto__": 1, "toString": 2}'))).code).toBe('BAD_INPUT');
     expect(caught(() => store.updateRun(run.id, { studyId: 'missing' })).code).toBe('NOT_FOUND');
   });
 });

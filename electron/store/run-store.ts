@@ -247,7 +247,7 @@ export class RunStore {
   updateRun(id: string, patch: RunPatch): RunRecord {
     const sets = new Map<string, unknown>();
     for (const [key, value] of Object.entries(patch) as [keyof RunPatch, unknown][]) {
-      const spec = PATCH_COLUMNS[key];
+      const spec = Object.hasOwn(PATCH_COLUMNS, key) ? PATCH_COLUMNS[key] : undefined;
       if (!spec) throw new IsdError('BAD_INPUT', `updateRun: unknown field ${String(key)}`, { field: String(key) });
       if (value === undefined) continue;
       sets.set(spec.column, checkPatchValue(String(key), spec.kind, value));
