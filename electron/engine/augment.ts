@@ -4,15 +4,19 @@
  * All random parameters are drawn in JS from the caller's Rng, image by image in batch order, so a
  * checkpointed Rng state reproduces the same augmentations on any backend. The pixel work is a fixed
  * handful of batched ops whatever the batch size (no per-image tensor ops), each available on the
- * cpu and wasm backends:
+ * cpu and wasm backends, and none a broadcast over the whole batch (slow on threaded wasm):
+ *   - gather: the batch's bytes through a lookup table into one tensor (normalised up front for
+ *     weak and eval batches: bilinear resampling commutes with a per-channel affine map);
  *   - random resized crop + horizontal flip: one CropAndResize with a box per image (a box with
  *     x1 > x2 samples right to left, i.e. mirrors; checked on both backends by the tests);
  *   - colour jitter: each of its ops is "x ← clamp(x·M + β·mean(gray(x)), 0, 1)" with a per-image
- *     3×3 matrix M and scalar β, so one slot is one BatchMatMul for the whole batch, and each image
- *     can apply brightness, contrast, saturation and hue in its own random order (as torchvision);
- *   - grayscale: one more BatchMatMul (identity for images not drawn);
- *   - Gaussian blur: one separable depthwise convolution over [1, H, W, B·C] with a kernel per
- *     image (a delta kernel for images not drawn), reflect padding as torchvision.
+ *     matrix M and scalar β; the pixels carry a ones channel so that the offset sits inside M, and
+ *     one slot is one BatchMatMul and one clamp for the whole batch. Each image applies brightness,
+ *     contrast, saturation and hue in its own random order, as torchvision;
+ *   - grayscale: one more BatchMatMul (identity where not drawn), which also drops the ones channel;
+ *   - Gaussian blur and the normalisation: one separable depthwise convolution over [1, H, W, B·C]
+ *     with a kernel per image (a delta where not drawn), reflect padding as torchvision, the
+ *     normalisation folded into its taps and bias.
  *
  * Approximations, on purpose:
  *   - hue is a rotation of the chroma plane in YIQ space by 2π·h, not torchvision's HSV round trip:
@@ -155,27 +159,40 @@ function checkNormalisation(opts: { size: number; mean: number[]; std: number[] 
   }
 }
 
-/** Copies the indexed images into one float32 tensor scaled to [0, 1]: [B, H, W, C]. */
-function gatherImages(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, count: number): tf.Tensor4D {
-  const per = src.h * src.w * src.c;
-  const out = new Float32Array(indices.length * per);
+/**
+ * Copies the indexed images into one float32 tensor [B, H, W, C (+1)], mapping each byte through
+ * the per-channel table lut [C, 256]; withOnes appends a channel of ones (the jitter's offsets ride
+ * on it through one matmul, see applyJitterSlot).
+ */
+function gatherImages(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, count: number, lut: Float32Array, withOnes: boolean): tf.Tensor4D {
+  const c = src.c;
+  const pixels = src.h * src.w;
+  const cOut = withOnes ? c + 1 : c;
+  const out = new Float32Array(indices.length * pixels * cOut);
   for (let b = 0; b < indices.length; b++) {
     const idx = indices[b];
     if (!Number.isInteger(idx) || idx < 0 || idx >= count) {
       throw new IsdError('BAD_INPUT', `indices[${b}] = ${idx} is outside the ${count} images`, { field: 'indices' });
     }
-    const from = idx * per;
-    const o = b * per;
-    for (let i = 0; i < per; i++) out[o + i] = images[from + i] / 255;
+    const from = idx * pixels * c;
+    const o = b * pixels * cOut;
+    if (c === 1 && !withOnes) {
+      for (let i = 0; i < pixels; i++) out[o + i] = lut[images[from + i]];
+      continue;
+    }
+    for (let p = 0; p < pixels; p++) {
+      for (let ch = 0; ch < c; ch++) out[o + p * cOut + ch] = lut[ch * 256 + images[from + p * c + ch]];
+      if (withOnes) out[o + p * cOut + c] = 1;
+    }
   }
-  return tf.tensor4d(out, [indices.length, src.h, src.w, src.c]);
+  return tf.tensor4d(out, [indices.length, src.h, src.w, cOut]);
 }
 
-/** (x − mean) / std per channel, as one multiply-add: [B, S, S, C] → same. */
-function normalise(x: tf.Tensor4D, mean: number[], std: number[]): tf.Tensor4D {
-  const scale = tf.tensor1d(std.map((s) => 1 / s));
-  const shift = tf.tensor1d(mean.map((m, i) => -m / std[i]));
-  return tf.add(tf.mul(x, scale), shift);
+/** Byte → value tables [C, 256]: v/255, or (v/255 − mean)/std when normalising. */
+function byteTable(c: number, norm?: { mean: number[]; std: number[] }): Float32Array {
+  const lut = new Float32Array(c * 256);
+  for (let ch = 0; ch < c; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = norm ? (v / 255 - norm.mean[ch]) / norm.std[ch] : v / 255;
+  return lut;
 }
 
 /** Per-image parameters of the strong recipe's colour and blur steps. */
@@ -184,8 +201,8 @@ interface ColourPlan {
   slotMatrices: Float32Array[];
   /** slots × [B]: weight of mean(gray(x)) added by the op in that slot (contrast: 1 − c). */
   slotMeanWeights: Float32Array[];
-  /** [B, 3, 3] grayscale-or-identity matrices; null for one channel or when no image is drawn. */
-  grayMatrices: Float32Array | null;
+  /** [B]: 1 where the image turns gray (three channels only). */
+  grayDrawn: Uint8Array;
   /** [B] blur σ per image, 0 for images not blurred. */
   blurSigmas: Float64Array;
 }
@@ -242,7 +259,7 @@ export function gaussianKernel1d(k: number, sigma: number): Float64Array {
 }
 
 /** Draws the strong recipe's colour and blur parameters for image b into the plan. */
-function drawColourAndBlur(plan: ColourPlan, b: number, c: number, rng: Rng, flags: { gray: boolean; blur: boolean }): void {
+function drawColourAndBlur(plan: ColourPlan, b: number, c: number, rng: Rng): void {
   const ops: JitterOp[] = c === 3 ? ['brightness', 'contrast', 'saturation', 'hue'] : ['brightness', 'contrast'];
   const cc = c * c;
   const R = AUGMENT_RECIPE;
@@ -263,54 +280,73 @@ function drawColourAndBlur(plan: ColourPlan, b: number, c: number, rng: Rng, fla
       plan.slotMeanWeights[slot][b] = 0;
     }
   }
-  if (c === 3) {
-    const gray = rng.next() < R.grayscaleP;
-    flags.gray ||= gray;
-    const g = plan.grayMatrices as Float32Array;
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) g[b * 9 + i * 3 + j] = gray ? GRAY[i] : i === j ? 1 : 0;
-  }
-  if (rng.next() < R.blurP) {
-    flags.blur = true;
-    plan.blurSigmas[b] = rng.uniform(R.blurSigma[0], R.blurSigma[1]);
-  } else {
-    plan.blurSigmas[b] = 0;
-  }
+  if (c === 3) plan.grayDrawn[b] = rng.next() < R.grayscaleP ? 1 : 0;
+  plan.blurSigmas[b] = rng.next() < R.blurP ? rng.uniform(R.blurSigma[0], R.blurSigma[1]) : 0;
 }
 
-/** One jitter slot for the batch: clamp(x·M + β·mean(gray(x)), 0, 1). x: [B, P, C], M: [B, C, C]. */
-function applyJitterSlot(x: tf.Tensor3D, matrices: Float32Array, meanWeights: Float32Array, c: number): tf.Tensor3D {
+/**
+ * One jitter slot for the batch on pixels carrying a ones channel: x [B, P, C+1] → [B, P, cOut],
+ * clamp(x·M', 0, 1) with M' = [[M, 0], [β·mean(gray(x)), 1]] built per image from the current
+ * x, so the per-image offset needs no broadcast add over the whole batch (slow on threaded wasm).
+ * cOut = C drops the ones channel (the last slot of a one-channel image).
+ */
+function applyJitterSlot(x: tf.Tensor3D, matrices: Float32Array, meanWeights: Float32Array, c: number, cOut: number): tf.Tensor3D {
   const B = x.shape[0];
-  const m = tf.tensor3d(matrices, [B, c, c]);
-  const beta = tf.tensor3d(meanWeights, [B, 1, 1]);
-  const channelMean = tf.mean(x, 1, true); // [B, 1, C]
-  const grayMean = c === 3 ? tf.sum(tf.mul(channelMean, tf.tensor1d(GRAY)), 2, true) : channelMean; // [B, 1, 1]
-  return tf.clipByValue(tf.add(tf.matMul(x, m), tf.mul(beta, grayMean)), 0, 1) as tf.Tensor3D;
+  const c1 = c + 1;
+  const base = new Float32Array(B * c1 * cOut); // [B, C+1, cOut]: M, and the ones channel carried
+  const offset = new Float32Array(B * c1 * cOut); // [B, C+1, cOut]: β on the ones row, scaled by mean gray below
+  for (let b = 0; b < B; b++) {
+    const o = b * c1 * cOut;
+    for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) base[o + i * cOut + j] = matrices[b * c * c + i * c + j];
+    if (cOut > c) base[o + c * cOut + c] = 1;
+    for (let j = 0; j < c; j++) offset[o + c * cOut + j] = meanWeights[b];
+  }
+  const grayWeights = tf.tensor1d(c === 3 ? [...GRAY, 0] : [1, 0]);
+  const grayMean = tf.sum(tf.mul(tf.mean(x, 1, true), grayWeights), 2, true); // [B, 1, 1]
+  const m = tf.add(tf.tensor3d(base, [B, c1, cOut]), tf.mul(grayMean, tf.tensor3d(offset, [B, c1, cOut]))); // [B, C+1, cOut]
+  return tf.clipByValue(tf.matMul(x, m), 0, 1) as tf.Tensor3D;
+}
+
+/** Grayscale (for images drawn) and the ones channel dropped: [B, 4, 3] row-vector matrices. */
+function grayscaleMatrices(grayDrawn: Uint8Array): Float32Array {
+  const B = grayDrawn.length;
+  const m = new Float32Array(B * 12);
+  for (let b = 0; b < B; b++) for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) m[b * 12 + i * 3 + j] = grayDrawn[b] ? GRAY[i] : i === j ? 1 : 0;
+  return m;
 }
 
 /**
  * Separable Gaussian blur with one σ per image (0: left as is), torchvision's kernel of side
  * blurKernelSize(S) and its reflect padding: x [B, S, S, C] → same. The batch and channels become
- * the channels of one depthwise convolution over [1, S, S, B·C].
+ * the channels of one depthwise convolution over [1, S, S, B·C]. With normalise, (x − mean)/std
+ * per channel is folded in (taps scaled, a bias on the second pass): no separate pass over the batch.
  */
-export function gaussianBlurBatch(x: tf.Tensor4D, sigmas: ArrayLike<number>): tf.Tensor4D {
+export function gaussianBlurBatch(x: tf.Tensor4D, sigmas: ArrayLike<number>, normalise?: { mean: number[]; std: number[] }): tf.Tensor4D {
   const [B, S1, S2, C] = x.shape;
   if (sigmas.length !== B) throw new IsdError('BAD_INPUT', `sigmas: ${sigmas.length} values for a batch of ${B}`, { field: 'sigmas' });
   const k = Math.min(blurKernelSize(Math.min(S1, S2)), 2 * Math.min(S1, S2) - 1); // reflect padding needs pad < side
   const bc = B * C;
-  const filter = new Float32Array(k * bc); // [k, B·C]: tap-major as the depthwise filter wants
+  const vertical = new Float32Array(k * bc); // [k, B·C]: tap-major as the depthwise filter wants
+  const horizontal = new Float32Array(k * bc);
+  const bias = new Float32Array(bc);
   for (let b = 0; b < B; b++) {
     const kernel = sigmas[b] > 0 ? gaussianKernel1d(k, sigmas[b]) : null;
-    for (let t = 0; t < k; t++) {
-      const v = kernel ? kernel[t] : t === (k - 1) / 2 ? 1 : 0;
-      for (let ch = 0; ch < C; ch++) filter[t * bc + b * C + ch] = v;
+    for (let ch = 0; ch < C; ch++) {
+      const scale = normalise ? 1 / normalise.std[ch] : 1;
+      bias[b * C + ch] = normalise ? -normalise.mean[ch] / normalise.std[ch] : 0;
+      for (let t = 0; t < k; t++) {
+        const v = kernel ? kernel[t] : t === (k - 1) / 2 ? 1 : 0;
+        vertical[t * bc + b * C + ch] = v * scale;
+        horizontal[t * bc + b * C + ch] = v;
+      }
     }
   }
   const pad = (k - 1) / 2;
   return tf.tidy(() => {
     const planes = tf.reshape<tf.Rank.R4>(tf.transpose(x, [1, 2, 0, 3]), [1, S1, S2, bc]); // [1, S, S, B·C]
     const padded = tf.mirrorPad(planes, [[0, 0], [pad, pad], [pad, pad], [0, 0]], 'reflect');
-    const vertical = tf.depthwiseConv2d(padded, tf.tensor4d(filter, [k, 1, bc, 1]), 1, 'valid');
-    const both = tf.depthwiseConv2d(vertical, tf.tensor4d(filter, [1, k, bc, 1]), 1, 'valid'); // [1, S, S, B·C]
+    const down = tf.depthwiseConv2d(padded, tf.tensor4d(vertical, [k, 1, bc, 1]), 1, 'valid');
+    const both = tf.fused.depthwiseConv2d({ x: down, filter: tf.tensor4d(horizontal, [1, k, bc, 1]), strides: 1, pad: 'valid', bias: normalise ? tf.tensor1d(bias) : undefined }); // [1, S, S, B·C]
     return tf.transpose(tf.reshape(both, [S1, S2, B, C]), [2, 0, 1, 3]);
   });
 }
@@ -338,29 +374,33 @@ export function augmentBatch(images: Uint8Array, indices: ArrayLike<number>, src
   const plan: ColourPlan = {
     slotMatrices: Array.from({ length: slots }, () => new Float32Array(B * c * c)),
     slotMeanWeights: Array.from({ length: slots }, () => new Float32Array(B)),
-    grayMatrices: c === 3 ? new Float32Array(B * 9) : null,
+    grayDrawn: new Uint8Array(B),
     blurSigmas: new Float64Array(B),
   };
-  const flags = { gray: false, blur: false };
   for (let b = 0; b < B; b++) {
     const crop = sampleCrop(src.h, src.w, rng);
     const flip = rng.next() < AUGMENT_RECIPE.flipP;
     boxes.set(cropAndResizeBox(crop, src.h, src.w, size, flip), b * 4);
-    if (strong) drawColourAndBlur(plan, b, c, rng, flags);
+    if (strong) drawColourAndBlur(plan, b, c, rng);
   }
 
   return tf.tidy(() => {
-    const x = gatherImages(images, indices, src, count); // [B, h, w, c] in [0, 1]
     const boxInd = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i), 'int32');
-    let out = tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [size, size], 'bilinear'); // [B, S, S, c]
-    if (strong) {
-      let flat = tf.reshape(out, [B, size * size, c]) as tf.Tensor3D; // [B, P, c]
-      for (let slot = 0; slot < slots; slot++) flat = applyJitterSlot(flat, plan.slotMatrices[slot], plan.slotMeanWeights[slot], c);
-      if (flags.gray && plan.grayMatrices) flat = tf.matMul(flat, tf.tensor3d(plan.grayMatrices, [B, 3, 3]));
-      out = tf.reshape(flat, [B, size, size, c]);
-      if (flags.blur) out = gaussianBlurBatch(out, plan.blurSigmas);
+    if (!strong) {
+      // Bilinear resampling commutes with a per-channel affine map: normalise the bytes, then crop.
+      const x = gatherImages(images, indices, src, count, byteTable(c, opts), false); // [B, h, w, c], normalised
+      return tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [size, size], 'bilinear');
     }
-    return normalise(out, opts.mean, opts.std);
+    const x = gatherImages(images, indices, src, count, byteTable(c), true); // [B, h, w, c+1] in [0, 1], ones last
+    const cropped = tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [size, size], 'bilinear'); // [B, S, S, c+1]
+    let flat = tf.reshape<tf.Rank.R3>(cropped, [B, size * size, c + 1]); // [B, P, c+1]
+    for (let slot = 0; slot < slots; slot++) {
+      const last = c === 1 && slot === slots - 1;
+      flat = applyJitterSlot(flat, plan.slotMatrices[slot], plan.slotMeanWeights[slot], c, last ? c : c + 1);
+    }
+    if (c === 3) flat = tf.matMul(flat, tf.tensor3d(grayscaleMatrices(plan.grayDrawn), [B, 4, 3])); // [B, P, 3]
+    // Blur (a delta kernel where not drawn) carries the normalisation for every image.
+    return gaussianBlurBatch(tf.reshape<tf.Rank.R4>(flat, [B, size, size, c]), plan.blurSigmas, opts);
   });
 }
 
@@ -374,15 +414,13 @@ export function toEvalBatch(images: Uint8Array, indices: ArrayLike<number>, src:
   const B = indices.length;
   if (B === 0) throw new IsdError('BAD_INPUT', 'indices: an empty batch has no images', { field: 'indices' });
   return tf.tidy(() => {
-    let x = gatherImages(images, indices, src, count);
-    if (src.h !== opts.size || src.w !== opts.size) {
-      const box = cropAndResizeBox({ top: 0, left: 0, height: src.h, width: src.w }, src.h, src.w, opts.size, false);
-      const boxes = new Float32Array(B * 4);
-      for (let b = 0; b < B; b++) boxes.set(box, b * 4);
-      const boxInd = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i), 'int32');
-      x = tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [opts.size, opts.size], 'bilinear');
-    }
-    return normalise(x, opts.mean, opts.std);
+    const x = gatherImages(images, indices, src, count, byteTable(src.c, opts), false); // normalised
+    if (src.h === opts.size && src.w === opts.size) return x;
+    const box = cropAndResizeBox({ top: 0, left: 0, height: src.h, width: src.w }, src.h, src.w, opts.size, false);
+    const boxes = new Float32Array(B * 4);
+    for (let b = 0; b < B; b++) boxes.set(box, b * 4);
+    const boxInd = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i), 'int32');
+    return tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [opts.size, opts.size], 'bilinear');
   });
 }
 
