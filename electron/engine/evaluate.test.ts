@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { loadIdx } from '../data/idx';
 import { Rng } from '../rng';
 import { IsdError } from '../errors';
 import { extractFeatures, knnEvaluate, knnPredict, linearProbe, nearestNeighbours, type FeatureBank } from './evaluate';
@@ -239,22 +239,11 @@ describe('linearProbe', () => {
   });
 });
 
-/** Reads a gzipped IDX file: [count, …dims] unsigned bytes. */
-function readIdxGz(file: string): { dims: number[]; data: Uint8Array } {
-  const bytes = gunzipSync(readFileSync(file));
-  const rank = bytes[3];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, 4 + 4 * rank);
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
-  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + 4 + 4 * rank, dims.reduce((a, b) => a * b, 1)) };
-}
-
 describe.skipIf(!existsSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')))('on real Fashion-MNIST', () => {
-  it('raw-pixel kNN (10,000-image bank, 1,000 queries) and linear probe land in the known range', () => {
-    const train = readIdxGz(path.join(FASHION, 'train-images-idx3-ubyte.gz'));
-    const trainLabels = readIdxGz(path.join(FASHION, 'train-labels-idx1-ubyte.gz'));
-    const test = readIdxGz(path.join(FASHION, 't10k-images-idx3-ubyte.gz'));
-    const testLabels = readIdxGz(path.join(FASHION, 't10k-labels-idx1-ubyte.gz'));
-    expect(train.dims).toEqual([60000, 28, 28]);
+  it('raw-pixel kNN (10,000-image bank, 1,000 queries) and linear probe land in the known range', async () => {
+    const ds = await loadIdx(FASHION);
+    expect([ds.train.count, ds.height, ds.width, ds.channels]).toEqual([60000, 28, 28, 1]);
+    const test = ds.test as NonNullable<typeof ds.test>;
     const pixels = (images: Uint8Array, n: number) => {
       const out = new Float32Array(n * 784);
       for (let i = 0; i < n; i++) {
@@ -264,8 +253,8 @@ describe.skipIf(!existsSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')))('
       }
       return out;
     };
-    const bank: FeatureBank = { features: pixels(train.data, 10000), labels: Int32Array.from(trainLabels.data.subarray(0, 10000)), dim: 784 };
-    const query = { features: pixels(test.data, 1000), labels: Int32Array.from(testLabels.data.subarray(0, 1000)) };
+    const bank: FeatureBank = { features: pixels(ds.train.images, 10000), labels: (ds.train.labels as Int32Array).slice(0, 10000), dim: 784 };
+    const query = { features: pixels(test.images, 1000), labels: (test.labels as Int32Array).slice(0, 1000) };
     const t0 = performance.now();
     const res = knnEvaluate(bank, query, { numClasses: 10, rareClasses: [0, 2, 4, 6] });
     const knnMs = performance.now() - t0;
