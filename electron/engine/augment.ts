@@ -2,7 +2,9 @@
  * Batched, seeded image augmentations (MoCo v2 recipe) and evaluation batches.
  *
  * All random parameters are drawn in JS from the caller's Rng, image by image in batch order, so a
- * checkpointed Rng state reproduces the same augmentations on any backend. The pixel work is a fixed
+ * checkpointed Rng state reproduces the same augmentations on any backend (per image: the crop's
+ * 1–10 attempts and position, flip; strong only: jitter gate, its factors and order, grayscale gate
+ * on three channels, blur gate and σ). The pixel work is a fixed
  * handful of batched ops whatever the batch size (no per-image tensor ops), each available on the
  * cpu and wasm backends, and none a broadcast over the whole batch (slow on threaded wasm):
  *   - gather: the batch's bytes through a lookup table into one tensor (normalised up front for
