@@ -1,0 +1,265 @@
+/**
+ * A worker thread for the tensor work the app asks about finished runs, so no tfjs runs on the main
+ * thread: the backend probe (system.info before any run has trained), the neighbour gallery and the
+ * teacher-similarity view of a run's final checkpoint. Started by analysis-client.ts, it answers one
+ * request at a time and keeps the last run's model and training-bank features, so flipping through test
+ * images costs one forward pass each.
+ */
+import { isMainThread, parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset } from '../data';
+import type { LoadedDataset } from '../data/types';
+import { IsdError, isIsdError } from '../errors';
+import type { RunConfig } from '../run-config';
+import { computeChannelStats, toEvalBatch } from '../engine/augment';
+import { initBackend, type BackendName } from '../engine/backend';
+import { readCheckpoint } from '../engine/checkpoint';
+import { extractFeatures, nearestNeighbours } from '../engine/evaluate';
+import type { EngineOptions } from '../engine/protocol';
+import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
+import { createTrainingStep, type TrainingStep, type TrainingStepOptions } from '../engine/training-step';
+import { drawImbalance } from '../data/imbalance';
+import { selectImages } from '../data/split';
+import { parseImbalance } from '../run-config';
+
+/** The neighbour gallery searches at most this many training images (the first ones; engine.evalBankLimit lowers it). */
+export const NEIGHBOUR_BANK_LIMIT = 5000;
+
+export interface RunAnalysisInput {
+  runId: string;
+  config: RunConfig;
+  datasetPath: string;
+  checkpointPath: string;
+  engine?: EngineOptions;
+  testIndex: number;
+}
+
+export type AnalysisRequest =
+  | { id: number; type: 'probe'; backend?: BackendName }
+  | ({ id: number; type: 'neighbours'; k: number } & RunAnalysisInput)
+  | ({ id: number; type: 'teacherSimilarity'; bins: number; top: number } & RunAnalysisInput);
+
+/** Pixels of one image, uint8 [h, w, c], for the main thread to turn into a thumbnail. */
+export interface ImagePixels {
+  index: number;
+  label: number | null;
+  pixels: Uint8Array;
+}
+
+export interface NeighboursResult {
+  shape: [number, number, number];
+  classNames: string[] | null;
+  testCount: number;
+  query: ImagePixels;
+  neighbours: (ImagePixels & { similarity: number })[];
+}
+
+export interface TeacherSimilarityResult {
+  shape: [number, number, number];
+  classNames: string[] | null;
+  query: ImagePixels;
+  temperature: number;
+  queueSize: number;
+  probability: { edges: number[]; counts: number[] };
+  cosine: { edges: number[]; counts: number[] };
+  effectiveAnchors: number;
+  topAnchors: { queueIndex: number; cosine: number; probability: number; label: number | null }[];
+}
+
+export type AnalysisResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code: IsdError['code']; message: string; field?: string; path?: string } };
+
+interface LoadedRun {
+  key: string;
+  ds: LoadedDataset;
+  step: TrainingStep;
+  imageSize: number;
+  norm: { mean: number[]; std: number[] };
+  bank: { images: Uint8Array; labels: Int32Array | null; count: number };
+  bankFeatures: Float32Array | null;
+}
+
+/**
+ * The images a run trained on: the imbalance draw, then the first trainLimit (as engine/worker.ts's
+ * prepareRunData, which cannot be imported here: that module attaches itself to any worker's port).
+ * analysis-worker.test.ts checks the two agree.
+ */
+export function trainingImages(ds: LoadedDataset, config: RunConfig): Uint8Array {
+  const px = ds.height * ds.width * ds.channels;
+  const numClasses = ds.classNames?.length ?? (ds.train.labels ? ds.train.labels.reduce((m, y) => Math.max(m, y), -1) + 1 : 0);
+  const spec = parseImbalance(config.imbalance);
+  let indices: Int32Array | null = null;
+  if (spec.kind !== 'none') {
+    if (!ds.train.labels) throw new IsdError('BAD_INPUT', `imbalance ${config.imbalance} needs class labels; ${ds.path} has none`, { field: 'imbalance' });
+    indices = drawImbalance(ds.train.labels, numClasses, spec, config.seed).indices;
+  }
+  if (config.trainLimit > 0) {
+    const all = indices ?? Int32Array.from({ length: ds.train.count }, (_, i) => i);
+    indices = all.subarray(0, Math.min(config.trainLimit, all.length));
+  }
+  return indices ? selectImages(ds.train, indices, px).images : ds.train.images;
+}
+
+let current: LoadedRun | null = null;
+const datasets = new Map<string, Promise<LoadedDataset>>();
+
+async function datasetFor(p: string, config: RunConfig): Promise<LoadedDataset> {
+  const key = `${p}\0${config.imageSize}\0${config.seed}`;
+  let ds = datasets.get(key);
+  if (!ds) {
+    datasets.clear(); // one dataset at a time: they can be large
+    // Loaded exactly as the engine worker loads it, so splits and folder resizing match the training.
+    ds = loadDataset(p, { imageSize: config.imageSize > 0 ? config.imageSize : undefined, seed: config.seed });
+    datasets.set(key, ds);
+    ds.catch(() => datasets.delete(key));
+  }
+  return ds;
+}
+
+/** The run's model as of the checkpoint, its normalisation and its training bank (cached for the last run). */
+async function loadRun(input: RunAnalysisInput): Promise<LoadedRun> {
+  const key = `${input.runId}\0${input.checkpointPath}`;
+  if (current?.key === key) return current;
+  current?.step.dispose();
+  current = null;
+  const ck = await readCheckpoint(input.checkpointPath);
+  const saved = ck.manifest.config as { step?: TrainingStepOptions; imageSize?: number };
+  if (!saved.step || typeof saved.imageSize !== 'number') {
+    throw new IsdError('CONFLICT', `${input.checkpointPath}: the checkpoint does not record its model options`, { path: input.checkpointPath });
+  }
+  const ds = await datasetFor(input.datasetPath, input.config);
+  const step = createTrainingStep(saved.step);
+  try {
+    step.loadState(ck.state);
+  } catch (err) {
+    step.dispose();
+    throw new IsdError('CONFLICT', `${input.checkpointPath}: does not fit the run's model: ${(err as Error).message}`, { path: input.checkpointPath });
+  }
+  const bankCount = Math.min(ds.train.count, input.engine?.evalBankLimit ?? NEIGHBOUR_BANK_LIMIT);
+  const px = ds.height * ds.width * ds.channels;
+  current = {
+    key,
+    ds,
+    step,
+    imageSize: saved.imageSize,
+    norm: computeChannelStats(trainingImages(ds, input.config), ds.channels),
+    bank: { images: ds.train.images.subarray(0, bankCount * px), labels: ds.train.labels ? ds.train.labels.subarray(0, bankCount) : null, count: bankCount },
+    bankFeatures: null,
+  };
+  return current;
+}
+
+function testImage(run: LoadedRun, testIndex: number): ImagePixels {
+  const test = run.ds.test;
+  if (!test) throw new IsdError('BAD_INPUT', `${run.ds.path}: the dataset has no test split to pick an image from`, { field: 'testIndex', path: run.ds.path });
+  if (testIndex >= test.count) throw new IsdError('BAD_INPUT', `testIndex: must be below ${test.count} (the test images)`, { field: 'testIndex' });
+  return pixelsOf(test.images, test.labels, run.ds, testIndex);
+}
+
+function pixelsOf(images: Uint8Array, labels: Int32Array | null, ds: LoadedDataset, index: number): ImagePixels {
+  const px = ds.height * ds.width * ds.channels;
+  return { index, label: labels ? labels[index] : null, pixels: images.slice(index * px, (index + 1) * px) };
+}
+
+function shapeOf(ds: LoadedDataset): [number, number, number] {
+  return [ds.height, ds.width, ds.channels];
+}
+
+/** One L2-normalised feature row of a single image: [D]. */
+function featureOf(run: LoadedRun, embed: (x: tf.Tensor4D) => tf.Tensor2D, images: Uint8Array, index: number): Float32Array {
+  const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
+  return tf.tidy(() => {
+    const f = embed(toEvalBatch(images, [index], src, { size: run.imageSize, ...run.norm })); // [1, D]
+    return tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-12)).dataSync() as Float32Array;
+  });
+}
+
+async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>): Promise<NeighboursResult> {
+  await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
+  const run = await loadRun(req);
+  const query = testImage(run, req.testIndex);
+  const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
+  const embed = (x: tf.Tensor4D) => run.step.studentEmbed(x);
+  run.bankFeatures ??= extractFeatures(embed, run.bank.images, run.bank.count, src, { size: run.imageSize, ...run.norm, batchSize: req.engine?.evalBatchSize ?? 256 });
+  const q = featureOf(run, embed, run.ds.test!.images, req.testIndex);
+  const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k);
+  return {
+    shape: shapeOf(run.ds),
+    classNames: run.ds.classNames,
+    testCount: run.ds.test!.count,
+    query,
+    neighbours: best.map((b) => ({ ...pixelsOf(run.bank.images, run.bank.labels, run.ds, b.index), similarity: b.similarity })),
+  };
+}
+
+/** Counts of values in `bins` equal bins over [lo, hi] (the top edge inclusive). */
+export function histogram(values: ArrayLike<number>, lo: number, hi: number, bins: number): { edges: number[]; counts: number[] } {
+  const width = (hi - lo) / bins || 1;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * width);
+  const counts = new Array<number>(bins).fill(0);
+  for (let i = 0; i < values.length; i++) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor((values[i] - lo) / width)));
+    counts[b]++;
+  }
+  return { edges, counts };
+}
+
+async function teacherSimilarity(req: Extract<AnalysisRequest, { type: 'teacherSimilarity' }>): Promise<TeacherSimilarityResult> {
+  await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
+  const run = await loadRun(req);
+  const query = testImage(run, req.testIndex);
+  const temperature = req.config.method === 'isd' ? req.config.tempTeacher : req.config.temperature;
+  const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
+  const queue = run.step.params.get(QUEUE_KEYS_NAME); // [K, D]
+  const { cosine, probability } = tf.tidy(() => {
+    const k = run.step.teacherKeys(toEvalBatch(run.ds.test!.images, [req.testIndex], src, { size: run.imageSize, ...run.norm })); // [1, D], L2-normalised
+    const cos = tf.matMul(k, queue as tf.Tensor2D, false, true).reshape([-1]); // [K]
+    const p = tf.softmax(tf.div(cos, temperature)); // [K], the teacher's soft targets
+    return { cosine: cos.dataSync() as Float32Array, probability: p.dataSync() as Float32Array };
+  });
+  let entropy = 0;
+  let pmax = 0;
+  for (let i = 0; i < probability.length; i++) {
+    const p = probability[i];
+    if (p > 0) entropy -= p * Math.log(p);
+    if (p > pmax) pmax = p;
+  }
+  const order = Array.from({ length: probability.length }, (_, i) => i).sort((a, b) => probability[b] - probability[a]);
+  const labels = run.step.queue.labels;
+  return {
+    shape: shapeOf(run.ds),
+    classNames: run.ds.classNames,
+    query,
+    temperature,
+    queueSize: probability.length,
+    probability: histogram(probability, 0, pmax, req.bins),
+    cosine: histogram(cosine, -1, 1, req.bins),
+    effectiveAnchors: Math.exp(entropy),
+    topAnchors: order.slice(0, req.top).map((i) => ({ queueIndex: i, cosine: cosine[i], probability: probability[i], label: labels[i] >= 0 ? labels[i] : null })),
+  };
+}
+
+async function handle(req: AnalysisRequest): Promise<unknown> {
+  if (req.type === 'probe') return initBackend({ prefer: req.backend });
+  if (req.type === 'neighbours') return neighbours(req);
+  return teacherSimilarity(req);
+}
+
+function errorOf(err: unknown): Extract<AnalysisResponse, { ok: false }>['error'] {
+  if (isIsdError(err)) return { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...(err.path ? { path: err.path } : {}) };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  let chain = Promise.resolve();
+  port.on('message', (req: AnalysisRequest) => {
+    chain = chain.then(async () => {
+      try {
+        const value = await handle(req);
+        port.postMessage({ id: req.id, ok: true, value } satisfies AnalysisResponse);
+      } catch (err) {
+        port.postMessage({ id: req.id, ok: false, error: errorOf(err) } satisfies AnalysisResponse);
+      }
+    });
+  });
+}

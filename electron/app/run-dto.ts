@@ -1,0 +1,170 @@
+/**
+ * Maps the run store's rows to the contract's DTOs (what crosses the wire), adding what only the app
+ * knows: the live state of the run that is training, runs waiting in the queue, and the run report
+ * the engine wrote when the run started (class names, training counts per class, total steps).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CheckpointInfo, ContractError, Curves, EvalPoint, PerClassAccuracy, ProgressPoint, RunDetail, RunStatus, RunSummary } from '../contract';
+import { ERROR_CODES, type ErrorCode } from '../contract';
+import type { CheckpointRow, EpochEvalRow, RunCurves, RunRecord, RunStore } from '../store';
+
+export const RUN_REPORT_FILE = 'run-report.json';
+
+/** What the app keeps about a run beside its checkpoints, from the engine's ready event. */
+export interface RunReport {
+  classNames: string[] | null;
+  trainClassCounts: number[] | null;
+  trainImages: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  imageSize: number;
+  parameters: number;
+  backend: string;
+  device: string;
+}
+
+export function readRunReport(checkpointDir: string | null): RunReport | null {
+  if (!checkpointDir) return null;
+  try {
+    return JSON.parse(fs.readFileSync(path.join(checkpointDir, RUN_REPORT_FILE), 'utf8')) as RunReport;
+  } catch {
+    return null;
+  }
+}
+
+export function writeRunReport(checkpointDir: string, report: RunReport): void {
+  fs.mkdirSync(checkpointDir, { recursive: true });
+  const file = path.join(checkpointDir, RUN_REPORT_FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(report, null, 1));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Errors are stored as "CODE: message" so the code survives the text column. */
+export function storedError(e: { code: ErrorCode; message: string }): string {
+  return `${e.code}: ${e.message}`;
+}
+
+export function parseStoredError(text: string | null): ContractError | null {
+  if (!text) return null;
+  const m = /^([A-Z_]+): ([\s\S]*)$/.exec(text);
+  if (m && (ERROR_CODES as readonly string[]).includes(m[1])) return { code: m[1] as ErrorCode, message: m[2] };
+  return { code: 'INTERNAL', message: text };
+}
+
+/** What the run service knows beyond the store, per run. */
+export interface LiveRunState {
+  /** Shown instead of the stored status (a stopped run waiting in the queue to resume shows queued). */
+  status?: RunStatus;
+  step?: number;
+  epoch?: number;
+  totalSteps?: number;
+  imagesPerSec?: number;
+}
+
+/** Planned optimizer steps: from the run report, else from an evaluation's step/epoch ratio, else what is known. */
+function totalStepsOf(record: RunRecord, report: RunReport | null, evals: readonly EpochEvalRow[] | null): number {
+  if (report) return report.totalSteps;
+  if (record.status === 'completed') return record.stepsDone;
+  const ev = evals?.find((e) => e.epoch > 0);
+  if (ev) return Math.round((ev.step / ev.epoch) * record.epochs);
+  return 0;
+}
+
+export function toRunSummary(record: RunRecord, opts: { live?: LiveRunState; report?: RunReport | null; evals?: readonly EpochEvalRow[] } = {}): RunSummary {
+  const live = opts.live ?? {};
+  const report = opts.report === undefined ? readRunReport(record.checkpointDir) : opts.report;
+  const step = Math.max(record.stepsDone, live.step ?? 0);
+  const speed = live.imagesPerSec ?? record.imagesPerSec;
+  const batchSize = record.config.batchSize;
+  return {
+    id: record.id,
+    name: record.name,
+    method: record.method as RunSummary['method'],
+    arch: record.arch as RunSummary['arch'],
+    dataset: record.dataset,
+    datasetName: record.datasetName,
+    imbalance: record.imbalance,
+    status: live.status ?? record.status,
+    tags: record.tags,
+    notes: record.notes,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt,
+    endedAt: record.finishedAt,
+    // Time spent in training steps (pauses and evaluations excluded), from the measured throughput.
+    durationSec: speed && speed > 0 && step > 0 ? (step * batchSize) / speed : null,
+    epoch: Math.max(record.epochsDone, live.epoch ?? 0),
+    epochs: record.epochs,
+    step,
+    totalSteps: live.totalSteps ?? totalStepsOf(record, report, opts.evals ?? null),
+    knn1: record.knn1,
+    knn20: record.knn20,
+    bestKnn20: record.bestKnn20,
+    linear: record.linear,
+    backend: record.backend,
+    device: record.device,
+    error: parseStoredError(record.error),
+  };
+}
+
+export function toEvalPoint(e: EpochEvalRow): EvalPoint {
+  return { epoch: e.epoch, step: e.step, knn1: e.knn1 ?? 0, knn20: e.knn20 ?? 0, knn20Weighted: e.knn20Weighted ?? 0, linear: e.linear, at: e.time };
+}
+
+/** Checkpoint rows whose folders still exist (the engine prunes old ones), oldest first. */
+export function existingCheckpoints(rows: readonly CheckpointRow[]): CheckpointRow[] {
+  return rows.filter((c) => fs.existsSync(c.path));
+}
+
+export function toCheckpointInfo(c: CheckpointRow): CheckpointInfo {
+  return { epoch: c.epoch, step: c.step, at: c.createdAt };
+}
+
+export function perClassOf(evals: readonly EpochEvalRow[], report: RunReport | null): PerClassAccuracy | null {
+  const last = [...evals].reverse().find((e) => e.epoch > 0 && e.perClass !== null);
+  if (!last?.perClass || !report?.classNames || !report.trainClassCounts) return null;
+  return { classNames: report.classNames, trainCounts: report.trainClassCounts, knn20: last.perClass };
+}
+
+export const RESUMABLE: ReadonlySet<RunStatus> = new Set(['interrupted', 'stopped', 'failed']);
+
+export function toRunDetail(store: RunStore, id: string, live: LiveRunState | undefined): RunDetail {
+  const detail = store.getRun(id);
+  const report = readRunReport(detail.run.checkpointDir);
+  const checkpoints = existingCheckpoints(detail.checkpoints);
+  const run = toRunSummary(detail.run, { live, report, evals: detail.evals });
+  const baseline = detail.evals.find((e) => e.epoch === 0);
+  return {
+    run,
+    config: detail.config,
+    baseline: baseline ? toEvalPoint(baseline) : null,
+    evals: detail.evals.filter((e) => e.epoch > 0).map(toEvalPoint),
+    checkpoints: checkpoints.map(toCheckpointInfo),
+    perClass: perClassOf(detail.evals, report),
+    canResume: run.status === 'paused' || (RESUMABLE.has(run.status) && checkpoints.length > 0),
+  };
+}
+
+export function toProgressPoints(curves: RunCurves): ProgressPoint[] {
+  const points: ProgressPoint[] = [];
+  for (const r of curves.points) {
+    if (r.loss === null) continue; // a non-finite loss was stored as null: nothing to plot
+    points.push({ step: r.step, epoch: r.epoch, loss: r.loss, lr: r.lr ?? 0, purity: r.purity, imagesPerSec: r.imagesPerSec ?? 0 });
+  }
+  return points;
+}
+
+export function toCurves(store: RunStore, id: string, maxPoints: number, live: LiveRunState | undefined): Curves {
+  const curves = store.getCurves(id, { maxPoints });
+  const detail = store.getRun(id);
+  const report = readRunReport(detail.run.checkpointDir);
+  const baseline = detail.evals.find((e) => e.epoch === 0);
+  return {
+    runId: id,
+    points: toProgressPoints(curves),
+    evals: detail.evals.filter((e) => e.epoch > 0).map(toEvalPoint),
+    baseline: baseline ? toEvalPoint(baseline) : null,
+    totalSteps: live?.totalSteps ?? totalStepsOf(detail.run, report, detail.evals),
+    recorded: curves.totalPoints,
+  };
+}

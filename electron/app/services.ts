@@ -1,0 +1,365 @@
+/**
+ * The services behind the contract, shared by both transports (ipc.ts in Electron, host.ts on the web):
+ * one object implementing every channel of `Handlers`, the event bus they emit on, and close().
+ *
+ *   const app = createAppServices({ dbPath, transport: 'web' });
+ *   app.events.onAny((event, payload) => …);
+ *   await app.handlers['runs.start']({ config });   // input already validated (dispatch.ts)
+ *
+ * Opening the store marks runs a crash left running as interrupted (store.openReport lists them);
+ * runs.resume continues them from their last checkpoint.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type {
+  Comparison,
+  Handlers,
+  NeighbourGallery,
+  NeighbourImage,
+  RunEstimate,
+  RunExport,
+  RunSummary,
+  SystemInfo,
+  TeacherSimilarity,
+} from '../contract';
+import { countClasses, imbalanceCounts, resolveDataset } from '../data';
+import type { BackendReport } from '../engine/backend';
+import type { EngineOptions } from '../engine/protocol';
+import { startEngineRun } from '../engine/run-engine';
+import { IsdError } from '../errors';
+import { DEFAULT_RUN_CONFIG, parseImbalance, validateRunConfig, type RunConfig } from '../run-config';
+import { openRunStore, type RunStore, type RunSummary as StoredRunSummary } from '../store';
+import { AnalysisClient } from './analysis-client';
+import type { NeighboursResult, TeacherSimilarityResult, ImagePixels } from './analysis-worker';
+import { AppEvents } from './app-events';
+import { DatasetService, type PickPath } from './dataset-service';
+import { checkpointRootFor } from './paths';
+import { existingCheckpoints, perClassOf, readRunReport, toCurves, toRunDetail, toRunSummary } from './run-dto';
+import { RunService, type EngineStarter } from './run-service';
+import { thumbnailDataUrl } from './thumbnails';
+
+export interface AppServicesOptions {
+  dbPath: string;
+  /** Default: <db dir>/runs (paths.ts checkpointRootFor). */
+  checkpointRoot?: string;
+  resourcesDir?: string;
+  /** Folders searched for system datasets (default /usr/share/datasets). */
+  systemRoots?: string[];
+  transport: 'electron' | 'web';
+  /** The native open dialog: Electron main passes it; the web host has none. */
+  pickPath?: PickPath;
+  appVersion?: string;
+  /** Engine knobs for every run (tests shrink the model and the kNN sets with them). */
+  engine?: EngineOptions;
+  /** Replaces the engine worker (tests of the queue logic); default engine/run-engine.ts. */
+  startEngine?: EngineStarter;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface AppServices {
+  handlers: Handlers;
+  events: AppEvents;
+  store: RunStore;
+  runs: RunService;
+  datasets: DatasetService;
+  /** Stops the training run with a checkpoint (or ends its worker after stopTimeoutMs), then closes the store. */
+  close(opts?: { stopTimeoutMs?: number }): Promise<void>;
+}
+
+/** Stated rough speeds (images/s, resnet20, 28 px) when nothing has been measured on this machine yet. */
+const ASSUMED_IMAGES_PER_SEC: Record<string, number> = { tensorflow: 400, wasm: 60, cpu: 5 };
+/** resnet18 costs about this many times resnet20 per image at the same size. */
+const RESNET18_COST = 8;
+
+function appVersionFallback(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    try {
+      return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  }
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'run';
+}
+
+export function createAppServices(opts: AppServicesOptions): AppServices {
+  const checkpointRoot = opts.checkpointRoot ?? checkpointRootFor(opts.dbPath);
+  fs.mkdirSync(path.dirname(path.resolve(opts.dbPath)), { recursive: true });
+  const store = openRunStore(opts.dbPath, { checkpointRoot });
+  const events = new AppEvents();
+  const analysis = new AnalysisClient();
+  const datasets = new DatasetService({
+    store,
+    events,
+    resourcesDir: opts.resourcesDir,
+    systemRoots: opts.systemRoots,
+    pickPath: opts.pickPath,
+    allowTypedPaths: opts.transport === 'web',
+  });
+  const registryOptions = () => ({ userPaths: store.listUserDatasets().map((d) => d.path), resourcesDir: opts.resourcesDir, systemRoots: opts.systemRoots });
+  const runs = new RunService({
+    store,
+    events,
+    checkpointRoot,
+    engine: opts.engine,
+    startEngine: opts.startEngine ?? startEngineRun,
+    // A run's dataset was checked when it was started; at launch it only has to still exist.
+    resolveDatasetPath: async (dataset) => resolveDataset(dataset, registryOptions()),
+    log: opts.log,
+  });
+  const appVersion = opts.appVersion ?? appVersionFallback();
+
+  let probe: Promise<BackendReport> | null = null;
+  /** The backend training uses: what the last worker reported, else a probe in the analysis worker (never tfjs here). */
+  async function backendReport(): Promise<BackendReport> {
+    if (runs.lastBackend) return runs.lastBackend;
+    probe ??= analysis.request<BackendReport>({ type: 'probe', backend: opts.engine?.backend }).catch((err) => {
+      probe = null;
+      throw err;
+    });
+    return probe;
+  }
+
+  /** Images/s for an architecture on the current backend: median of the last completed runs, else assumed. */
+  function measuredSpeed(backend: string, arch: RunConfig['arch']): { imagesPerSec: number; basis: RunEstimate['basis'] } {
+    const done = store.listRuns({ status: 'completed', sort: 'finishedAt', order: 'desc', limit: 50 }).runs;
+    const same = done.filter((r: StoredRunSummary) => r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0).slice(0, 5);
+    if (same.length > 0) return { imagesPerSec: median(same.map((r) => r.imagesPerSec as number)), basis: 'measured' };
+    const base = ASSUMED_IMAGES_PER_SEC[backend] ?? ASSUMED_IMAGES_PER_SEC.wasm;
+    return { imagesPerSec: arch === 'resnet18' ? base / RESNET18_COST : base, basis: 'assumed' };
+  }
+
+  async function systemInfo(): Promise<SystemInfo> {
+    const b = await backendReport();
+    return {
+      backend: b.backend,
+      device: b.device,
+      fallbacks: b.fallbacks,
+      versions: { ...b.versions, app: appVersion, 'better-sqlite3': requireVersion('better-sqlite3'), sharp: requireVersion('sharp') },
+      appVersion,
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      transport: opts.transport,
+      dbPath: path.resolve(opts.dbPath),
+      measuredImagesPerSec: measuredSpeed(b.backend, DEFAULT_RUN_CONFIG.arch).basis === 'measured' ? measuredSpeed(b.backend, DEFAULT_RUN_CONFIG.arch).imagesPerSec : null,
+    };
+  }
+
+  function checkedConfig(config: RunConfig): RunConfig {
+    const checked = validateRunConfig(config);
+    if (!checked.ok) {
+      const first = checked.issues[0];
+      throw new IsdError('BAD_INPUT', `config.${first.field}: ${first.message}`, { field: `config.${first.field}` });
+    }
+    return checked.config;
+  }
+
+  /** Images one epoch trains on: the dataset's training split after the imbalance draw and trainLimit. */
+  async function trainImageCount(config: RunConfig): Promise<number> {
+    const { path: p } = await datasets.resolve(config.dataset, 'config.dataset');
+    const ds = await datasets.load(p);
+    let n = ds.train.count;
+    const spec = parseImbalance(config.imbalance);
+    if (spec.kind !== 'none') {
+      if (!ds.train.labels || !ds.classNames) throw new IsdError('BAD_INPUT', `config.imbalance: ${p} has no labels to draw an imbalance from`, { field: 'config.imbalance' });
+      try {
+        n = imbalanceCounts(countClasses(ds.train.labels, ds.classNames.length), spec).reduce((a, b) => a + b, 0);
+      } catch (err) {
+        throw new IsdError('BAD_INPUT', `config.imbalance: ${(err as Error).message}`, { field: 'config.imbalance' });
+      }
+    }
+    return config.trainLimit > 0 ? Math.min(n, config.trainLimit) : n;
+  }
+
+  /** Everything the analysis worker needs about a finished run's final checkpoint. */
+  async function analysisInput(id: string, testIndex: number) {
+    const detail = store.getRun(id);
+    const ck = existingCheckpoints(detail.checkpoints);
+    if (ck.length === 0) throw new IsdError('CONFLICT', `run ${id} has no checkpoint on disk yet; it appears after the first epoch`, { field: 'id' });
+    const last = ck[ck.length - 1];
+    const datasetPath = await resolveDataset(detail.config.dataset, registryOptions());
+    return { input: { runId: id, config: detail.config, datasetPath, checkpointPath: last.path, engine: opts.engine, testIndex }, checkpoint: { epoch: last.epoch, step: last.step, at: last.createdAt } };
+  }
+
+  async function imageOf(p: ImagePixels, shape: [number, number, number], classNames: string[] | null): Promise<NeighbourImage> {
+    const [h, w, c] = shape;
+    const dataUrl = await thumbnailDataUrl({ images: p.pixels, height: h, width: w, channels: c }, 0, 64);
+    return { index: p.index, label: p.label, className: p.label !== null ? (classNames?.[p.label] ?? String(p.label)) : null, dataUrl };
+  }
+
+  const handlers: Handlers = {
+    'system.info': () => systemInfo(),
+
+    'datasets.list': () => datasets.list(),
+    'datasets.inspect': (input) => datasets.inspect(input),
+    'datasets.preview': (input) => datasets.preview(input),
+    'datasets.imbalancePreview': (input) => datasets.imbalancePreview(input),
+    'datasets.pick': (input) => datasets.pick(input.kind),
+    'datasets.add': (input) => datasets.add(input),
+    'datasets.remove': (input) => datasets.remove(input),
+
+    'runs.start': async (input) => {
+      const config = checkedConfig(input.config);
+      const { entry } = await datasets.resolve(config.dataset, 'config.dataset');
+      if (entry?.error) throw new IsdError('DATASET_INVALID', entry.error, { field: 'config.dataset', path: entry.path });
+      return runs.start(config, entry?.name ?? path.basename(config.dataset));
+    },
+    'runs.pause': (input) => runs.pause(store.resolveRunId(input.id)),
+    'runs.resume': (input) => runs.resume(store.resolveRunId(input.id)),
+    'runs.stop': (input) => runs.stop(store.resolveRunId(input.id)),
+    'runs.list': (input) => {
+      const methods = input.method;
+      if (methods && methods.length === 0) return { runs: [], total: 0 };
+      const query = {
+        status: input.status,
+        method: methods && methods.length === 1 ? methods[0] : undefined,
+        dataset: input.dataset,
+        tag: input.tag,
+        search: input.search,
+        order: input.dir,
+      };
+      const toSummary = (r: StoredRunSummary): RunSummary => {
+        const record = store.getRunRecord(r.id);
+        return toRunSummary(record, { live: runs.liveState(r.id) });
+      };
+      if (input.sort === 'durationSec') {
+        // Not a stored column: computed per run, so sorted here.
+        const all = store.listRuns({ ...query, sort: 'createdAt', limit: 10_000 }).runs.map(toSummary);
+        const sign = input.dir === 'asc' ? 1 : -1;
+        all.sort((a, b) => (a.durationSec === null ? 1 : b.durationSec === null ? -1 : sign * (a.durationSec - b.durationSec)));
+        return { runs: all.slice(input.offset, input.offset + input.limit), total: all.length };
+      }
+      const page = store.listRuns({ ...query, sort: input.sort, limit: input.limit, offset: input.offset });
+      return { runs: page.runs.map(toSummary), total: page.total };
+    },
+    'runs.get': (input) => {
+      const id = store.resolveRunId(input.id);
+      return toRunDetail(store, id, runs.liveState(id));
+    },
+    'runs.curves': (input) => {
+      const id = store.resolveRunId(input.id);
+      return toCurves(store, id, input.maxPoints, runs.liveState(id));
+    },
+    'runs.compare': (input): Comparison => {
+      const ids = input.ids.map((id) => store.resolveRunId(id));
+      const cmp = store.compareRuns(ids, { maxPoints: input.maxPoints });
+      const records = ids.map((id) => store.getRunRecord(id));
+      return {
+        runs: records.map((r) => toRunSummary(r, { live: runs.liveState(r.id) })),
+        configs: records.map((r) => r.config),
+        configDiff: cmp.configDiff as Comparison['configDiff'],
+        curves: ids.map((id) => toCurves(store, id, input.maxPoints, runs.liveState(id))),
+        perClass: records.map((r) => perClassOf(store.getRun(r.id).evals, readRunReport(r.checkpointDir))),
+      };
+    },
+    'runs.rename': (input) => {
+      const id = store.resolveRunId(input.id);
+      store.renameRun(id, input.name);
+      return runs.summary(id);
+    },
+    'runs.tag': (input) => {
+      const id = store.resolveRunId(input.id);
+      store.setTags(id, input.tags);
+      return runs.summary(id);
+    },
+    'runs.notes': (input) => {
+      const id = store.resolveRunId(input.id);
+      store.setNotes(id, input.notes);
+      return runs.summary(id);
+    },
+    'runs.delete': (input) => {
+      const id = store.resolveRunId(input.id);
+      if (runs.isBusy(id)) throw new IsdError('CONFLICT', `run ${id} is training or waiting in the queue; stop it before deleting it`, { field: 'id' });
+      store.deleteRun(id, { deleteFiles: true });
+      return { deleted: id };
+    },
+    'runs.export': (input): RunExport => {
+      const id = store.resolveRunId(input.id);
+      const name = slug(store.getRunRecord(id).name);
+      if (input.format === 'json') return { filename: `${name}-${id.slice(0, 8)}.json`, mimeType: 'application/json', content: store.exportRunJson(id) };
+      return { filename: `${name}-${id.slice(0, 8)}-steps.csv`, mimeType: 'text/csv', content: store.exportMetricsCsv(id, 'steps') };
+    },
+    'runs.neighbours': async (input): Promise<NeighbourGallery> => {
+      const id = store.resolveRunId(input.id);
+      const { input: base, checkpoint } = await analysisInput(id, input.testIndex);
+      const r = await analysis.request<NeighboursResult>({ type: 'neighbours', ...base, k: input.k });
+      return {
+        runId: id,
+        checkpoint,
+        testCount: r.testCount,
+        query: await imageOf(r.query, r.shape, r.classNames),
+        neighbours: await Promise.all(r.neighbours.map(async (n) => ({ ...(await imageOf(n, r.shape, r.classNames)), similarity: n.similarity }))),
+      };
+    },
+    'runs.teacherSimilarity': async (input): Promise<TeacherSimilarity> => {
+      const id = store.resolveRunId(input.id);
+      const { input: base, checkpoint } = await analysisInput(id, input.testIndex);
+      const r = await analysis.request<TeacherSimilarityResult>({ type: 'teacherSimilarity', ...base, bins: input.bins, top: input.top });
+      return {
+        runId: id,
+        testIndex: input.testIndex,
+        checkpoint,
+        temperature: r.temperature,
+        queueSize: r.queueSize,
+        query: await imageOf(r.query, r.shape, r.classNames),
+        probability: r.probability,
+        cosine: r.cosine,
+        effectiveAnchors: r.effectiveAnchors,
+        // A queue slot holds a key, not an image: only the label of the image it came from is known.
+        topAnchors: r.topAnchors.map((a) => ({ ...a, className: a.label !== null ? (r.classNames?.[a.label] ?? String(a.label)) : null, dataUrl: null })),
+      };
+    },
+    'runs.estimate': async (input): Promise<RunEstimate> => {
+      const config = checkedConfig(input.config);
+      const n = await trainImageCount(config);
+      if (n < config.batchSize) {
+        throw new IsdError('BAD_INPUT', `config.batchSize: ${config.batchSize} is larger than the ${n} training images (after the imbalance draw and train limit)`, { field: 'config.batchSize' });
+      }
+      const steps = Math.floor(n / config.batchSize) * config.epochs;
+      const b = await backendReport();
+      const speed = measuredSpeed(b.backend, config.arch);
+      return { seconds: (steps * config.batchSize) / speed.imagesPerSec, steps, imagesPerSec: speed.imagesPerSec, basis: speed.basis, backend: b.backend };
+    },
+  };
+
+  let closed: Promise<void> | null = null;
+  return {
+    handlers,
+    events,
+    store,
+    runs,
+    datasets,
+    close(closeOpts = {}) {
+      closed ??= (async () => {
+        try {
+          await runs.close(closeOpts);
+        } finally {
+          await analysis.close().catch(() => undefined);
+          events.clear();
+          store.close();
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+function requireVersion(pkg: string): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
