@@ -7,7 +7,8 @@ if (!fs.existsSync(cli)) {
   console.error('isd: dist/electron/cli.js is missing; run `npm run build` first.');
   process.exit(1);
 }
+// Exit explicitly: the threaded wasm backend's worker pool would otherwise keep the process alive.
 require(cli).main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exitCode = 1; },
+  (code) => process.exit(code),
+  (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exit(1); },
 );

@@ -1,0 +1,179 @@
+/**
+ * The `isd` command line (contracts.md). Every command takes --json (stdout: JSON only) and --db.
+ * Exit codes: 0 done, 2 bad input (flag, value, dataset), 1 anything else.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CliOutput, pct, table } from './cli-output';
+import { IsdError } from './errors';
+import { resolveDbPath, checkpointRootFor } from './app/paths';
+import { inspectDataset, listDatasets } from './data';
+import { openRunStore, type RunStore } from './store';
+import type { DatasetEntry } from './data/types';
+
+interface GlobalOptions {
+  json?: boolean;
+  db?: string;
+}
+
+/** Opens the run history named by --db / ISD_DB / the app's default. */
+function openStore(opts: GlobalOptions): RunStore {
+  const file = resolveDbPath(opts.db);
+  return openRunStore(file, { checkpointRoot: checkpointRootFor(file) });
+}
+
+function withStore<T>(opts: GlobalOptions, fn: (store: RunStore) => T): T {
+  const store = openStore(opts);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+function fmtTime(ms: number | null): string {
+  return ms === null ? '–' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+}
+
+/** Builds the command tree; each action reports through `out` and records its exit code. */
+export function buildProgram(state: { code: number }): Command {
+  const program = new Command('isd')
+    .description('ISD Studio: train self-supervised image encoders with ISD (and MoCo), from the command line')
+    .option('--json', 'print JSON only on stdout (human text goes to stderr)')
+    .option('--db <file>', 'run history database (default: ISD_DB, else the desktop app\'s own)')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const out = () => new CliOutput(Boolean(program.opts<GlobalOptions>().json));
+  const globals = () => program.opts<GlobalOptions>();
+  const run = (fn: (o: CliOutput) => Promise<void> | void) => async () => {
+    const o = out();
+    try {
+      await fn(o);
+    } catch (e) {
+      state.code = o.error(e);
+    }
+  };
+
+  program
+    .command('info')
+    .description('the tfjs backend this machine trains with, its device, and why better ones are not used')
+    .action(
+      run(async (o) => {
+        const { initBackend } = await import('./engine/backend');
+        const r = await initBackend();
+        o.result(r, () =>
+          [
+            `backend  ${r.backend}${r.forcedBy ? ` (forced by ${r.forcedBy})` : ''}`,
+            `device   ${r.device}`,
+            `threads  ${r.threads}${r.simd ? ', SIMD' : ''}`,
+            ...r.fallbacks.map((f) => `not ${f.backend}: ${f.reason}`),
+            `versions ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  const datasets = program.command('datasets').description('datasets: bundled, found on this machine, and added by you');
+  datasets
+    .command('list')
+    .description('bundled and detected datasets (and those added in the app)')
+    .action(
+      run(async (o) => {
+        const userPaths = withStore(globals(), (s) => s.listUserDatasets().map((d) => d.path));
+        const list: DatasetEntry[] = await listDatasets({ userPaths });
+        o.result(list, () =>
+          table(
+            ['id', 'name', 'format', 'images', 'classes', 'shape', 'path'],
+            list.map((d) => [d.id, d.name, d.format, d.error ? `error: ${d.error}` : d.images, d.classes, d.shape.join('×'), d.path]),
+          ),
+        );
+      }),
+    );
+  datasets
+    .command('inspect <path>')
+    .description('format, image shape, classes and split sizes of a dataset file or folder')
+    .action((p: string) =>
+      run(async (o) => {
+        const s = await inspectDataset(p);
+        o.result(s, () =>
+          [
+            `${s.name} (${s.format}) at ${s.path}`,
+            `shape ${s.shape.join('×')}, ${s.classes} classes${s.classNames ? `: ${s.classNames.join(', ')}` : ''}`,
+            `train ${s.splits.train.images} images${s.splits.train.classCounts ? ` (per class ${s.splits.train.classCounts.join(' ')})` : ''}`,
+            s.splits.test ? `test  ${s.splits.test.images} images` : 'test  none',
+            s.skipped ? `skipped ${s.skipped} unreadable image(s)` : '',
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        );
+      })(),
+    );
+
+  const runs = program.command('runs').description('the run history');
+  runs
+    .command('list')
+    .description('every run, newest first')
+    .option('--status <status>', 'only runs with this status')
+    .option('--method <method>', 'only isd or moco runs')
+    .option('--search <text>', 'name or dataset contains this')
+    .option('--limit <n>', 'at most n runs', '200')
+    .action((flags: { status?: string; method?: string; search?: string; limit: string }) =>
+      run((o) => {
+        const limit = Number(flags.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new IsdError('BAD_INPUT', 'must be a whole number ≥ 1', { field: '--limit' });
+        const page = withStore(globals(), (s) =>
+          s.listRuns({ status: flags.status as never, method: flags.method, search: flags.search, limit }),
+        );
+        o.result(page.runs, () =>
+          page.runs.length === 0
+            ? 'no runs yet: start one with `isd train` or in the app'
+            : table(
+                ['id', 'name', 'method', 'dataset', 'status', 'created', 'epochs', '1-NN', '20-NN', 'linear'],
+                page.runs.map((r) => [r.id.slice(0, 8), r.name, r.method, r.datasetName, r.status, fmtTime(r.createdAt), `${r.epochsDone}/${r.epochs}`, pct(r.knn1), pct(r.knn20), pct(r.linear)]),
+              ) + (page.total > page.runs.length ? `\n(${page.runs.length} of ${page.total})` : ''),
+        );
+      })(),
+    );
+  runs
+    .command('show <id>')
+    .description('one run: config, metrics summary, evaluations, checkpoints')
+    .action((id: string) =>
+      run((o) => {
+        const d = withStore(globals(), (s) => s.getRun(s.resolveRunId(id)));
+        o.result(d, () => JSON.stringify(d, null, 2));
+      })(),
+    );
+  runs
+    .command('compare <ids...>')
+    .description('two or more runs side by side: config differences and final accuracy')
+    .action((ids: string[]) =>
+      run((o) => {
+        if (ids.length < 2) throw new IsdError('BAD_INPUT', 'name at least two runs', { field: 'ids' });
+        const c = withStore(globals(), (s) => s.compareRuns(ids.map((i) => s.resolveRunId(i)), { maxPoints: 200 }));
+        o.result(c, () => JSON.stringify({ configDiff: c.configDiff, final: c.final }, null, 2));
+      })(),
+    );
+
+  // commander's own errors (unknown flag, missing argument) are bad input: exit 2.
+  program.hook('preAction', () => undefined);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const state = { code: 0 };
+  const program = buildProgram(state);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2; // commander already printed one line naming the flag or argument
+    }
+    return new CliOutput(argv.includes('--json')).error(e);
+  }
+  return state.code;
+}
+
+// Option is re-exported for commands that add choices (train flags).
+export { Option };
