@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IsdError } from '../errors';
 import { DEFAULT_RUN_CONFIG } from '../run-config';
 import { openDatabase, userVersion } from './database';
+import { BLOCK_STEPS, blocksOf } from './metric-blocks';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
 import { openRunStore } from './run-store';
 
@@ -51,7 +52,7 @@ describe('openDatabase', () => {
       expect(fromVersion).toBe(0);
       expect(toVersion).toBe(SCHEMA_VERSION);
       expect(userVersion(db)).toBe(SCHEMA_VERSION);
-      expect(tables(db)).toEqual(['checkpoints', 'datasets_user', 'epoch_evals', 'run_tags', 'runs', 'step_metrics', 'studies']);
+      expect(tables(db)).toEqual(['checkpoints', 'datasets_user', 'epoch_evals', 'run_tags', 'runs', 'step_metric_blocks', 'step_metrics', 'studies']);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
@@ -79,6 +80,30 @@ describe('openDatabase', () => {
       again.close();
     }
     expect(schemaSql(file)).toEqual(before);
+  });
+
+  it('upgrades a schema-10 file with metrics: schema 20 builds the block rollup from the stored rows', () => {
+    const file = path.join(dir, 'old.sqlite');
+    const { db } = openDatabase(file, { migrations: MIGRATIONS.filter((m) => m.version === 10) });
+    db.prepare(
+      `INSERT INTO runs (id, name, method, arch, dataset, dataset_name, config, status, created_at, epochs) VALUES ('r1', 'old run', 'isd', 'resnet20', 'd', 'd', '{}', 'completed', 1, 1)`,
+    ).run();
+    const insert = db.prepare('INSERT INTO step_metrics (run_id, step, epoch, loss, lr, time) VALUES (?, ?, 0, ?, 0.1, 0)');
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ step: i + 1, loss: i === 500 ? null : Math.cos(i) }));
+    for (const r of rows) insert.run('r1', r.step, r.loss);
+    expect(userVersion(db)).toBe(10);
+    db.close();
+
+    const store = openRunStore(file);
+    try {
+      expect(store.openReport).toMatchObject({ fromVersion: 10, toVersion: SCHEMA_VERSION });
+      const stored = store.db.prepare('SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks ORDER BY block').all();
+      expect(stored).toEqual([...blocksOf(rows).values()].sort((a, b) => a.block - b.block));
+      expect(stored).toHaveLength(Math.floor(1000 / BLOCK_STEPS) + 1);
+      expect(store.getCurves('r1', { maxPoints: 10 }).totalPoints).toBe(1000);
+    } finally {
+      store.close();
+    }
   });
 
   it('numbers the migrations in increasing steps of 10', () => {

@@ -21,11 +21,15 @@
  *                  images_per_sec, time. Clustered by (run_id, step) so a run's curve is one range scan.
  * epoch_evals      (run_id → runs CASCADE, epoch) PK: step, knn1, knn20, knn20_weighted, linear, purity,
  *                  per_class JSON [accuracy per class], frequent_acc, rare_acc, time
+ * step_metric_blocks  (run_id → runs CASCADE, block) PK, WITHOUT ROWID: n, lo_step, lo_loss, hi_step,
+ *                  hi_loss per BLOCK_STEPS (32) steps: a rollup so a long run's chart never scans every
+ *                  step (metric-blocks.ts keeps it in step with step_metrics)  [schema 20]
  * checkpoints      id INTEGER PK, run_id → runs CASCADE, epoch, step, path, kind periodic|final|stop, created_at
  * datasets_user    path PK, name, added_at: dataset folders/files the user added
  * studies          id TEXT PK (uuid), name, spec JSON, created_at: a group of runs (runs.study_id)
  */
 import type Database from 'better-sqlite3';
+import { rebuildAllBlocks } from './metric-blocks';
 
 export interface Migration {
   /** Strictly increasing; leave gaps of 10 so a fix can slot in between. */
@@ -134,6 +138,24 @@ export const MIGRATIONS: readonly Migration[] = [
           added_at INTEGER NOT NULL
         );
       `);
+    },
+  },
+  {
+    version: 20,
+    up(db) {
+      db.exec(`
+        CREATE TABLE step_metric_blocks (
+          run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          block INTEGER NOT NULL,
+          n INTEGER NOT NULL,
+          lo_step INTEGER NOT NULL,
+          lo_loss REAL,
+          hi_step INTEGER NOT NULL,
+          hi_loss REAL,
+          PRIMARY KEY (run_id, block)
+        ) WITHOUT ROWID;
+      `);
+      rebuildAllBlocks(db);
     },
   },
 ];

@@ -3,6 +3,7 @@
  * series on one shared step grid. Done in SQL so a 100,000-step run never becomes 100,000 JS objects.
  */
 import type { AlignedEvalCurves, AlignedStepCurves, EpochEvalRow, StepMetricRow } from './types';
+import { BLOCK_STEPS, readBlocks } from './metric-blocks';
 import type { StatementCache } from './statement-cache';
 
 export const STEP_METRIC_COLUMNS = 'step, epoch, loss, lr, purity, images_per_sec AS imagesPerSec, time';
@@ -15,9 +16,10 @@ interface StepRange {
 
 export function stepRange(sc: StatementCache, runId: string): StepRange {
   // Separate subqueries: MIN and MAX together make SQLite scan every row; alone each is one index probe.
+  // The count comes from the block rollup (a few thousand rows) rather than a scan of every step.
   return sc
     .get<StepRange>(
-      `SELECT (SELECT COUNT(*) FROM step_metrics WHERE run_id = @runId) AS n,
+      `SELECT (SELECT COALESCE(SUM(n), 0) FROM step_metric_blocks WHERE run_id = @runId) AS n,
               (SELECT MIN(step) FROM step_metrics WHERE run_id = @runId) AS first,
               (SELECT MAX(step) FROM step_metrics WHERE run_id = @runId) AS last`,
     )
@@ -50,24 +52,55 @@ export function downsampledStepRows(sc: StatementCache, runId: string, maxPoints
   const buckets = keepMax ? Math.floor(interior / 2) : interior;
   const chosen = new Set<number>([range.first, range.last]);
   if (buckets > 0) {
-    // One statement for all buckets (the per-call overhead of ~1,000 small queries is a third of the time).
-    // A lone MIN()/MAX() makes SQLite take the bare `step` from the row holding that extreme.
-    const extremes = sc.get<{ lowest: number | null; highest: number | null }>(
-      `SELECT (SELECT step FROM (SELECT step, MIN(loss) FROM step_metrics WHERE run_id = @runId AND step >= lo AND step < hi)) AS lowest,
-              (SELECT step FROM (SELECT step, MAX(loss) FROM step_metrics WHERE run_id = @runId AND step >= lo AND step < hi)) AS highest
-         FROM (SELECT CAST(value AS INTEGER) AS lo, CAST(lead(value) OVER (ORDER BY key) AS INTEGER) AS hi FROM json_each(@bounds))
-        WHERE hi IS NOT NULL`,
-    );
-    const bounds = stepBucketBounds(range.first, range.last, buckets);
-    for (const r of extremes.all({ runId, bounds: JSON.stringify(bounds) })) {
-      if (r.lowest !== null) chosen.add(r.lowest);
-      if (keepMax && r.highest !== null) chosen.add(r.highest);
+    const span = range.last - range.first + 1;
+    // With several blocks per bucket, the rollup answers exactly for buckets snapped to block edges.
+    const picked = span / buckets >= 4 * BLOCK_STEPS ? extremesFromBlocks(sc, runId, range.first, span, buckets) : extremesFromRows(sc, runId, range.first, range.last, buckets);
+    for (const { lowest, highest } of picked) {
+      if (lowest !== null) chosen.add(lowest);
+      if (keepMax && highest !== null) chosen.add(highest);
     }
   }
   const points = sc
     .get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? AND step IN (SELECT value FROM json_each(?)) ORDER BY step`)
     .all(runId, JSON.stringify([...chosen]));
   return { totalPoints: range.n, points };
+}
+
+interface BucketExtremes {
+  lowest: number | null;
+  highest: number | null;
+}
+
+/** Per bucket, the steps of the lowest and highest loss, scanning the rows (one statement for all buckets). */
+function extremesFromRows(sc: StatementCache, runId: string, first: number, last: number, buckets: number): BucketExtremes[] {
+  // A lone MIN()/MAX() makes SQLite take the bare `step` from the row holding that extreme.
+  return sc
+    .get<BucketExtremes>(
+      `SELECT (SELECT step FROM (SELECT step, MIN(loss) FROM step_metrics WHERE run_id = @runId AND step >= lo AND step < hi)) AS lowest,
+              (SELECT step FROM (SELECT step, MAX(loss) FROM step_metrics WHERE run_id = @runId AND step >= lo AND step < hi)) AS highest
+         FROM (SELECT CAST(value AS INTEGER) AS lo, CAST(lead(value) OVER (ORDER BY key) AS INTEGER) AS hi FROM json_each(@bounds))
+        WHERE hi IS NOT NULL`,
+    )
+    .all({ runId, bounds: JSON.stringify(stepBucketBounds(first, last, buckets)) });
+}
+
+/** The same from the block rollup: each block joins the bucket holding its first step. */
+function extremesFromBlocks(sc: StatementCache, runId: string, first: number, span: number, buckets: number): BucketExtremes[] {
+  const out: { lowest: number | null; lowLoss: number | null; highest: number | null; highLoss: number | null }[] = [];
+  for (const b of readBlocks(sc, runId)) {
+    const start = Math.max(b.block * BLOCK_STEPS, first);
+    const k = Math.min(buckets - 1, Math.floor(((start - first) * buckets) / span));
+    const e = (out[k] ??= { lowest: b.loStep, lowLoss: b.loLoss, highest: b.hiStep, highLoss: b.hiLoss });
+    if (b.loLoss !== null && (e.lowLoss === null || b.loLoss < e.lowLoss)) {
+      e.lowest = b.loStep;
+      e.lowLoss = b.loLoss;
+    }
+    if (b.hiLoss !== null && (e.highLoss === null || b.hiLoss > e.highLoss)) {
+      e.highest = b.hiStep;
+      e.highLoss = b.hiLoss;
+    }
+  }
+  return out.filter((e) => e !== undefined);
 }
 
 interface BucketMeans {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IsdError } from '../errors';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../run-config';
 import { openRunStore, type RunStore } from './run-store';
+import { blocksOf } from './metric-blocks';
 import type { StepMetricInput } from './types';
 
 let dir: string;
@@ -161,6 +162,47 @@ describe('step metrics', () => {
     expect(count('step_metrics', run.id)).toBe(200);
     expect(store.getRun(run.id).evals.map((e) => e.epoch)).toEqual([1]);
     expect(store.getRunRecord(run.id)).toMatchObject({ stepsDone: 200, bestKnn20: 0.6 });
+  });
+});
+
+describe('block rollup', () => {
+  /** The stored rollup must equal one computed afresh from the stored rows. */
+  function expectRollupMatchesRows(runId: string): void {
+    const rows = store.getStepMetrics(runId);
+    const stored = store.db
+      .prepare('SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks WHERE run_id = ? ORDER BY block')
+      .all(runId);
+    expect(stored).toEqual([...blocksOf(rows).values()].sort((a, b) => a.block - b.block));
+  }
+
+  it('stays equal to the rows through appends out of order, replaced steps, missing losses, ties and discards', () => {
+    const run = store.createRun(config(), { status: 'running' });
+    const wave = (s: number) => Math.round(Math.sin(s / 7) * 4) / 4; // many ties
+    store.appendStepMetrics(run.id, steps(1, 100, wave));
+    store.appendStepMetrics(run.id, steps(301, 400, wave)); // a gap
+    store.appendStepMetrics(run.id, steps(101, 300, (s) => (s % 17 === 0 ? null : wave(s)))); // fills it, with NaN-like holes
+    expectRollupMatchesRows(run.id);
+    store.appendStepMetrics(run.id, steps(150, 180, () => -9)); // replaces existing steps with new lows
+    expectRollupMatchesRows(run.id);
+    store.appendStepMetrics(run.id, steps(150, 180, () => 0)); // and again, removing those lows
+    expectRollupMatchesRows(run.id);
+    store.appendStepMetrics(run.id, [...steps(401, 410), { step: 405, epoch: 4, loss: 99, lr: 0 }]); // a step twice in one batch
+    expectRollupMatchesRows(run.id);
+    store.appendStepMetrics(run.id, steps(411, 440, () => null)); // a block of nothing but missing losses
+    expectRollupMatchesRows(run.id);
+    store.discardAfterStep(run.id, 250);
+    expectRollupMatchesRows(run.id);
+    store.discardAfterStep(run.id, 0);
+    expectRollupMatchesRows(run.id);
+    expect(store.getCurves(run.id).totalPoints).toBe(0);
+  });
+
+  it('goes with its run', () => {
+    const run = store.createRun(config(), { status: 'running' });
+    store.appendStepMetrics(run.id, steps(1, 100));
+    store.updateRun(run.id, { status: 'stopped' });
+    store.deleteRun(run.id);
+    expect(count('step_metric_blocks', run.id)).toBe(0);
   });
 });
 

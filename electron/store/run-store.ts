@@ -10,6 +10,7 @@ import { IsdError } from '../errors';
 import { runConfigSchema, type RunConfig } from '../run-config';
 import { configDiff } from './config-diff';
 import { openDatabase, type OpenDatabaseOptions } from './database';
+import { BLOCK_STEPS, mergeNewSteps, rebuildBlocks } from './metric-blocks';
 import { csvText, type CsvValue } from './metrics-csv';
 import { alignedEvalCurves, alignedStepCurves, downsampledStepRows, STEP_METRIC_COLUMNS } from './run-curves';
 import { StatementCache } from './statement-cache';
@@ -303,13 +304,21 @@ export class RunStore {
        ON CONFLICT (run_id, step) DO UPDATE SET epoch = excluded.epoch, loss = excluded.loss, lr = excluded.lr,
          purity = excluded.purity, images_per_sec = excluded.images_per_sec, time = excluded.time`,
     );
+    const stepsIn = values.map((v) => v[0] as number);
+    let first = stepsIn[0];
+    let last = stepsIn[0];
+    for (const s of stepsIn) {
+      if (s < first) first = s;
+      if (s > last) last = s;
+    }
+    const repeatsWithin = new Set(stepsIn).size !== stepsIn.length;
     const append = this.db.transaction(() => {
       this.requireRun(runId);
-      let last = 0;
-      for (const v of values) {
-        insert.run(runId, ...v);
-        if ((v[0] as number) > last) last = v[0] as number;
-      }
+      // Steps seen before (a resume, a repeated batch) are replaced; their rollup blocks are rebuilt, not merged.
+      const replaces = repeatsWithin || this.sc.get('SELECT 1 FROM step_metrics WHERE run_id = ? AND step >= ? AND step <= ? LIMIT 1').get(runId, first, last) !== undefined;
+      for (const v of values) insert.run(runId, ...v);
+      if (replaces) rebuildBlocks(this.sc, runId, stepsIn.map((s) => Math.floor(s / BLOCK_STEPS)));
+      else mergeNewSteps(this.sc, runId, values.map((v) => ({ step: v[0] as number, loss: v[2] as number | null })));
       this.sc.get('UPDATE runs SET steps_done = MAX(steps_done, ?) WHERE id = ?').run(last, runId);
     });
     append.immediate();
@@ -323,6 +332,9 @@ export class RunStore {
       this.requireRun(runId);
       this.sc.get('DELETE FROM step_metrics WHERE run_id = ? AND step > ?').run(runId, step);
       this.sc.get('DELETE FROM epoch_evals WHERE run_id = ? AND step > ?').run(runId, step);
+      const block = Math.floor(step / BLOCK_STEPS);
+      this.sc.get('DELETE FROM step_metric_blocks WHERE run_id = ? AND block > ?').run(runId, block);
+      rebuildBlocks(this.sc, runId, [block]);
       this.sc.get('UPDATE runs SET steps_done = MIN(steps_done, ?), best_knn20 = (SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ?) WHERE id = ?').run(step, runId, runId);
     });
     discard.immediate();
