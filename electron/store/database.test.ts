@@ -106,6 +106,22 @@ describe('openDatabase', () => {
     }
   });
 
+  it('says the file is locked when another program holds the write lock past the busy timeout', () => {
+    const file = path.join(dir, 'locked.sqlite');
+    openRunStore(file).close();
+    const other = new Database(file);
+    other.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const err = caught(() => openRunStore(file, { busyTimeoutMs: 50 }));
+      expect(err.code).toBe('CONFLICT');
+      expect(err.message).toBe(`${file} is locked by another program; close it or use another --db`);
+    } finally {
+      other.prepare('ROLLBACK').run();
+      other.close();
+    }
+    openRunStore(file).close();
+  });
+
   it('numbers the migrations in increasing steps of 10', () => {
     MIGRATIONS.forEach((m, i) => {
       expect(m.version % 10).toBe(0);

@@ -135,7 +135,8 @@ function fileError(err: unknown, at: string): IsdError {
 }
 
 /** Maps SQLite's result codes on open to messages that name the file and say what to do. */
-function openError(err: unknown, file: string): IsdError {
+export function openError(err: unknown, file: string): IsdError {
+  if (err instanceof IsdError) return err;
   const code = (err as { code?: string }).code ?? '';
   if (code === 'SQLITE_NOTADB') {
     return new IsdError('BAD_INPUT', `${file} is not an ISD Studio run history (not a SQLite database); use another --db`, { path: file, field: 'db', cause: err });
@@ -156,6 +157,5 @@ function openError(err: unknown, file: string): IsdError {
   if (code.startsWith('SQLITE_BUSY')) {
     return new IsdError('CONFLICT', `${file} is locked by another program; close it or use another --db`, { path: file, field: 'db', cause: err });
   }
-  if (err instanceof IsdError) return err;
   return new IsdError('INTERNAL', `${file}: ${(err as Error).message}`, { path: file, cause: err });
 }

@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import { IsdError } from '../errors';
 import { runConfigSchema, type RunConfig } from '../run-config';
 import { configDiff } from './config-diff';
-import { openDatabase, type OpenDatabaseOptions } from './database';
+import { openDatabase, openError, type OpenDatabaseOptions } from './database';
 import { BLOCK_STEPS, mergeNewSteps, rebuildBlocks } from './metric-blocks';
 import { csvText, type CsvValue } from './metrics-csv';
 import { alignedEvalCurves, alignedStepCurves, downsampledStepRows, STEP_METRIC_COLUMNS } from './run-curves';
@@ -62,7 +62,7 @@ export function openRunStore(file: string, opts: RunStoreOptions = {}): RunStore
     return new RunStore(db, file, opts, { fromVersion, toVersion });
   } catch (err) {
     db.close();
-    throw err;
+    throw openError(err, file); // e.g. another program holding the write lock past the busy timeout
   }
 }
 
