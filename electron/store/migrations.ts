@@ -3,7 +3,7 @@
  * version of the last migration applied; all pending migrations run in one transaction.
  *
  * runs             one training run
- *   id TEXT PK               uuid (also names the run's checkpoint folder; unique across machines)
+ *   id TEXT PK               uuid (unique across machines and files; safe as a folder name)
  *   name, method, arch       display name; 'isd' | 'moco'; encoder
  *   dataset, dataset_name    registry id or path; human name
  *   imbalance                'none' | 'longtail:<rho>' | 'dominant:<large>:<perSmall>'
