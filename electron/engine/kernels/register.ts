@@ -9,6 +9,7 @@ import { broadcastBinaryKernels } from './broadcast-binary';
 import { conv2dBackpropKernels } from './conv2d-backprop';
 import { reductionKernels } from './reductions';
 import { captureShipped } from './wasm-calls';
+import { zeroCopyKernels } from './zero-copy';
 
 /** The shipped kernel function for `name` (captured before any override). */
 function shipped(name: string): tf.KernelFunc {
@@ -25,7 +26,7 @@ let registered: string[] | null = null;
  */
 export function registerWasmTrainingKernels(): string[] {
   if (registered !== null) return registered;
-  const configs = [...conv2dBackpropKernels(), ...reductionKernels(shipped), ...broadcastBinaryKernels(shipped), ...batchMatMulKernels(shipped)];
+  const configs = [...conv2dBackpropKernels(), ...reductionKernels(shipped), ...broadcastBinaryKernels(shipped), ...batchMatMulKernels(shipped), ...zeroCopyKernels(shipped)];
   for (const config of configs) {
     // The shipped kernel's setup (cwrap of its C function) still runs at backend start, so that
     // our kernel can fall back to it.
