@@ -20,8 +20,9 @@ const cases: Case[] = [
   [1, 6, 7, 3, 16, 3, 1, [[0, 0], [1, 2], [0, 1], [0, 0]]],
   [2, 10, 10, 16, 3, 3, 2, [[0, 0], [2, 1], [1, 0], [0, 0]]],
   [2, 5, 5, 3, 3, 3, 1, [[0, 0], [3, 0], [0, 3], [0, 0]]], // padding past the filter: the input gradient's fallback path
-  [8, 28, 28, 16, 32, 3, 2, 'same'],
+  [4, 20, 20, 16, 32, 3, 2, 'same'],
   [8, 14, 14, 32, 64, 1, 2, 'same'],
+  [4, 12, 12, 8, 16, 3, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]], // the engine's resnet: symmetric k//2 padding
 ];
 
 function name([n, h, w, ci, co, k, s, p]: Case): string {

@@ -57,9 +57,12 @@ function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: tf.NamedTenso
   const left = kw - 1 - info.padInfo.left;
   const bottom = inHeight + kh - 1 - top - srcH;
   const right = inWidth + kw - 1 - left - srcW;
-  if (info.dataFormat !== 'channelsLast' || top < 0 || left < 0 || bottom < 0 || right < 0) {
-    return shippedBackpropInput({ inputs, backend, attrs: a });
+  if (info.dataFormat !== 'channelsLast') return shippedBackpropInput({ inputs, backend, attrs: a });
+  if (sh > 1 || sw > 1) {
+    const viaDepth = backpropInputStrided(wasm, dy, filter, info);
+    if (viaDepth !== null) return viaDepth;
   }
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return shippedBackpropInput({ inputs, backend, attrs: a });
   // W'[a, b, co, ci] = W[kh-1-a, kw-1-b, ci, co]: [kh, kw, Co, Ci]
   const flipped = call(wasm, 'Reverse', { x: filter }, { dims: [0, 1] });
   const wT = transpose(wasm, flipped, [0, 1, 3, 2]);
@@ -83,6 +86,83 @@ function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: tf.NamedTenso
   );
   release(wasm, wT);
   if (dilated !== null) release(wasm, dilated);
+  return dx;
+}
+
+/** Phases of one axis: for output row u = s·p + r, tap a of the filter meets dy row p − t. */
+interface AxisPhases {
+  /** taps[r] lists [a, t] pairs. */
+  taps: [number, number][][];
+  tMin: number;
+  tMax: number;
+}
+
+function axisPhases(k: number, s: number, pad: number): AxisPhases {
+  const taps: [number, number][][] = [];
+  let tMin = Infinity;
+  let tMax = -Infinity;
+  for (let r = 0; r < s; r++) {
+    const list: [number, number][] = [];
+    for (let a = 0; a < k; a++) {
+      const d = a - pad - r;
+      if (d % s === 0) {
+        const t = d / s;
+        list.push([a, t]);
+        tMin = Math.min(tMin, t);
+        tMax = Math.max(tMax, t);
+      }
+    }
+    taps.push(list);
+  }
+  return { taps, tMin, tMax };
+}
+
+/**
+ * The input gradient of a strided convolution without the zeros of a dilated dy: each of the
+ * s×s output phases (row mod s, column mod s) is a small convolution of dy with the filter taps of
+ * that phase. All phases share one convolution whose s²·Ci output channels DepthToSpace then
+ * interleaves: [N, Ho', Wo', s²·Ci] → [N, s·Ho', s·Wo', Ci]. For 3×3 stride 2 that is 16 multiplies
+ * per dy value and channel pair where the dilated form does 36 (and the direct sum 9).
+ * Null when the input size is not a multiple of the stride (the result would need a crop).
+ */
+function backpropInputStrided(wasm: BackendWasm, dy: tf.TensorInfo, filter: tf.TensorInfo, info: ConvInfo): tf.TensorInfo | null {
+  const { strideHeight: s, strideWidth: sw, filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w } = info;
+  const { outHeight: ho, outWidth: wo, inChannels: ci, outChannels: co } = info;
+  if (s !== sw || h % s !== 0 || w % s !== 0) return null;
+  const rows = axisPhases(kh, s, info.padInfo.top);
+  const cols = axisPhases(kw, s, info.padInfo.left);
+  if (!Number.isFinite(rows.tMin) || !Number.isFinite(cols.tMin)) return null;
+  const th = rows.tMax - rows.tMin + 1;
+  const tw = cols.tMax - cols.tMin + 1;
+  const top = rows.tMax;
+  const left = cols.tMax;
+  const bottom = h / s + th - 1 - ho - top;
+  const right = w / s + tw - 1 - wo - left;
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
+  // G[m, m', co, (r, r', ci)] = W[a, b, ci, co] for the taps of phase (r, r') with t = tMax − m.
+  const wv = wasm.typedArrayFromHeap(filter) as Float32Array;
+  const depth = s * s * ci;
+  const g = new Float32Array(th * tw * co * depth);
+  for (let r = 0; r < s; r++) {
+    for (const [a, t] of rows.taps[r]) {
+      const m = rows.tMax - t;
+      for (let r2 = 0; r2 < s; r2++) {
+        for (const [b, t2] of cols.taps[r2]) {
+          const m2 = cols.tMax - t2;
+          const phase = (r * s + r2) * ci;
+          for (let c = 0; c < ci; c++) {
+            const src = ((a * kw + b) * ci + c) * co;
+            for (let o = 0; o < co; o++) g[((m * tw + m2) * co + o) * depth + phase + c] = wv[src + o];
+          }
+        }
+      }
+    }
+  }
+  const gInfo = wasm.makeOutput([th, tw, co, depth], 'float32', undefined, g);
+  const z = call(wasm, 'Conv2D', { x: dy, filter: gInfo }, { strides: [1, 1], pad: explicitPad(top, bottom, left, right), dataFormat: 'NHWC', dilations: [1, 1] });
+  release(wasm, gInfo);
+  const dx = call(wasm, 'DepthToSpace', { x: z }, { blockSize: s, dataFormat: 'NHWC' });
+  release(wasm, z);
   return dx;
 }
 

@@ -1,12 +1,12 @@
 /**
  * Sum and Mean over every axis but the last ([N, H, W, C] → [C]: BatchNorm's statistics, bias and
- * BatchNorm gradients). The shipped kernels transpose the input so the reduced axes come last and
+ * BatchNorm gradients), and over the spatial axes ([N, H, W, C] → [N, C]: global average pooling). The shipped kernels transpose the input so the reduced axes come last and
  * then reduce on one thread; XNNPACK's average pooling reads it once, on every thread:
  * x viewed as [A, B, 1, C] is pooled over B to [A, C], and the small rest is reduced as shipped.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { call, release, view } from './wasm-calls';
+import { call, heapF32, release, view } from './wasm-calls';
 
 /** Below this many elements the shipped kernels are as fast. */
 const MIN_SIZE = 8192;
@@ -35,10 +35,29 @@ function leadingAxesSplit(x: tf.TensorInfo, axis: number | number[]): [number, n
   return b > 1 ? [a, b] : null;
 }
 
+/** Whether the reduction is over the two spatial axes of [N, H, W, C] (a global average pool). */
+function isSpatial(x: tf.TensorInfo, axis: number | number[]): boolean {
+  if (x.dtype !== 'float32' || x.shape.length !== 4 || x.shape.reduce((p, d) => p * d, 1) < MIN_SIZE) return false;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  return axes.length === 2 && axes[0] === 1 && axes[1] === 2;
+}
+
+/** [N, H, W, C] → [N, C] (or [N, 1, 1, C]) by one average pool; a sum scales it by H·W. */
+function reduceSpatial(name: 'Sum' | 'Mean', wasm: BackendWasm, x: tf.TensorInfo, keepDims: boolean): tf.TensorInfo {
+  const [n, h, w, c] = x.shape;
+  const pooled = call(wasm, 'AvgPool', { x }, { filterSize: [h, w], strides: [1, 1], pad: 'valid' }); // [N, 1, 1, C]
+  if (name === 'Sum') {
+    const v = heapF32(wasm, pooled);
+    for (let i = 0; i < v.length; i++) v[i] *= h * w; // our own fresh output: safe to scale in place
+  }
+  return view(pooled, keepDims ? [n, 1, 1, c] : [n, c]);
+}
+
 function reduceLeading(name: 'Sum' | 'Mean', args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo {
   const wasm = args.backend as BackendWasm;
   const x = args.inputs.x as tf.TensorInfo;
   const attrs = args.attrs ?? {};
+  if (isSpatial(x, attrs.axis as number | number[])) return reduceSpatial(name, wasm, x, attrs.keepDims === true);
   const split = leadingAxesSplit(x, attrs.axis as number | number[]);
   if (split === null) return fallback(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   const [a, b] = split;
