@@ -66,8 +66,12 @@ export class DatasetService {
     if (byId) return { path: byId.path, entry: byId };
     const looksLikePath = idOrPath.includes('/') || idOrPath.includes(path.sep) || idOrPath.startsWith('.');
     if (!looksLikePath) {
-      // resolveDataset names the known ids in its NOT_FOUND error.
-      await resolveDataset(idOrPath, this.registryOptions());
+      try {
+        await resolveDataset(idOrPath, this.registryOptions()); // names the known ids in its NOT_FOUND error
+      } catch (err) {
+        if (err instanceof IsdError) throw new IsdError(err.code, err.message, { field, path: err.path, cause: err });
+        throw err;
+      }
     }
     const abs = path.resolve(idOrPath);
     const known = entries.find((e) => path.resolve(e.path) === abs);

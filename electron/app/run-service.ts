@@ -129,13 +129,14 @@ export class RunService {
   }
 
   /** Creates the run (queued) and starts it when nothing else trains. The config is already validated. */
-  start(config: RunConfig, datasetName: string): RunSummary {
+  /** Resolves once the run is queued, or running when nothing else was training. */
+  async start(config: RunConfig, datasetName: string): Promise<RunSummary> {
     if (this.closing) throw new IsdError('CONFLICT', 'the app is closing; start the run after it restarts');
     const record = this.o.store.createRun(config, { datasetName, status: 'queued' });
     this.o.store.updateRun(record.id, { checkpointDir: path.join(this.o.checkpointRoot, record.id) });
     this.queue.push({ id: record.id, resume: false });
     this.emitStatus(record.id, 'queued');
-    this.pump();
+    await this.pump();
     return this.summary(record.id);
   }
 
@@ -152,7 +153,7 @@ export class RunService {
   }
 
   /** Continues a paused run, or queues an interrupted/stopped/failed one to continue from its newest checkpoint. */
-  resume(id: string): RunSummary {
+  async resume(id: string): Promise<RunSummary> {
     const rec = this.o.store.getRunRecord(id);
     const a = this.active;
     if (a && a.id === id) {
@@ -173,7 +174,7 @@ export class RunService {
       this.queue.push({ id, resume: true });
       this.emitStatus(id, 'queued');
     }
-    this.pump();
+    await this.pump();
     return this.summary(id);
   }
 
@@ -200,12 +201,12 @@ export class RunService {
     throw new IsdError('CONFLICT', `run ${id} is ${rec.status}; only a queued, training or paused run can be stopped`, { field: 'id' });
   }
 
-  /** Starts the next queued run when nothing trains. */
-  private pump(): void {
-    if (this.active || this.closing) return;
+  /** Starts the next queued run when nothing trains; resolves when it is running (or has failed to start). */
+  private pump(): Promise<void> {
+    if (this.active || this.closing) return Promise.resolve();
     const next = this.queue.shift();
-    if (!next) return;
-    void this.launch(next).catch((err) => this.log('error', `run ${next.id} could not start: ${(err as Error).message}`));
+    if (!next) return Promise.resolve();
+    return this.launch(next).catch((err) => this.log('error', `run ${next.id} could not start: ${(err as Error).message}`));
   }
 
   private async launch(item: QueueItem): Promise<void> {
@@ -302,7 +303,7 @@ export class RunService {
     }
     if (this.active === a) this.active = null;
     a.markFinished();
-    this.pump();
+    void this.pump();
   }
 
   private flushMetrics(a: ActiveRun): void {
@@ -403,8 +404,7 @@ export class RunService {
         this.onProgress(a, e);
         return;
       case 'epochEval': {
-        this.sendPendingProgress(a);
-        this.flushMetrics(a);
+        this.flushMetrics(a); // a progress still held back by the throttle goes out on its timer
         store.addEpochEval(a.id, {
           epoch: e.epoch,
           step: e.step,

@@ -54,6 +54,8 @@ export interface AppServicesOptions {
   engine?: EngineOptions;
   /** Replaces the engine worker (tests of the queue logic); default engine/run-engine.ts. */
   startEngine?: EngineStarter;
+  /** Progress events per second per run sent to clients (default 4). */
+  progressPerSec?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -114,6 +116,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     events,
     checkpointRoot,
     engine: opts.engine,
+    progressPerSec: opts.progressPerSec,
     startEngine: opts.startEngine ?? startEngineRun,
     // A run's dataset was checked when it was started; at launch it only has to still exist.
     resolveDatasetPath: async (dataset) => resolveDataset(dataset, registryOptions()),
