@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { computeStudyResults, formatCell, mean, sampleStd, studyResultsCsv, studyResultsMarkdown, tQuantile975, type StudyRunResult } from './results';
+import { DEFAULT_STUDY_SPEC } from './study-spec';
+
+/** A run with the same value on 1-NN and 20-NN, and the given frequent/rare 20-NN accuracy. */
+function run(method: string, profile: string, seed: number, all: number, rare?: number, frequent?: number, linear: number | null = null): StudyRunResult {
+  return {
+    runId: `${method}-${profile}-${seed}`,
+    method,
+    profile,
+    seed,
+    all: { knn1: all, knn20: all, linear },
+    frequent: frequent === undefined ? null : { knn1: null, knn20: frequent, linear: null },
+    rare: rare === undefined ? null : { knn1: null, knn20: rare, linear: null },
+  };
+}
+
+const SPEC = { methods: ['isd', 'moco'] as ('isd' | 'moco')[], profiles: ['none', 'dominant:3:100'] };
+
+describe('statistics', () => {
+  it('sample std divides by n − 1; t quantiles match the tables', () => {
+    expect(mean([0.7, 0.74, 0.72])).toBeCloseTo(0.72, 12);
+    expect(sampleStd([0.7, 0.74, 0.72])).toBeCloseTo(0.02, 12);
+    expect(sampleStd([0.68, 0.71, 0.71])).toBeCloseTo(Math.sqrt(0.0003), 12);
+    expect(sampleStd([0.5])).toBeNull();
+    expect(mean([])).toBeNull();
+    expect(tQuantile975(1)).toBe(12.7062);
+    expect(tQuantile975(2)).toBe(4.3027);
+    expect(tQuantile975(30)).toBe(2.0423);
+    expect(tQuantile975(31)).toBeCloseTo(2.0395, 3);
+    expect(tQuantile975(120)).toBeCloseTo(1.9799, 3);
+    expect(() => tQuantile975(0)).toThrow(RangeError);
+  });
+});
+
+describe('computeStudyResults', () => {
+  it('gives mean ± sample std, min and max per method × profile, and the paired ISD − MoCo with its 95% CI', () => {
+    const results = [
+      run('isd', 'dominant:3:100', 0, 0.7, 0.6, 0.8),
+      run('isd', 'dominant:3:100', 1, 0.74, 0.62, 0.84),
+      run('isd', 'dominant:3:100', 2, 0.72, 0.64, 0.82),
+      run('moco', 'dominant:3:100', 0, 0.68, 0.55, 0.79),
+      run('moco', 'dominant:3:100', 1, 0.71, 0.56, 0.83),
+      run('moco', 'dominant:3:100', 2, 0.71, 0.57, 0.81),
+    ];
+    const r = computeStudyResults(SPEC, results);
+    const cell = (method: string, metric: string, group: string) => r.cells.find((c) => c.method === method && c.profile === 'dominant:3:100' && c.metric === metric && c.group === group)!;
+    expect(cell('isd', 'knn20', 'all')).toMatchObject({ n: 3, min: 0.7, max: 0.74, values: [0.7, 0.74, 0.72], seeds: [0, 1, 2] });
+    expect(cell('isd', 'knn20', 'all').mean).toBeCloseTo(0.72, 12);
+    expect(cell('isd', 'knn20', 'all').std).toBeCloseTo(0.02, 12);
+    expect(cell('moco', 'knn20', 'all').std).toBeCloseTo(0.017320508, 8);
+    expect(cell('isd', 'knn20', 'rare').mean).toBeCloseTo(0.62, 12);
+    // 1-NN frequent/rare were not recorded: no cell rather than a made-up one
+    expect(r.cells.some((c) => c.metric === 'knn1' && c.group === 'rare')).toBe(false);
+    expect(r.cells.some((c) => c.metric === 'linear')).toBe(false);
+
+    // differences .02 .03 .01: mean .02, sd .01, half-width 4.3027 · .01 / √3 = .024841
+    const all = r.paired.find((p) => p.profile === 'dominant:3:100' && p.metric === 'knn20' && p.group === 'all')!;
+    expect(all.pairs).toBe(3);
+    expect(all.mean).toBeCloseTo(0.02, 12);
+    expect(all.std).toBeCloseTo(0.01, 12);
+    expect(all.ciLow).toBeCloseTo(0.02 - 0.0248415, 6);
+    expect(all.ciHigh).toBeCloseTo(0.02 + 0.0248415, 6);
+    expect(all.spread).toBeCloseTo(0.02, 12);
+    expect(all.verdict).toMatch(/^no clear difference at this budget: ISD − MoCo = \+2\.0 points \(95% CI −0\.5 to \+4\.5 points, 3 seeds; the interval includes 0\)$/);
+
+    // rare: .05 .06 .07 → mean .06, sd .01, CI .0352 to .0848, excludes 0, larger than the spread (.02 / .01)
+    const rare = r.paired.find((p) => p.profile === 'dominant:3:100' && p.metric === 'knn20' && p.group === 'rare')!;
+    expect(rare.mean).toBeCloseTo(0.06, 12);
+    expect(rare.ciLow).toBeCloseTo(0.0351585, 6);
+    expect(rare.verdict).toBe('ISD higher by 6.0 points (95% CI +3.5 to +8.5 points, 3 seeds)');
+
+    // frequent: .01 .01 .01 → sd 0, CI [.01, .01] excludes 0 but .01 < the spread (isd .02): weak
+    const freq = r.paired.find((p) => p.profile === 'dominant:3:100' && p.metric === 'knn20' && p.group === 'frequent')!;
+    expect(freq.verdict).toMatch(/^ISD higher by 1\.0 points .*smaller than the run-to-run spread of 2\.0 points: weak evidence$/);
+
+    // the balanced profile has no runs yet: its rows say so, and it has no frequent/rare rows at all
+    const none = r.paired.filter((p) => p.profile === 'none');
+    expect(none.map((p) => `${p.metric}/${p.group}`)).toEqual(['knn1/all', 'knn20/all']);
+    expect(none[0].verdict).toMatch(/^not measured yet/);
+    expect(r.verdicts.find((v) => v.profile === 'dominant:3:100')!.verdict).toContain('20-NN rare classes: ISD higher by 6.0 points');
+  });
+
+  it('with two seeds reports the wide interval honestly, and pairs only seeds where both methods finished', () => {
+    const results = [run('isd', 'none', 0, 0.8), run('isd', 'none', 1, 0.83), run('isd', 'none', 2, 0.9), run('moco', 'none', 0, 0.78), run('moco', 'none', 1, 0.8)];
+    const p = computeStudyResults(SPEC, results).paired.find((x) => x.profile === 'none' && x.metric === 'knn20')!;
+    // pairs at seeds 0, 1: .02 and .03 → mean .025, sd .0070711, half 12.7062 · .0070711 / √2 = .063531
+    expect([p.pairs, p.seeds]).toEqual([2, [0, 1]]);
+    expect(p.ciLow).toBeCloseTo(0.025 - 0.063531, 5);
+    expect(p.ciHigh).toBeCloseTo(0.025 + 0.063531, 5);
+    expect(p.verdict).toContain('no clear difference at this budget');
+    const one = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8), run('moco', 'none', 0, 0.85)]).paired.find((x) => x.profile === 'none' && x.metric === 'knn1')!;
+    expect([one.ciLow, one.ciHigh]).toEqual([null, null]);
+    expect(one.verdict).toBe('one seed only: MoCo higher by 5.0 points, no interval; not enough to tell');
+  });
+
+  it('adds linear columns only when runs measured them, and skips pairing with one method', () => {
+    const r = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8, undefined, undefined, 0.7), run('isd', 'none', 1, 0.8, undefined, undefined, 0.72)]);
+    expect(r.cells.find((c) => c.metric === 'linear' && c.method === 'isd')!.mean).toBeCloseTo(0.71, 12);
+    const single = computeStudyResults({ methods: ['isd'], profiles: ['none'] }, [run('isd', 'none', 0, 0.8)]);
+    expect(single.paired).toEqual([]);
+    expect(single.verdicts[0].verdict).toMatch(/needs both methods/);
+  });
+});
+
+describe('exports', () => {
+  const results = computeStudyResults(SPEC, [
+    run('isd', 'dominant:3:100', 0, 0.7, 0.6, 0.8),
+    run('isd', 'dominant:3:100', 1, 0.74, 0.62, 0.84),
+    run('moco', 'dominant:3:100', 0, 0.68, 0.55, 0.79),
+    run('moco', 'dominant:3:100', 1, 0.71, 0.56, 0.83),
+  ]);
+
+  it('CSV: one rectangular table, summary rows then paired rows, fractions', () => {
+    const csv = studyResultsCsv('s1', results);
+    const lines = csv.trimEnd().split('\r\n');
+    expect(lines[0]).toBe('study_id,section,profile,method,metric,group,n,mean,std,min,max,ci95_low,ci95_high,verdict');
+    expect(lines).toContain('s1,summary,dominant:3:100,isd,knn20,all,2,0.72,0.02828,0.7,0.74,,,');
+    const paired = lines.find((l) => l.startsWith('s1,paired,dominant:3:100,isd - moco,knn20,rare,2,0.055,'))!;
+    // .05 .06: mean .055, sd .0070711, half .063531
+    expect(paired).toContain(',-0.00853,0.11853,');
+    expect(lines.every((l) => l.split(',').length >= 14)).toBe(true);
+  });
+
+  it('Markdown: the spec and budget, a mean ± std (min–max) table and the paired table with verdicts', () => {
+    const md = studyResultsMarkdown({ id: 's1', name: 'imbalance | test', spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles }, completed: 4, total: 8, backend: 'wasm' }, results);
+    expect(md).toContain('### imbalance \\| test');
+    expect(md).toContain('Runs completed: 4/8; backend wasm.');
+    expect(md).toContain('| profile | method | 1-NN all | 20-NN all | 20-NN frequent | 20-NN rare |');
+    expect(md).toContain('| `dominant:3:100` | isd | 72.0 ± 2.8 (70.0–74.0) | 72.0 ± 2.8 (70.0–74.0) | 82.0 ± 2.8 (80.0–84.0) | 61.0 ± 1.4 (60.0–62.0) |');
+    expect(md).toContain('| `none` | isd | – | – | – | – |');
+    expect(md).toMatch(/\| `dominant:3:100` \| 20-NN \| rare \| 2 \| \+5\.5 \| −0\.9 to \+11\.9 \| no clear difference at this budget/);
+    expect(formatCell(undefined)).toBe('–');
+  });
+});
