@@ -1,0 +1,152 @@
+// Crash: the compiled web host (a child process) is killed with SIGKILL while a run trains, then
+// started again on the same database. The run must come back interrupted, the database intact, and
+// runs.resume must carry it from its last checkpoint to completion with every step recorded once.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Channel, RequestInput, RequestOutput, Result } from './contract';
+
+const HOST_JS = path.resolve('dist/electron/host.js');
+const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
+/** 3 epochs × 8 steps, a checkpoint after every epoch. */
+const CONFIG = { dataset: 'sample', trainLimit: 128, batchSize: 16, queueSize: 64, epochs: 3, checkpointEvery: 1, imageSize: 0, name: 'crash me' };
+
+let dir: string;
+let dbPath: string;
+const children: ChildProcess[] = [];
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  token: string;
+}
+
+function startHost(): Promise<Started> {
+  const child = spawn(process.execPath, [HOST_JS, '--db', dbPath, '--engine', JSON.stringify(ENGINE), '--renderer-dir', path.join(dir, 'no-renderer')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += String(d)));
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.once('line', (line) => {
+      const { port, token } = JSON.parse(line) as { port: number; token: string };
+      resolve({ child, port, token });
+    });
+    child.once('exit', (code) => reject(new Error(`host exited with ${code}: ${stderr}`)));
+  });
+}
+
+class Client {
+  private id = 1;
+  private readonly pending = new Map<number, (r: Result<unknown>) => void>();
+  readonly events: { event: string; payload: Record<string, unknown> }[] = [];
+  constructor(private readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { id?: number; result?: Result<unknown>; event?: string; payload?: Record<string, unknown> };
+      if (m.event) this.events.push({ event: m.event, payload: m.payload ?? {} });
+      else if (m.id !== undefined && m.result) this.pending.get(m.id)?.(m.result);
+    });
+  }
+  static async open(h: Started): Promise<Client> {
+    const ws = new WebSocket(`ws://127.0.0.1:${h.port}/ws?token=${h.token}`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return new Client(ws);
+  }
+  async value<C extends Channel>(channel: C, input: RequestInput<C>): Promise<RequestOutput<C>> {
+    const id = this.id++;
+    const r = await new Promise<Result<unknown>>((resolve) => {
+      this.pending.set(id, resolve);
+      this.ws.send(JSON.stringify({ id, channel, input }));
+    });
+    if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`);
+    return r.value as RequestOutput<C>;
+  }
+  waitFor(event: string, match: (p: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    const start = Date.now();
+    return new Promise((resolve, reject) => {
+      const tick = () => {
+        const hit = this.events.find((e) => e.event === event && match(e.payload));
+        if (hit) return resolve(hit.payload);
+        if (Date.now() - start > timeoutMs) return reject(new Error(`no ${event} within ${timeoutMs} ms`));
+        setTimeout(tick, 50);
+      };
+      tick();
+    });
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(HOST_JS)) throw new Error(`${HOST_JS} is missing: build first (npx tsc -p tsconfig.node.json)`);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-crash-'));
+  dbPath = path.join(dir, 'history.db');
+});
+
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('web host killed mid-run', () => {
+  it('comes back interrupted with the database intact, and resumes from the checkpoint to completion', async () => {
+    const first = await startHost();
+    const c1 = await Client.open(first);
+    const run = await c1.value('runs.start', { config: CONFIG });
+    // Epoch 2 is under way: the epoch-1 checkpoint is on disk.
+    await c1.waitFor('run.progress', (p) => p.runId === run.id && (p.epoch as number) >= 2 && (p.step as number) < 24);
+    first.child.kill('SIGKILL');
+    await new Promise((resolve) => first.child.once('exit', resolve));
+    c1.close();
+
+    const raw = new Database(dbPath, { readonly: true });
+    try {
+      expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+      const row = raw.prepare('SELECT status, steps_done AS steps FROM runs WHERE id = ?').get(run.id) as { status: string; steps: number };
+      expect(row.status).toBe('running'); // nobody has looked yet
+      expect(row.steps).toBeGreaterThanOrEqual(8);
+    } finally {
+      raw.close();
+    }
+
+    const second = await startHost();
+    const c2 = await Client.open(second);
+    try {
+      const after = await c2.value('runs.get', { id: run.id });
+      expect(after.run.status).toBe('interrupted');
+      expect(after.run.error?.message).toMatch(/resume it from its last checkpoint/);
+      expect(after.canResume).toBe(true);
+      expect(after.checkpoints.map((ck) => ck.epoch)).toContain(1);
+
+      const resumed = await c2.value('runs.resume', { id: run.id });
+      expect(resumed.status).toBe('running');
+      await c2.waitFor('run.status', (p) => p.runId === run.id && p.status === 'completed');
+      const done = await c2.value('runs.get', { id: run.id });
+      expect(done.run).toMatchObject({ status: 'completed', step: 24, totalSteps: 24, epoch: 3 });
+      expect(done.evals.map((e) => e.epoch)).toEqual([1, 2, 3]);
+      const curves = await c2.value('runs.curves', { id: run.id, maxPoints: 100 });
+      expect(curves.points.map((p) => p.step)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    } finally {
+      c2.close();
+      second.child.kill('SIGTERM');
+      await new Promise((resolve) => second.child.once('exit', resolve));
+    }
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      db.close();
+    }
+  }, 300_000);
+});
