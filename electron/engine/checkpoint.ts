@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IsdError, fsError } from '../errors';
 import type { RngState } from '../rng';
-import type { TrainingStepState, VariableSnapshot } from './training-step';
+import { createTrainingStep, type TrainingStep, type TrainingStepOptions, type TrainingStepState, type VariableSnapshot } from './training-step';
 
 export const CHECKPOINT_FORMAT = 'isd-studio-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -195,4 +195,22 @@ export async function pruneCheckpoints(dir: string, keep: number, protect?: stri
     removed.push(p);
   }
   return removed;
+}
+
+/**
+ * Rebuilds the model a checkpoint holds (student, teacher, heads, queue), for evaluation or
+ * inspection after a run (`isd eval`, neighbour galleries). The caller disposes the step.
+ */
+export async function restoreTrainingStep(checkpointPath: string): Promise<{ step: TrainingStep; manifest: CheckpointManifest }> {
+  const ck = await readCheckpoint(checkpointPath);
+  const options = (ck.manifest.config as { step?: TrainingStepOptions }).step;
+  if (!options) throw invalid(path.join(checkpointPath, MANIFEST), 'config.step (the model options) missing');
+  const step = createTrainingStep(options);
+  try {
+    step.loadState(ck.state);
+  } catch (err) {
+    step.dispose();
+    throw invalid(checkpointPath, (err as Error).message);
+  }
+  return { step, manifest: ck.manifest };
 }

@@ -17,7 +17,7 @@ export interface EngineOptions {
   threads?: number;
   /** Encoder base width override (resnet20: 16, resnet18: 64): only for fast tests of the machinery. */
   baseWidth?: number;
-  /** Checkpoint folders kept per run (newest first; the one a run resumed from is kept too). Default 2. */
+  /** Checkpoint folders kept per run, the newest ones. Default 2. */
   keepCheckpoints?: number;
   /** kNN bank: the first n images of the dataset's training split (default: all, or max(trainLimit, 5000) with trainLimit). */
   evalBankLimit?: number;

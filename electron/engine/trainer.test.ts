@@ -11,7 +11,7 @@ import { loadDataset } from '../data';
 import type { LoadedDataset } from '../data/types';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../run-config';
 import { initBackend, type BackendName } from './backend';
-import { listCheckpoints, readCheckpoint } from './checkpoint';
+import { listCheckpoints, readCheckpoint, restoreTrainingStep } from './checkpoint';
 import type { TrainerEvent } from './protocol';
 import { Trainer, type EvaluationSets, type ImageSet, type TrainerOptions, type TrainerResult } from './trainer';
 
@@ -166,6 +166,12 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     expect(maxDiff).toBeLessThan(1e-4);
     expect(Array.from(b.state.queueLabels)).toEqual(Array.from(a.state.queueLabels));
     expect(b.manifest.queue.pointer).toBe(a.manifest.queue.pointer);
+    // the final checkpoint rebuilds the model for evaluation after the run
+    const restored = await restoreTrainingStep(second.result.checkpointPath!);
+    expect(restored.step.stepsDone).toBe(10);
+    const feats = tf.tidy(() => restored.step.studentEmbed(tf.zeros([2, 16, 16, 1])).shape);
+    expect(feats).toEqual([2, 8]); // resnet20 at base width 2: 4·2 features
+    restored.step.dispose();
     // keepCheckpoints (2) prunes older folders
     expect((await listCheckpoints(dir)).map((p) => path.basename(p))).toEqual(['step-000000007', 'step-000000010']);
   });
