@@ -163,6 +163,7 @@ function createWindow(): BrowserWindow {
       experimentalFeatures: false,
       webviewTag: false,
       navigateOnDragDrop: false,
+      disableBlinkFeatures: 'Auxclick', // middle-click would otherwise try to open links in new windows
       safeDialogs: true,
       spellcheck: false,
       devTools: !app.isPackaged || process.env.ISD_DEVTOOLS === '1',
