@@ -13,11 +13,11 @@ import { IsdError, isIsdError } from '../errors';
 import type { RunConfig } from '../run-config';
 import { computeChannelStats, toEvalBatch } from '../engine/augment';
 import { initBackend, type BackendName } from '../engine/backend';
-import { readCheckpoint } from '../engine/checkpoint';
+import { restoreTrainingStep } from '../engine/checkpoint';
 import { extractFeatures, nearestNeighbours } from '../engine/evaluate';
 import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
-import { createTrainingStep, type TrainingStep, type TrainingStepOptions } from '../engine/training-step';
+import type { TrainingStep } from '../engine/training-step';
 import { drawImbalance } from '../data/imbalance';
 import { selectImages } from '../data/split';
 import { parseImbalance } from '../run-config';
@@ -121,18 +121,12 @@ async function loadRun(input: RunAnalysisInput): Promise<LoadedRun> {
   if (current?.key === key) return current;
   current?.step.dispose();
   current = null;
-  const ck = await readCheckpoint(input.checkpointPath);
-  const saved = ck.manifest.config as { step?: TrainingStepOptions; imageSize?: number };
-  if (!saved.step || typeof saved.imageSize !== 'number') {
-    throw new IsdError('CONFLICT', `${input.checkpointPath}: the checkpoint does not record its model options`, { path: input.checkpointPath });
-  }
   const ds = await datasetFor(input.datasetPath, input.config);
-  const step = createTrainingStep(saved.step);
-  try {
-    step.loadState(ck.state);
-  } catch (err) {
+  const { step, manifest } = await restoreTrainingStep(input.checkpointPath);
+  const imageSize = (manifest.config as { imageSize?: number }).imageSize;
+  if (typeof imageSize !== 'number') {
     step.dispose();
-    throw new IsdError('CONFLICT', `${input.checkpointPath}: does not fit the run's model: ${(err as Error).message}`, { path: input.checkpointPath });
+    throw new IsdError('CONFLICT', `${input.checkpointPath}: the checkpoint does not record its image size`, { path: input.checkpointPath });
   }
   const bankCount = Math.min(ds.train.count, input.engine?.evalBankLimit ?? NEIGHBOUR_BANK_LIMIT);
   const px = ds.height * ds.width * ds.channels;
@@ -140,7 +134,7 @@ async function loadRun(input: RunAnalysisInput): Promise<LoadedRun> {
     key,
     ds,
     step,
-    imageSize: saved.imageSize,
+    imageSize,
     norm: computeChannelStats(trainingImages(ds, input.config), ds.channels),
     bank: { images: ds.train.images.subarray(0, bankCount * px), labels: ds.train.labels ? ds.train.labels.subarray(0, bankCount) : null, count: bankCount },
     bankFeatures: null,
