@@ -1,0 +1,247 @@
+/**
+ * `isd bench`: images per second of the engine's real training step (createTrainingStep) on random
+ * input, in the configuration contracts.md fixes ("The benchmark step"), after warm-up, plus where
+ * the time goes (augmentation, forward, backward, update) and whether memory stays flat.
+ *
+ * imagesPerSec counts the step alone (as ../shared/bench/torch_isd_bench.py does); the shares are of
+ * augmentation + step, so a user sees what augmenting two views costs on top.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { IsdError } from '../errors';
+import { Rng } from '../rng';
+import { augmentBatch } from './augment';
+import { initBackend, type BackendName } from './backend';
+import { encoderEmbedding } from './models/encoder';
+import { l2Normalize, ParamScope } from './models/layers';
+import { ParamStore } from './models/param-store';
+import type { Arch } from './models/resnet';
+import { isdLossFromSimilarities } from './methods/isd';
+import { mocoLossFromSimilarities } from './methods/moco';
+import { SgdMomentum } from './methods/sgd';
+import { emaUpdate, teacherPairs } from './methods/teacher-update';
+import { createTrainingStep, type Method, type TrainingStep } from './training-step';
+
+export interface BenchmarkOptions {
+  steps?: number;
+  warmup?: number;
+  arch?: Arch;
+  batch?: number;
+  size?: number;
+  channels?: number;
+  queue?: number;
+  method?: Method;
+  /** Force a backend (else initBackend's choice, or ISD_BACKEND). */
+  backend?: BackendName;
+  /** wasm threads (default: initBackend's). */
+  threads?: number;
+  /** Measure the augmentation, forward and update shares (a few extra passes); default true. */
+  shares?: boolean;
+}
+
+export interface BenchmarkShares {
+  augment: number;
+  forward: number;
+  backward: number;
+  update: number;
+}
+
+export interface BenchmarkResult {
+  backend: BackendName;
+  device: string;
+  threads: number;
+  arch: Arch;
+  method: Method;
+  batch: number;
+  size: number;
+  channels: number;
+  queue: number;
+  steps: number;
+  /** batch · steps / total time of the timed steps (as the PyTorch reference counts). */
+  imagesPerSec: number;
+  /** From the fastest single step. */
+  bestImagesPerSec: number;
+  /** Each timed step, ms. */
+  stepMs: number[];
+  /** Fractions of (augmentation of two views + step); null when not measured. */
+  shares: BenchmarkShares | null;
+  /** Milliseconds per step of each part (augment: both views). */
+  partsMs: { augment: number; forward: number; backward: number; update: number } | null;
+  peakRssMB: number;
+  /** tf.memory().numTensors the same after every timed step as after warm-up. */
+  numTensorsStable: boolean;
+  numTensors: number;
+  versions: Record<string, string>;
+}
+
+/** The contracts.md step's hyperparameters (T_s 0.1, T_t 0.01, EMA 0.99, SGD lr 0.05, momentum 0.9, wd 1e-4). */
+const STEP = { tempStudent: 0.1, tempTeacher: 0.01, temperature: 0.2, ema: 0.99, momentum: 0.9, weightDecay: 1e-4, lr: 0.05 };
+
+function positiveInt(v: number, field: string, max: number): number {
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new IsdError('BAD_INPUT', `${field} must be a whole number from 1 to ${max}, got ${v}`, { field });
+  return v;
+}
+
+function randomTensor(rng: Rng, shape: number[]): tf.Tensor4D {
+  const a = new Float32Array(shape.reduce((p, d) => p * d, 1));
+  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+  return tf.tensor4d(a, shape as [number, number, number, number]);
+}
+
+/** Best of `reps` timings of f (which must finish its work before returning), ms. */
+function bestMs(reps: number, f: () => void): number {
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    f();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+/** The step's forward passes alone (teacher, student with predictor, loss), ms. */
+function forwardMs(step: TrainingStep, method: Method, xs: tf.Tensor4D, xt: tf.Tensor4D, reps: number): number {
+  const student = new ParamScope(step.params, 'student.', true);
+  const teacher = new ParamScope(step.params, 'teacher.', false);
+  const queue = step.queue.keys as tf.Tensor2D;
+  return bestMs(reps, () =>
+    tf.tidy(() => {
+      const k = l2Normalize(encoderEmbedding(teacher, step.spec, xt, { training: true }, false));
+      const q = l2Normalize(encoderEmbedding(student, step.spec, xs, { training: true }, method === 'isd'));
+      const simK = tf.matMul(k, queue, false, true) as tf.Tensor2D;
+      const simQ = tf.matMul(q, queue, false, true) as tf.Tensor2D;
+      const loss =
+        method === 'isd'
+          ? isdLossFromSimilarities(simQ, simK, STEP.tempStudent, STEP.tempTeacher)
+          : mocoLossFromSimilarities(tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D, simQ, STEP.temperature);
+      loss.dataSync();
+    }),
+  );
+}
+
+/** The step's parameter updates alone (teacher EMA, SGD with momentum and weight decay), ms. */
+function updateMs(step: TrainingStep, reps: number): number {
+  const pairs = teacherPairs(step.params);
+  const trainable = step.params.list('student.').filter((e) => e.trainable);
+  const scratch = new ParamStore(); // momentum buffers of a throwaway optimizer
+  const sgd = new SgdMomentum(scratch, trainable, STEP.momentum, STEP.weightDecay);
+  const zeros: tf.NamedTensorMap = {};
+  for (const e of trainable) zeros[e.variable.name] = tf.zerosLike(e.variable);
+  try {
+    return bestMs(reps, () => {
+      emaUpdate(pairs, STEP.ema);
+      sgd.apply(zeros, 0); // lr 0: the same arithmetic, weights unchanged
+      tf.tidy(() => tf.add(trainable[0].variable, 0).dataSync()); // wait for the queue of work (async backends)
+    });
+  } finally {
+    tf.dispose(Object.values(zeros));
+    scratch.dispose();
+  }
+}
+
+/** Augmenting the two views of a batch (strong for the student, weak for the teacher), ms. */
+function augmentMs(batch: number, size: number, channels: number, rng: Rng, reps: number): number {
+  const images = new Uint8Array(batch * size * size * channels);
+  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
+  const indices = Int32Array.from({ length: batch }, (_, i) => i);
+  const src = { h: size, w: size, c: channels };
+  const norm = { mean: new Array<number>(channels).fill(0.5), std: new Array<number>(channels).fill(0.25) };
+  return bestMs(reps, () => {
+    const a = augmentBatch(images, indices, src, { size, strength: 'strong', ...norm }, rng);
+    const b = augmentBatch(images, indices, src, { size, strength: 'weak', ...norm }, rng);
+    a.dataSync();
+    b.dataSync();
+    tf.dispose([a, b]);
+  });
+}
+
+/** Times the real training step; see the module comment. */
+export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<BenchmarkResult> {
+  const steps = positiveInt(opts.steps ?? 10, 'steps', 100_000);
+  const warmup = opts.warmup ?? 2;
+  if (!Number.isInteger(warmup) || warmup < 0) throw new IsdError('BAD_INPUT', `warmup must be a whole number ≥ 0, got ${warmup}`, { field: 'warmup' });
+  const arch = opts.arch ?? 'resnet20';
+  const method = opts.method ?? 'isd';
+  const batch = positiveInt(opts.batch ?? 128, 'batch', 65_536);
+  const size = positiveInt(opts.size ?? 28, 'size', 4096);
+  const channels = positiveInt(opts.channels ?? 1, 'channels', 4);
+  const queue = positiveInt(opts.queue ?? 4096, 'queue', 1_000_000);
+  const report = await initBackend({ prefer: opts.backend, threads: opts.threads });
+  const rng = new Rng(0);
+  let peakRss = process.memoryUsage().rss;
+  const sampleRss = () => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  };
+
+  const step = createTrainingStep({
+    method,
+    arch,
+    inputShape: [size, size, channels],
+    batchSize: batch,
+    queueSize: queue,
+    tempTeacher: STEP.tempTeacher,
+    tempStudent: STEP.tempStudent,
+    temperature: STEP.temperature,
+    ema: STEP.ema,
+    momentum: STEP.momentum,
+    weightDecay: STEP.weightDecay,
+    seed: 0,
+  });
+  const xs = randomTensor(rng, [batch, size, size, channels]);
+  const xt = randomTensor(rng, [batch, size, size, channels]);
+  try {
+    for (let i = 0; i < warmup; i++) {
+      step.step(xs, xt, STEP.lr);
+      sampleRss();
+    }
+    const tensorsAfterWarmup = tf.memory().numTensors;
+    let stable = true;
+    const stepMs: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      const r = step.step(xs, xt, STEP.lr); // synchronous: reads the loss back
+      stepMs.push(performance.now() - t0);
+      if (!Number.isFinite(r.loss)) throw new IsdError('DIVERGED', `benchmark step ${i + 1} gave loss ${r.loss}`);
+      sampleRss();
+      if (tf.memory().numTensors !== tensorsAfterWarmup) stable = false;
+    }
+    const total = stepMs.reduce((s, t) => s + t, 0);
+    let parts: BenchmarkResult['partsMs'] = null;
+    let shares: BenchmarkShares | null = null;
+    if (opts.shares !== false) {
+      const reps = Math.min(3, steps);
+      const fwd = forwardMs(step, method, xs, xt, reps);
+      sampleRss();
+      const upd = updateMs(step, reps);
+      const aug = augmentMs(batch, size, channels, rng, reps);
+      sampleRss();
+      const stepBest = Math.min(...stepMs);
+      parts = { augment: aug, forward: fwd, backward: Math.max(0, stepBest - fwd - upd), update: upd };
+      const whole = aug + Math.max(stepBest, fwd + upd);
+      shares = { augment: aug / whole, forward: fwd / whole, backward: parts.backward / whole, update: upd / whole };
+    }
+    return {
+      backend: report.backend,
+      device: report.device,
+      threads: report.threads,
+      arch,
+      method,
+      batch,
+      size,
+      channels,
+      queue,
+      steps,
+      imagesPerSec: (batch * steps) / (total / 1000),
+      bestImagesPerSec: batch / (Math.min(...stepMs) / 1000),
+      stepMs,
+      shares,
+      partsMs: parts,
+      peakRssMB: peakRss / 2 ** 20,
+      numTensorsStable: stable,
+      numTensors: tf.memory().numTensors,
+      versions: report.versions,
+    };
+  } finally {
+    tf.dispose([xs, xt]);
+    step.dispose();
+  }
+}
