@@ -11,6 +11,7 @@ import {
   type RequestInput,
 } from './contract';
 import { DEFAULT_RUN_CONFIG } from './run-config';
+import { DEFAULT_STUDY_SPEC } from './study/study-spec';
 import type { IsdErrorCode } from './errors';
 
 /** One valid input per channel; every channel must appear (checked below). */
@@ -39,6 +40,13 @@ const valid: { [C in Channel]: RequestInput<C> } = {
   'runs.neighbours': { id: 'r1', testIndex: 12 },
   'runs.teacherSimilarity': { id: 'r1', testIndex: 0, bins: 20 },
   'runs.estimate': { config: { method: 'moco' } },
+  'study.estimate': { spec: { profiles: ['none', 'longtail:10'], budget: { epochs: 2 } } },
+  'study.start': { spec: { dataset: 'sample', profiles: ['none', 'dominant:3:100'], seeds: 2, budget: { trainLimit: 128, batchSize: 32, queueSize: 64, epochs: 1 } } },
+  'study.list': {},
+  'study.get': { id: 'abcd1234' },
+  'study.stop': { id: 'abcd' },
+  'study.resume': { id: 'abcd1234-0000-0000-0000-000000000000' },
+  'study.export': { id: 'abcd1234', format: 'md' },
 };
 
 /** Malformed inputs per channel, each with the field the error must name. */
@@ -128,6 +136,27 @@ const invalid: { [C in Channel]: [input: unknown, field: string][] } = {
     [{ id: 'r1', testIndex: 0, bins: 1 }, 'bins'],
   ],
   'runs.estimate': [[{ config: { batchSize: 0 } }, 'config.batchSize']],
+  'study.estimate': [
+    [{ spec: { seeds: 1 } }, 'spec.seeds'],
+    [{ spec: { budget: { epochs: 0 } } }, 'spec.budget.epochs'],
+  ],
+  'study.start': [
+    [{}, 'spec'],
+    [{ spec: { profiles: ['none', 'longtail:0.5'] } }, 'spec.profiles.1'],
+    [{ spec: { profiles: ['none', 'none'] } }, 'spec.profiles'],
+    [{ spec: { methods: ['isd', 'byol'] } }, 'spec.methods.1'],
+    [{ spec: { budget: { batchSize: 100, queueSize: 1024 } } }, 'spec.budget.queueSize'],
+    [{ spec: { budget: { lr: 0.1 } } }, 'spec.budget.lr'],
+    [{ spec: { seed: 3 } }, 'spec.seed'],
+  ],
+  'study.list': [[{ all: true }, 'all']],
+  'study.get': [[{ id: 'ab' }, 'id']],
+  'study.stop': [[{}, 'id']],
+  'study.resume': [[{ id: 7 }, 'id']],
+  'study.export': [
+    [{ id: 'abcd1234', format: 'xlsx' }, 'format'],
+    [{ id: 'abcd1234' }, 'format'],
+  ],
 };
 
 describe('validateRequest', () => {
@@ -174,6 +203,14 @@ describe('validateRequest', () => {
     expect(n).toEqual({ ok: true, value: { id: 'r', testIndex: 3, k: 8 } });
   });
 
+  it('completes a study spec over the default study, budget field by field, profiles canonical', () => {
+    const r = validateRequest('study.start', { spec: { profiles: ['none', 'longtail:10.0'], budget: { epochs: 2 } } });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.spec).toEqual({ ...DEFAULT_STUDY_SPEC, profiles: ['none', 'longtail:10'], budget: { ...DEFAULT_STUDY_SPEC.budget, epochs: 2 } });
+    expect(validateRequest('study.estimate', { spec: {} })).toEqual({ ok: true, value: { spec: DEFAULT_STUDY_SPEC } });
+  });
+
   it('says "required" for a missing field', () => {
     const r = validateRequest('runs.get', {});
     expect(r).toEqual({ ok: false, error: { code: 'BAD_INPUT', field: 'id', message: 'id: required' } });
@@ -205,6 +242,6 @@ describe('tables', () => {
 
   it('channel and event names are dotted and unique', () => {
     for (const name of [...CHANNELS, ...EVENT_NAMES]) expect(name).toMatch(/^[a-z]+\.[a-zA-Z]+$/);
-    expect(new Set(EVENT_NAMES)).toEqual(new Set(['run.progress', 'run.status', 'run.eval', 'datasets.changed', 'app.log']));
+    expect(new Set(EVENT_NAMES)).toEqual(new Set(['run.progress', 'run.status', 'run.eval', 'datasets.changed', 'app.log', 'study.progress']));
   });
 });

@@ -3,17 +3,20 @@
  * event channel (payload type). Preload, ipc.ts, host.ts and the renderer's client are all typed from
  * this one module, so a channel cannot drift between sides.
  *
- * Pure: imports zod and run-config only (plus erased type-only imports), so the renderer imports it
- * at runtime too (its form validates with the same schemas before anything is sent).
+ * Pure: imports zod, run-config and study/study-spec only (plus erased type-only imports), so the
+ * renderer imports it at runtime too (its forms validate with the same schemas before anything is sent).
  *
  * Adding a feature (e.g. `study.*`) is a plain extension of `requests` / `events` below.
  */
 import { z } from 'zod';
 import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema, type RunConfig } from './run-config';
 import type { DatasetEntry, DatasetSummary } from './data/types';
+import { studySpecInputSchema } from './study/study-spec';
+import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study/study-types';
 
 export type { RunConfig } from './run-config';
 export type { DatasetEntry, DatasetSummary, DatasetFormat } from './data/types';
+export type * from './study/study-types';
 
 // ---------------------------------------------------------------------------------------------
 // Errors and the result envelope
@@ -246,6 +249,7 @@ export interface RunEstimate {
 const out = <T>() => z.custom<T>(() => true);
 
 const runId = z.string().min(1, 'required').max(64, 'at most 64 characters');
+const studyId = z.string().min(4, 'give at least 4 characters of the study id').max(64, 'at most 64 characters');
 const datasetId = z.string().min(1, 'required').max(4096, 'too long');
 const path = z.string().min(1, 'required').max(4096, 'too long');
 const int = (min: number, max: number) =>
@@ -333,6 +337,20 @@ export const requests = {
   },
   /** Duration of a run with this config, from the speed measured on this backend. */
   'runs.estimate': { input: z.strictObject({ config: partialRunConfig }), output: out<RunEstimate>() },
+
+  // Imbalance studies (electron/study): methods × imbalance profiles × seeds under one budget, each run an ordinary run.
+  /** Duration of the whole study on its dataset, from the speed measured on this backend; the profiles' rare classes. */
+  'study.estimate': { input: z.strictObject({ spec: studySpecInputSchema }), output: out<StudyEstimateView>() },
+  /** Creates the study and queues its runs (seed by seed) behind whatever trains. */
+  'study.start': { input: z.strictObject({ spec: studySpecInputSchema }), output: out<StudyDetail>() },
+  'study.list': { input: z.strictObject({}), output: out<StudySummary[]>() },
+  /** Spec, runs with their statuses, progress, results table, paired differences and verdicts. */
+  'study.get': { input: z.strictObject({ id: studyId }), output: out<StudyDetail>() },
+  /** Takes the study's waiting runs out of the queue and stops its training run with a checkpoint. */
+  'study.stop': { input: z.strictObject({ id: studyId }), output: out<StudyDetail>() },
+  /** Re-queues the runs that are not completed (from their checkpoints); completed runs are never redone. */
+  'study.resume': { input: z.strictObject({ id: studyId }), output: out<StudyDetail>() },
+  'study.export': { input: z.strictObject({ id: studyId, format: z.enum(['csv', 'md']) }), output: out<StudyExport>() },
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -369,6 +387,8 @@ export const events = {
   /** Datasets were added or removed (by any client): lists should refresh. */
   'datasets.changed': out<{ ids: string[] }>(),
   'app.log': out<AppLogEvent>(),
+  /** A study's runs moved (progress at most once a second while one trains; at once on status changes and evaluations). */
+  'study.progress': out<StudyProgress>(),
 } as const;
 
 // ---------------------------------------------------------------------------------------------
