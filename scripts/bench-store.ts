@@ -5,8 +5,9 @@
  *
  *   npx tsc -p tsconfig.node.json && node dist/scripts/bench-store.js [--json] [--check] [--runs N] [--rows N] [--keep]
  *
- * --check exits 1 when a target is missed. Query times are the median of repeated calls (the first,
- * cold call is reported too); the machine may be shared, so quote numbers with that caveat.
+ * --check exits 1 when a target is missed. Times are medians of repeats (three appends into three
+ * runs; 11 or 21 calls of each query), the first and slowest are reported too; the machine may be
+ * shared, so quote numbers with that caveat.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -79,7 +80,8 @@ function seedRuns(store: RunStore, count: number, clock: { t: number }): void {
   seedAll();
 }
 
-function appendMetrics(store: RunStore, runId: string, rows: number, batch: number): Timing {
+/** Appends `rows` steps in batches to each of `repeats` fresh runs; the median run is the result. */
+function appendMetrics(store: RunStore, runIds: string[], rows: number, batch: number): Timing {
   const batches: StepMetricInput[][] = [];
   for (let start = 1; start <= rows; start += batch) {
     const b: StepMetricInput[] = [];
@@ -88,10 +90,14 @@ function appendMetrics(store: RunStore, runId: string, rows: number, batch: numb
     }
     batches.push(b);
   }
-  const t0 = performance.now();
-  for (const b of batches) store.appendStepMetrics(runId, b);
-  const ms = performance.now() - t0;
-  return { name: `append ${rows} step rows in batches of ${batch}`, ms, firstMs: ms, maxMs: ms, repeats: 1, targetMs: APPEND_TARGET_MS, ok: ms < APPEND_TARGET_MS, detail: { rows, batches: batches.length, rowsPerSec: Math.round(rows / (ms / 1000)) } };
+  let i = 0;
+  const t = timeRepeated(`append ${rows} step rows in batches of ${batch}`, APPEND_TARGET_MS, runIds.length, () => {
+    const runId = runIds[i++];
+    for (const b of batches) store.appendStepMetrics(runId, b);
+    return { rows, batches: batches.length };
+  });
+  t.detail.rowsPerSec = Math.round(rows / (t.ms / 1000));
+  return t;
 }
 
 function listQuery(store: RunStore, label: string, q: RunListQuery): Timing {
@@ -128,8 +134,9 @@ async function main(): Promise<void> {
     seedRuns(store, runCount, clock);
     log(`seeded ${runCount} runs in ${(performance.now() - t0).toFixed(0)} ms (not timed against a target)`);
 
-    const run = store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist' }, { datasetName: 'Fashion-MNIST', status: 'running' });
-    timings.push(appendMetrics(store, run.id, rowCount, 100));
+    const runs = [1, 2, 3].map(() => store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist' }, { datasetName: 'Fashion-MNIST', status: 'running' }));
+    timings.push(appendMetrics(store, runs.map((r) => r.id), rowCount, 100));
+    const run = runs[1];
 
     timings.push(listQuery(store, 'newest first, page 1 of 50', { limit: 50 }));
     timings.push(listQuery(store, 'status=completed, method=isd, by kNN-20 desc', { status: 'completed', method: 'isd', sort: 'knn20', order: 'desc', limit: 50 }));
