@@ -1,0 +1,104 @@
+// `isd study …` in-process on the program of electron/cli.ts: a real SQLite file, real engine workers
+// from dist/ (npm test builds first), the bundled sample; engine knobs shrink the encoder and kNN sets.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildProgram } from './cli';
+import { registerStudyCommand, specFromFlags } from './cli-study';
+import { IsdError } from './errors';
+
+const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
+let dir: string;
+let db: string;
+
+/** Runs `isd <args>` in this process; returns the exit code and what went to stdout and stderr. */
+async function isd(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const state = { code: 0 };
+  const program = buildProgram(state);
+  registerStudyCommand(program, state, { engine: ENGINE });
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  try {
+    await program.parseAsync([...args, '--db', db], { from: 'user' });
+  } catch (e) {
+    state.code = (e as { code?: string }).code?.startsWith('commander.') ? 2 : 1;
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return { code: state.code, stdout, stderr };
+}
+
+const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-cli-study-'));
+  db = path.join(dir, 'history.db');
+});
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('isd study', () => {
+  it('maps flags to a spec and names the flag at fault', async () => {
+    expect(specFromFlags({ profiles: 'none, longtail:10', seeds: '3', epochs: '2', linear: true })).toEqual({ profiles: ['none', 'longtail:10'], seeds: 3, budget: { epochs: 2, linearEval: true } });
+    expect(() => specFromFlags({ epochs: 'two' })).toThrow(IsdError);
+    for (const [flags, flag] of [
+      [['--seeds', '1'], '--seeds'],
+      [['--epochs', 'abc'], '--epochs'],
+      [['--profiles', 'none,sideways:3'], '--profiles'],
+      [['--batch-size', '100'], '--queue-size'],
+    ] as const) {
+      const r = await isd('study', 'imbalance', ...flags, '--json');
+      expect(r.code).toBe(2);
+      expect(jsonLines(r.stdout)[0]).toMatchObject({ type: 'error', code: 'BAD_INPUT', field: flag });
+      expect(r.stderr).toContain(`isd: ${flag}: `);
+    }
+    expect((await isd('study', 'show', 'ffff0000', '--json')).code).toBe(2);
+  });
+
+  it('estimates without training', async () => {
+    const r = await isd('study', 'imbalance', '--estimate', '--profiles', 'none,dominant:3:100', '--json');
+    expect(r.code).toBe(0);
+    const [line] = jsonLines(r.stdout);
+    expect(line).toMatchObject({ type: 'estimate', estimate: { runs: 8, perProfile: [{ profile: 'none', rare: [] }, { profile: 'dominant:3:100', rare: [3, 4, 5, 6, 7, 8, 9] }] } });
+    expect((await isd('study', 'list', '--json')).stdout.trim()).toBe('[]');
+  });
+
+  it('runs a study in-process, streaming JSON lines, then lists, shows, exports and resumes it', async () => {
+    const r = await isd('study', 'imbalance', '--name', 'cli tiny', '--profiles', 'dominant:3:100', '--seeds', '2', '--epochs', '1', '--train-limit', '128', '--batch-size', '32', '--queue-size', '64', '--json');
+    expect(r.code).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines[0]).toMatchObject({ type: 'study', name: 'cli tiny', spec: { profiles: ['dominant:3:100'], seeds: 2, budget: { trainLimit: 128 } } });
+    const studyId = lines[0].studyId as string;
+    expect(lines.filter((l) => l.type === 'run' && l.status === 'completed')).toHaveLength(4);
+    expect(lines.some((l) => l.type === 'progress' && typeof l.etaSec === 'number')).toBe(true);
+    const done = lines.at(-1)!;
+    expect(done).toMatchObject({ type: 'done', studyId, state: 'completed', completed: 4, total: 4 });
+    expect((done.results as { paired: unknown[] }).paired.length).toBeGreaterThan(0);
+
+    const listed = JSON.parse((await isd('study', 'list', '--json')).stdout) as { id: string; state: string }[];
+    expect(listed).toEqual([expect.objectContaining({ id: studyId, state: 'completed', completed: 4, total: 4 })]);
+    const human = await isd('study', 'list');
+    expect(human.stdout).toContain(studyId.slice(0, 8));
+
+    const csv = await isd('study', 'show', studyId.slice(0, 8), '--csv');
+    expect(csv.code).toBe(0);
+    expect(csv.stdout.startsWith('study_id,section,profile,method,metric,group,')).toBe(true);
+    const md = await isd('study', 'show', studyId.slice(0, 8), '--markdown');
+    expect(md.stdout).toContain('| `dominant:3:100` | moco |');
+    const shown = await isd('study', 'show', studyId, '--json');
+    expect(JSON.parse(shown.stdout)).toMatchObject({ summary: { id: studyId, completed: 4 }, runs: expect.any(Array) });
+    const text = await isd('study', 'show', studyId);
+    expect(text.stdout).toContain('Verdicts (ISD − MoCo):');
+
+    const resumed = await isd('study', 'resume', studyId.slice(0, 8), '--json');
+    expect(resumed.code).toBe(0);
+    const rl = jsonLines(resumed.stdout);
+    expect(rl[0]).toMatchObject({ type: 'study', resumed: { requeued: [], created: [] } });
+    expect(rl.some((l) => l.type === 'run')).toBe(false);
+    expect(rl.at(-1)).toMatchObject({ type: 'done', state: 'completed', completed: 4 });
+  });
+});
