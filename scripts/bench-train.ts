@@ -3,7 +3,7 @@
  * reference that issue 4 asks for: both run alternately, several rounds, in one sitting.
  *
  *   npx tsc -p tsconfig.node.json && node dist/scripts/bench-train.js [--steps 10] [--threads N]
- *       [--backend wasm|cpu|tensorflow] [--method isd|moco] [--batch 128] [--json]
+ *       [--backend wasm|cpu|tensorflow] [--method isd|moco] [--batch 128] [--json] [--quick (no shares)]
  *       [--vs-torch ROUNDS] [--torch-threads 2] [--torch-script ../shared/bench/torch_isd_bench.py]
  *
  * The machine may be shared: the side-by-side reports the best and the spread of each, and the
@@ -65,6 +65,8 @@ async function main(): Promise<void> {
       method: { type: 'string', default: 'isd' },
       batch: { type: 'string', default: '128' },
       json: { type: 'boolean', default: false },
+      /** Skip measuring the shares (augmentation, forward, update passes). */
+      quick: { type: 'boolean', default: false },
       'vs-torch': { type: 'string' },
       'torch-threads': { type: 'string', default: '2' },
       'torch-script': { type: 'string', default: path.resolve(__dirname, '../../../shared/bench/torch_isd_bench.py') },
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     backend: values.backend as BackendName | undefined,
     method: values.method as Method,
     batch: Number(values.batch),
+    shares: !values.quick,
   };
   if (values['vs-torch'] === undefined) {
     const r = await runBenchmark(opts);
@@ -89,7 +92,7 @@ async function main(): Promise<void> {
   const torch: TorchResult[] = [];
   for (let i = 0; i < rounds; i++) {
     torch.push(runTorch(script, Number(values['torch-threads']), opts.steps, opts.batch));
-    ours.push(await runBenchmark({ ...opts, shares: i === rounds - 1 }));
+    ours.push(await runBenchmark({ ...opts, shares: !values.quick && i === rounds - 1 }));
     if (!values.json) console.error(`round ${i + 1}/${rounds}: pytorch ${torch[i].images_per_s} images/s, ours ${ours[i].imagesPerSec.toFixed(1)}`);
   }
   const o = spread(ours.map((r) => r.imagesPerSec));

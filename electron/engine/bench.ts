@@ -62,6 +62,8 @@ export interface BenchmarkResult {
   bestImagesPerSec: number;
   /** Each timed step, ms. */
   stepMs: number[];
+  /** Process CPU time (all threads) per timed step, ms: steadier than wall time on a shared machine. */
+  cpuMsPerStep: number;
   /** Fractions of (augmentation of two views + step); null when not measured. */
   shares: BenchmarkShares | null;
   /** Milliseconds per step of each part (augment: both views). */
@@ -196,6 +198,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
     const tensorsAfterWarmup = tf.memory().numTensors;
     let stable = true;
     const stepMs: number[] = [];
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
       const r = step.step(xs, xt, STEP.lr); // synchronous: reads the loss back
@@ -204,6 +207,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
       sampleRss();
       if (tf.memory().numTensors !== tensorsAfterWarmup) stable = false;
     }
+    const cpu = process.cpuUsage(cpu0);
     const total = stepMs.reduce((s, t) => s + t, 0);
     let parts: BenchmarkResult['partsMs'] = null;
     let shares: BenchmarkShares | null = null;
@@ -233,6 +237,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
       imagesPerSec: (batch * steps) / (total / 1000),
       bestImagesPerSec: batch / (Math.min(...stepMs) / 1000),
       stepMs,
+      cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
       shares,
       partsMs: parts,
       peakRssMB: peakRss / 2 ** 20,
