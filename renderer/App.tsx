@@ -10,14 +10,16 @@ import { HistoryPage } from './pages/History';
 import { LiveRunPage } from './pages/LiveRun';
 import { NewRunPage } from './pages/NewRun';
 import { RunDetailPage } from './pages/RunDetail';
+import { StudyPage } from './pages/StudyPage';
 
 const NAV: { route: Route; label: string; pages: Route['page'][] }[] = [
   { route: { page: 'new' }, label: 'New run', pages: ['new'] },
   { route: { page: 'history' }, label: 'History', pages: ['history', 'run', 'live'] },
   { route: { page: 'compare', runIds: [] }, label: 'Compare', pages: ['compare'] },
+  { route: { page: 'study', studyId: null }, label: 'Study', pages: ['study'] },
 ];
 
-const TITLES: Record<Route['page'], string> = { new: 'New run', history: 'History', run: 'Run', live: 'Live run', compare: 'Compare', notFound: 'Not found' };
+const TITLES: Record<Route['page'], string> = { new: 'New run', history: 'History', run: 'Run', live: 'Live run', compare: 'Compare', study: 'Imbalance study', notFound: 'Not found' };
 
 export function App() {
   const route = useRoute();
@@ -73,6 +75,8 @@ function Page({ route }: { route: Route }) {
       return <RunDetailPage key={route.runId} runId={route.runId} />;
     case 'compare':
       return <ComparePage runIds={route.runIds} />;
+    case 'study':
+      return <StudyPage studyId={route.studyId} />;
     case 'notFound':
       return (
         <Empty title="This page does not exist">

@@ -5,6 +5,7 @@ export type Route =
   | { page: 'run'; runId: string }
   | { page: 'history' }
   | { page: 'compare'; runIds: string[] }
+  | { page: 'study'; studyId: string | null }
   | { page: 'notFound'; hash: string };
 
 export function parseRoute(hash: string): Route {
@@ -15,6 +16,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'history' && parts.length === 1) return { page: 'history' };
   if (parts[0] === 'runs' && parts.length === 2) return { page: 'run', runId: parts[1]! };
   if (parts[0] === 'runs' && parts.length === 3 && parts[2] === 'live') return { page: 'live', runId: parts[1]! };
+  if (parts[0] === 'study' && parts.length <= 2) return { page: 'study', studyId: parts[1] ?? null };
   if (parts[0] === 'compare' && parts.length === 1) {
     const ids = new URLSearchParams(query).get('ids');
     return { page: 'compare', runIds: ids ? ids.split(',').filter(Boolean) : [] };
@@ -34,6 +36,8 @@ export function href(route: Route): string {
       return `#/runs/${encodeURIComponent(route.runId)}/live`;
     case 'compare':
       return `#/compare?ids=${route.runIds.map(encodeURIComponent).join(',')}`;
+    case 'study':
+      return route.studyId ? `#/study/${encodeURIComponent(route.studyId)}` : '#/study';
     case 'notFound':
       return `#${route.hash}`;
   }

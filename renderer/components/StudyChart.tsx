@@ -1,0 +1,61 @@
+/** Accuracy against imbalance profile, one line per method and class group (all solid, rare dashed), ± sample std as error bars. */
+import { useState } from 'react';
+import { CartesianGrid, ErrorBar, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import type { StudyResults } from '../../electron/contract';
+import { studyChartRows, type ChartMetric } from '../lib/study-form';
+import { SERIES_COLORS } from './Charts';
+
+const METHOD_NAME: Record<string, string> = { isd: 'ISD', moco: 'MoCo' };
+
+export function StudyChart({ profiles, methods, results }: { profiles: string[]; methods: string[]; results: StudyResults }) {
+  const [metric, setMetric] = useState<ChartMetric>('knn20');
+  const rows = studyChartRows(profiles, methods, results, metric);
+  const hasData = rows.some((r) => methods.some((m) => r[`${m}_all`] !== null));
+  return (
+    <figure className="chart card" data-testid="study-chart">
+      <figcaption>
+        <span>Accuracy against imbalance profile</span>
+        <span className="row small">
+          {(['knn20', 'knn1'] as const).map((m) => (
+            <button key={m} type="button" className="small" aria-pressed={metric === m} onClick={() => setMetric(m)}>
+              {m === 'knn20' ? '20-NN' : '1-NN'}
+            </button>
+          ))}
+        </span>
+      </figcaption>
+      <div className="chart-box tall">
+        {!hasData ? (
+          <div className="state">No completed runs yet</div>
+        ) : (
+          <ResponsiveContainer width="100%" height="100%">
+            <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis dataKey="profile" type="category" />
+              <YAxis width={48} unit="%" domain={['auto', 'auto']} />
+              <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(1)}%` : String(v))} />
+              <Legend />
+              {methods.flatMap((m, i) =>
+                (['all', 'rare'] as const).map((g) => (
+                  <Line
+                    key={`${m}_${g}`}
+                    dataKey={`${m}_${g}`}
+                    name={`${METHOD_NAME[m] ?? m}, ${g === 'all' ? 'all classes' : 'rare classes'}`}
+                    stroke={SERIES_COLORS[i % SERIES_COLORS.length]}
+                    strokeDasharray={g === 'rare' ? '5 4' : undefined}
+                    strokeWidth={1.8}
+                    dot
+                    connectNulls={false}
+                    isAnimationActive={false}
+                  >
+                    <ErrorBar dataKey={`${m}_${g}_sd`} width={4} strokeWidth={1} stroke={SERIES_COLORS[i % SERIES_COLORS.length]} />
+                  </Line>
+                )),
+              )}
+            </LineChart>
+          </ResponsiveContainer>
+        )}
+      </div>
+      <p className="small muted">Mean over seeds; bars: ± sample std. Rare classes exist only in imbalanced profiles.</p>
+    </figure>
+  );
+}
