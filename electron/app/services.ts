@@ -27,6 +27,8 @@ import { countClasses, imbalanceCounts, resolveDataset } from '../data';
 import type { BackendReport } from '../engine/backend';
 import type { EngineOptions } from '../engine/protocol';
 import { startEngineRun } from '../engine/run-engine';
+import { recordGroupEvals } from '../study/group-evals';
+import { StudyService, type StudyChannel } from '../study/study-service';
 import { IsdError } from '../errors';
 import { DEFAULT_RUN_CONFIG, parseImbalance, validateRunConfig, type RunConfig } from '../run-config';
 import { openRunStore, type RunStore, type RunSummary as StoredRunSummary } from '../store';
@@ -52,7 +54,7 @@ export interface AppServicesOptions {
   appVersion?: string;
   /** Engine knobs for every run (tests shrink the model and the kNN sets with them). */
   engine?: EngineOptions;
-  /** Replaces the engine worker (tests of the queue logic); default engine/run-engine.ts. */
+  /** Replaces the engine worker; default engine/run-engine.ts with the study's group-evaluation tap. */
   startEngine?: EngineStarter;
   /** Progress events per second per run sent to clients (default 4). */
   progressPerSec?: number;
@@ -65,6 +67,8 @@ export interface AppServices {
   store: RunStore;
   runs: RunService;
   datasets: DatasetService;
+  /** Imbalance studies (electron/study): their handlers are part of `handlers`. */
+  study: StudyService;
   /** Stops the training run with a checkpoint (or ends its worker after stopTimeoutMs), then closes the store. */
   close(opts?: { stopTimeoutMs?: number }): Promise<void>;
 }
@@ -117,7 +121,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     checkpointRoot,
     engine: opts.engine,
     progressPerSec: opts.progressPerSec,
-    startEngine: opts.startEngine ?? startEngineRun,
+    startEngine: opts.startEngine ?? recordGroupEvals(startEngineRun),
     // A run's dataset was checked when it was started; at launch it only has to still exist.
     resolveDatasetPath: async (dataset) => resolveDataset(dataset, registryOptions()),
     log: opts.log,
@@ -201,7 +205,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     return { index: p.index, label: p.label, className: p.label !== null ? (classNames?.[p.label] ?? String(p.label)) : null, dataUrl };
   }
 
-  const handlers: Handlers = {
+  const core: Omit<Handlers, StudyChannel> = {
     'system.info': () => systemInfo(),
 
     'datasets.list': () => datasets.list(),
@@ -336,6 +340,9 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
   };
 
+  const study = new StudyService({ store, runs, events, datasets, handlers: core, log: opts.log });
+  const handlers: Handlers = { ...core, ...study.handlers };
+
   let closed: Promise<void> | null = null;
   return {
     handlers,
@@ -343,11 +350,13 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     store,
     runs,
     datasets,
+    study,
     close(closeOpts = {}) {
       closed ??= (async () => {
         try {
           await runs.close(closeOpts);
         } finally {
+          study.dispose();
           await analysis.close().catch(() => undefined);
           events.clear();
           store.close();
