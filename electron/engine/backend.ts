@@ -32,6 +32,8 @@ export interface BackendReport {
   threads: number;
   /** Set when ISD_BACKEND or the prefer option chose the backend. */
   forcedBy?: 'ISD_BACKEND' | 'prefer';
+  /** Something the user may want to know about the chosen backend (e.g. wasm fell back to one thread, and why). */
+  note?: string;
 }
 
 export interface BackendOptions {
@@ -138,7 +140,9 @@ async function tryWasm(threads: number): Promise<Attempt> {
   }
   const load = wasmLoad();
   const actual = load?.threads ?? 1;
-  return { ok: true, report: { backend: 'wasm', device: cpuDevice(actual), versions: baseVersions(), simd: load?.simd ?? true, threads: actual } };
+  const report: Omit<BackendReport, 'fallbacks' | 'forcedBy'> = { backend: 'wasm', device: cpuDevice(actual), versions: baseVersions(), simd: load?.simd ?? true, threads: actual };
+  if (load?.note) report.note = load.note;
+  return { ok: true, report };
 }
 
 async function tryCpu(): Promise<Attempt> {

@@ -74,10 +74,11 @@ function pthreadWorkerFile(dir: string): string {
   return file;
 }
 
-async function loadModule(dir: string, threads: number): Promise<EmscriptenModule> {
+async function loadModule(dir: string, threads: number, simd: boolean): Promise<EmscriptenModule> {
   const threaded = threads > 1;
   const script = threaded ? 'tfjs-backend-wasm-threaded-simd' : 'tfjs-backend-wasm';
-  const binary = fs.readFileSync(path.join(dir, 'wasm-out', threaded ? 'tfjs-backend-wasm-threaded-simd.wasm' : 'tfjs-backend-wasm-simd.wasm'));
+  const wasmFile = threaded ? 'tfjs-backend-wasm-threaded-simd.wasm' : simd ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm';
+  const binary = fs.readFileSync(path.join(dir, 'wasm-out', wasmFile));
   // Emscripten's Node glue adds process listeners that rethrow every uncaught error from inside its
   // own one-line source (printing 50 kB of it); Node's defaults do the same minus the noise.
   const before = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };
@@ -125,18 +126,26 @@ export function registerWasmBackend(threads: number): void {
   tf.registerBackend(
     'wasm',
     async () => {
-      const module = await loadModule(dir, useThreads ? wanted : 1);
-      tfwasm.setThreadsCount(useThreads ? wanted : 1);
+      const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+      let note: string | undefined;
+      let module: EmscriptenModule | null = null;
+      if (useThreads && simd) {
+        try {
+          module = await loadModule(dir, wanted, true);
+        } catch (e) {
+          note = `the threaded wasm build failed to start (${e instanceof Error ? e.message : String(e)}): running on one thread`;
+        }
+      } else if (wanted > 1) {
+        note = simd ? 'this runtime has no shared WebAssembly memory (wasm threads): running on one thread' : 'this runtime has no wasm SIMD: running the plain build on one thread';
+      }
+      module ??= await loadModule(dir, 1, simd);
+      tfwasm.setThreadsCount(module.PThread ? wanted : 1);
       const backend = new tfwasm.BackendWasm(module);
       // The pool's threads park in their workers between kernels; they must not keep the process
       // alive once the program is done (emscripten refs a worker when it starts a thread).
       for (const w of module.PThread?.runningWorkers ?? []) w.unref();
       const actual = tfwasm.getThreadsCount();
-      loaded = {
-        threads: actual,
-        simd: true,
-        note: !useThreads && wanted > 1 ? 'this runtime has no shared WebAssembly memory (wasm threads)' : undefined,
-      };
+      loaded = { threads: actual, simd, note };
       return backend;
     },
     2,
