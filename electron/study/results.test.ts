@@ -78,7 +78,11 @@ describe('computeStudyResults', () => {
     const none = r.paired.filter((p) => p.profile === 'none');
     expect(none.map((p) => `${p.metric}/${p.group}`)).toEqual(['knn1/all', 'knn20/all']);
     expect(none[0].verdict).toMatch(/^not measured yet/);
-    expect(r.verdicts.find((v) => v.profile === 'dominant:3:100')!.verdict).toContain('20-NN rare classes: ISD higher by 6.0 points');
+    expect(r.verdicts.find((v) => v.profile === 'dominant:3:100')!.verdict).toBe(
+      'ISD ahead on 20-NN rare classes (+6.0 points, 95% CI +3.5 to +8.5); no clear difference on the other 2 comparisons (3 seeds)',
+    );
+    expect(r.verdicts.find((v) => v.profile === 'none')!.verdict).toBe('not measured yet');
+    expect([all.finding, rare.finding, freq.finding]).toEqual(['none', 'isd', 'weak']);
   });
 
   it('with two seeds reports the wide interval honestly, and pairs only seeds where both methods finished', () => {
@@ -89,9 +93,13 @@ describe('computeStudyResults', () => {
     expect(p.ciLow).toBeCloseTo(0.025 - 0.063531, 5);
     expect(p.ciHigh).toBeCloseTo(0.025 + 0.063531, 5);
     expect(p.verdict).toContain('no clear difference at this budget');
+    expect(computeStudyResults(SPEC, results).verdicts[0].verdict).toBe('no clear difference at this budget (2 seeds): every 95% interval of ISD − MoCo includes 0');
+    const weak = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.6), run('isd', 'none', 1, 0.8), run('moco', 'none', 0, 0.58), run('moco', 'none', 1, 0.78)]);
+    expect(weak.verdicts[0].verdict).toBe('ISD ahead on 1-NN all classes by less than the run-to-run spread (+2.0 points, 95% CI +2.0 to +2.0): weak evidence; ISD ahead on 20-NN all classes by less than the run-to-run spread (+2.0 points, 95% CI +2.0 to +2.0): weak evidence (2 seeds)');
     const one = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8), run('moco', 'none', 0, 0.85)]).paired.find((x) => x.profile === 'none' && x.metric === 'knn1')!;
     expect([one.ciLow, one.ciHigh]).toEqual([null, null]);
     expect(one.verdict).toBe('one seed only: MoCo higher by 5.0 points, no interval; not enough to tell');
+    expect(computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8), run('moco', 'none', 0, 0.85)]).verdicts[0].verdict).toMatch(/^one seed has both methods finished so far/);
   });
 
   it('adds linear columns only when runs measured them, and skips pairing with one method', () => {

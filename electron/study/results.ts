@@ -68,12 +68,13 @@ export interface PairedDifference {
   ciHigh: number | null;
   /** The larger of the two methods' run-to-run spreads (sample std) on this metric. */
   spread: number | null;
+  finding: Finding;
   verdict: string;
 }
 
 export interface ProfileVerdict {
   profile: string;
-  /** One plain sentence per headline comparison (20-NN and 1-NN, all and rare classes). */
+  /** One plain sentence over the headline comparisons (1-NN and 20-NN, all and rare classes). */
   verdict: string;
 }
 
@@ -121,23 +122,59 @@ const points = (v: number) => v * 100;
 const belowSpread = (m: number, spread: number | null): spread is number => spread !== null && Math.abs(m) < spread - 1e-9;
 const signed = (v: number, digits = 1) => `${v >= 0 ? '+' : '−'}${Math.abs(points(v)).toFixed(digits)}`;
 
+/**
+ * What a paired difference shows: nothing yet; one seed (no interval); no clear difference (the CI
+ * includes 0); weak (the CI excludes 0 but the difference is below the run-to-run spread); or a clear
+ * lead for ISD or MoCo.
+ */
+export type Finding = 'unmeasured' | 'single' | 'none' | 'weak' | 'isd' | 'moco';
+
+function findingOf(d: Omit<PairedDifference, 'verdict' | 'finding'>): Finding {
+  if (d.pairs === 0 || d.mean === null) return 'unmeasured';
+  if (d.pairs < 2 || d.ciLow === null || d.ciHigh === null) return 'single';
+  if (d.ciLow <= 0 && d.ciHigh >= 0) return 'none';
+  if (belowSpread(d.mean, d.spread)) return 'weak';
+  return d.mean > 0 ? 'isd' : 'moco';
+}
+
 /** The plain-language reading of one paired difference. */
-function verdictOf(d: Omit<PairedDifference, 'verdict'>): string {
-  if (d.pairs === 0 || d.mean === null) return 'not measured yet (no seed has both methods finished)';
+function verdictOf(d: Omit<PairedDifference, 'verdict' | 'finding'>, finding: Finding): string {
+  if (finding === 'unmeasured' || d.mean === null) return 'not measured yet (no seed has both methods finished)';
   const who = d.mean > 0 ? 'ISD' : d.mean < 0 ? 'MoCo' : null;
   const size = `${Math.abs(points(d.mean)).toFixed(1)} points`;
-  if (d.pairs < 2 || d.ciLow === null || d.ciHigh === null) {
+  if (finding === 'single' || d.ciLow === null || d.ciHigh === null) {
     return `one seed only: ${who ? `${who} higher by ${size}` : 'equal'}, no interval; not enough to tell`;
   }
   const ci = `95% CI ${signed(d.ciLow)} to ${signed(d.ciHigh)} points, ${d.pairs} seeds`;
-  if (d.ciLow <= 0 && d.ciHigh >= 0) {
+  if (finding === 'none') {
     const within = belowSpread(d.mean, d.spread) ? `, smaller than the run-to-run spread of ${points(d.spread).toFixed(1)} points` : '';
     return `no clear difference at this budget: ISD − MoCo = ${signed(d.mean)} points (${ci}; the interval includes 0${within})`;
   }
-  if (belowSpread(d.mean, d.spread)) {
-    return `${who} higher by ${size} (${ci}), but the difference is smaller than the run-to-run spread of ${points(d.spread).toFixed(1)} points: weak evidence`;
+  if (finding === 'weak') {
+    return `${who} higher by ${size} (${ci}), but the difference is smaller than the run-to-run spread of ${points(d.spread as number).toFixed(1)} points: weak evidence`;
   }
   return `${who} higher by ${size} (${ci})`;
+}
+
+const GROUP_LABEL: Record<ClassGroup, string> = { all: 'all classes', frequent: 'frequent classes', rare: 'rare classes' };
+
+/** One sentence per profile over its headline comparisons (1-NN and 20-NN on all and rare classes). */
+function profileVerdict(rows: readonly PairedDifference[]): string {
+  if (rows.length === 0) return 'no ISD − MoCo comparison (the study needs both methods)';
+  const label = (p: PairedDifference) => `${METRIC_LABEL[p.metric]} ${GROUP_LABEL[p.group]}`;
+  const at = (p: PairedDifference) => `${signed(p.mean as number)} points, 95% CI ${signed(p.ciLow as number)} to ${signed(p.ciHigh as number)}`;
+  if (rows.every((p) => p.finding === 'unmeasured')) return 'not measured yet';
+  if (rows.some((p) => p.finding === 'single')) return `one seed has both methods finished so far: no interval yet, not enough to tell`;
+  const clear = rows.filter((p) => p.finding === 'isd' || p.finding === 'moco');
+  const weak = rows.filter((p) => p.finding === 'weak');
+  const seeds = Math.min(...rows.map((p) => p.pairs));
+  const parts: string[] = [];
+  for (const p of clear) parts.push(`${p.finding === 'isd' ? 'ISD' : 'MoCo'} ahead on ${label(p)} (${at(p)})`);
+  for (const p of weak) parts.push(`${(p.mean as number) > 0 ? 'ISD' : 'MoCo'} ahead on ${label(p)} by less than the run-to-run spread (${at(p)}): weak evidence`);
+  const rest = rows.length - clear.length - weak.length;
+  if (parts.length === 0) return `no clear difference at this budget (${seeds} seeds): every 95% interval of ISD − MoCo includes 0`;
+  if (rest > 0) parts.push(`no clear difference on the other ${rest} comparison${rest > 1 ? 's' : ''}`);
+  return `${parts.join('; ')} (${seeds} seeds)`;
 }
 
 /** The summary table, the paired differences and the verdicts from the completed runs. */
@@ -187,7 +224,7 @@ export function computeStudyResults(spec: Pick<StudySpec, 'methods' | 'profiles'
         const sd = sampleStd(differences);
         const half = sd !== null && m !== null ? (tQuantile975(differences.length - 1) * sd) / Math.sqrt(differences.length) : null;
         const known = spreads.filter((s): s is number => s !== null);
-        const d: Omit<PairedDifference, 'verdict'> = {
+        const d: Omit<PairedDifference, 'verdict' | 'finding'> = {
           profile,
           metric,
           group,
@@ -200,16 +237,15 @@ export function computeStudyResults(spec: Pick<StudySpec, 'methods' | 'profiles'
           ciHigh: half === null || m === null ? null : m + half,
           spread: known.length ? Math.max(...known) : null,
         };
-        paired.push({ ...d, verdict: verdictOf(d) });
+        const finding = findingOf(d);
+        paired.push({ ...d, finding, verdict: verdictOf(d, finding) });
       }
     }
   }
-  const verdicts: ProfileVerdict[] = spec.profiles.map((profile) => {
-    const lines = paired
-      .filter((p) => p.profile === profile && p.metric !== 'linear' && (p.group === 'all' || p.group === 'rare'))
-      .map((p) => `${METRIC_LABEL[p.metric]} ${p.group === 'all' ? 'all classes' : 'rare classes'}: ${p.verdict}`);
-    return { profile, verdict: lines.length ? lines.join('; ') : 'no ISD − MoCo comparison (the study needs both methods)' };
-  });
+  const verdicts: ProfileVerdict[] = spec.profiles.map((profile) => ({
+    profile,
+    verdict: profileVerdict(paired.filter((p) => p.profile === profile && p.metric !== 'linear' && (p.group === 'all' || p.group === 'rare'))),
+  }));
   return { runs: results.length, cells, paired, verdicts };
 }
 

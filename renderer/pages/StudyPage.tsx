@@ -296,11 +296,12 @@ function ProfilesCard({ d }: { d: StudyDetail }) {
   return (
     <section className="card" aria-label="Profiles">
       <h3>What each profile draws</h3>
+      <div className="table-wrap">
       <table className="small">
         <thead>
           <tr>
             <th>Profile</th>
-            <th className="num">Images per class (before the per-run limit)</th>
+            <th className="num">Images per class (before the limit per run)</th>
             <th>Rare classes</th>
           </tr>
         </thead>
@@ -314,6 +315,7 @@ function ProfilesCard({ d }: { d: StudyDetail }) {
           ))}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }
