@@ -297,24 +297,24 @@ function ProfilesCard({ d }: { d: StudyDetail }) {
     <section className="card" aria-label="Profiles">
       <h3>What each profile draws</h3>
       <div className="table-wrap">
-      <table className="small">
-        <thead>
-          <tr>
-            <th>Profile</th>
-            <th className="num">Images per class (before the limit per run)</th>
-            <th>Rare classes</th>
-          </tr>
-        </thead>
-        <tbody>
-          {d.profiles.map((p) => (
-            <tr key={p.profile}>
-              <td className="mono">{p.profile}</td>
-              <td className="num mono">{p.counts.join(' ')}</td>
-              <td>{p.rare.length ? p.rare.join(' ') : 'none'}</td>
+        <table className="small">
+          <thead>
+            <tr>
+              <th>Profile</th>
+              <th className="num">Images per class (before the limit per run)</th>
+              <th>Rare classes</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {d.profiles.map((p) => (
+              <tr key={p.profile}>
+                <td className="mono">{p.profile}</td>
+                <td className="num mono">{p.counts.join(' ')}</td>
+                <td>{p.rare.length ? p.rare.join(' ') : 'none'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
     </section>
   );
