@@ -24,10 +24,18 @@ export interface RunReport {
   device: string;
 }
 
+/** Reports read so far (a list of 200 runs would otherwise read 200 files per request); only found ones are kept. */
+const reportCache = new Map<string, RunReport>();
+
 export function readRunReport(checkpointDir: string | null): RunReport | null {
   if (!checkpointDir) return null;
+  const hit = reportCache.get(checkpointDir);
+  if (hit) return hit;
   try {
-    return JSON.parse(fs.readFileSync(path.join(checkpointDir, RUN_REPORT_FILE), 'utf8')) as RunReport;
+    const report = JSON.parse(fs.readFileSync(path.join(checkpointDir, RUN_REPORT_FILE), 'utf8')) as RunReport;
+    if (reportCache.size > 5000) reportCache.clear();
+    reportCache.set(checkpointDir, report);
+    return report;
   } catch {
     return null;
   }
@@ -38,6 +46,7 @@ export function writeRunReport(checkpointDir: string, report: RunReport): void {
   const file = path.join(checkpointDir, RUN_REPORT_FILE);
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(report, null, 1));
   fs.renameSync(`${file}.tmp`, file);
+  reportCache.set(checkpointDir, report);
 }
 
 /** Errors are stored as "CODE: message" so the code survives the text column. */

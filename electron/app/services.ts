@@ -150,6 +150,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
 
   async function systemInfo(): Promise<SystemInfo> {
     const b = await backendReport();
+    const speed = measuredSpeed(b.backend, DEFAULT_RUN_CONFIG.arch);
     return {
       backend: b.backend,
       device: b.device,
@@ -159,7 +160,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       transport: opts.transport,
       dbPath: path.resolve(opts.dbPath),
-      measuredImagesPerSec: measuredSpeed(b.backend, DEFAULT_RUN_CONFIG.arch).basis === 'measured' ? measuredSpeed(b.backend, DEFAULT_RUN_CONFIG.arch).imagesPerSec : null,
+      measuredImagesPerSec: speed.basis === 'measured' ? speed.imagesPerSec : null,
     };
   }
 
