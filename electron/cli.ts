@@ -2,13 +2,14 @@
  * The `isd` command line (contracts.md). Every command takes --json (stdout: JSON only) and --db.
  * Exit codes: 0 done, 2 bad input (flag, value, dataset), 1 anything else.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { CliOutput, pct, table } from './cli-output';
 import { IsdError } from './errors';
 import { resolveDbPath, checkpointRootFor } from './app/paths';
 import { inspectDataset, listDatasets } from './data';
 import { openRunStore, type RunStore } from './store';
 import type { DatasetEntry } from './data/types';
+import { registerTrainCommands } from './cli-train';
 
 interface GlobalOptions {
   json?: boolean;
@@ -155,8 +156,9 @@ export function buildProgram(state: { code: number }): Command {
       })(),
     );
 
-  // commander's own errors (unknown flag, missing argument) are bad input: exit 2.
-  program.hook('preAction', () => undefined);
+  registerTrainCommands(program, out, (o, e) => {
+    state.code = o.error(e);
+  });
   return program;
 }
 
@@ -174,6 +176,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return state.code;
 }
-
-// Option is re-exported for commands that add choices (train flags).
-export { Option };

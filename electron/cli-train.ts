@@ -1,0 +1,243 @@
+/**
+ * `isd train`, `isd bench` and `isd serve`: the commands that run the engine or the web host.
+ * Training goes through the same app services as the desktop app and the web host, so a run
+ * started here lands in the same history, with the same validation and the same worker thread.
+ */
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { CliOutput, pct } from './cli-output';
+import { IsdError } from './errors';
+import { resolveDbPath } from './app/paths';
+import { dispatchRequest } from './app/dispatch';
+import type { RunSummary, RunStatus } from './contract';
+import { runConfigFields, validateRunConfig, type RunConfig } from './run-config';
+
+/** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
+const TRAIN_FLAGS: { flag: string; field: keyof RunConfig; kind: 'string' | 'number' | 'int'; help: string }[] = [
+  { flag: 'dataset', field: 'dataset', kind: 'string', help: 'dataset id (isd datasets list) or path' },
+  { flag: 'method', field: 'method', kind: 'string', help: 'isd or moco' },
+  { flag: 'arch', field: 'arch', kind: 'string', help: 'resnet20 or resnet18' },
+  { flag: 'epochs', field: 'epochs', kind: 'int', help: 'training epochs' },
+  { flag: 'batch-size', field: 'batchSize', kind: 'int', help: 'images per step' },
+  { flag: 'lr', field: 'lr', kind: 'number', help: 'peak SGD learning rate' },
+  { flag: 'schedule', field: 'schedule', kind: 'string', help: 'cosine or step' },
+  { flag: 'warmup-epochs', field: 'warmupEpochs', kind: 'number', help: 'linear learning-rate warm-up' },
+  { flag: 'momentum', field: 'momentum', kind: 'number', help: 'SGD momentum' },
+  { flag: 'weight-decay', field: 'weightDecay', kind: 'number', help: 'SGD weight decay' },
+  { flag: 'ema', field: 'ema', kind: 'number', help: 'teacher momentum m' },
+  { flag: 'queue-size', field: 'queueSize', kind: 'int', help: 'anchors in the queue (a multiple of the batch size)' },
+  { flag: 'temp-teacher', field: 'tempTeacher', kind: 'number', help: 'ISD teacher temperature T_t' },
+  { flag: 'temp-student', field: 'tempStudent', kind: 'number', help: 'ISD student temperature T_s' },
+  { flag: 'temperature', field: 'temperature', kind: 'number', help: 'MoCo temperature T' },
+  { flag: 'aug-teacher', field: 'augTeacher', kind: 'string', help: 'weak or strong' },
+  { flag: 'aug-student', field: 'augStudent', kind: 'string', help: 'weak or strong' },
+  { flag: 'image-size', field: 'imageSize', kind: 'int', help: 'encoder input side (0: the dataset\'s own)' },
+  { flag: 'imbalance', field: 'imbalance', kind: 'string', help: 'none | longtail:<rho> | dominant:<large>:<perSmall>' },
+  { flag: 'train-limit', field: 'trainLimit', kind: 'int', help: 'use the first n images after the imbalance draw (0: all)' },
+  { flag: 'eval-every', field: 'evalEvery', kind: 'int', help: 'kNN evaluation every n epochs' },
+  { flag: 'checkpoint-every', field: 'checkpointEvery', kind: 'int', help: 'checkpoint every n epochs' },
+  { flag: 'seed', field: 'seed', kind: 'int', help: 'random seed' },
+  { flag: 'name', field: 'name', kind: 'string', help: 'run name' },
+];
+
+const FLAG_OF_FIELD = new Map<string, string>(TRAIN_FLAGS.map((f) => [f.field, `--${f.flag}`]));
+FLAG_OF_FIELD.set('linearEval', '--linear');
+FLAG_OF_FIELD.set('tags', '--tag');
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Reads --config <file.json> (any RunConfig fields) as the base the flags override. */
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new IsdError(code === 'ENOENT' ? 'NOT_FOUND' : 'PERMISSION', `${file}: ${code === 'ENOENT' ? 'no such file' : 'cannot be read'}`, { field: '--config', path: file });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new IsdError('BAD_INPUT', `${file}: not valid JSON (${(err as Error).message})`, { field: '--config', path: file });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new IsdError('BAD_INPUT', `${file}: must hold a JSON object of run settings`, { field: '--config', path: file });
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Flags (and --config) → a validated RunConfig; the first problem names its flag. */
+export function configFromFlags(flags: Record<string, unknown>): RunConfig {
+  const partial: Record<string, unknown> = flags.config ? readConfigFile(String(flags.config)) : {};
+  for (const f of TRAIN_FLAGS) {
+    const raw = flags[camel(f.flag)];
+    if (raw === undefined) continue;
+    if (f.kind === 'string') {
+      partial[f.field] = String(raw);
+      continue;
+    }
+    const v = Number(raw);
+    if (String(raw).trim() === '' || !Number.isFinite(v) || (f.kind === 'int' && !Number.isInteger(v))) {
+      throw new IsdError('BAD_INPUT', `expected ${f.kind === 'int' ? 'a whole number' : 'a number'}, got "${String(raw)}"`, { field: `--${f.flag}` });
+    }
+    partial[f.field] = v;
+  }
+  if (flags.linear) partial.linearEval = true;
+  if (Array.isArray(flags.tag) && flags.tag.length) partial.tags = flags.tag;
+  const checked = validateRunConfig(partial);
+  if (!checked.ok) {
+    const first = checked.issues[0];
+    throw new IsdError('BAD_INPUT', first.message, { field: FLAG_OF_FIELD.get(first.field) ?? first.field });
+  }
+  // Fields runConfigFields knows but no flag sets still come from --config; keep the import honest.
+  void runConfigFields;
+  return checked.config;
+}
+
+const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'stopped', 'interrupted']);
+
+export function registerTrainCommands(program: Command, out: () => CliOutput, fail: (o: CliOutput, e: unknown) => void): void {
+  const train = program.command('train').description('train an encoder with ISD or MoCo; the run lands in the history');
+  for (const f of TRAIN_FLAGS) train.option(`--${f.flag} <value>`, f.help);
+  train
+    .option('--linear', 'also fit a linear probe at the end')
+    .option('--tag <tag...>', 'tags for the run')
+    .option('--config <file>', 'JSON file of run settings (flags override it)')
+    .option('--resume <runId>', 'continue an interrupted or stopped run from its last checkpoint')
+    .action(async (flags: Record<string, unknown>) => {
+      const o = out();
+      try {
+        await trainCommand(o, flags, program.opts<{ db?: string }>().db);
+      } catch (e) {
+        fail(o, e);
+      }
+    });
+
+  program
+    .command('bench')
+    .description('images/s of the full ISD training step in the fixed benchmark configuration (contracts.md)')
+    .option('--steps <n>', 'timed steps after two warm-up steps', '10')
+    .option('--method <m>', 'isd or moco', 'isd')
+    .action(async (flags: { steps: string; method: string }) => {
+      const o = out();
+      try {
+        const steps = Number(flags.steps);
+        if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new IsdError('BAD_INPUT', 'must be a whole number from 1 to 1000', { field: '--steps' });
+        if (flags.method !== 'isd' && flags.method !== 'moco') throw new IsdError('BAD_INPUT', 'must be isd or moco', { field: '--method' });
+        const { runBenchmark } = await import('./engine/bench');
+        o.info(`timing ${steps} ISD steps (resnet20, batch 128, 28×28×1, queue 4096) after 2 warm-up steps…`);
+        const r = await runBenchmark({ steps, method: flags.method });
+        o.result(r, () =>
+          [
+            `${r.imagesPerSec.toFixed(1)} images/s (best step ${r.bestImagesPerSec.toFixed(1)}) on ${r.backend}, ${r.device}`,
+            r.shares
+              ? `time shares: augment ${pct(r.shares.augment)}, forward ${pct(r.shares.forward)}, backward ${pct(r.shares.backward)}, update ${pct(r.shares.update)}`
+              : '',
+            `step times (ms): ${r.stepMs.map((t) => t.toFixed(0)).join(' ')}`,
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        );
+      } catch (e) {
+        fail(o, e);
+      }
+    });
+
+  program
+    .command('serve')
+    .description('serve the app in a browser on 127.0.0.1 (prints the URL with its token)')
+    .option('--port <n>', 'port (0: any free port)', '0')
+    .action(async (flags: { port: string }) => {
+      const o = out();
+      try {
+        const port = Number(flags.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IsdError('BAD_INPUT', 'must be a port number from 0 to 65535', { field: '--port' });
+        const { startWebHost } = await import('./host');
+        const host = await startWebHost({ dbPath: resolveDbPath(program.opts<{ db?: string }>().db), port });
+        o.result({ url: host.url, port: host.port }, () => host.url);
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        o.info('stopping: the training run (if any) gets a final checkpoint…');
+        await host.close();
+      } catch (e) {
+        fail(o, e);
+      }
+    });
+}
+
+async function trainCommand(o: CliOutput, flags: Record<string, unknown>, db: string | undefined): Promise<void> {
+  const resumeId = flags.resume === undefined ? undefined : String(flags.resume);
+  const config = resumeId === undefined ? configFromFlags(flags) : undefined;
+  const dbPath = resolveDbPath(db);
+  const { createAppServices } = await import('./app/services');
+  // The CLI takes typed dataset paths, as the web host does.
+  const app = createAppServices({ dbPath, transport: 'web' });
+  let runId: string | null = null;
+  let bar: SingleBar | null = null;
+  const useBar = !o.json && process.stdout.isTTY === true;
+  const finished = new Promise<RunStatus>((resolve) => {
+    app.events.on('run.progress', (p) => {
+      if (p.runId !== runId) return;
+      o.line({ type: 'progress', ...p });
+      if (useBar) {
+        bar ??= new SingleBar({ format: 'epoch {epoch} |{bar}| {value}/{total} steps · loss {loss} · {ips} img/s · ETA {eta_formatted}', etaBuffer: 50 });
+        if (!bar.isActive) bar.start(p.totalSteps, p.step, { epoch: p.epoch, loss: p.loss.toFixed(4), ips: p.imagesPerSec.toFixed(0) });
+        bar.setTotal(p.totalSteps);
+        bar.update(p.step, { epoch: p.epoch, loss: p.loss.toFixed(4), ips: p.imagesPerSec.toFixed(0) });
+      }
+    });
+    app.events.on('run.eval', (e) => {
+      if (e.runId !== runId) return;
+      const human = `epoch ${e.epoch}: 1-NN ${pct(e.knn1)}, 20-NN ${pct(e.knn20)}, weighted 20-NN ${pct(e.knn20Weighted)}${e.linear !== null ? `, linear ${pct(e.linear)}` : ''}${e.epoch === 0 ? ' (random-init baseline)' : ''}`;
+      if (useBar && bar?.isActive) bar.stop();
+      o.line({ type: 'epoch', ...e }, human);
+      if (!o.json && !useBar) return;
+    });
+    app.events.on('run.status', (s) => {
+      if (s.runId !== runId) return;
+      if (!o.json) o.info(`run ${s.runId.slice(0, 8)}: ${s.status}${s.error ? ` (${s.error.message})` : ''}`);
+      if (TERMINAL.has(s.status)) resolve(s.status);
+    });
+  });
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted || runId === null) return;
+    interrupted = true;
+    o.info(`stopping run ${runId.slice(0, 8)} at the next step (a checkpoint is written)…`);
+    void dispatchRequest(app.handlers, 'runs.stop', { id: runId });
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const started = resumeId === undefined ? await dispatchRequest(app.handlers, 'runs.start', { config }) : await dispatchRequest(app.handlers, 'runs.resume', { id: resumeId });
+    if (!started.ok) {
+      const e = started.error;
+      const field = e.field?.startsWith('config.') ? FLAG_OF_FIELD.get(e.field.slice(7)) ?? e.field : e.field;
+      throw new IsdError(e.code, e.message.replace(/^config\.[\w.]+: /, ''), { field: resumeId !== undefined && e.field === 'id' ? '--resume' : field, path: e.path });
+    }
+    const run = started.value as RunSummary;
+    runId = run.id;
+    o.info(`run ${run.id} (${run.name}) ${resumeId ? 'resumed' : 'started'}; history: ${dbPath}`);
+    const status = await finished;
+    if (useBar) (bar as SingleBar | null)?.stop();
+    const detail = await dispatchRequest(app.handlers, 'runs.get', { id: run.id });
+    const summary = detail.ok ? (detail.value as { run: RunSummary }).run : null;
+    if (status === 'completed' || status === 'stopped') {
+      const done = { type: 'done', runId: run.id, status, knn1: summary?.knn1 ?? null, knn20: summary?.knn20 ?? null, bestKnn20: summary?.bestKnn20 ?? null, linear: summary?.linear ?? null, epochs: summary?.epoch ?? null, durationSec: summary?.durationSec ?? null };
+      o.line(done, `${status}: 1-NN ${pct(done.knn1)}, 20-NN ${pct(done.knn20)}${done.linear !== null ? `, linear ${pct(done.linear)}` : ''}${status === 'stopped' ? `; continue with: isd train --resume ${run.id}` : ''}`);
+    } else {
+      const err = summary?.error;
+      throw new IsdError(err?.code ?? 'INTERNAL', err?.message ?? `run ended ${status}`, {});
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await app.close({ stopTimeoutMs: 20_000 });
+  }
+}
