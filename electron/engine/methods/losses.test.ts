@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, type BackendName } from '../backend';
 import { Rng } from '../../rng';
 import { isdLoss } from './isd';
 import { mocoLoss } from './moco';
 
-const BACKEND = process.env.ISD_TEST_BACKEND ?? 'cpu';
+const BACKEND = (process.env.ISD_TEST_BACKEND ?? 'cpu') as BackendName;
 
 /** Rows of unit vectors as float64 JS arrays (the reference) and the same values as a float32 tensor. */
 function unitRows(rows: number, dim: number, rng: Rng): number[][] {
@@ -45,7 +46,7 @@ function mocoReference(q: number[][], k: number[][], queue: number[][], T: numbe
 
 describe('losses against a float64 reference', () => {
   beforeAll(async () => {
-    await tf.setBackend(BACKEND);
+    await initBackend({ prefer: BACKEND });
   });
 
   const rng = new Rng(42);

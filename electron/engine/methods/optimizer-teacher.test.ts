@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, type BackendName } from '../backend';
 import { ParamStore } from '../models/param-store';
 import { SgdMomentum } from './sgd';
 import { createTeacherFromStudent, emaUpdate, teacherPairs } from './teacher-update';
 
-const BACKEND = process.env.ISD_TEST_BACKEND ?? 'cpu';
+const BACKEND = (process.env.ISD_TEST_BACKEND ?? 'cpu') as BackendName;
 
 describe('SGD with momentum and the EMA teacher', () => {
   beforeAll(async () => {
-    await tf.setBackend(BACKEND);
+    await initBackend({ prefer: BACKEND });
   });
 
   it('follows PyTorch: d = g + wd·p; buf = m·buf + d; p −= lr·buf', () => {

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, type BackendName } from '../backend';
 import { Rng } from '../../rng';
 import { ParamStore } from '../models/param-store';
 import { TeacherQueue } from './teacher-queue';
 
-const BACKEND = process.env.ISD_TEST_BACKEND ?? 'cpu';
+const BACKEND = (process.env.ISD_TEST_BACKEND ?? 'cpu') as BackendName;
 
 /** [b, 2] keys whose first column numbers them (second column 0), so the queue's contents read as ids. */
 function keys(ids: number[]): tf.Tensor2D {
@@ -17,7 +18,7 @@ function ids(q: TeacherQueue): number[] {
 
 describe('TeacherQueue', () => {
   beforeAll(async () => {
-    await tf.setBackend(BACKEND);
+    await initBackend({ prefer: BACKEND });
   });
 
   it('starts with random unit vectors labelled −1', () => {

@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, type BackendName } from '../backend';
 import { Rng } from '../../rng';
 import { encoderEmbedding, encoderSpec, initEncoder } from './encoder';
 import { batchNorm, initBatchNorm, ParamScope } from './layers';
 import { ParamStore } from './param-store';
 import { backboneForward, backboneSpec, initBackbone } from './resnet';
 
-const BACKEND = process.env.ISD_TEST_BACKEND ?? 'cpu';
+const BACKEND = (process.env.ISD_TEST_BACKEND ?? 'cpu') as BackendName;
 
 describe('functional models', () => {
   beforeAll(async () => {
-    await tf.setBackend(BACKEND);
+    await initBackend({ prefer: BACKEND });
   });
 
   it('resnet20 has the CIFAR layout: 271,824 backbone parameters for 3 channels, 64 features', () => {
