@@ -48,7 +48,15 @@ describe('conv2d gradients on wasm match the cpu backend', () => {
     await initBackend({ prefer: 'wasm', threads: 2 });
   });
 
-  it.each(cases.map((c) => [name(c), c] as const))('%s', async (_label, c) => {
+  it.each([
+    ...cases.map((c) => [name(c), c, false] as const),
+    // The filter gradient split into groups of 16 images (lowered threshold so small shapes split).
+    ...([[32, 6, 6, 8, 8, 3, 1, 'same'], [48, 8, 8, 3, 16, 3, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]], [32, 6, 6, 16, 8, 1, 2, 'same']] as Case[]).map(
+      (c) => [`${name(c)}, filter gradient by image groups`, c, true] as const,
+    ),
+  ])('%s', async (_label, c, grouped) => {
+    if (grouped) process.env.ISD_WASM_DW_GROUP_BYTES = '256';
+    else delete process.env.ISD_WASM_DW_GROUP_BYTES;
     const [n, h, w, ci, co, k] = c;
     const rng = new Rng(n * 1000 + h * 10 + k);
     const xv = randomArray(rng, n * h * w * ci);
@@ -67,5 +75,6 @@ describe('conv2d gradients on wasm match the cpu backend', () => {
     // No intermediate of our kernels is left on the wasm heap, no tensor outside tidy.
     expect(wasmBackend.numDataIds()).toBe(idsBefore);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
+    delete process.env.ISD_WASM_DW_GROUP_BYTES;
   });
 });

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { call, captureShipped, release, transpose, view } from './wasm-calls';
+import { call, captureShipped, heapF32, release, transpose, view } from './wasm-calls';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -200,19 +200,79 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: tf.NamedTens
     right += extraCols * sw;
   }
   if (top < 0 || left < 0) throw new Error('Conv2DBackpropFilter on wasm: negative padding');
-  const xT = transpose(wasm, x, [3, 1, 2, 0]); // [Ci, H, W, N]
-  const dyT = transpose(wasm, grad, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
-  if (padded !== null) release(wasm, padded);
-  const out = call(
-    wasm,
-    'Conv2D',
-    { x: xT, filter: dyT },
-    { strides: [1, 1], pad: explicitPad(top, bottom, left, right), dataFormat: 'NHWC', dilations: [sh, sw] },
-  ); // [Ci, kh, kw, Co]
-  release(wasm, xT, dyT);
+  const n = x.shape[0];
+  const ci = x.shape[3];
+  const co = grad.shape[3];
+  const groups = batchGroups(n, ho * wo * co);
+  const pad = explicitPad(top, bottom, left, right);
+  let out: tf.TensorInfo; // [Ci, kh, kw, Co]
+  if (groups === 1) {
+    const xT = transpose(wasm, x, [3, 1, 2, 0]); // [Ci, H, W, N]
+    const dyT = transpose(wasm, grad, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
+    if (padded !== null) release(wasm, padded);
+    out = call(wasm, 'Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw] });
+    release(wasm, xT, dyT);
+  } else {
+    // The same, summed over groups of images: [G, n, ·, ·] transposed so that each group's
+    // [Ci, H, W, n] and [Ho, Wo, n, Co] blocks are contiguous, then copied out one group at a time.
+    const g = n / groups;
+    const xT = transpose(wasm, view(x, [groups, g, h * w, ci]), [0, 3, 2, 1]); // [G, Ci, H·W, n]
+    const dyT = transpose(wasm, view(grad, [groups, g, ho * wo, co]), [0, 2, 1, 3]); // [G, Ho·Wo, n, Co]
+    if (padded !== null) release(wasm, padded);
+    const sum = new Float32Array(ci * kh * kw * co);
+    for (let k = 0; k < groups; k++) {
+      const xg = copyBlock(wasm, xT, k, [ci, h, w, g]);
+      const dyg = copyBlock(wasm, dyT, k, [ho, wo, g, co]);
+      const part = call(wasm, 'Conv2D', { x: xg, filter: dyg }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw] });
+      release(wasm, xg, dyg);
+      const pv = heapF32(wasm, part);
+      for (let i = 0; i < sum.length; i++) sum[i] += pv[i];
+      release(wasm, part);
+    }
+    release(wasm, xT, dyT);
+    out = wasm.makeOutput([ci, kh, kw, co], 'float32', undefined, sum);
+  }
   const dW = transpose(wasm, out, [1, 2, 0, 3]);
   release(wasm, out);
   return dW;
+}
+
+/**
+ * Bytes of dy per group when the filter-gradient convolution is split by images (ISD_WASM_DW_GROUP_BYTES
+ * overrides it, for tests and tuning; ISD_WASM_DW_GROUPS=1 never splits). Only a dy over 4× this is
+ * split: in an interleaved A/B on resnet20's layers (batch 128, 1 thread) the split took the 28×28×16
+ * layers from 50 to 35 ms (best of 11) and gave nothing, or lost, on the smaller ones.
+ */
+function groupBytes(): number {
+  const v = Number(process.env.ISD_WASM_DW_GROUP_BYTES);
+  return Number.isFinite(v) && v > 0 ? v : 1 << 20;
+}
+
+/**
+ * Groups of images for the filter gradient. As one convolution its packed filter (dy, Ho·Wo·N·Co
+ * values) is re-read from memory for every row tile of the small [9·Ci, Co] output; split into
+ * groups whose share stays within the L2 cache (~1 MB) it is re-read from there. Groups keep at
+ * least 16 images (the contraction per filter tap) and divide the batch.
+ */
+function batchGroups(n: number, perImage: number): number {
+  if (process.env.ISD_WASM_DW_GROUPS === '1') return 1;
+  const limit = groupBytes();
+  let best = 1;
+  for (let groups = 2; n / groups >= 16; groups++) {
+    if (n % groups !== 0) continue;
+    best = groups;
+    if ((n / groups) * perImage * 4 <= limit) break;
+  }
+  return best > 1 && n * perImage * 4 > 4 * limit ? best : 1;
+}
+
+/** A fresh tensor holding block k of x's outermost axis (a memcpy on the heap). */
+function copyBlock(wasm: BackendWasm, x: tf.TensorInfo, k: number, shape: number[]): tf.TensorInfo {
+  const size = shape.reduce((p, d) => p * d, 1);
+  const out = wasm.makeOutput(shape, 'float32');
+  const src = heapF32(wasm, x);
+  heapF32(wasm, out).set(src.subarray(k * size, (k + 1) * size));
+  return out;
 }
 
 let shippedInput: tf.KernelFunc | undefined;
