@@ -92,7 +92,7 @@ describe('isd study', () => {
     const shown = await isd('study', 'show', studyId, '--json');
     expect(JSON.parse(shown.stdout)).toMatchObject({ summary: { id: studyId, completed: 4 }, runs: expect.any(Array) });
     const text = await isd('study', 'show', studyId);
-    expect(text.stdout).toContain('Verdicts (ISD − MoCo):');
+    expect(text.stdout).toContain('**Verdicts (ISD − MoCo).**');
 
     const resumed = await isd('study', 'resume', studyId.slice(0, 8), '--json');
     expect(resumed.code).toBe(0);

@@ -130,10 +130,9 @@ function describeProgress(p: StudyProgress): string {
   return `runs ${p.completed}/${p.total}${p.failed ? `, ${p.failed} failed` : ''} · ${current} · ${(p.fraction * 100).toFixed(0)}% · ETA ${fmtDuration(p.etaSec)}`;
 }
 
-/** The human report at the end: what ran, the table, the verdicts. */
+/** The human report at the end: what ran, the table, the paired differences and verdicts (all in the Markdown), and what is left. */
 function humanReport(d: StudyDetail): string {
-  const lines = [d.markdown.trimEnd(), '', 'Verdicts (ISD − MoCo):'];
-  for (const v of d.results.verdicts) lines.push(`  ${v.profile}: ${v.verdict}`);
+  const lines = [d.markdown.trimEnd()];
   const failed = d.runs.filter((r) => r.status === 'failed');
   if (failed.length) lines.push('', `${failed.length} run(s) failed: ${failed.map((r) => `${r.key} (${r.runId?.slice(0, 8)}: ${r.error ?? 'no reason recorded'})`).join('; ')}`);
   if (d.progress.state !== 'completed') lines.push('', `Not finished: continue with \`isd study resume ${d.summary.id.slice(0, 8)}\``);

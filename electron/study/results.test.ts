@@ -83,6 +83,7 @@ describe('computeStudyResults', () => {
     );
     expect(r.verdicts.find((v) => v.profile === 'none')!.verdict).toBe('not measured yet');
     expect([all.finding, rare.finding, freq.finding]).toEqual(['none', 'isd', 'weak']);
+    expect([all.short, rare.short, freq.short]).toEqual(['no clear difference (the CI includes 0)', 'ISD higher', 'ISD higher, but by less than the run-to-run spread (2.0 points): weak']);
   });
 
   it('with two seeds reports the wide interval honestly, and pairs only seeds where both methods finished', () => {
@@ -137,7 +138,8 @@ describe('exports', () => {
     expect(md).toContain('| profile | method | 1-NN all | 20-NN all | 20-NN frequent | 20-NN rare |');
     expect(md).toContain('| `dominant:3:100` | isd | 72.0 ± 2.8 (70.0–74.0) | 72.0 ± 2.8 (70.0–74.0) | 82.0 ± 2.8 (80.0–84.0) | 61.0 ± 1.4 (60.0–62.0) |');
     expect(md).toContain('| `none` | isd | – | – | – | – |');
-    expect(md).toMatch(/\| `dominant:3:100` \| 20-NN \| rare \| 2 \| \+5\.5 \| −0\.9 to \+11\.9 \| no clear difference at this budget/);
+    expect(md).toContain('| `dominant:3:100` | 20-NN | rare | 2 | +5.5 | −0.9 to +11.9 | no clear difference (the CI includes 0) |');
+    expect(md).toContain('- `dominant:3:100`: no clear difference at this budget (2 seeds): every 95% interval of ISD − MoCo includes 0');
     expect(formatCell(undefined)).toBe('–');
   });
 });

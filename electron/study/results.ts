@@ -69,6 +69,8 @@ export interface PairedDifference {
   /** The larger of the two methods' run-to-run spreads (sample std) on this metric. */
   spread: number | null;
   finding: Finding;
+  /** The finding in a few words, for table cells (the interval is in its own column). */
+  short: string;
   verdict: string;
 }
 
@@ -129,7 +131,7 @@ const signed = (v: number, digits = 1) => `${v >= 0 ? '+' : '−'}${Math.abs(poi
  */
 export type Finding = 'unmeasured' | 'single' | 'none' | 'weak' | 'isd' | 'moco';
 
-function findingOf(d: Omit<PairedDifference, 'verdict' | 'finding'>): Finding {
+function findingOf(d: Omit<PairedDifference, 'verdict' | 'finding' | 'short'>): Finding {
   if (d.pairs === 0 || d.mean === null) return 'unmeasured';
   if (d.pairs < 2 || d.ciLow === null || d.ciHigh === null) return 'single';
   if (d.ciLow <= 0 && d.ciHigh >= 0) return 'none';
@@ -138,7 +140,7 @@ function findingOf(d: Omit<PairedDifference, 'verdict' | 'finding'>): Finding {
 }
 
 /** The plain-language reading of one paired difference. */
-function verdictOf(d: Omit<PairedDifference, 'verdict' | 'finding'>, finding: Finding): string {
+function verdictOf(d: Omit<PairedDifference, 'verdict' | 'finding' | 'short'>, finding: Finding): string {
   if (finding === 'unmeasured' || d.mean === null) return 'not measured yet (no seed has both methods finished)';
   const who = d.mean > 0 ? 'ISD' : d.mean < 0 ? 'MoCo' : null;
   const size = `${Math.abs(points(d.mean)).toFixed(1)} points`;
@@ -154,6 +156,22 @@ function verdictOf(d: Omit<PairedDifference, 'verdict' | 'finding'>, finding: Fi
     return `${who} higher by ${size} (${ci}), but the difference is smaller than the run-to-run spread of ${points(d.spread as number).toFixed(1)} points: weak evidence`;
   }
   return `${who} higher by ${size} (${ci})`;
+}
+
+function shortOf(mean: number | null, spread: number | null, finding: Finding): string {
+  const who = mean !== null && mean < 0 ? 'MoCo' : 'ISD';
+  switch (finding) {
+    case 'unmeasured':
+      return 'not measured yet';
+    case 'single':
+      return 'one seed: no interval';
+    case 'none':
+      return 'no clear difference (the CI includes 0)';
+    case 'weak':
+      return `${who} higher, but by less than the run-to-run spread (${points(spread as number).toFixed(1)} points): weak`;
+    default:
+      return `${who} higher`;
+  }
 }
 
 const GROUP_LABEL: Record<ClassGroup, string> = { all: 'all classes', frequent: 'frequent classes', rare: 'rare classes' };
@@ -224,7 +242,7 @@ export function computeStudyResults(spec: Pick<StudySpec, 'methods' | 'profiles'
         const sd = sampleStd(differences);
         const half = sd !== null && m !== null ? (tQuantile975(differences.length - 1) * sd) / Math.sqrt(differences.length) : null;
         const known = spreads.filter((s): s is number => s !== null);
-        const d: Omit<PairedDifference, 'verdict' | 'finding'> = {
+        const d: Omit<PairedDifference, 'verdict' | 'finding' | 'short'> = {
           profile,
           metric,
           group,
@@ -238,7 +256,7 @@ export function computeStudyResults(spec: Pick<StudySpec, 'methods' | 'profiles'
           spread: known.length ? Math.max(...known) : null,
         };
         const finding = findingOf(d);
-        paired.push({ ...d, finding, verdict: verdictOf(d, finding) });
+        paired.push({ ...d, finding, short: shortOf(d.mean, d.spread, finding), verdict: verdictOf(d, finding) });
       }
     }
   }
@@ -317,11 +335,13 @@ export function studyResultsMarkdown(header: StudyHeader, results: StudyResults)
   }
   if (results.paired.length) {
     lines.push('', 'ISD − MoCo, paired by seed, in points; 95% CI from Student t over seeds (wide with few seeds).', '');
-    lines.push('| profile | metric | classes | pairs | ISD − MoCo | 95% CI | verdict |');
+    lines.push('| profile | metric | classes | pairs | ISD − MoCo | 95% CI | reading |');
     lines.push('|---|---|---|---|---|---|---|');
     for (const p of results.paired) {
-      lines.push(`| \`${p.profile}\` | ${METRIC_LABEL[p.metric]} | ${p.group} | ${p.pairs} | ${p.mean === null ? '–' : signed(p.mean)} | ${formatInterval(p)} | ${mdEscape(p.verdict)} |`);
+      lines.push(`| \`${p.profile}\` | ${METRIC_LABEL[p.metric]} | ${p.group} | ${p.pairs} | ${p.mean === null ? '–' : signed(p.mean)} | ${formatInterval(p)} | ${mdEscape(p.short)} |`);
     }
   }
+  lines.push('', '**Verdicts (ISD − MoCo).**', '');
+  for (const v of results.verdicts) lines.push(`- \`${v.profile}\`: ${mdEscape(v.verdict)}`);
   return lines.join('\n') + '\n';
 }

@@ -94,12 +94,12 @@ export const DEFAULT_STUDY_SPEC: StudySpec = {
   firstSeed: 0,
   budget: {
     arch: DEFAULT_RUN_CONFIG.arch,
-    epochs: 5,
+    epochs: 3,
     trainLimit: 2048,
     batchSize: 128,
     queueSize: 1024,
     imageSize: 0,
-    evalEvery: 5,
+    evalEvery: 3,
     linearEval: false,
   },
 };

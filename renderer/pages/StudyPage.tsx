@@ -270,7 +270,7 @@ function PairedTable({ d }: { d: StudyDetail }) {
               <th className="num">Pairs</th>
               <th className="num">ISD − MoCo</th>
               <th className="num">95% CI</th>
-              <th>Verdict</th>
+              <th>Reading (hover for the sentence)</th>
             </tr>
           </thead>
           <tbody>
@@ -282,7 +282,9 @@ function PairedTable({ d }: { d: StudyDetail }) {
                 <td className="num">{p.pairs}</td>
                 <td className="num">{signedPoints(p.mean)}</td>
                 <td className="num">{p.ciLow === null ? '—' : `${signedPoints(p.ciLow)} to ${signedPoints(p.ciHigh)}`}</td>
-                <td className="wrap">{p.verdict}</td>
+                <td className="wrap" title={p.verdict}>
+                  {p.short}
+                </td>
               </tr>
             ))}
           </tbody>
