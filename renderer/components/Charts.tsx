@@ -82,6 +82,8 @@ export function BarChartCard(props: {
   format?: (v: number) => string;
   testId?: string;
   caption?: string;
+  /** Series share one bar slot per category (for series that are never both set, e.g. frequent / rare). */
+  stacked?: boolean;
 }) {
   const format = props.format ?? compact;
   return (
@@ -99,7 +101,7 @@ export function BarChartCard(props: {
             <Tooltip formatter={(v) => (typeof v === 'number' ? format(v) : String(v))} />
             {props.series.length > 1 && <Legend />}
             {props.series.map((s, i) => (
-              <Bar key={s.key} dataKey={s.key} name={s.name} fill={s.color ?? SERIES_COLORS[i % SERIES_COLORS.length]} isAnimationActive={false} />
+              <Bar key={s.key} dataKey={s.key} name={s.name} fill={s.color ?? SERIES_COLORS[i % SERIES_COLORS.length]} stackId={props.stacked ? 'one' : undefined} isAnimationActive={false} />
             ))}
           </BarChart>
         </ResponsiveContainer>

@@ -79,7 +79,7 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
                 <Picture
                   key={n.index}
                   image={n}
-                  caption={`#${i + 1} · ${formatNumber(n.similarity)}`}
+                  caption={`#${i + 1} · ${n.similarity.toFixed(4)}`}
                   className={g.query.label === null || n.label === null ? undefined : n.label === g.query.label ? 'same' : 'other'}
                 />
               ))}
@@ -110,7 +110,8 @@ function Picture({ image, caption, className }: { image: NeighbourImage; caption
 }
 
 function TeacherView({ t }: { t: TeacherSimilarity }) {
-  const hist = t.probability.counts.map((count, i) => ({ bin: formatNumber(t.probability.edges[i]!), count }));
+  // Bin edges to two significant digits: a tick label, not the value.
+  const hist = t.probability.counts.map((count, i) => ({ bin: formatNumber(Number(t.probability.edges[i]!.toPrecision(2))), count }));
   const cos = t.cosine.counts.map((count, i) => ({ bin: t.cosine.edges[i]!.toFixed(2), count }));
   return (
     <div data-testid="teacher-similarity">

@@ -1,5 +1,10 @@
 /** Display formats shared by the pages. */
 
+/** A method as people write it: ISD, MoCo. */
+export function formatMethod(method: 'isd' | 'moco'): string {
+  return method === 'moco' ? 'MoCo' : 'ISD';
+}
+
 export function formatPercent(v: number | null | undefined, digits = 1): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(digits)}%`;
 }

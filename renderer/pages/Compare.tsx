@@ -8,7 +8,7 @@ import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
 import { mergeCurves, seriesKey, type CompareMetric } from '../lib/compare-series';
 import { configRows } from '../lib/config-diff';
-import { formatNumber, formatPercent } from '../lib/format';
+import { formatMethod, formatNumber, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
 import { href } from '../lib/route';
 
@@ -44,7 +44,7 @@ export function ComparePage({ runIds }: { runIds: string[] }) {
   );
 }
 
-const label = (c: Comparison, i: number) => `${c.runs[i]!.name} (${c.runs[i]!.method.toUpperCase()})`;
+const label = (c: Comparison, i: number) => `${c.runs[i]!.name} (${formatMethod(c.runs[i]!.method)})`;
 
 function ComparisonView({ c }: { c: Comparison }) {
   const ids = { metric: useId(), smoothing: useId(), x: useId(), diff: useId() };

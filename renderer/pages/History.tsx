@@ -21,11 +21,17 @@ import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { splitTags } from '../form/run-config-form';
 import { downloadText } from '../lib/download';
-import { formatDate, formatDuration, formatPercent } from '../lib/format';
+import { formatDate, formatDuration, formatMethod, formatPercent } from '../lib/format';
 import { navigate } from '../lib/navigate';
 import { href } from '../lib/route';
 
 const col = createColumnHelper<RunSummary>();
+/** Per column: numbers align right; wrapping cells let the table fit the window instead of scrolling sideways. */
+type ColumnMeta = { numeric?: boolean; wrap?: boolean };
+const cellClass = (meta: unknown) => {
+  const m = (meta ?? {}) as ColumnMeta;
+  return [m.numeric ? 'num' : '', m.wrap ? 'soft-wrap' : ''].filter(Boolean).join(' ') || undefined;
+};
 
 /** Search over name, dataset, method, tags and notes, case-insensitive. */
 export const runMatches = (run: RunSummary, query: string): boolean => {
@@ -95,6 +101,7 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
       }),
       col.accessor('name', {
         header: 'Name',
+        meta: { wrap: true } satisfies ColumnMeta,
         cell: ({ row }) => (
           <span>
             <a href={href({ page: 'run', runId: row.original.id })}>{row.original.name}</a>{' '}
@@ -106,8 +113,8 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
           </span>
         ),
       }),
-      col.accessor('method', { header: 'Method', cell: (c) => c.getValue().toUpperCase(), filterFn: 'equals' }),
-      col.accessor('datasetName', { header: 'Dataset' }),
+      col.accessor('method', { header: 'Method', cell: (c) => formatMethod(c.getValue()), filterFn: 'equals' }),
+      col.accessor('datasetName', { header: 'Dataset', meta: { wrap: true } satisfies ColumnMeta }),
       col.accessor('imbalance', { header: 'Imbalance' }),
       col.accessor('status', { header: 'Status', cell: (c) => <StatusBadge status={c.getValue()} />, filterFn: 'equals' }),
       col.accessor('createdAt', { header: 'Started', cell: (c) => formatDate(c.row.original.startedAt ?? c.getValue()) }),
@@ -117,17 +124,18 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
           header: { bestKnn20: 'Best 20-NN', knn20: 'Final 20-NN', knn1: '1-NN', linear: 'Linear' }[k],
           cell: (c) => formatPercent(c.getValue()),
           sortingFn: (a, b) => nullsLast(a.original[k], b.original[k]),
-          meta: { numeric: true },
+          meta: { numeric: true } satisfies ColumnMeta,
         }),
       ),
       col.display({
         id: 'actions',
         header: 'Actions',
+        meta: { wrap: true } satisfies ColumnMeta,
         cell: ({ row }) => {
           const r = row.original;
           const live = r.status === 'running' || r.status === 'paused' || r.status === 'queued';
           return (
-            <span className="actions">
+            <span className="actions run-actions">
               {live && (
                 <a className="button small" href={href({ page: 'live', runId: r.id })} aria-label={`Watch ${r.name}`}>
                   Watch
@@ -217,7 +225,7 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
               <tr key={hg.id}>
                 {hg.headers.map((h) => {
                   const sorted = h.column.getIsSorted();
-                  const numeric = (h.column.columnDef.meta as { numeric?: boolean } | undefined)?.numeric;
+                  const numeric = (h.column.columnDef.meta as ColumnMeta | undefined)?.numeric;
                   return (
                     <th key={h.id} className={numeric ? 'num' : undefined} aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined} scope="col">
                       {h.column.getCanSort() ? (
@@ -238,7 +246,7 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
             {rows.map((row) => (
               <tr key={row.id} data-testid="run-row" data-run-id={row.id}>
                 {row.getVisibleCells().map((cell) => (
-                  <td key={cell.id} className={(cell.column.columnDef.meta as { numeric?: boolean } | undefined)?.numeric ? 'num' : undefined}>
+                  <td key={cell.id} className={cellClass(cell.column.columnDef.meta)}>
                     {flexRender(cell.column.columnDef.cell, cell.getContext())}
                   </td>
                 ))}

@@ -4,7 +4,7 @@ import { EvalChart, TrainingCharts } from '../components/RunCharts';
 import { RunControls } from '../components/RunControls';
 import { QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { formatDuration, formatPercent } from '../lib/format';
+import { formatDuration, formatMethod, formatPercent } from '../lib/format';
 import { href } from '../lib/route';
 
 export function LiveRunPage({ runId }: { runId: string }) {
@@ -68,7 +68,7 @@ export function LiveRunPage({ runId }: { runId: string }) {
                 <div>
                   <dt>Method</dt>
                   <dd>
-                    {r.method.toUpperCase()} · {r.arch} · {r.datasetName}
+                    {formatMethod(r.method)} · {r.arch} · {r.datasetName}
                     {r.imbalance !== 'none' ? ` · ${r.imbalance}` : ''}
                   </dd>
                 </div>

@@ -13,7 +13,7 @@ import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
 import { configRows } from '../lib/config-diff';
 import { downloadText } from '../lib/download';
-import { formatDate, formatDuration, formatPercent } from '../lib/format';
+import { formatDate, formatDuration, formatMethod, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
 import { href } from '../lib/route';
 
@@ -59,7 +59,7 @@ function Detail({ d }: { d: RunDetail }) {
       {r.error && <p className="form-error" role="alert">{r.error.message}</p>}
       <section className="card" aria-label="Summary">
         <dl className="stat-list">
-          <Stat label="Method" value={`${r.method.toUpperCase()} · ${r.arch}`} />
+          <Stat label="Method" value={`${formatMethod(r.method)} · ${r.arch}`} />
           <Stat label="Dataset" value={`${r.datasetName}${r.imbalance !== 'none' ? ` · ${r.imbalance}` : ''}`} />
           <Stat label="Best 20-NN" value={formatPercent(r.bestKnn20)} testId="detail-best-knn20" />
           <Stat label="Final 20-NN" value={formatPercent(r.knn20)} testId="detail-knn20" />
@@ -165,6 +165,7 @@ function PerClass({ p }: { p: PerClassAccuracy }) {
         data={[...split.frequent, ...split.rare].map((i) => ({ name: rows[i]!.name, frequent: rows[i]!.group === 'frequent' ? rows[i]!.accuracy : null, rare: rows[i]!.group === 'rare' ? rows[i]!.accuracy : null }))}
         series={split.balanced ? [{ key: 'frequent', name: '20-NN accuracy' }] : [{ key: 'frequent', name: 'frequent classes' }, { key: 'rare', name: 'rare classes', color: '#D55E00' }]}
         format={(v) => `${(v * 100).toFixed(0)}%`}
+        stacked
       />
     </div>
   );
