@@ -1,0 +1,190 @@
+// A user's journey in the browser against the web host: the bundled sample, an imbalance, "Quick look"
+// made tiny, a live ISD run to completion, History with its accuracy, a second run (MoCo), the two
+// compared, and the ISD run's neighbour gallery and teacher similarity. One step per test, in order.
+import { expect, test } from '@playwright/test';
+import { field, fillTinyQuickLook, liveStep, loadedImages, openApp, pageScreenshot, runIdOf, scrollToTop, type TinyRun } from '../fixtures/app-page';
+import { hostCall, webHostPerFile } from '../fixtures/web-host';
+
+test.describe.configure({ mode: 'serial' });
+
+const host = webHostPerFile();
+
+const ISD_RUN: TinyRun = { method: 'isd', name: 'e2e ISD tiny', trainLimit: 256, batchSize: 32, queueSize: 128, epochs: 2 };
+const MOCO_RUN: TinyRun = { method: 'moco', name: 'e2e MoCo tiny', trainLimit: 256, batchSize: 32, queueSize: 128, epochs: 1 };
+const TOTAL_STEPS = (r: TinyRun) => Math.floor(r.trainLimit / r.batchSize) * r.epochs;
+
+const ids: { isd?: string; moco?: string } = {};
+
+const percent = /^\d{1,3}\.\d%$/;
+
+test('new run: the sample, its thumbnails and histogram, an imbalance preview; a tiny Quick look trains live to completion', async ({ page }, testInfo) => {
+  await openApp(page, host(), '#/new');
+  await expect(page).toHaveTitle('New run · ISD Studio');
+
+  // The bundled sample, its thumbnails (8 per class) and its class histogram (10 bars).
+  const sample = page.getByRole('radio', { name: /Fashion-MNIST sample/ });
+  await sample.check();
+  await expect(sample).toBeChecked();
+  const preview = page.getByTestId('dataset-preview');
+  expect(await loadedImages(preview.locator('.thumb-grid'))).toBe(80);
+  await expect(preview.locator('.class-name')).toHaveText(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+  await expect(page.getByTestId('class-histogram').locator('.recharts-bar-rectangle')).toHaveCount(10);
+
+  // A long-tail imbalance: the preview's counts shrink from the balanced 10,000.
+  const imbalance = page.getByTestId('imbalance-preview');
+  await expect(imbalance).toContainText('10,000 images after the draw');
+  await page.getByLabel('Profile').selectOption('longtail');
+  await page.getByLabel('Largest / smallest class').fill('10');
+  await expect(imbalance).not.toContainText('10,000 images after the draw');
+  await expect(imbalance).toHaveAttribute('aria-busy', 'false');
+  const drawn = Number(/([\d,]+) images after the draw/.exec((await imbalance.textContent()) ?? '')?.[1]?.replace(/,/g, ''));
+  expect(drawn).toBeGreaterThan(1000);
+  expect(drawn).toBeLessThan(10_000);
+  const imbalanced = await hostCall(host(), 'datasets.imbalancePreview', { id: 'sample', imbalance: 'longtail:10', seed: 0 });
+  expect(drawn).toBe(imbalanced.total);
+
+  // "Quick look" made tiny; the estimate counts its steps.
+  await fillTinyQuickLook(page, ISD_RUN);
+  await expect(page.getByTestId('run-estimate')).toContainText(`${TOTAL_STEPS(ISD_RUN)} steps`);
+  await scrollToTop(page);
+  await pageScreenshot(page, testInfo, 'new-run');
+
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page).toHaveURL(/#\/runs\/[^/]+\/live$/);
+  ids.isd = runIdOf(page.url());
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(ISD_RUN.name);
+
+  // The live view moves: a step between the first and the last, then a later one, with loss points.
+  await expect.poll(async () => { const s = await liveStep(page); return s.step >= 1 && s.step < s.total; }, { timeout: 120_000, intervals: [100] }).toBe(true);
+  const first = await liveStep(page);
+  expect(first.total).toBe(TOTAL_STEPS(ISD_RUN));
+  await expect(page.getByTestId('run-status')).toHaveText('running');
+  await expect.poll(async () => (await liveStep(page)).step, { timeout: 60_000, intervals: [100] }).toBeGreaterThan(first.step);
+  await expect(page.getByTestId('chart-loss').locator('path.recharts-line-curve')).toHaveCount(1);
+  await expect(page.getByTestId('chart-loss-latest')).toHaveText(/^-?\d/);
+  await expect(page.getByTestId('live-backend')).toContainText('wasm');
+
+  // Completion: every step, the final evaluation against step 0.
+  await expect(page.getByTestId('run-status')).toHaveText('completed', { timeout: 120_000 });
+  await expect.poll(async () => (await liveStep(page)).step).toBe(TOTAL_STEPS(ISD_RUN));
+  await expect(page.getByText(/^Finished\. Final 20-NN \d/)).toBeVisible();
+  await expect(page.getByTestId('chart-knn-latest')).toHaveText(/^20-NN \d/);
+  await expect(page.getByTestId('chart-knn').locator('.recharts-reference-line')).toHaveCount(1); // the step-0 baseline
+  await pageScreenshot(page, testInfo, 'live-run');
+});
+
+test('history shows the run with its accuracy; a second run (MoCo) through the form', async ({ page }, testInfo) => {
+  expect(ids.isd).toBeDefined();
+  await openApp(page, host(), '#/history');
+  const isdRow = page.locator(`[data-testid="run-row"][data-run-id="${ids.isd}"]`);
+  await expect(isdRow).toContainText(ISD_RUN.name);
+  await expect(isdRow.getByTestId('run-status')).toHaveText('completed');
+  await expect(isdRow).toContainText('longtail:10');
+  // Final 20-NN in the table is the host's own number.
+  const stored = (await hostCall(host(), 'runs.get', { id: ids.isd! })).run;
+  expect(stored.knn20).not.toBeNull();
+  const headers = await page.getByRole('table', { name: 'Runs' }).locator('thead th').allTextContents();
+  const finalCol = headers.findIndex((h) => h.startsWith('Final 20-NN'));
+  expect(finalCol).toBeGreaterThan(0);
+  const finalCell = isdRow.locator('td').nth(finalCol);
+  await expect(finalCell).toHaveText(percent);
+  await expect(finalCell).toHaveText(`${(stored.knn20! * 100).toFixed(1)}%`);
+
+  // A second run from the New run page: MoCo.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New run' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('New run');
+  await expect(page.getByRole('radio', { name: /Fashion-MNIST sample/ })).toBeChecked();
+  await fillTinyQuickLook(page, MOCO_RUN);
+  await expect(field(page, 'Temperature')).toHaveValue('0.2');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page).toHaveURL(/#\/runs\/[^/]+\/live$/);
+  ids.moco = runIdOf(page.url());
+  expect(ids.moco).not.toBe(ids.isd);
+  await expect(page.getByTestId('run-status')).toHaveText('completed', { timeout: 150_000 });
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'History' }).click();
+  await expect(page.getByTestId('run-row')).toHaveCount(2);
+  const mocoRow = page.locator(`[data-testid="run-row"][data-run-id="${ids.moco}"]`);
+  await expect(mocoRow.locator('td').nth(2)).toHaveText('MoCo');
+  await expect(mocoRow.locator('td').nth(finalCol)).toHaveText(percent);
+  // Search narrows the table.
+  await page.getByLabel('Search').fill('moco');
+  await expect(page.getByTestId('run-row')).toHaveCount(1);
+  await page.getByLabel('Search').fill('');
+  await expect(page.getByTestId('run-row')).toHaveCount(2);
+  await page.getByLabel('Search').blur();
+  await pageScreenshot(page, testInfo, 'history');
+});
+
+test('compare the two runs: overlaid curves, accuracy side by side, configuration differences', async ({ page }, testInfo) => {
+  expect(ids.moco).toBeDefined();
+  await openApp(page, host(), '#/history');
+  await page.getByRole('checkbox', { name: `Select ${ISD_RUN.name} for comparison` }).check();
+  const compare = page.getByRole('button', { name: /^Compare selected/ });
+  await expect(compare).toBeDisabled();
+  await page.getByRole('checkbox', { name: `Select ${MOCO_RUN.name} for comparison` }).check();
+  await expect(compare).toHaveText('Compare selected (2)');
+  await compare.click();
+  await expect(page).toHaveURL(/#\/compare\?ids=/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Compare runs');
+
+  // Overlaid curves: one line per run, named in the legend, for accuracy and for loss.
+  const chart = page.getByTestId('compare-chart');
+  await expect(chart.locator('path.recharts-line-curve')).toHaveCount(2);
+  await expect(chart.locator('.recharts-legend-item')).toHaveText([`${ISD_RUN.name} (ISD)`, `${MOCO_RUN.name} (MoCo)`]);
+  await page.getByLabel('Metric').selectOption('loss');
+  await expect(chart.locator('figcaption')).toContainText('Loss');
+  await expect(chart.locator('path.recharts-line-curve')).toHaveCount(2);
+
+  // Accuracy side by side.
+  const accuracy = page.getByRole('table', { name: 'Accuracy side by side' });
+  await expect(accuracy.locator('tbody tr')).toHaveCount(2);
+  for (const row of await accuracy.locator('tbody tr').all()) await expect(row.locator('td').nth(3)).toHaveText(percent);
+
+  // Configuration: differences only by default (method, epochs, name, imbalance…), everything on demand.
+  const config = page.getByRole('table', { name: 'Configuration' });
+  const rowOf = (label: string) => config.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: label, exact: true }) });
+  await expect(rowOf('Method')).toContainText('isd');
+  await expect(rowOf('Method')).toContainText('moco');
+  await expect(rowOf('Epochs')).toHaveCount(1);
+  await expect(rowOf('Imbalance')).toHaveCount(1);
+  await expect(rowOf('Batch size')).toHaveCount(0);
+  await page.getByLabel('Differences only').uncheck();
+  await expect(rowOf('Batch size')).toContainText('32');
+  await page.getByLabel('Differences only').check();
+  await page.getByLabel('Metric').selectOption('knn20');
+  await pageScreenshot(page, testInfo, 'compare');
+});
+
+test('run detail: neighbour gallery and the teacher’s similarity histogram', async ({ page }, testInfo) => {
+  expect(ids.isd).toBeDefined();
+  await openApp(page, host(), '#/history');
+  await page.getByRole('link', { name: ISD_RUN.name, exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`#/runs/${ids.isd}$`));
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(ISD_RUN.name);
+  const stored = (await hostCall(host(), 'runs.get', { id: ids.isd! })).run;
+  await expect(page.getByTestId('detail-knn20')).toHaveText(`${(stored.knn20! * 100).toFixed(1)}%`);
+
+  // The gallery: the test image and its 8 nearest training images, from the final checkpoint.
+  const gallery = page.getByTestId('neighbour-gallery');
+  await gallery.scrollIntoViewIfNeeded();
+  await expect(gallery).toBeVisible({ timeout: 60_000 });
+  expect(await loadedImages(gallery)).toBe(9);
+  await expect(gallery.locator('figure.query img')).toHaveAttribute('alt', /image 0$/);
+  await expect(page.getByText(/From the checkpoint at epoch 2 \(step 16\)/)).toBeVisible();
+
+  // The teacher's soft similarity over the queue: histograms with bars, the top anchors.
+  const teacher = page.getByTestId('teacher-similarity');
+  await expect(teacher).toBeVisible({ timeout: 60_000 });
+  await expect(teacher).toContainText(`over ${ISD_RUN.queueSize} anchors`);
+  expect(await teacher.locator('.recharts-bar-rectangle').count()).toBeGreaterThan(0);
+  await expect(teacher.getByRole('table', { name: 'Top anchors' }).locator('tbody tr')).toHaveCount(8);
+
+  // Another test image: the gallery follows.
+  await page.getByRole('button', { name: 'Next test image' }).click();
+  await expect(gallery.locator('figure.query img')).toHaveAttribute('alt', /image 1$/, { timeout: 60_000 });
+  expect(await loadedImages(gallery)).toBe(9);
+
+  await page.getByRole('heading', { name: 'What the encoder learned' }).scrollIntoViewIfNeeded();
+  await pageScreenshot(page, testInfo, 'run-detail');
+});
