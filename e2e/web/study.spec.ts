@@ -48,7 +48,9 @@ test('start, stop, resume and read a tiny imbalance study', async ({ page }) => 
   await expect(results.getByRole('columnheader', { name: '20-NN rare' })).toBeVisible();
   await expect(page.getByTestId('study-paired').getByRole('row')).toHaveCount(1 + 6); // 1-NN and 20-NN × all, frequent, rare
   await expect(page.getByTestId('study-verdicts')).toContainText('dominant:3:100');
-  await expect(page.getByTestId('study-chart').locator('svg.recharts-surface')).toBeVisible();
+  const chart = page.getByTestId('study-chart');
+  await expect(chart.getByRole('application')).toBeVisible();
+  for (const series of ['ISD, all classes', 'ISD, rare classes', 'MoCo, all classes', 'MoCo, rare classes']) await expect(chart.getByText(series, { exact: true })).toBeVisible();
   await expect(page.getByTestId('study-runs').getByTestId('run-status').filter({ hasText: 'completed' })).toHaveCount(4);
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
