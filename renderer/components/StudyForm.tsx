@@ -97,12 +97,12 @@ export function StudyForm() {
           </label>
           <label>
             <input type="checkbox" {...register('dominant')} /> Dominant classes: the first{' '}
-            <input type="number" min={1} step={1} aria-label="large classes" className="inline-number" {...register('dominantLarge', { valueAsNumber: true })} /> classes keep all their
-            images, every other class keeps <input type="number" min={1} step={1} aria-label="images per small class" className="inline-number" {...register('dominantPerSmall', { valueAsNumber: true })} />
+            <input type="number" min={1} step={1} aria-label="large classes" className="study-inline-number" {...register('dominantLarge', { valueAsNumber: true })} /> classes keep all their
+            images, every other class keeps <input type="number" min={1} step={1} aria-label="images per small class" className="study-inline-number" {...register('dominantPerSmall', { valueAsNumber: true })} />
           </label>
           <label>
             <input type="checkbox" {...register('longtail')} /> Long tail: largest / smallest class ={' '}
-            <input type="number" min={1} step="any" aria-label="long-tail ratio" className="inline-number" {...register('longtailRho', { valueAsNumber: true })} />
+            <input type="number" min={1} step="any" aria-label="long-tail ratio" className="study-inline-number" {...register('longtailRho', { valueAsNumber: true })} />
           </label>
           <label>
             More profiles <input type="text" placeholder="e.g. longtail:50, dominant:1:200" {...register('extraProfiles')} {...aria('profiles')} />

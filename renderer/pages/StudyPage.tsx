@@ -212,7 +212,7 @@ function ResultsTable({ d }: { d: StudyDetail }) {
   if (d.results.runs === 0) return <Empty title="No completed runs yet">The table fills in as runs complete.</Empty>;
   return (
     <div className="table-wrap">
-      <table data-testid="study-results">
+      <table className="study-table" data-testid="study-results">
         <caption className="small muted">Accuracy in %, mean ± sample std over seeds (hover for min, max and each run), kNN on the balanced test set.</caption>
         <thead>
           <tr>
@@ -252,7 +252,7 @@ function PairedTable({ d }: { d: StudyDetail }) {
   if (d.results.paired.length === 0) return <Empty title="No paired comparison">The study needs both ISD and MoCo.</Empty>;
   return (
     <>
-      <ul className="verdicts" data-testid="study-verdicts">
+      <ul className="study-verdicts" data-testid="study-verdicts">
         {d.results.verdicts.map((v) => (
           <li key={v.profile}>
             <strong className="mono">{v.profile}</strong>: {v.verdict}
@@ -260,7 +260,7 @@ function PairedTable({ d }: { d: StudyDetail }) {
         ))}
       </ul>
       <div className="table-wrap">
-        <table data-testid="study-paired">
+        <table className="study-table" data-testid="study-paired">
           <caption className="small muted">Points of accuracy; 95% confidence interval from Student’s t over the seeds (wide with few seeds).</caption>
           <thead>
             <tr>
@@ -282,7 +282,7 @@ function PairedTable({ d }: { d: StudyDetail }) {
                 <td className="num">{p.pairs}</td>
                 <td className="num">{signedPoints(p.mean)}</td>
                 <td className="num">{p.ciLow === null ? '—' : `${signedPoints(p.ciLow)} to ${signedPoints(p.ciHigh)}`}</td>
-                <td className="wrap" title={p.verdict}>
+                <td className="study-reading" title={p.verdict}>
                   {p.short}
                 </td>
               </tr>
