@@ -10,6 +10,7 @@ import { inspectDataset, listDatasets } from './data';
 import { openRunStore, type RunStore } from './store';
 import type { DatasetEntry } from './data/types';
 import { registerTrainCommands } from './cli-train';
+import { registerStudyCommand } from './cli-study';
 
 interface GlobalOptions {
   json?: boolean;
@@ -159,6 +160,7 @@ export function buildProgram(state: { code: number }): Command {
   registerTrainCommands(program, out, (o, e) => {
     state.code = o.error(e);
   });
+  registerStudyCommand(program, state);
   return program;
 }
 
