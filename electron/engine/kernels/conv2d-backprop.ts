@@ -1,15 +1,17 @@
 /**
  * The two gradients of Conv2D on the wasm backend, built on its fast forward convolution (XNNPACK):
  *
- * - Conv2DBackpropInput (shipped as a naive loop): the output gradient, dilated by the stride
- *   (a reshape and a pad, no slices) and padded, convolved with the filter flipped in space and
- *   transposed in channels.
+ * - Conv2DBackpropInput (shipped as a naive loop): stride 1, the output gradient padded and
+ *   convolved with the filter flipped in space and transposed in channels; stride s, all s×s output
+ *   phases as one convolution of dy interleaved by a transpose (backpropInputStrided), else dy
+ *   dilated by the stride (a reshape and a pad, no slices) and convolved as for stride 1.
  * - Conv2DBackpropFilter (not shipped at all): a convolution of the input transposed to
  *   [Ci, H, W, N] with the output gradient transposed to [Ho, Wo, N, Co] as its filter, dilated by
- *   the stride; the batch becomes the contraction axis and the result is [Ci, kh, kw, Co].
+ *   the stride; the batch becomes the contraction axis and the result is [Ci, kh, kw, Co]. Large
+ *   layers split the batch into groups whose dy fits the L2 cache and sum the groups' results.
  *
- * Both fall back to a correct path for layouts or paddings they do not cover (NCHW, paddings
- * larger than the filter).
+ * The input gradient falls back to the shipped kernel for what it does not cover (NCHW, paddings
+ * larger than the filter); the filter gradient supports NHWC only (wasm's Conv2D does too).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
