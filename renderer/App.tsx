@@ -47,7 +47,7 @@ export function App() {
             </a>
           ))}
         </nav>
-        <span className="backend-badge" data-testid="backend-badge" title={system.data?.fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('\n')}>
+        <span className="backend-badge" data-testid="backend-badge" title={system.data ? [`${system.data.backend} · ${system.data.device}`, ...system.data.fallbacks.map((f) => `${f.backend}: ${f.reason}`)].join('\n') : undefined}>
           {system.data ? `${system.data.backend} · ${system.data.device}` : system.isError ? 'backend unknown' : 'connecting…'}
         </span>
       </header>

@@ -1,7 +1,8 @@
 /** Loading, error and empty states, the same on every page. */
 import type { ReactNode } from 'react';
 import type { UseQueryResult } from '@tanstack/react-query';
-import { errorMessage } from '../api/isd';
+import { ApiError, errorMessage } from '../api/isd';
+import { href } from '../lib/route';
 
 export function Loading({ label = 'Loading…' }: { label?: string }) {
   return (
@@ -35,9 +36,26 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
+/** Whether asking again may help: a dropped connection or an internal error, not a refused input or a missing thing. */
+export const retryable = (error: unknown) => !(error instanceof ApiError) || error.code === 'INTERNAL';
+
 /** Renders a query's data, or its loading or error state. */
 export function QueryView<T>({ query, loading, children }: { query: UseQueryResult<T>; loading?: string; children: (data: T) => ReactNode }) {
   if (query.isPending) return <Loading label={loading} />;
-  if (query.isError) return <ErrorState error={query.error} onRetry={() => void query.refetch()} />;
+  if (query.isError) return <ErrorState error={query.error} onRetry={retryable(query.error) ? () => void query.refetch() : undefined} />;
   return <>{children(query.data)}</>;
 }
+
+/** A run page opened for a run that does not exist (deleted, or a stale link). */
+export function MissingRun({ runId }: { runId: string }) {
+  return (
+    <div>
+      <h1>Run not found</h1>
+      <Empty title={`There is no run ${runId}`}>
+        It may have been deleted. <a href={href({ page: 'history' })}>See every run in History</a>
+      </Empty>
+    </div>
+  );
+}
+
+export const isNotFound = (error: unknown) => error instanceof ApiError && error.code === 'NOT_FOUND';

@@ -2,7 +2,7 @@
 import { useCurves, useLatestProgress, useRun, useSystemInfo } from '../api/queries';
 import { EvalChart, TrainingCharts } from '../components/RunCharts';
 import { RunControls } from '../components/RunControls';
-import { QueryView } from '../components/StateViews';
+import { isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatDuration, formatMethod, formatPercent } from '../lib/format';
 import { href } from '../lib/route';
@@ -13,6 +13,7 @@ export function LiveRunPage({ runId }: { runId: string }) {
   const latest = useLatestProgress(runId);
   const system = useSystemInfo();
 
+  if (isNotFound(run.error)) return <MissingRun runId={runId} />;
   return (
     <QueryView query={run} loading="Loading the run…">
       {(detail) => {

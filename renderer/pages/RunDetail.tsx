@@ -8,7 +8,7 @@ import { BarChartCard } from '../components/Charts';
 import { NeighbourExplorer } from '../components/NeighbourViews';
 import { EvalChart, TrainingCharts } from '../components/RunCharts';
 import { RunControls } from '../components/RunControls';
-import { Empty, QueryView } from '../components/StateViews';
+import { Empty, isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
 import { configRows } from '../lib/config-diff';
@@ -19,6 +19,7 @@ import { href } from '../lib/route';
 
 export function RunDetailPage({ runId }: { runId: string }) {
   const run = useRun(runId);
+  if (isNotFound(run.error)) return <MissingRun runId={runId} />;
   return (
     <QueryView query={run} loading="Loading the run…">
       {(d) => <Detail d={d} />}
