@@ -62,7 +62,8 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await expect.poll(async () => (await liveStep(page)).step, { timeout: 60_000, intervals: [100] }).toBeGreaterThan(first.step);
   await expect(page.getByTestId('chart-loss').locator('path.recharts-line-curve')).toHaveCount(1);
   await expect(page.getByTestId('chart-loss-latest')).toHaveText(/^-?\d/);
-  await expect(page.getByTestId('live-backend')).toContainText('wasm');
+  const system = await hostCall(host(), 'system.info', {});
+  await expect(page.getByTestId('live-backend')).toHaveText(`${system.backend} · ${system.device}`);
 
   // Completion: every step, the final evaluation against step 0.
   await expect(page.getByTestId('run-status')).toHaveText('completed', { timeout: 120_000 });
