@@ -18,6 +18,7 @@ const gpuPackageInstalled = (() => {
 describe('backend choice', () => {
   afterEach(() => {
     delete process.env.ISD_BACKEND;
+    delete process.env.ISD_THREADS;
   });
 
   it('picks the best backend that starts and says why better ones were not used', async () => {
@@ -45,6 +46,11 @@ describe('backend choice', () => {
     process.env.ISD_BACKEND = 'webgpu';
     await expect(initBackend()).rejects.toMatchObject({ code: 'BAD_INPUT', field: 'ISD_BACKEND' });
     await expect(initBackend({ prefer: 'gpu' as never })).rejects.toBeInstanceOf(IsdError);
+    delete process.env.ISD_BACKEND;
+    process.env.ISD_THREADS = '1';
+    expect(await initBackend({ prefer: 'wasm' })).toMatchObject({ backend: 'wasm', threads: 1 });
+    process.env.ISD_THREADS = 'many';
+    await expect(initBackend({ prefer: 'wasm' })).rejects.toMatchObject({ code: 'BAD_INPUT', field: 'ISD_THREADS' });
   });
 
   it.skipIf(gpuPackageInstalled)('a forced backend that cannot load is an IsdError with the reason', async () => {

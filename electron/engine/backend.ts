@@ -39,7 +39,7 @@ export interface BackendReport {
 export interface BackendOptions {
   /** Use this backend or fail (IsdError); ISD_BACKEND in the environment does the same. */
   prefer?: BackendName;
-  /** wasm thread-pool size; default: the machine's logical cores, at most 4. */
+  /** wasm thread-pool size; default: ISD_THREADS, else the machine's logical cores, at most 4. */
   threads?: number;
 }
 
@@ -88,6 +88,12 @@ function baseVersions(): Record<string, string> {
 }
 
 function defaultThreads(): number {
+  const env = process.env.ISD_THREADS?.trim();
+  if (env) {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > 8) throw new IsdError('BAD_INPUT', `ISD_THREADS: '${env}' is not a whole number from 1 to 8`, { field: 'ISD_THREADS' });
+    return n;
+  }
   return Math.max(1, Math.min(4, os.cpus().length));
 }
 
@@ -220,5 +226,11 @@ export function describeBackends(): BackendDescription {
   );
   candidates.push({ backend: 'cpu', available: true });
   const env = process.env.ISD_BACKEND?.trim();
-  return { candidates, forced: env ? { backend: env, by: 'ISD_BACKEND' } : undefined, cpu: cpuDevice(defaultThreads()), versions: baseVersions() };
+  let threads = Math.max(1, Math.min(4, os.cpus().length));
+  try {
+    threads = defaultThreads();
+  } catch {
+    // a bad ISD_THREADS is reported by initBackend
+  }
+  return { candidates, forced: env ? { backend: env, by: 'ISD_BACKEND' } : undefined, cpu: cpuDevice(threads), versions: baseVersions() };
 }
