@@ -98,19 +98,44 @@ export const runConfigFields = {
 
 const runConfigObject = z.object(runConfigFields).strict();
 
-function checkCrossFields(c: z.infer<typeof runConfigObject>, ctx: z.RefinementCtx): void {
-  if (c.queueSize % c.batchSize !== 0) {
-    ctx.addIssue({ code: 'custom', path: ['queueSize'], message: `queue size ${c.queueSize} must be a multiple of the batch size ${c.batchSize}` });
-  }
-  if (c.method === 'isd' && c.tempTeacher > c.tempStudent) {
-    ctx.addIssue({ code: 'custom', path: ['tempTeacher'], message: `teacher temperature ${c.tempTeacher} should not exceed the student's ${c.tempStudent}` });
-  }
-  if (c.warmupEpochs >= c.epochs && c.warmupEpochs > 0) {
-    ctx.addIssue({ code: 'custom', path: ['warmupEpochs'], message: `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})` });
-  }
+type CrossFieldInput = Partial<Record<keyof typeof runConfigFields, unknown>>;
+
+/**
+ * A check across fields, run even when other fields are invalid (zod skips refinements after any
+ * issue unless `when` says otherwise): the form then shows every problem at once.
+ */
+function crossField(fields: (keyof typeof runConfigFields)[], path: keyof typeof runConfigFields, ok: (c: RunConfig) => boolean, message: (c: RunConfig) => string) {
+  return [
+    (c: RunConfig) => ok(c),
+    {
+      path: [path],
+      message: (c: unknown) => message(c as RunConfig),
+      when(payload: { value: unknown; issues: readonly { path?: readonly PropertyKey[] }[] }) {
+        const v = payload.value as CrossFieldInput | null;
+        if (typeof v !== 'object' || v === null) return false;
+        // Only when the fields it reads are themselves valid.
+        return fields.every((f) => v[f] !== undefined && !payload.issues.some((i) => i.path?.[0] === f));
+      },
+    },
+  ] as const;
 }
 
-export const runConfigSchema = runConfigObject.superRefine(checkCrossFields);
+const queueMultipleOfBatch = crossField(['queueSize', 'batchSize'], 'queueSize', (c) => c.queueSize % c.batchSize === 0, (c) => `queue size ${c.queueSize} must be a multiple of the batch size ${c.batchSize}`);
+const teacherSharper = crossField(['method', 'tempTeacher', 'tempStudent'], 'tempTeacher', (c) => c.method !== 'isd' || c.tempTeacher <= c.tempStudent, (c) => `teacher temperature ${c.tempTeacher} should not exceed the student's ${c.tempStudent}`);
+const warmupShorter = crossField(['warmupEpochs', 'epochs'], 'warmupEpochs', (c) => c.warmupEpochs === 0 || c.warmupEpochs < c.epochs, (c) => `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})`);
+
+function withMessage(check: ReturnType<typeof crossField>) {
+  const [fn, opts] = check;
+  return (schema: typeof runConfigObject) =>
+    schema.refine(fn, {
+      path: [...opts.path],
+      when: opts.when,
+      // zod 4 takes a static message or an error map; the map sees the input as issue.input.
+      error: (issue) => opts.message((issue as { input: unknown }).input),
+    });
+}
+
+export const runConfigSchema = withMessage(warmupShorter)(withMessage(teacherSharper)(withMessage(queueMultipleOfBatch)(runConfigObject)));
 export type RunConfig = z.infer<typeof runConfigObject>;
 
 /** ISD+ defaults scaled to small data on a CPU (isd-method.md): resnet20, batch 128, queue 4096. */

@@ -105,11 +105,9 @@ test('invalid input is refused inline and nothing is sent', async ({ page }) => 
   expect((await hostCall(host(), 'runs.list', {})).total).toBe(0);
 });
 
-// Known bug (electron/run-config.ts): the cross-field checks (queue vs batch, teacher vs student
-// temperature, warm-up vs epochs) sit in a superRefine that zod skips once any single field fails,
-// so on submit the queue error disappears while another field is invalid. Expected to fail until fixed there.
+// The cross-field checks (queue vs batch, teacher vs student temperature, warm-up vs epochs) run
+// even while an unrelated field is invalid, so the form shows every problem at once.
 test('a cross-field error stays marked while another field is invalid', async ({ page }) => {
-  test.fail(true, 'cross-field checks are skipped when a field fails (electron/run-config.ts superRefine without `when`)');
   await openApp(page, host(), '#/new');
   await page.getByRole('button', { name: 'Quick look' }).click();
   await field(page, 'Batch size').fill('32');

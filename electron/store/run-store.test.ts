@@ -209,6 +209,8 @@ describe('block rollup', () => {
 describe('evaluations and checkpoints', () => {
   it('stores evaluations with per-class accuracy and keeps the best kNN-20', () => {
     const run = store.createRun(config(), { status: 'running' });
+    store.addEpochEval(run.id, { epoch: 0, step: 0, knn1: 0.9, knn20: 0.9 }); // the random-init baseline is no "best"
+    expect(store.getRunRecord(run.id).bestKnn20).toBeNull();
     const first = store.addEpochEval(run.id, { epoch: 1, step: 468, knn1: 0.6, knn20: 0.7, perClass: [0.5, 0.9], frequentAcc: 0.9, rareAcc: 0.5 });
     expect(first).toEqual({ epoch: 1, step: 468, knn1: 0.6, knn20: 0.7, knn20Weighted: null, linear: null, purity: null, perClass: [0.5, 0.9], frequentAcc: 0.9, rareAcc: 0.5, time: clock });
     store.addEpochEval(run.id, { epoch: 2, step: 936, knn1: 0.65, knn20: 0.66 });
@@ -216,6 +218,7 @@ describe('evaluations and checkpoints', () => {
     store.addEpochEval(run.id, { epoch: 2, step: 936, knn1: 0.7, knn20: 0.75, linear: 0.8 }); // a re-evaluation replaces
     const detail = store.getRun(run.id);
     expect(detail.evals.map((e) => [e.epoch, e.knn20, e.linear])).toEqual([
+      [0, 0.9, null],
       [1, 0.7, null],
       [2, 0.75, 0.8],
     ]);

@@ -335,7 +335,7 @@ export class RunStore {
       const block = Math.floor(step / BLOCK_STEPS);
       this.sc.get('DELETE FROM step_metric_blocks WHERE run_id = ? AND block > ?').run(runId, block);
       rebuildBlocks(this.sc, runId, [block]);
-      this.sc.get('UPDATE runs SET steps_done = MIN(steps_done, ?), best_knn20 = (SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ?) WHERE id = ?').run(step, runId, runId);
+      this.sc.get('UPDATE runs SET steps_done = MIN(steps_done, ?), best_knn20 = (SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ? AND step > 0) WHERE id = ?').run(step, runId, runId);
     });
     discard.immediate();
   }
@@ -367,7 +367,7 @@ export class RunStore {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(runId, ...row);
-      this.sc.get('UPDATE runs SET best_knn20 = (SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ?) WHERE id = ?').run(runId, runId);
+      this.sc.get('UPDATE runs SET best_knn20 = (SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ? AND step > 0) WHERE id = ?').run(runId, runId);
     });
     add.immediate();
     return parseEval(this.sc.get<EvalDbRow>(`SELECT ${EVAL_COLUMNS} FROM epoch_evals WHERE run_id = ? AND epoch = ?`).get(runId, e.epoch)!);

@@ -16,7 +16,7 @@ export interface RunMetrics {
   knn20: number | null;
   knn20Weighted: number | null;
   linear: number | null;
-  /** Highest kNN-20 accuracy of any epoch evaluation (kept up to date by addEpochEval). */
+  /** Highest kNN-20 accuracy of any evaluation after training began (the step-0 baseline excluded; kept up to date by addEpochEval). */
   bestKnn20: number | null;
   /** Neighbour purity of the learned embedding at the end. */
   purity: number | null;
