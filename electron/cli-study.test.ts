@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram } from './cli';
-import { registerStudyCommand, specFromFlags } from './cli-study';
+import { specFromFlags } from './cli-study';
 import { IsdError } from './errors';
 
 const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
@@ -15,8 +15,7 @@ let db: string;
 /** Runs `isd <args>` in this process; returns the exit code and what went to stdout and stderr. */
 async function isd(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const state = { code: 0 };
-  const program = buildProgram(state);
-  registerStudyCommand(program, state, { engine: ENGINE });
+  const program = buildProgram(state, { engine: ENGINE });
   let stdout = '';
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));

@@ -8,7 +8,13 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { CliOutput, pct } from './cli-output';
 import { IsdError } from './errors';
-import { resolveDbPath } from './app/paths';
+import { checkpointRootFor, resolveDbPath } from './app/paths';
+import { AnalysisClient } from './app/analysis-client';
+import type { EvaluateResult } from './app/analysis-worker';
+import { existingCheckpoints } from './app/run-dto';
+import { resolveDataset } from './data';
+import { openRunStore } from './store';
+import type { EngineOptions } from './engine/protocol';
 import { dispatchRequest } from './app/dispatch';
 import type { RunSummary, RunStatus } from './contract';
 import { runConfigFields, validateRunConfig, type RunConfig } from './run-config';
@@ -100,7 +106,7 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'stopped', 'interrupted']);
 
-export function registerTrainCommands(program: Command, out: () => CliOutput, fail: (o: CliOutput, e: unknown) => void): void {
+export function registerTrainCommands(program: Command, out: () => CliOutput, fail: (o: CliOutput, e: unknown) => void, engine?: EngineOptions): void {
   const train = program.command('train').description('train an encoder with ISD or MoCo; the run lands in the history');
   for (const f of TRAIN_FLAGS) train.option(`--${f.flag} <value>`, f.help);
   train
@@ -111,7 +117,7 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
     .action(async (flags: Record<string, unknown>) => {
       const o = out();
       try {
-        await trainCommand(o, flags, program.opts<{ db?: string }>().db);
+        await trainCommand(o, flags, program.opts<{ db?: string }>().db, engine);
       } catch (e) {
         fail(o, e);
       }
@@ -148,6 +154,19 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
     });
 
   program
+    .command('eval <runId>')
+    .description("kNN accuracy (and a linear probe with --linear) of a run's last checkpoint on the full training and test splits")
+    .option('--linear', 'also fit a linear probe on the frozen features (slower); stored as the run\'s linear accuracy')
+    .action(async (runId: string, flags: { linear?: boolean }) => {
+      const o = out();
+      try {
+        await evalCommand(o, runId, Boolean(flags.linear), program.opts<{ db?: string }>().db, engine);
+      } catch (e) {
+        fail(o, e);
+      }
+    });
+
+  program
     .command('serve')
     .description('serve the app in a browser on 127.0.0.1 (prints the URL with its token)')
     .option('--port <n>', 'port (0: any free port)', '0')
@@ -172,13 +191,40 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
     });
 }
 
-async function trainCommand(o: CliOutput, flags: Record<string, unknown>, db: string | undefined): Promise<void> {
+async function evalCommand(o: CliOutput, idOrPrefix: string, linear: boolean, db: string | undefined, engine?: EngineOptions): Promise<void> {
+  const dbPath = resolveDbPath(db);
+  const store = openRunStore(dbPath, { checkpointRoot: checkpointRootFor(dbPath) });
+  const analysis = new AnalysisClient();
+  try {
+    let id: string;
+    try {
+      id = store.resolveRunId(idOrPrefix);
+    } catch (e) {
+      throw e instanceof IsdError ? new IsdError(e.code, e.message, { field: 'runId' }) : e;
+    }
+    const detail = store.getRun(id);
+    const ck = existingCheckpoints(detail.checkpoints);
+    if (ck.length === 0) throw new IsdError('CONFLICT', `run ${id} has no checkpoint on disk to evaluate`, { field: 'runId' });
+    const last = ck[ck.length - 1];
+    const datasetPath = await resolveDataset(detail.config.dataset, { userPaths: store.listUserDatasets().map((d) => d.path) });
+    o.info(`evaluating run ${id.slice(0, 8)} at step ${last.step} (${last.path})…`);
+    const r = await analysis.request<EvaluateResult>({ type: 'evaluate', runId: id, config: detail.config, datasetPath, checkpointPath: last.path, linear, engine });
+    if (r.linear !== undefined) store.updateRun(id, { linear: r.linear });
+    const result = { runId: id, step: r.checkpointStep, knn1: r.knn1, knn20: r.knn20, knn20Weighted: r.knn20Weighted, bankImages: r.bankImages, testImages: r.testImages, ...(r.linear !== undefined ? { linear: r.linear } : {}) };
+    o.result(result, () => `1-NN ${pct(r.knn1)}, 20-NN ${pct(r.knn20)}, weighted 20-NN ${pct(r.knn20Weighted)}${r.linear !== undefined ? `, linear ${pct(r.linear)}` : ''} (bank ${r.bankImages} training images, ${r.testImages} test queries)`);
+  } finally {
+    await analysis.close();
+    store.close();
+  }
+}
+
+async function trainCommand(o: CliOutput, flags: Record<string, unknown>, db: string | undefined, engine?: EngineOptions): Promise<void> {
   const resumeId = flags.resume === undefined ? undefined : String(flags.resume);
   const config = resumeId === undefined ? configFromFlags(flags) : undefined;
   const dbPath = resolveDbPath(db);
   const { createAppServices } = await import('./app/services');
   // The CLI takes typed dataset paths, as the web host does.
-  const app = createAppServices({ dbPath, transport: 'web' });
+  const app = createAppServices({ dbPath, transport: 'web', engine });
   let runId: string | null = null;
   let bar: SingleBar | null = null;
   const useBar = !o.json && process.stdout.isTTY === true;

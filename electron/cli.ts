@@ -11,6 +11,7 @@ import { openRunStore, type RunStore } from './store';
 import type { DatasetEntry } from './data/types';
 import { registerTrainCommands } from './cli-train';
 import { registerStudyCommand } from './cli-study';
+import type { EngineOptions } from './engine/protocol';
 
 interface GlobalOptions {
   json?: boolean;
@@ -37,7 +38,12 @@ function fmtTime(ms: number | null): string {
 }
 
 /** Builds the command tree; each action reports through `out` and records its exit code. */
-export function buildProgram(state: { code: number }): Command {
+/** Engine knobs tests pass to shrink models and kNN sets (engine/protocol.ts EngineOptions). */
+export interface ProgramOptions {
+  engine?: EngineOptions;
+}
+
+export function buildProgram(state: { code: number }, opts: ProgramOptions = {}): Command {
   const program = new Command('isd')
     .description('ISD Studio: train self-supervised image encoders with ISD (and MoCo), from the command line')
     .option('--json', 'print JSON only on stdout (human text goes to stderr)')
@@ -157,10 +163,15 @@ export function buildProgram(state: { code: number }): Command {
       })(),
     );
 
-  registerTrainCommands(program, out, (o, e) => {
-    state.code = o.error(e);
-  });
-  registerStudyCommand(program, state);
+  registerTrainCommands(
+    program,
+    out,
+    (o, e) => {
+      state.code = o.error(e);
+    },
+    opts.engine,
+  );
+  registerStudyCommand(program, state, { engine: opts.engine });
   return program;
 }
 

@@ -14,7 +14,7 @@ import type { RunConfig } from '../run-config';
 import { computeChannelStats, toEvalBatch } from '../engine/augment';
 import { initBackend, type BackendName } from '../engine/backend';
 import { restoreTrainingStep } from '../engine/checkpoint';
-import { extractFeatures, nearestNeighbours } from '../engine/evaluate';
+import { extractFeatures, knnEvaluate, linearProbe, nearestNeighbours } from '../engine/evaluate';
 import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
 import type { TrainingStep } from '../engine/training-step';
@@ -37,7 +37,19 @@ export interface RunAnalysisInput {
 export type AnalysisRequest =
   | { id: number; type: 'probe'; backend?: BackendName }
   | ({ id: number; type: 'neighbours'; k: number } & RunAnalysisInput)
-  | ({ id: number; type: 'teacherSimilarity'; bins: number; top: number } & RunAnalysisInput);
+  | ({ id: number; type: 'teacherSimilarity'; bins: number; top: number } & RunAnalysisInput)
+  | ({ id: number; type: 'evaluate'; linear: boolean } & Omit<RunAnalysisInput, 'testIndex'>);
+
+/** `isd eval`: the checkpoint's student backbone on the whole training split (bank) and test split (queries). */
+export interface EvaluateResult {
+  checkpointStep: number;
+  bankImages: number;
+  testImages: number;
+  knn1: number;
+  knn20: number;
+  knn20Weighted: number;
+  linear?: number;
+}
 
 /** Pixels of one image, uint8 [h, w, c], for the main thread to turn into a thumbnail. */
 export interface ImagePixels {
@@ -232,9 +244,37 @@ async function teacherSimilarity(req: Extract<AnalysisRequest, { type: 'teacherS
   };
 }
 
+async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluate' }>): Promise<EvaluateResult> {
+  await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
+  const ds = await datasetFor(req.datasetPath, req.config);
+  if (!ds.train.labels || !ds.test?.labels || !ds.classNames) {
+    throw new IsdError('BAD_INPUT', `${ds.path}: kNN evaluation needs a labelled training and test split`, { path: ds.path });
+  }
+  const { step, manifest } = await restoreTrainingStep(req.checkpointPath);
+  try {
+    const imageSize = (manifest.config as { imageSize?: number }).imageSize;
+    if (typeof imageSize !== 'number') throw new IsdError('CONFLICT', `${req.checkpointPath}: the checkpoint does not record its image size`, { path: req.checkpointPath });
+    const src = { h: ds.height, w: ds.width, c: ds.channels };
+    const opts = { size: imageSize, ...computeChannelStats(trainingImages(ds, req.config), ds.channels), batchSize: req.engine?.evalBatchSize ?? 256 };
+    const embed = (x: tf.Tensor4D) => step.studentEmbed(x);
+    const bankFeatures = extractFeatures(embed, ds.train.images, ds.train.count, src, opts); // [N, D]
+    const testFeatures = extractFeatures(embed, ds.test.images, ds.test.count, src, opts); // [M, D]
+    const dim = bankFeatures.length / ds.train.count;
+    const bank = { features: bankFeatures, labels: ds.train.labels, dim };
+    const query = { features: testFeatures, labels: ds.test.labels, dim };
+    const knn = knnEvaluate(bank, query, { numClasses: ds.classNames.length });
+    const result: EvaluateResult = { checkpointStep: manifest.step, bankImages: ds.train.count, testImages: ds.test.count, knn1: knn.knn1, knn20: knn.knn20, knn20Weighted: knn.knn20Weighted };
+    if (req.linear) result.linear = linearProbe(bank, query, { numClasses: ds.classNames.length, seed: req.config.seed }).top1;
+    return result;
+  } finally {
+    step.dispose();
+  }
+}
+
 async function handle(req: AnalysisRequest): Promise<unknown> {
   if (req.type === 'probe') return initBackend({ prefer: req.backend });
   if (req.type === 'neighbours') return neighbours(req);
+  if (req.type === 'evaluate') return evaluateCheckpoint(req);
   return teacherSimilarity(req);
 }
 

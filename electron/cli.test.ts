@@ -1,0 +1,112 @@
+// `isd …` in-process on the real program: a real SQLite file, real engine workers from dist/ (npm test
+// builds first), the real Fashion-MNIST from Debian and the bundled sample.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildProgram } from './cli';
+
+const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
+const FASHION = '/usr/share/datasets/fashion-mnist';
+let dir: string;
+let db: string;
+
+async function isd(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const state = { code: 0 };
+  const program = buildProgram(state, { engine: ENGINE });
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  try {
+    await program.parseAsync([...args, '--db', db], { from: 'user' });
+  } catch (e) {
+    state.code = (e as { code?: string }).code?.startsWith('commander.') ? 2 : 1;
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return { code: state.code, stdout, stderr };
+}
+
+const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-cli-'));
+  db = path.join(dir, 'history.db');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('isd datasets', () => {
+  it('inspects the real Fashion-MNIST: 60,000/10,000 images, 10 classes of 6,000, 28×28×1', async () => {
+    const r = await isd('datasets', 'inspect', FASHION, '--json');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ format: 'idx', shape: [28, 28, 1], classes: 10, splits: { train: { images: 60000 }, test: { images: 10000 } } });
+    expect(s.splits.train.classCounts).toEqual(new Array(10).fill(6000));
+  });
+
+  it('lists the bundled sample and the detected Fashion-MNIST', async () => {
+    const r = await isd('datasets', 'list', '--json');
+    expect(r.code).toBe(0);
+    const ids = (JSON.parse(r.stdout) as { id: string }[]).map((d) => d.id);
+    expect(ids).toEqual(expect.arrayContaining(['sample', 'fashion-mnist']));
+  });
+
+  it('exits 2 with one line naming the file for a missing or corrupt dataset', async () => {
+    const missing = await isd('datasets', 'inspect', path.join(dir, 'nope'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toContain(path.join(dir, 'nope'));
+    const bad = path.join(dir, 'bad');
+    fs.mkdirSync(bad);
+    fs.writeFileSync(path.join(bad, 'train-images-idx3-ubyte'), Buffer.from([0, 0, 9, 9, 0, 0, 0, 1]));
+    const corrupt = await isd('datasets', 'inspect', bad, '--json');
+    expect(corrupt.code).toBe(2);
+    expect(jsonLines(corrupt.stdout)[0]).toMatchObject({ type: 'error', code: 'DATASET_INVALID' });
+  });
+});
+
+describe('isd train', () => {
+  it('names the flag at fault and exits 2 before anything runs', async () => {
+    for (const [args, flag] of [
+      [['--queue-size', '100', '--batch-size', '32'], '--queue-size'],
+      [['--temp-teacher', '0'], '--temp-teacher'],
+      [['--epochs', 'many'], '--epochs'],
+      [['--image-size', '8'], '--image-size'],
+      [['--dataset', 'no-such-dataset'], '--dataset'],
+    ] as const) {
+      const r = await isd('train', ...args, '--json');
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(jsonLines(r.stdout)[0]).toMatchObject({ type: 'error', field: flag });
+    }
+    const unknown = await isd('train', '--bogus', '1');
+    expect(unknown.code).toBe(2);
+    expect((await isd('runs', 'list', '--json')).stdout.trim()).toBe('[]');
+  });
+
+  it('trains a tiny run that streams JSON lines and lands in the history; eval and runs show read it back', async () => {
+    const r = await isd('train', '--dataset', 'sample', '--train-limit', '64', '--batch-size', '16', '--queue-size', '64', '--epochs', '1', '--name', 'tiny', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines.filter((l) => l.type === 'progress').length).toBeGreaterThan(0);
+    const evals = lines.filter((l) => l.type === 'epoch');
+    expect(evals.map((e) => e.epoch)).toEqual([0, 1]); // the random-init baseline, then epoch 1
+    const done = lines[lines.length - 1];
+    expect(done).toMatchObject({ type: 'done', status: 'completed' });
+    expect(done.knn20).toBeGreaterThan(0);
+
+    const listed = JSON.parse((await isd('runs', 'list', '--json')).stdout) as { id: string; name: string; status: string }[];
+    expect(listed).toEqual([expect.objectContaining({ id: done.runId, name: 'tiny', status: 'completed' })]);
+    const shown = JSON.parse((await isd('runs', 'show', String(done.runId).slice(0, 8), '--json')).stdout);
+    expect(shown.config).toMatchObject({ trainLimit: 64, batchSize: 16, queueSize: 64, epochs: 1 });
+    expect(shown.evals).toHaveLength(2);
+
+    const ev = await isd('eval', String(done.runId), '--json');
+    expect(ev.code, ev.stderr).toBe(0);
+    const acc = JSON.parse(ev.stdout);
+    expect(acc).toMatchObject({ runId: done.runId, bankImages: 10000, testImages: 2000 });
+    for (const k of ['knn1', 'knn20', 'knn20Weighted']) expect(acc[k]).toBeGreaterThan(0.1); // far above chance (0.1) even untrained
+    expect((await isd('eval', 'ffffffff')).code).toBe(2);
+  });
+});
