@@ -4,7 +4,7 @@
  * tags typed as comma-separated text).
  */
 import { z } from 'zod';
-import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema, type RunConfig } from '../../electron/run-config';
+import { DEFAULT_RUN_CONFIG, runConfigSchema, type RunConfig } from '../../electron/run-config';
 
 export type FieldKey = keyof RunConfig;
 
@@ -112,9 +112,14 @@ export function splitTags(text: string): string[] {
   return text.split(',').map((t) => t.trim()).filter(Boolean);
 }
 
-/** The form's schema: tags text → array, then the contract's RunConfig schema (cross-field checks included). */
-export const runFormSchema = z
-  .object({ ...runConfigFields, tags: z.string() })
+/**
+ * The form's schema: tags text → array, then the contract's RunConfig schema, which checks every field
+ * and the cross-field rules in one pass (a first stage that checked fields would stop the pipe at the
+ * first bad field, hiding e.g. the queue/batch rule until it was fixed).
+ */
+// Typed as the form's values for the resolver; at run time only tags is looked at here.
+const formValuesInput = z.looseObject({ tags: z.string() }) as unknown as z.ZodType<RunFormValues, RunFormValues>;
+export const runFormSchema = formValuesInput
   .transform((v): RunConfig => ({ ...v, tags: splitTags(v.tags) }))
   .pipe(runConfigSchema);
 

@@ -16,6 +16,7 @@ import {
   DEFAULT_FORM_VALUES,
   FIELD_DOCS,
   FIELD_GROUPS,
+  FIELD_ORDER,
   PRESETS,
   friendlyMessage,
   runFormSchema,
@@ -148,7 +149,14 @@ export function NewRunPage() {
 
 function ErrorSummary({ errors }: { errors: FieldErrors<RunFormValues> }) {
   const id = useId();
-  const entries = Object.entries(errors).filter(([, e]) => e?.message);
+  // In the order the fields appear on the form, whichever check found the problem.
+  const rank = (name: string) => {
+    const i = FIELD_ORDER.indexOf(name as (typeof FIELD_ORDER)[number]);
+    return i < 0 ? FIELD_ORDER.length : i;
+  };
+  const entries = Object.entries(errors)
+    .filter(([, e]) => e?.message)
+    .sort(([a], [b]) => rank(a) - rank(b));
   if (entries.length === 0) return null;
   return (
     <div className="form-error" role="alert" aria-labelledby={id} data-testid="form-errors">
