@@ -14,13 +14,11 @@ import type { RunConfig } from '../run-config';
 import { computeChannelStats, toEvalBatch } from '../engine/augment';
 import { initBackend, type BackendName } from '../engine/backend';
 import { restoreTrainingStep } from '../engine/checkpoint';
+import { prepareRunData } from '../engine/run-data';
 import { extractFeatures, knnEvaluate, linearProbe, nearestNeighbours } from '../engine/evaluate';
 import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
 import type { TrainingStep } from '../engine/training-step';
-import { drawImbalance } from '../data/imbalance';
-import { selectImages } from '../data/split';
-import { parseImbalance } from '../run-config';
 
 /** The neighbour gallery searches at most this many training images (the first ones; engine.evalBankLimit lowers it). */
 export const NEIGHBOUR_BANK_LIMIT = 5000;
@@ -90,27 +88,6 @@ interface LoadedRun {
   bankFeatures: Float32Array | null;
 }
 
-/**
- * The images a run trained on: the imbalance draw, then the first trainLimit (as engine/worker.ts's
- * prepareRunData, which cannot be imported here: that module attaches itself to any worker's port).
- * analysis-worker.test.ts checks the two agree.
- */
-export function trainingImages(ds: LoadedDataset, config: RunConfig): Uint8Array {
-  const px = ds.height * ds.width * ds.channels;
-  const numClasses = ds.classNames?.length ?? (ds.train.labels ? ds.train.labels.reduce((m, y) => Math.max(m, y), -1) + 1 : 0);
-  const spec = parseImbalance(config.imbalance);
-  let indices: Int32Array | null = null;
-  if (spec.kind !== 'none') {
-    if (!ds.train.labels) throw new IsdError('BAD_INPUT', `imbalance ${config.imbalance} needs class labels; ${ds.path} has none`, { field: 'imbalance' });
-    indices = drawImbalance(ds.train.labels, numClasses, spec, config.seed).indices;
-  }
-  if (config.trainLimit > 0) {
-    const all = indices ?? Int32Array.from({ length: ds.train.count }, (_, i) => i);
-    indices = all.subarray(0, Math.min(config.trainLimit, all.length));
-  }
-  return indices ? selectImages(ds.train, indices, px).images : ds.train.images;
-}
-
 let current: LoadedRun | null = null;
 const datasets = new Map<string, Promise<LoadedDataset>>();
 
@@ -147,7 +124,7 @@ async function loadRun(input: RunAnalysisInput): Promise<LoadedRun> {
     ds,
     step,
     imageSize,
-    norm: computeChannelStats(trainingImages(ds, input.config), ds.channels),
+    norm: computeChannelStats(prepareRunData(ds, input.config).train.images, ds.channels),
     bank: { images: ds.train.images.subarray(0, bankCount * px), labels: ds.train.labels ? ds.train.labels.subarray(0, bankCount) : null, count: bankCount },
     bankFeatures: null,
   };
@@ -255,7 +232,7 @@ async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluat
     const imageSize = (manifest.config as { imageSize?: number }).imageSize;
     if (typeof imageSize !== 'number') throw new IsdError('CONFLICT', `${req.checkpointPath}: the checkpoint does not record its image size`, { path: req.checkpointPath });
     const src = { h: ds.height, w: ds.width, c: ds.channels };
-    const opts = { size: imageSize, ...computeChannelStats(trainingImages(ds, req.config), ds.channels), batchSize: req.engine?.evalBatchSize ?? 256 };
+    const opts = { size: imageSize, ...computeChannelStats(prepareRunData(ds, req.config).train.images, ds.channels), batchSize: req.engine?.evalBatchSize ?? 256 };
     const embed = (x: tf.Tensor4D) => step.studentEmbed(x);
     const bankFeatures = extractFeatures(embed, ds.train.images, ds.train.count, src, opts); // [N, D]
     const testFeatures = extractFeatures(embed, ds.test.images, ds.test.count, src, opts); // [M, D]

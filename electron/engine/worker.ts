@@ -7,97 +7,15 @@
 import * as path from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { loadDataset } from '../data';
-import { drawImbalance } from '../data/imbalance';
-import { countClasses, selectImages } from '../data/split';
-import type { LoadedDataset } from '../data/types';
 import { IsdError, isIsdError } from '../errors';
-import { parseImbalance, validateRunConfig, type RunConfig } from '../run-config';
+import { validateRunConfig } from '../run-config';
 import { initBackend } from './backend';
-import type { ControlMessage, DatasetReport, EngineOptions, StartMessage, WorkerToMain } from './protocol';
+import type { ControlMessage, StartMessage, WorkerToMain } from './protocol';
 import { isMainToWorker } from './protocol';
-import { Trainer, type EvaluationSets, type ImageSet } from './trainer';
+import { Trainer } from './trainer';
+import { prepareRunData } from './run-data';
 
-/** kNN defaults for quick runs (trainLimit > 0): a bank of max(trainLimit, 5000) and 2000 queries. */
-const QUICK_BANK_MIN = 5000;
-const QUICK_TEST = 2000;
-
-export interface PreparedData {
-  train: ImageSet;
-  evaluation: EvaluationSets | null;
-  report: DatasetReport;
-}
-
-function firstImages(split: LoadedDataset['train'], ds: LoadedDataset, n: number): ImageSet {
-  const count = Math.min(n, split.count);
-  const px = ds.height * ds.width * ds.channels;
-  return {
-    images: split.images.subarray(0, count * px),
-    labels: split.labels ? split.labels.subarray(0, count) : null,
-    count,
-    h: ds.height,
-    w: ds.width,
-    c: ds.channels,
-  };
-}
-
-/**
- * The images a run trains on (imbalance draw, then the first trainLimit) and its kNN sets: the
- * dataset's own (balanced) training split as the bank and its test split as the queries, both capped
- * by the engine options. Rare classes of an imbalanced draw: those left with less than half the
- * largest class's images.
- */
-export function prepareRunData(ds: LoadedDataset, config: RunConfig, engine: EngineOptions = {}): PreparedData {
-  const px = ds.height * ds.width * ds.channels;
-  const numClasses = ds.classNames?.length ?? (ds.train.labels ? ds.train.labels.reduce((m, y) => Math.max(m, y), -1) + 1 : 0);
-  const spec = parseImbalance(config.imbalance);
-  let indices: Int32Array | null = null;
-  let trainClassCounts: number[] | null = null;
-  let rareClasses: number[] | null = null;
-  if (spec.kind !== 'none') {
-    if (!ds.train.labels) throw new IsdError('BAD_INPUT', `imbalance ${config.imbalance} needs class labels; ${ds.path} has none`, { field: 'imbalance' });
-    const draw = drawImbalance(ds.train.labels, numClasses, spec, config.seed);
-    indices = draw.indices;
-    const largest = Math.max(...draw.classCounts);
-    rareClasses = draw.classCounts.flatMap((n, c) => (n < largest / 2 ? [c] : []));
-  }
-  if (config.trainLimit > 0) {
-    const all = indices ?? Int32Array.from({ length: ds.train.count }, (_, i) => i);
-    indices = all.subarray(0, Math.min(config.trainLimit, all.length));
-  }
-  const trainSplit = indices ? selectImages(ds.train, indices, px) : ds.train;
-  if (trainSplit.labels && numClasses > 0) trainClassCounts = countClasses(trainSplit.labels, numClasses);
-  const train: ImageSet = { images: trainSplit.images, labels: trainSplit.labels, count: trainSplit.count, h: ds.height, w: ds.width, c: ds.channels };
-
-  let evaluation: EvaluationSets | null = null;
-  if (ds.train.labels && ds.test?.labels && numClasses > 0) {
-    const quick = config.trainLimit > 0;
-    const bankLimit = engine.evalBankLimit ?? (quick ? Math.max(config.trainLimit, QUICK_BANK_MIN) : ds.train.count);
-    const testLimit = engine.evalTestLimit ?? (quick ? QUICK_TEST : ds.test.count);
-    const bank = firstImages(ds.train, ds, bankLimit);
-    const test = firstImages(ds.test, ds, testLimit);
-    evaluation = {
-      bank: { ...bank, labels: bank.labels as Int32Array },
-      test: { ...test, labels: test.labels as Int32Array },
-      numClasses,
-      ...(rareClasses ? { rareClasses } : {}),
-    };
-  }
-  return {
-    train,
-    evaluation,
-    report: {
-      name: ds.name,
-      format: ds.format,
-      shape: [ds.height, ds.width, ds.channels],
-      classNames: ds.classNames,
-      trainImages: train.count,
-      trainClassCounts,
-      evalBankImages: evaluation?.bank.count ?? 0,
-      evalTestImages: evaluation?.test.count ?? 0,
-      rareClasses,
-    },
-  };
-}
+export { prepareRunData, type PreparedData } from './run-data';
 
 function failedEvent(err: unknown): WorkerToMain {
   const e = isIsdError(err) ? err : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
