@@ -3,33 +3,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildProgram } from './cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonLines, runIsd } from './cli-test-support';
 
 const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
 const FASHION = '/usr/share/datasets/fashion-mnist';
 let dir: string;
 let db: string;
 
-async function isd(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const state = { code: 0 };
-  const program = buildProgram(state, { engine: ENGINE });
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  try {
-    await program.parseAsync([...args, '--db', db], { from: 'user' });
-  } catch (e) {
-    state.code = (e as { code?: string }).code?.startsWith('commander.') ? 2 : 1;
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return { code: state.code, stdout, stderr };
-}
-
-const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const isd = (...args: string[]) => runIsd(db, ENGINE, args);
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-cli-'));
