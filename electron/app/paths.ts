@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import fs from 'node:fs';
+import { findProjectRoot } from '../data/registry';
 
 export const APP_NAME = 'ISD Studio';
 
@@ -29,13 +29,7 @@ export function checkpointRootFor(dbPath: string): string {
   return path.join(path.dirname(path.resolve(dbPath)), 'runs');
 }
 
-/** The repository (or packaged app) root: the nearest folder above this file holding package.json. */
+/** The repository (or packaged app) root: the nearest folder above `start` holding package.json. */
 export function appRoot(start: string = __dirname): string {
-  let dir = start;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return start;
-    dir = up;
-  }
+  return findProjectRoot(start) ?? start;
 }

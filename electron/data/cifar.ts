@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { IsdError, fsError } from '../errors';
+import { listFolder } from './list-folder';
 import type { ImageSplit, LoadedDataset } from './types';
 
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -39,14 +40,6 @@ const LAYOUT: Record<CifarKind, Layout> = {
 
 function invalid(file: string, reason: string): IsdError {
   return new IsdError('DATASET_INVALID', `${file}: ${reason}`, { path: file });
-}
-
-async function listFolder(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    throw fsError(err, dir, 'folder');
-  }
 }
 
 /** The CIFAR file set in a folder (or in its cifar-10-batches-bin / cifar-100-binary subfolder), or null. */

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { IsdError, fsError } from '../errors';
+import { listFolder } from './list-folder';
 import type { ImageSplit, LoadedDataset } from './types';
 
 const gunzip = promisify(zlib.gunzip);
@@ -127,14 +128,6 @@ export async function readIdxDims(file: string): Promise<number[]> {
     return parseIdxHeader(bytes, file).dims;
   } finally {
     await handle.close();
-  }
-}
-
-async function listFolder(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    throw fsError(err, dir, 'folder');
   }
 }
 
