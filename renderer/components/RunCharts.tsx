@@ -1,7 +1,9 @@
 /** The training curves of one run (loss, lr, purity, images/s) and its kNN evaluations against step 0. */
 import type { Curves } from '../../electron/contract';
 import { formatNumber, formatPercent } from '../lib/format';
+import type { UseQueryResult } from '@tanstack/react-query';
 import { LineChartCard } from './Charts';
+import { QueryView } from './StateViews';
 
 const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
 
@@ -51,5 +53,20 @@ export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) 
       references={curves.baseline ? [{ y: curves.baseline.knn20, label: `step 0: ${formatPercent(curves.baseline.knn20)} (20-NN)` }] : undefined}
       latest={last ? `20-NN ${formatPercent(last.knn20)}` : undefined}
     />
+  );
+}
+
+/** A run's training curves and its evaluation chart, once its curves have loaded (live and detail pages). */
+export function RunCurves({ query }: { query: UseQueryResult<Curves> }) {
+  return (
+    <QueryView query={query} loading="Loading curves…">
+      {(c) => (
+        <>
+          <TrainingCharts curves={c} />
+          <h2>Evaluations</h2>
+          <EvalChart curves={c} />
+        </>
+      )}
+    </QueryView>
   );
 }

@@ -1,6 +1,6 @@
 /** Live run: curves updating as events arrive, evaluations against step 0, epoch and ETA, controls. */
 import { useCurves, useLatestProgress, useRun, useSystemInfo } from '../api/queries';
-import { EvalChart, TrainingCharts } from '../components/RunCharts';
+import { RunCurves } from '../components/RunCharts';
 import { RunControls } from '../components/RunControls';
 import { isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
@@ -84,15 +84,7 @@ export function LiveRunPage({ runId }: { runId: string }) {
               {!active && r.status === 'completed' && <p className="muted">Finished. Final 20-NN {formatPercent(r.knn20)}, best {formatPercent(r.bestKnn20)}.</p>}
             </section>
             <h2>Training</h2>
-            <QueryView query={curves} loading="Loading curves…">
-              {(c) => (
-                <>
-                  <TrainingCharts curves={c} />
-                  <h2>Evaluations</h2>
-                  <EvalChart curves={c} />
-                </>
-              )}
-            </QueryView>
+            <RunCurves query={curves} />
           </div>
         );
       }}

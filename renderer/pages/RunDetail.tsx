@@ -6,7 +6,7 @@ import { call, errorMessage } from '../api/isd';
 import { keys, useCurves, useRun } from '../api/queries';
 import { BarChartCard } from '../components/Charts';
 import { NeighbourExplorer } from '../components/NeighbourViews';
-import { EvalChart, TrainingCharts } from '../components/RunCharts';
+import { RunCurves } from '../components/RunCharts';
 import { RunControls } from '../components/RunControls';
 import { Empty, isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
@@ -76,15 +76,7 @@ function Detail({ d }: { d: RunDetail }) {
       <Notes runId={r.id} notes={r.notes} />
 
       <h2>Curves</h2>
-      <QueryView query={curves} loading="Loading curves…">
-        {(c) => (
-          <>
-            <TrainingCharts curves={c} />
-            <h2>Evaluations</h2>
-            <EvalChart curves={c} />
-          </>
-        )}
-      </QueryView>
+      <RunCurves query={curves} />
       {d.evals.length > 0 && (
         <div className="table-wrap">
           <table aria-label="Evaluations">
