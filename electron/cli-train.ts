@@ -128,18 +128,21 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
     .description('images/s of the full ISD training step in the fixed benchmark configuration (contracts.md)')
     .option('--steps <n>', 'timed steps after two warm-up steps', '10')
     .option('--method <m>', 'isd or moco', 'isd')
-    .action(async (flags: { steps: string; method: string }) => {
+    .option('--replicas <n>', '1, or 2 to split each batch over two threads (default: 2 on two or more cores)')
+    .action(async (flags: { steps: string; method: string; replicas?: string }) => {
       const o = out();
       try {
         const steps = Number(flags.steps);
         if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new IsdError('BAD_INPUT', 'must be a whole number from 1 to 1000', { field: '--steps' });
         if (flags.method !== 'isd' && flags.method !== 'moco') throw new IsdError('BAD_INPUT', 'must be isd or moco', { field: '--method' });
+        const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
+        if (replicas !== undefined && replicas !== 1 && replicas !== 2) throw new IsdError('BAD_INPUT', 'must be 1 or 2', { field: '--replicas' });
         const { runBenchmark } = await import('./engine/bench');
         o.info(`timing ${steps} ISD steps (resnet20, batch 128, 28×28×1, queue 4096) after 2 warm-up steps…`);
-        const r = await runBenchmark({ steps, method: flags.method });
+        const r = await runBenchmark({ steps, method: flags.method, replicas });
         o.result(r, () =>
           [
-            `${r.imagesPerSec.toFixed(1)} images/s (best step ${r.bestImagesPerSec.toFixed(1)}) on ${r.backend}, ${r.device}`,
+            `${r.imagesPerSec.toFixed(1)} images/s (best step ${r.bestImagesPerSec.toFixed(1)}) on ${r.backend}, ${r.device}${r.replicas > 1 ? `, ${r.replicas} replicas` : ''}`,
             r.shares
               ? `time shares: augment ${pct(r.shares.augment)}, forward ${pct(r.shares.forward)}, backward ${pct(r.shares.backward)}, update ${pct(r.shares.update)}`
               : '',

@@ -2,7 +2,7 @@
  * The training-step benchmark (electron/engine/bench.ts), and the side-by-side with the PyTorch
  * reference that issue 4 asks for: both run alternately, several rounds, in one sitting.
  *
- *   npx tsc -p tsconfig.node.json && node dist/scripts/bench-train.js [--steps 10] [--threads N]
+ *   npx tsc -p tsconfig.node.json && node dist/scripts/bench-train.js [--steps 10] [--threads N] [--replicas 1|2]
  *       [--backend wasm|cpu|tensorflow] [--method isd|moco] [--batch 128] [--json] [--quick (no shares)]
  *       [--vs-torch ROUNDS] [--torch-threads 2] [--torch-script ../shared/bench/torch_isd_bench.py]
  *
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     options: {
       steps: { type: 'string', default: '10' },
       threads: { type: 'string' },
+      replicas: { type: 'string' },
       backend: { type: 'string' },
       method: { type: 'string', default: 'isd' },
       batch: { type: 'string', default: '128' },
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
   const opts = {
     steps: Number(values.steps),
     threads: values.threads === undefined ? undefined : Number(values.threads),
+    replicas: values.replicas === undefined ? undefined : Number(values.replicas),
     backend: values.backend as BackendName | undefined,
     method: values.method as Method,
     batch: Number(values.batch),

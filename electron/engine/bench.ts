@@ -6,6 +6,7 @@
  * imagesPerSec counts the step alone (as ../shared/bench/torch_isd_bench.py does); the shares are of
  * augmentation + step, so a user sees what augmenting two views costs on top.
  */
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
 import { Rng } from '../rng';
@@ -19,7 +20,8 @@ import { isdLossFromSimilarities } from './methods/isd';
 import { mocoLossFromSimilarities } from './methods/moco';
 import { SgdMomentum } from './methods/sgd';
 import { emaUpdate, teacherPairs } from './methods/teacher-update';
-import { createTrainingStep, type Method, type TrainingStep } from './training-step';
+import { createEngineTrainingStep, plannedReplicas } from './data-parallel';
+import type { Method, TrainingStep } from './training-step';
 
 export interface BenchmarkOptions {
   steps?: number;
@@ -32,8 +34,10 @@ export interface BenchmarkOptions {
   method?: Method;
   /** Force a backend (else initBackend's choice, or ISD_BACKEND). */
   backend?: BackendName;
-  /** wasm threads (default: initBackend's). */
+  /** wasm threads (default: initBackend's, or 1 with two replicas). */
   threads?: number;
+  /** 1, or 2 for data parallel over two threads (data-parallel.ts); default as a run would choose. */
+  replicas?: number;
   /** Measure the augmentation, forward and update shares (a few extra passes); default true. */
   shares?: boolean;
 }
@@ -49,6 +53,8 @@ export interface BenchmarkResult {
   backend: BackendName;
   device: string;
   threads: number;
+  /** Replicas the batch was split over (data-parallel.ts); threads is per replica. */
+  replicas: number;
   arch: Arch;
   method: Method;
   batch: number;
@@ -167,14 +173,16 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
   const size = positiveInt(opts.size ?? 28, 'size', 4096);
   const channels = positiveInt(opts.channels ?? 1, 'channels', 4);
   const queue = positiveInt(opts.queue ?? 4096, 'queue', 1_000_000);
-  const report = await initBackend({ prefer: opts.backend, threads: opts.threads });
+  const planned = plannedReplicas(opts.replicas, os.cpus().length, batch);
+  const report = await initBackend({ prefer: opts.backend, threads: opts.threads ?? (planned > 1 ? 1 : undefined) });
+  const replicas = report.backend === 'tensorflow' ? 1 : planned;
   const rng = new Rng(0);
   let peakRss = process.memoryUsage().rss;
   const sampleRss = () => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
 
-  const step = createTrainingStep({
+  const step = createEngineTrainingStep({
     method,
     arch,
     inputShape: [size, size, channels],
@@ -187,7 +195,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
     momentum: STEP.momentum,
     weightDecay: STEP.weightDecay,
     seed: 0,
-  });
+  }, replicas, report.backend);
   const xs = randomTensor(rng, [batch, size, size, channels]);
   const xt = randomTensor(rng, [batch, size, size, channels]);
   try {
@@ -213,7 +221,10 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
     let shares: BenchmarkShares | null = null;
     if (opts.shares !== false) {
       const reps = Math.min(3, steps);
-      const fwd = forwardMs(step, method, xs, xt, reps);
+      // each replica's share: with two, the forward pass of half the batch on one thread
+      const [xsR, xtR] = replicas > 1 ? [xs.slice(0, batch / replicas), xt.slice(0, batch / replicas)] : [xs, xt];
+      const fwd = forwardMs(step, method, xsR, xtR, reps);
+      if (replicas > 1) tf.dispose([xsR, xtR]);
       sampleRss();
       const upd = updateMs(step, reps);
       const aug = augmentMs(batch, size, channels, rng, reps);
@@ -227,6 +238,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
       backend: report.backend,
       device: report.device,
       threads: report.threads,
+      replicas,
       arch,
       method,
       batch,

@@ -15,6 +15,8 @@ export interface EngineOptions {
   backend?: BackendName;
   /** wasm thread-pool size. */
   threads?: number;
+  /** Training replicas: 2 splits each batch over two threads (data-parallel.ts); default from chooseReplicas. */
+  replicas?: number;
   /** Encoder base width override (resnet20: 16, resnet18: 64): only for fast tests of the machinery. */
   baseWidth?: number;
   /** Checkpoint folders kept per run, the newest ones. Default 2. */

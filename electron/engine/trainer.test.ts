@@ -51,7 +51,7 @@ interface Recorded {
 
 async function train(
   over: Partial<RunConfig>,
-  opts: Omit<Partial<TrainerOptions>, 'onEvent'> & { images: number; dir: string; baseWidth?: number; onEvent?: (e: TrainerEvent, t: Trainer, events: TrainerEvent[]) => void },
+  opts: Omit<Partial<TrainerOptions>, 'onEvent'> & { images: number; dir: string; baseWidth?: number; replicas?: number; onEvent?: (e: TrainerEvent, t: Trainer, events: TrainerEvent[]) => void },
 ): Promise<Recorded> {
   const events: TrainerEvent[] = [];
   const trainer: Trainer = new Trainer({
@@ -61,7 +61,7 @@ async function train(
     evaluation: opts.evaluation ?? null,
     checkpointDir: opts.dir,
     resumeFrom: opts.resumeFrom,
-    engine: { baseWidth: opts.baseWidth ?? 2 },
+    engine: { baseWidth: opts.baseWidth ?? 2, replicas: opts.replicas },
     onEvent: (e) => {
       events.push(e);
       opts.onEvent?.(e, trainer, events);
@@ -174,6 +174,22 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     restored.step.dispose();
     // keepCheckpoints (2) prunes older folders
     expect((await listCheckpoints(dir)).map((p) => path.basename(p))).toEqual(['step-000000007', 'step-000000010']);
+  });
+
+  it('two replicas (data parallel): a run stopped and resumed follows the same losses as one left alone', async () => {
+    const whole = await train({ epochs: 2 }, { images: 32, dir: path.join(tmp, 'dp-whole'), replicas: 2 });
+    expect(whole.result.status).toBe('completed');
+    expect(whole.result.losses).toHaveLength(8);
+    whole.result.losses.forEach((l) => expect(Number.isFinite(l)).toBe(true));
+    const dir = path.join(tmp, 'dp-parts');
+    const first = await train({ epochs: 2 }, { images: 32, dir, replicas: 2, onEvent: (e, t) => e.type === 'progress' && e.step === 3 && t.stop() });
+    expect(first.result.status).toBe('stopped');
+    const second = await train({ epochs: 2 }, { images: 32, dir, replicas: 2, resumeFrom: first.result.checkpointPath });
+    expect(second.result.status).toBe('completed');
+    relClose([...first.result.losses, ...second.result.losses], whole.result.losses);
+    // BatchNorm over halves: not the one-replica run's losses
+    const single = await train({ epochs: 2 }, { images: 32, dir: path.join(tmp, 'dp-single') });
+    expect(single.result.losses).not.toEqual(whole.result.losses);
   });
 
   it('a resume refuses a checkpoint written with other hyperparameters', async () => {

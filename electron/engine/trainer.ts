@@ -12,11 +12,13 @@ import { IsdError, isIsdError } from '../errors';
 import { Rng, type RngState } from '../rng';
 import type { RunConfig } from '../run-config';
 import { augmentBatch, computeChannelStats } from './augment';
+import type { BackendName } from './backend';
 import { listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
 import { extractFeatures, knnEvaluate, linearProbe } from './evaluate';
 import type { EngineOptions, EngineStatus, EpochEvalEvent, KnnMetrics, TrainerEvent } from './protocol';
 import { learningRateAt } from './schedule';
-import { createTrainingStep, type TrainingStep, type TrainingStepOptions } from './training-step';
+import { createEngineTrainingStep } from './data-parallel';
+import type { TrainingStep, TrainingStepOptions } from './training-step';
 
 /** Images as one uint8 array [count, h, w, c] with optional labels [count]. */
 export interface ImageSet {
@@ -52,7 +54,7 @@ export interface TrainerOptions {
   checkpointDir: string;
   /** A checkpoint folder of this same run to continue from. */
   resumeFrom?: string | null;
-  engine?: Pick<EngineOptions, 'baseWidth' | 'keepCheckpoints' | 'evalBatchSize' | 'progressEvery'>;
+  engine?: Pick<EngineOptions, 'baseWidth' | 'replicas' | 'keepCheckpoints' | 'evalBatchSize' | 'progressEvery'>;
   onEvent: (event: TrainerEvent) => void;
 }
 
@@ -148,7 +150,7 @@ export class Trainer {
     this.shuffleRng = root.fork();
     this.augmentRng = root.fork();
     this.epochShuffleState = this.shuffleRng.getState();
-    this.trainingStep = createTrainingStep(this.stepOptions());
+    this.trainingStep = createEngineTrainingStep(this.stepOptions(), opts.engine?.replicas ?? 1, tf.getBackend() as BackendName);
   }
 
   get status(): EngineStatus {

@@ -54,6 +54,21 @@ export interface StepResult {
   purity?: number;
 }
 
+/** One replica's share of a data-parallel step (data-parallel.ts), or, from the exchange, the whole batch's. */
+export interface ReplicaShare {
+  /** Mean loss over the share's images. */
+  loss: number;
+  /** d loss / d variable for every trainable student variable, in the optimizer's (the store's) order. */
+  grads: tf.Tensor[];
+  /** Teacher keys to enqueue [b, E], L2-normalised. */
+  keys: tf.Tensor2D;
+  labels: Int32Array | null;
+  purity?: number;
+}
+
+/** Called by a replica between its backward pass and its update; returns the whole batch's share. */
+export type ReplicaExchange = (mine: ReplicaShare) => ReplicaShare;
+
 export interface VariableSnapshot {
   name: string;
   shape: number[];
@@ -130,7 +145,10 @@ class ContrastiveTrainingStep implements TrainingStep {
   private readonly pairs: TeacherPair[];
   private steps = 0;
 
-  constructor(options: TrainingStepOptions) {
+  constructor(
+    options: TrainingStepOptions,
+    private readonly exchange: ReplicaExchange | null = null,
+  ) {
     checkOptions(options);
     this.options = { ...options, inputShape: [...options.inputShape] };
     const [, , c] = options.inputShape;
@@ -186,12 +204,20 @@ class ContrastiveTrainingStep implements TrainingStep {
         if (o.method === 'isd') return isdLossFromSimilarities(simQ, simK, o.tempStudent, o.tempTeacher);
         return mocoLossFromSimilarities(tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D, simQ, o.temperature);
       }, this.sgd.variables);
-      const loss = value.dataSync()[0]; // the step's one sync (plus purity's, with labels)
-      result.loss = loss;
-      if (Number.isFinite(loss)) {
-        this.sgd.apply(grads, lr);
-        if (labels) result.purity = this.queue.neighbourPurity(simK, labels);
-        this.queue.enqueue(k, labels);
+      const vars = this.sgd.variables;
+      let share: ReplicaShare = { loss: value.dataSync()[0], grads: vars.map((v) => grads[v.name]), keys: k, labels: labels ?? null }; // the step's one sync (plus purity's, with labels)
+      if (this.exchange) {
+        // every replica exchanges, whatever its own loss, so that none waits for ever
+        if (labels) share.purity = this.queue.neighbourPurity(simK, labels);
+        share = this.exchange(share);
+      }
+      result.loss = share.loss;
+      if (Number.isFinite(share.loss)) {
+        const combined: tf.NamedTensorMap = {};
+        vars.forEach((v, i) => (combined[v.name] = share.grads[i]));
+        this.sgd.apply(combined, lr);
+        if (labels) result.purity = share.purity ?? this.queue.neighbourPurity(simK, labels);
+        this.queue.enqueue(share.keys, share.labels);
         this.steps++;
       }
       tf.dispose(grads);
@@ -249,7 +275,7 @@ class ContrastiveTrainingStep implements TrainingStep {
   }
 }
 
-/** Builds the student, teacher (a copy), heads, optimizer state and queue from the seed. */
-export function createTrainingStep(options: TrainingStepOptions): TrainingStep {
-  return new ContrastiveTrainingStep(options);
+/** Builds the student, teacher (a copy), heads, optimizer state and queue from the seed; `exchange` makes it one replica of data-parallel training. */
+export function createTrainingStep(options: TrainingStepOptions, exchange: ReplicaExchange | null = null): TrainingStep {
+  return new ContrastiveTrainingStep(options, exchange);
 }

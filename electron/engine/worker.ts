@@ -4,12 +4,14 @@
  * limit, starts the backend, builds the Trainer and posts its events; `pause`, `resume` and `stop`
  * reach the trainer at its next step boundary. Every error, caught or not, becomes a `failed` event.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { loadDataset } from '../data';
 import { IsdError, isIsdError } from '../errors';
 import { validateRunConfig } from '../run-config';
 import { initBackend } from './backend';
+import { plannedReplicas } from './data-parallel';
 import type { ControlMessage, StartMessage, WorkerToMain } from './protocol';
 import { isMainToWorker } from './protocol';
 import { Trainer } from './trainer';
@@ -36,7 +38,11 @@ export async function runStartMessage(
   }
   const config = checked.config;
   const engine = msg.engine ?? {};
-  const backend = await initBackend({ prefer: engine.backend, threads: engine.threads });
+  const planned = plannedReplicas(engine.replicas, os.cpus().length, config.batchSize);
+  // two replicas: one thread each, so that every kernel, not only XNNPACK's, runs on both cores
+  const started = await initBackend({ prefer: engine.backend, threads: engine.threads ?? (planned > 1 ? 1 : undefined) });
+  const replicas = started.backend === 'tensorflow' ? 1 : planned;
+  const backend = replicas > 1 ? { ...started, device: `${started.device} × ${replicas} replicas (data parallel)` } : started;
   if (backend.backend === 'cpu') post({ type: 'log', level: 'warn', message: 'training on the pure-JS cpu backend: expect it to be very slow' });
   const ds = await loadDataset(msg.datasetPath, { imageSize: config.imageSize > 0 ? config.imageSize : undefined, seed: config.seed });
   const data = prepareRunData(ds, config, engine);
@@ -47,7 +53,7 @@ export async function runStartMessage(
     evaluation: data.evaluation,
     checkpointDir: path.join(msg.checkpointRoot, msg.runId),
     resumeFrom: msg.resume?.checkpointPath ?? null,
-    engine,
+    engine: { ...engine, replicas },
     onEvent: post,
   });
   onTrainer(trainer);

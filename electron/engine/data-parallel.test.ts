@@ -1,0 +1,141 @@
+/**
+ * Data-parallel training over two replicas (data-parallel.ts, replica-worker.ts): the peer thread
+ * runs the compiled dist/electron/engine/replica-worker.js (npm run build first).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../rng';
+import { initBackend } from './backend';
+import { createEngineTrainingStep, DataParallelTrainingStep, plannedReplicas } from './data-parallel';
+import { randomArray } from './kernels/kernel-test-support';
+import { createTrainingStep, type Method, type TrainingStep, type TrainingStepOptions } from './training-step';
+
+const SIZE = 16;
+const B = 8; // 4 images a replica
+
+function options(method: Method, batchSize: number): TrainingStepOptions {
+  return {
+    method,
+    arch: 'resnet20',
+    inputShape: [SIZE, SIZE, 1],
+    batchSize,
+    queueSize: 32,
+    tempTeacher: 0.04,
+    tempStudent: 0.1,
+    temperature: 0.2,
+    ema: 0.9,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    seed: 7,
+    baseWidth: 4,
+    embedDim: 16,
+  };
+}
+
+const batch = (a: Float32Array, n: number) => tf.tensor4d(a, [n, SIZE, SIZE, 1]);
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function studentValues(step: TrainingStep): Map<string, Float32Array> {
+  return new Map(step.params.list('student.').map((e) => [e.name, e.variable.dataSync() as Float32Array]));
+}
+
+const open: TrainingStep[] = [];
+function track<T extends TrainingStep>(s: T): T {
+  open.push(s);
+  return s;
+}
+
+describe('data-parallel training over two replicas (wasm, one thread each)', () => {
+  beforeAll(async () => {
+    await initBackend({ prefer: 'wasm', threads: 1 });
+  });
+  afterEach(() => {
+    for (const s of open.splice(0)) s.dispose();
+  });
+
+  it.each(['isd', 'moco'] as const)('%s: two identical halves step exactly like one replica on one half', (method) => {
+    const rng = new Rng(1);
+    const [s, t] = [randomArray(rng, (B / 2) * SIZE * SIZE), randomArray(rng, (B / 2) * SIZE * SIZE)];
+    const single = track(createTrainingStep(options(method, B / 2)));
+    const dp = track(createEngineTrainingStep(options(method, B), 2, 'wasm'));
+    const [xs1, xt1, xs2, xt2] = [batch(s, B / 2), batch(t, B / 2), batch(concat(s, s), B), batch(concat(t, t), B)];
+    const one = single.step(xs1, xt1, 0.05).loss;
+    const two = dp.step(xs2, xt2, 0.05).loss;
+    tf.dispose([xs1, xt1, xs2, xt2]);
+    expect(Number.isFinite(one)).toBe(true);
+    expect(two).toBe(one);
+    const a = studentValues(single);
+    const b = studentValues(dp);
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [name, v] of a) expect(Array.from(b.get(name)!), name).toEqual(Array.from(v));
+    expect(dp.stepsDone).toBe(1);
+  });
+
+  it('on different halves the replicas stay bitwise equal, the loss is the mean of the halves, and tensors stay flat', () => {
+    const rng = new Rng(2);
+    const dp = track(createEngineTrainingStep(options('isd', B), 2, 'wasm')) as DataParallelTrainingStep;
+    const halves = [track(createTrainingStep(options('isd', B / 2))), track(createTrainingStep(options('isd', B / 2)))];
+    const labels = Int32Array.from({ length: B }, (_, i) => i % 3);
+    let tensors = -1;
+    for (let i = 0; i < 4; i++) {
+      const [s, t] = [randomArray(rng, B * SIZE * SIZE), randomArray(rng, B * SIZE * SIZE)];
+      const [xs, xt] = [batch(s, B), batch(t, B)];
+      const r = dp.step(xs, xt, 0.05, labels);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.purity! >= 0 && r.purity! <= 1).toBe(true);
+      if (i === 0) {
+        // step 1 from the same weights and queue: the mean of each half's loss on its own replica
+        const n = (B / 2) * SIZE * SIZE;
+        const own = halves.map((h, j) => {
+          const [a, c] = [batch(s.subarray(j * n, (j + 1) * n), B / 2), batch(t.subarray(j * n, (j + 1) * n), B / 2)];
+          const loss = h.step(a, c, 0.05).loss;
+          tf.dispose([a, c]);
+          return loss;
+        });
+        expect(Math.abs(r.loss - (own[0] + own[1]) / 2)).toBeLessThan(1e-6);
+        tensors = tf.memory().numTensors;
+      } else {
+        expect(tf.memory().numTensors).toBe(tensors);
+      }
+      tf.dispose([xs, xt]);
+    }
+    expect(dp.queue.pointer).toBe((4 * B) % 32);
+    const peer = new Map(dp.peerVariables().map((v) => [v.name, v.values]));
+    // every variable but the BatchNorm running statistics (each replica's own halves) is the same
+    const shared = dp.params.list().filter((e) => !/running(Mean|Var)$/.test(e.name));
+    expect(shared.length).toBeGreaterThan(20);
+    for (const e of shared) expect(Array.from(peer.get(e.name)!), e.name).toEqual(Array.from(e.variable.dataSync()));
+  });
+
+  it('a resumed state reaches the peer: both replicas continue from it', async () => {
+    const rng = new Rng(3);
+    const xs = Array.from({ length: 4 }, () => batch(randomArray(rng, B * SIZE * SIZE), B));
+    const whole = track(createEngineTrainingStep(options('moco', B), 2, 'wasm'));
+    const losses = xs.map((x, i) => whole.step(x, xs[(i + 1) % 4], 0.05).loss);
+    const first = track(createEngineTrainingStep(options('moco', B), 2, 'wasm'));
+    first.step(xs[0], xs[1], 0.05);
+    first.step(xs[1], xs[2], 0.05);
+    const state = await first.readState();
+    const resumed = track(createEngineTrainingStep(options('moco', B), 2, 'wasm'));
+    resumed.loadState(state);
+    const after = [resumed.step(xs[2], xs[3], 0.05).loss, resumed.step(xs[3], xs[0], 0.05).loss];
+    tf.dispose(xs);
+    expect(after).toEqual(losses.slice(2));
+  });
+
+  it('refuses an odd batch and a bad replica count, naming the field', () => {
+    expect(() => createEngineTrainingStep(options('isd', 7), 2, 'wasm')).toThrow(/batch size 7 must be even/);
+    expect(() => createEngineTrainingStep(options('isd', 8), 3, 'wasm')).toThrow(/replicas must be 1 or 2/);
+    expect(plannedReplicas(undefined, 1, 128)).toBe(1);
+    expect(plannedReplicas(undefined, 2, 127)).toBe(1);
+    expect(plannedReplicas(1, 8, 128)).toBe(1);
+    expect(() => plannedReplicas(2, 8, 127)).toThrow(/batch size 127 must be even/);
+    expect(() => plannedReplicas(4, 8, 128)).toThrow(/replicas must be 1 or 2/);
+  });
+});

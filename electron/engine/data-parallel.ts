@@ -1,0 +1,317 @@
+/**
+ * Data parallelism over two replicas of the training step, each on its own thread with its own
+ * tfjs backend (wasm: one thread each). The calling thread's replica (rank 0) keeps the first half
+ * of every batch and sends the second half to a peer worker (rank 1, replica-worker.ts); both run
+ * the same step on their half, then swap their shares (loss, gradients, teacher keys, labels) and
+ * apply the same averaged gradients and enqueue the same keys in the same order, so their variables
+ * stay bitwise equal. Why: on wasm only XNNPACK's convolutions and matmuls use a second thread,
+ * while two replicas put every kernel and the engine's JS on both cores.
+ *
+ * BatchNorm statistics are per half (as MoCo/ISD on several GPUs without SyncBN). The BN running
+ * statistics of rank 0 are the ones evaluated and checkpointed; rank 1's never leave its thread.
+ *
+ * The exchange is synchronous (a MessagePort read with receiveMessageOnPort, woken by Atomics on a
+ * shared counter) because TrainingStep.step is synchronous and the peer has nothing else to do.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type MessagePort, MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { IsdError } from '../errors';
+import type { BackendName } from './backend';
+import {
+  createTrainingStep,
+  type ReplicaExchange,
+  type ReplicaShare,
+  type StepResult,
+  type TrainingStep,
+  type TrainingStepOptions,
+  type TrainingStepState,
+  type VariableSnapshot,
+} from './training-step';
+
+/** How long a replica waits for the other before the step fails (a stuck or dead peer). */
+const EXCHANGE_TIMEOUT_MS = 10 * 60_000;
+const READY_TIMEOUT_MS = 2 * 60_000;
+
+/**
+ * One side of a blocking, ordered message link between two threads: a MessagePort that is never
+ * started (messages are taken with receiveMessageOnPort) and a shared Int32Array of two counters,
+ * one per receiving rank, bumped by the sender after each post so that the receiver can sleep.
+ */
+export class SyncEndpoint {
+  constructor(
+    private readonly port: MessagePort,
+    private readonly counters: Int32Array,
+    private readonly rank: 0 | 1,
+  ) {}
+
+  send(message: unknown): void {
+    this.port.postMessage(message);
+    const other = 1 - this.rank;
+    Atomics.add(this.counters, other, 1);
+    Atomics.notify(this.counters, other);
+  }
+
+  /** The next message; throws after timeoutMs without one. */
+  receive(timeoutMs: number, what: string): unknown {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const seen = Atomics.load(this.counters, this.rank);
+      const m = receiveMessageOnPort(this.port);
+      if (m) return m.message;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new IsdError('INTERNAL', `data-parallel replica ${this.rank}: no ${what} from the other replica within ${Math.round(timeoutMs / 1000)} s`);
+      Atomics.wait(this.counters, this.rank, seen, Math.min(left, 1000));
+    }
+  }
+
+  close(): void {
+    this.port.close();
+  }
+}
+
+/** What crosses between the replicas: plain arrays only. */
+interface SharePayload {
+  type: 'share';
+  loss: number;
+  purity: number | null;
+  labels: Int32Array | null;
+  keys: Float32Array;
+  keyShape: [number, number];
+  grads: Float32Array[];
+}
+
+export interface PeerError {
+  type: 'error';
+  message: string;
+}
+
+function isPeerError(m: unknown): m is PeerError {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'error';
+}
+
+function expectMessage<T extends { type: string }>(m: unknown, type: T['type']): T {
+  if (isPeerError(m)) throw new IsdError('INTERNAL', `data-parallel peer replica failed: ${m.message}`);
+  if (typeof m !== 'object' || m === null || (m as { type?: unknown }).type !== type) {
+    throw new IsdError('INTERNAL', `data-parallel replica expected '${type}', got ${JSON.stringify(m)?.slice(0, 100)}`);
+  }
+  return m as T;
+}
+
+function concatLabels(a: Int32Array | null, b: Int32Array | null): Int32Array | null {
+  if (!a || !b) return null;
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * The hook a replica's step calls between its backward pass and its update: sends this replica's
+ * share, receives the other's, and returns the whole batch's (rank 0's rows first). Gradients are
+ * averaged as (a + b) · 0.5, the same bits on both sides since addition commutes.
+ */
+export function replicaExchange(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaExchange {
+  return (mine: ReplicaShare): ReplicaShare => {
+    const payload: SharePayload = {
+      type: 'share',
+      loss: mine.loss,
+      purity: mine.purity ?? null,
+      labels: mine.labels ? Int32Array.from(mine.labels) : null,
+      keys: mine.keys.dataSync() as Float32Array,
+      keyShape: mine.keys.shape,
+      grads: mine.grads.map((g) => g.dataSync() as Float32Array),
+    };
+    endpoint.send(payload);
+    const theirs = expectMessage<SharePayload>(endpoint.receive(EXCHANGE_TIMEOUT_MS, 'gradients'), 'share');
+    if (theirs.grads.length !== mine.grads.length || theirs.grads.some((g, i) => g.length !== mine.grads[i].size)) {
+      throw new IsdError('INTERNAL', 'data-parallel replicas hold different variables');
+    }
+    const theirKeys = tf.tensor2d(theirs.keys, theirs.keyShape);
+    const [k0, k1] = rank === 0 ? [mine.keys, theirKeys] : [theirKeys, mine.keys];
+    const grads = mine.grads.map((own, i) => tf.mul(tf.add(own, tf.tensor(theirs.grads[i], own.shape, 'float32')), 0.5));
+    const [first, second] = rank === 0 ? [payload, theirs] : [theirs, payload];
+    const purity = first.purity !== null && second.purity !== null ? (first.purity + second.purity) / 2 : undefined;
+    return {
+      loss: (first.loss + second.loss) / 2,
+      grads,
+      keys: tf.concat([k0, k1], 0) as tf.Tensor2D,
+      labels: concatLabels(first.labels, second.labels),
+      purity,
+    };
+  };
+}
+
+/** Commands from rank 0 to the peer, in order on the same link as the shares. */
+export type PeerCommand =
+  | { type: 'step'; xs: Float32Array; xt: Float32Array; shape: [number, number, number, number]; lr: number; labels: Int32Array | null }
+  | { type: 'load'; state: TrainingStepState }
+  | { type: 'read' }
+  | { type: 'dispose' };
+
+/** workerData of replica-worker.js. */
+export interface PeerWorkerData {
+  options: TrainingStepOptions;
+  backend: BackendName;
+  port: MessagePort;
+  counters: Int32Array;
+}
+
+/** Where the compiled peer entry is: beside this file in dist/, or in the project's dist/ from sources (tests). */
+function peerScriptPath(): string {
+  const candidates = [path.join(__dirname, 'replica-worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'electron', 'engine', 'replica-worker.js')];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new IsdError('INTERNAL', `the data-parallel replica worker is not built (looked for ${candidates.join(', ')}): run npm run build`);
+  return found;
+}
+
+export class DataParallelTrainingStep implements TrainingStep {
+  private readonly inner: TrainingStep;
+  private readonly endpoint: SyncEndpoint;
+  private readonly peer: Worker;
+  private ready = false;
+  private broken: string | null = null;
+
+  constructor(options: TrainingStepOptions, backend: BackendName) {
+    if (options.batchSize % 2 !== 0) {
+      throw new IsdError('BAD_INPUT', `batch size ${options.batchSize} must be even to split it over two replicas`, { field: 'batchSize' });
+    }
+    const half: TrainingStepOptions = { ...options, batchSize: options.batchSize / 2 };
+    const channel = new MessageChannel();
+    const counters = new Int32Array(new SharedArrayBuffer(8));
+    this.endpoint = new SyncEndpoint(channel.port1, counters, 0);
+    this.inner = createTrainingStep(half, replicaExchange(this.endpoint, 0));
+    const data: PeerWorkerData = { options: half, backend, port: channel.port2, counters };
+    try {
+      this.peer = new Worker(peerScriptPath(), { workerData: data, transferList: [channel.port2] });
+    } catch (e) {
+      this.inner.dispose();
+      throw e;
+    }
+    this.peer.unref(); // a stuck peer must not keep the process alive
+  }
+
+  get options(): Readonly<TrainingStepOptions> {
+    return { ...this.inner.options, batchSize: this.inner.options.batchSize * 2 };
+  }
+  get spec() {
+    return this.inner.spec;
+  }
+  get params() {
+    return this.inner.params;
+  }
+  get queue() {
+    return this.inner.queue;
+  }
+  get featureDim() {
+    return this.inner.featureDim;
+  }
+  get stepsDone() {
+    return this.inner.stepsDone;
+  }
+
+  /** Blocks until the peer has built its replica (first use only). */
+  private ensureReady(): void {
+    if (this.broken) throw new IsdError('INTERNAL', `data-parallel training cannot go on: ${this.broken}`);
+    if (this.ready) return;
+    try {
+      expectMessage(this.endpoint.receive(READY_TIMEOUT_MS, 'ready message'), 'ready');
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+    this.ready = true;
+  }
+
+  step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): StepResult {
+    this.ensureReady();
+    const b = xStudent.shape[0];
+    if (b % 2 !== 0 || xTeacher.shape[0] !== b) throw new Error(`data-parallel step needs an even batch of equal views, got ${b} and ${xTeacher.shape[0]}`);
+    const h = b / 2;
+    const [xsA, xsB] = tf.split(xStudent, 2, 0) as tf.Tensor4D[];
+    const [xtA, xtB] = tf.split(xTeacher, 2, 0) as tf.Tensor4D[];
+    try {
+      const command: PeerCommand = {
+        type: 'step',
+        xs: xsB.dataSync() as Float32Array,
+        xt: xtB.dataSync() as Float32Array,
+        shape: xsB.shape,
+        lr,
+        labels: labels ? labels.slice(h) : null,
+      };
+      this.endpoint.send(command); // copied, not transferred: dataSync may hand out the backend's own storage (cpu)
+      return this.inner.step(xsA, xtA, lr, labels ? labels.subarray(0, h) : null);
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      throw e;
+    } finally {
+      tf.dispose([xsA, xsB, xtA, xtB]);
+    }
+  }
+
+  studentEmbed(x: tf.Tensor4D): tf.Tensor2D {
+    return this.inner.studentEmbed(x);
+  }
+  teacherEmbed(x: tf.Tensor4D): tf.Tensor2D {
+    return this.inner.teacherEmbed(x);
+  }
+  teacherKeys(x: tf.Tensor4D): tf.Tensor2D {
+    return this.inner.teacherKeys(x);
+  }
+  readState(): Promise<TrainingStepState> {
+    return this.inner.readState();
+  }
+
+  loadState(state: TrainingStepState): void {
+    this.ensureReady();
+    this.inner.loadState(state);
+    this.endpoint.send({ type: 'load', state } satisfies PeerCommand);
+    expectMessage(this.endpoint.receive(READY_TIMEOUT_MS, 'confirmation of the loaded state'), 'loaded');
+  }
+
+  /** The peer's variables as they are now (to check that the replicas agree). */
+  peerVariables(): VariableSnapshot[] {
+    this.ensureReady();
+    this.endpoint.send({ type: 'read' } satisfies PeerCommand);
+    return expectMessage<{ type: 'state'; variables: VariableSnapshot[] }>(this.endpoint.receive(READY_TIMEOUT_MS, 'variables'), 'state').variables;
+  }
+
+  dispose(): void {
+    try {
+      this.endpoint.send({ type: 'dispose' } satisfies PeerCommand);
+    } catch {
+      // the peer is gone already
+    }
+    void this.peer.terminate();
+    this.endpoint.close();
+    this.inner.dispose();
+  }
+}
+
+/**
+ * The training step the engine uses: one replica, or `replicas` = 2 (data parallel over two threads,
+ * batch split in halves). The peer starts on `backend` (the one this thread runs).
+ */
+export function createEngineTrainingStep(options: TrainingStepOptions, replicas: number, backend: BackendName): TrainingStep {
+  if (replicas === 1) return createTrainingStep(options);
+  if (replicas !== 2) throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${replicas}`, { field: 'replicas' });
+  return new DataParallelTrainingStep(options, backend);
+}
+
+/**
+ * Replicas a run trains with: the requested number, else ISD_REPLICAS, else 2 where the machine has
+ * two or more cores and the batch splits evenly. (The tensorflow backend always gets 1: its kernels
+ * use every core themselves; the caller decides that once the backend is known.)
+ */
+export function plannedReplicas(requested: number | undefined, cores: number, batchSize: number): number {
+  const env = process.env.ISD_REPLICAS?.trim();
+  if (requested === undefined && env) {
+    const n = Number(env);
+    if (n !== 1 && n !== 2) throw new IsdError('BAD_INPUT', `ISD_REPLICAS: '${env}' must be 1 or 2`, { field: 'ISD_REPLICAS' });
+    requested = n;
+  }
+  if (requested !== undefined && requested !== 1 && requested !== 2) throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${requested}`, { field: 'replicas' });
+  if (requested === 2 && batchSize % 2 !== 0) throw new IsdError('BAD_INPUT', `batch size ${batchSize} must be even to split it over two replicas`, { field: 'batchSize' });
+  return requested ?? (cores >= 2 && batchSize % 2 === 0 ? 2 : 1);
+}
