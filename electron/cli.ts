@@ -2,6 +2,7 @@
  * The `isd` command line (contracts.md). Every command takes --json (stdout: JSON only) and --db.
  * Exit codes: 0 done, 2 bad input (flag, value, dataset), 1 anything else.
  */
+import * as os from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CliOutput, pct, table } from './cli-output';
 import { IsdError } from './errors';
@@ -69,12 +70,17 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     .action(
       run(async (o) => {
         const { initBackend } = await import('./engine/backend');
-        const r = await initBackend();
+        const { plannedReplicas } = await import('./engine/data-parallel');
+        const backend = await initBackend();
+        // what a run with an even batch trains with: two one-thread replicas, or one threaded replica
+        const replicas = backend.backend === 'tensorflow' ? 1 : plannedReplicas(undefined, os.cpus().length, 2);
+        const r = { ...backend, replicas };
         o.result(r, () =>
           [
             `backend  ${r.backend}${r.forcedBy ? ` (forced by ${r.forcedBy})` : ''}`,
             `device   ${r.device}`,
             `threads  ${r.threads}${r.simd ? ', SIMD' : ''}`,
+            `training ${replicas > 1 ? `${replicas} replicas (data parallel), one thread each; ISD_REPLICAS=1 for one` : 'one replica'}`,
             ...r.fallbacks.map((f) => `not ${f.backend}: ${f.reason}`),
             `versions ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
           ].join('\n'),
