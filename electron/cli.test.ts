@@ -19,6 +19,19 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+describe('isd info', () => {
+  it('names the backend, the device, the replicas and why better backends are not used', async () => {
+    const r = await isd('info', '--json');
+    expect(r.code).toBe(0);
+    const info = jsonLines(r.stdout)[0] as { backend: string; device: string; replicas: number; fallbacks: { backend: string; reason: string }[] };
+    expect(['tensorflow', 'wasm', 'cpu']).toContain(info.backend);
+    expect(info.device.length).toBeGreaterThan(3);
+    expect(info.replicas).toBe(info.backend === 'tensorflow' || os.cpus().length < 2 ? 1 : 2);
+    // here tfjs-node-gpu is not installed: the reason says so in words a user can act on
+    if (info.backend !== 'tensorflow') expect(info.fallbacks[0]).toMatchObject({ backend: 'tensorflow', reason: expect.stringMatching(/tfjs-node-gpu/) });
+  });
+});
+
 describe('isd datasets', () => {
   it('inspects the real Fashion-MNIST: 60,000/10,000 images, 10 classes of 6,000, 28×28×1', async () => {
     const r = await isd('datasets', 'inspect', FASHION, '--json');
