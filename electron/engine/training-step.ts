@@ -196,8 +196,12 @@ class ContrastiveTrainingStep implements TrainingStep {
     const result: StepResult = { loss: NaN };
     tf.tidy(() => {
       const queueKeys = this.queue.keys as tf.Tensor2D; // [K, E], as before this batch
-      const k = l2Normalize(encoderEmbedding(this.teacher, this.spec, xTeacher, TRAINING, false)); // [B, E]
-      const simK = tf.matMul(k, queueKeys, false, true) as tf.Tensor2D; // [B, K]
+      // The teacher's activations go before the student's forward and backward start: the step's
+      // high-water mark of memory is lower.
+      const [k, simK] = tf.tidy(() => {
+        const keys = l2Normalize(encoderEmbedding(this.teacher, this.spec, xTeacher, TRAINING, false)); // [B, E]
+        return [keys, tf.matMul(keys, queueKeys, false, true)]; // and simK [B, K]
+      }) as [tf.Tensor2D, tf.Tensor2D];
       const { value, grads } = tf.variableGrads(() => {
         const q = l2Normalize(encoderEmbedding(this.student, this.spec, xStudent, TRAINING, this.usePredictor)); // [B, E]
         const simQ = tf.matMul(q, queueKeys, false, true) as tf.Tensor2D; // [B, K]

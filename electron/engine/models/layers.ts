@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../rng';
+import { batchNormTraining } from '../kernels/batch-norm';
 import type { ParamStore } from './param-store';
 
 export const BN_EPSILON = 1e-5;
@@ -80,33 +81,29 @@ export function conv2d(scope: ParamScope, x: tf.Tensor4D, stride: number): tf.Te
 }
 
 /**
- * BatchNorm over every axis but the last ([B, H, W, C] or [B, C]). Training: normalise with the batch
- * statistics and move the running ones (assigned as a side effect: not on the loss's gradient path).
+ * BatchNorm over every axis but the last ([B, H, W, C] or [B, C]), then ReLU when opts.relu. Training:
+ * normalise with the batch statistics (the fused op of kernels/batch-norm.ts, with its own gradient)
+ * and move the running ones (assigned as a side effect: not on the loss's gradient path).
  */
-export function batchNorm<T extends tf.Tensor>(scope: ParamScope, x: T, mode: ForwardMode): T {
+export function batchNorm<T extends tf.Tensor>(scope: ParamScope, x: T, mode: ForwardMode, opts: { relu?: boolean } = {}): T {
   const gamma = scope.get('gamma');
   const beta = scope.get('beta');
   const runningMean = scope.get('runningMean');
   const runningVar = scope.get('runningVar');
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
-  let mean: tf.Tensor;
-  let variance: tf.Tensor;
   if (mode.training) {
-    const m = tf.moments(x, axes);
-    mean = m.mean; // [C]
-    variance = m.variance; // [C], biased (divides by n) as PyTorch normalises
+    // variance is biased (divides by n) as PyTorch normalises; the running statistic takes the unbiased one.
+    const { y, mean, variance } = batchNormTraining(x, gamma, beta, { epsilon: BN_EPSILON, relu: opts.relu });
     const n = x.size / x.shape[x.shape.length - 1];
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
     runningMean.assign(tf.add(tf.mul(runningMean, 1 - BN_STAT_MOMENTUM), tf.mul(mean, BN_STAT_MOMENTUM)));
     runningVar.assign(tf.add(tf.mul(runningVar, 1 - BN_STAT_MOMENTUM), tf.mul(unbiased, BN_STAT_MOMENTUM)));
-  } else {
-    mean = runningMean;
-    variance = runningVar;
+    return y;
   }
-  // y = x·scale + shift: two passes over the activation instead of four.
-  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON))); // [C]
-  const shift = tf.sub(beta, tf.mul(mean, scale)); // [C]
-  return tf.add(tf.mul(x, scale), shift) as T;
+  // y = x·scale + shift with the running statistics: two passes over the activation instead of four.
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(runningVar, BN_EPSILON))); // [C]
+  const shift = tf.sub(beta, tf.mul(runningMean, scale)); // [C]
+  const y = tf.add(tf.mul(x, scale), shift);
+  return (opts.relu ? tf.relu(y) : y) as T;
 }
 
 /** [B, in] → [B, out]. */

@@ -20,6 +20,6 @@ export function initMlpHead(scope: ParamScope, spec: MlpHeadSpec, rng: Rng): voi
 
 /** x [B, inDim] → [B, outDim]. Call inside tf.tidy. */
 export function mlpHeadForward(scope: ParamScope, x: tf.Tensor2D, mode: ForwardMode): tf.Tensor2D {
-  const hidden = tf.relu(batchNorm(scope.child('bn1'), linear(scope.child('fc1'), x), mode)); // [B, hiddenDim]
+  const hidden = batchNorm(scope.child('bn1'), linear(scope.child('fc1'), x), mode, { relu: true }); // [B, hiddenDim]
   return linear(scope.child('fc2'), hidden);
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from '../backend';
+import { maxRelativeError } from '../kernels/kernel-test-support';
 import { Rng } from '../../rng';
 import { encoderEmbedding, encoderSpec, initEncoder } from './encoder';
 import { batchNorm, initBatchNorm, ParamScope } from './layers';
@@ -77,6 +78,54 @@ describe('functional models', () => {
     const rv = store.get('bn.runningVar').dataSync();
     expect(inf[3][0]).toBeCloseTo((6 - rm[0]) / Math.sqrt(rv[0] + 1e-5), 4);
     x.dispose();
+    store.dispose();
+  });
+
+  it('BatchNorm with relu (the fused op): output, gradients, running statistics and inference as relu after plain-op BatchNorm', () => {
+    const rng = new Rng(9);
+    const shape = [4, 5, 5, 3];
+    const xv = Float32Array.from({ length: 300 }, (_, i) => 2 * rng.normal() + (i % 3) - 1); // per-channel offsets
+    const rv = Float32Array.from({ length: 300 }, () => rng.normal()); // the loss Σ y·r gives a dy of r
+    const store = new ParamStore();
+    const scope = new ParamScope(store, 'bn.', true);
+    initBatchNorm(scope, 3);
+    // The same four variables as before the fused op (checkpoints load by these names and shapes).
+    expect(store.list().map((e) => [e.name, e.variable.shape, e.trainable])).toEqual([
+      ['bn.gamma', [3], true],
+      ['bn.beta', [3], true],
+      ['bn.runningMean', [3], false],
+      ['bn.runningVar', [3], false],
+    ]);
+    const [gamma, beta] = [store.get('bn.gamma'), store.get('bn.beta')];
+    gamma.assign(tf.tensor1d([1.5, 0.5, -1]));
+    beta.assign(tf.tensor1d([0.2, -0.3, 0.1]));
+    const reference = tf.tidy(() => {
+      const x = tf.tensor(xv, shape);
+      const plain = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(xx, [0, 1, 2]);
+        return tf.relu(tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b));
+      };
+      const grads = tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plain(xx, g, b), tf.tensor(rv, shape))))([x, gamma, beta]);
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      const runningMean = tf.mul(mean, 0.1);
+      const runningVar = tf.add(0.9, tf.mul(variance, (0.1 * 100) / 99)); // unbiased: n = 100 per channel
+      return [plain(x, gamma, beta), ...grads, runningMean, runningVar].map((t) => t.dataSync() as Float32Array);
+    });
+    const x = tf.variable(tf.tensor(xv, shape));
+    const r = tf.tensor(rv, shape);
+    let y: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      y = tf.keep(batchNorm(scope, x, { training: true }, { relu: true }));
+      return tf.sum(tf.mul(y, r)) as tf.Scalar;
+    }, [x, gamma, beta]);
+    const got = [y!, grads[x.name], grads[gamma.name], grads[beta.name], store.get('bn.runningMean'), store.get('bn.runningVar')].map((t) => t.dataSync() as Float32Array);
+    ['y', 'dx', 'dgamma', 'dbeta', 'runningMean', 'runningVar'].forEach((what, i) => expect(maxRelativeError(got[i], reference[i]), what).toBeLessThan(1e-5));
+    // Inference: the running statistics, then relu.
+    const [rm, rvar, g, b] = [store.get('bn.runningMean'), store.get('bn.runningVar'), gamma, beta].map((t) => t.dataSync());
+    const inference = tf.tidy(() => batchNorm(scope, tf.tensor(xv, shape), { training: false }, { relu: true }).dataSync());
+    const want = Float32Array.from(xv, (v, i) => Math.max(0, ((v - rm[i % 3]) / Math.sqrt(rvar[i % 3] + 1e-5)) * g[i % 3] + b[i % 3]));
+    expect(maxRelativeError(inference, want)).toBeLessThan(1e-5);
+    tf.dispose([y!, value, x, r, ...Object.values(grads)]);
     store.dispose();
   });
 

@@ -103,13 +103,13 @@ export function initBackbone(scope: ParamScope, spec: BackboneSpec, rng: Rng): v
 
 /** x [B, H, W, C] → pooled features [B, featureDim]. Call inside tf.tidy. */
 export function backboneForward(scope: ParamScope, spec: BackboneSpec, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D {
-  let h: tf.Tensor4D = tf.relu(batchNorm(scope.child('stem.bn'), conv2d(scope.child('stem.conv'), x, 1), mode));
+  let h: tf.Tensor4D = batchNorm(scope.child('stem.bn'), conv2d(scope.child('stem.conv'), x, 1), mode, { relu: true });
   let inWidth = spec.stemWidth;
   spec.stages.forEach((stage, s) => {
     for (let b = 0; b < stage.blocks; b++) {
       const block = scope.child(`stage${s + 1}.block${b}`);
       const stride = b === 0 ? stage.stride : 1;
-      let out = tf.relu(batchNorm(block.child('bn1'), conv2d(block.child('conv1'), h, stride), mode));
+      let out = batchNorm(block.child('bn1'), conv2d(block.child('conv1'), h, stride), mode, { relu: true });
       out = batchNorm(block.child('bn2'), conv2d(block.child('conv2'), out, 1), mode);
       const shortcut = blockNeedsProjection(inWidth, stage.width, stride)
         ? batchNorm(block.child('shortcut.bn'), conv2d(block.child('shortcut.conv'), h, stride), mode)
