@@ -7,30 +7,13 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng';
 import { initBackend } from './backend';
 import { createEngineTrainingStep, DataParallelTrainingStep, plannedReplicas } from './data-parallel';
-import { randomArray } from './kernels/kernel-test-support';
+import { randomArray, tinyStepOptions } from './kernels/kernel-test-support';
 import { createTrainingStep, type Method, type TrainingStep, type TrainingStepOptions } from './training-step';
 
 const SIZE = 16;
 const B = 8; // 4 images a replica
 
-function options(method: Method, batchSize: number): TrainingStepOptions {
-  return {
-    method,
-    arch: 'resnet20',
-    inputShape: [SIZE, SIZE, 1],
-    batchSize,
-    queueSize: 32,
-    tempTeacher: 0.04,
-    tempStudent: 0.1,
-    temperature: 0.2,
-    ema: 0.9,
-    momentum: 0.9,
-    weightDecay: 1e-4,
-    seed: 7,
-    baseWidth: 4,
-    embedDim: 16,
-  };
-}
+const options = (method: Method, batchSize: number): TrainingStepOptions => tinyStepOptions(method, batchSize, SIZE, 7);
 
 const batch = (a: Float32Array, n: number) => tf.tensor4d(a, [n, SIZE, SIZE, 1]);
 

@@ -1,6 +1,7 @@
-/** Shared by the kernel tests: seeded inputs, a normwise error, running a function on another backend. */
+/** Shared by the kernel and engine tests: seeded inputs, a normwise error, running a function on another backend, a tiny step. */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../rng';
+import type { Method, TrainingStepOptions } from '../training-step';
 
 /** Standard-normal values from a seeded Rng. */
 export function randomArray(rng: Rng, size: number): Float32Array {
@@ -31,4 +32,24 @@ export async function onBackend<T>(name: string, f: () => T): Promise<T> {
   } finally {
     await tf.setBackend(before);
   }
+}
+
+/** A tiny ISD/MoCo step for tests: resnet20 at base width 4, 16-wide embeddings, queue 32, size×size×1 input. */
+export function tinyStepOptions(method: Method, batchSize: number, size: number, seed: number): TrainingStepOptions {
+  return {
+    method,
+    arch: 'resnet20',
+    inputShape: [size, size, 1],
+    batchSize,
+    queueSize: 32,
+    tempTeacher: 0.04,
+    tempStudent: 0.1,
+    temperature: 0.2,
+    ema: 0.9,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    seed,
+    baseWidth: 4,
+    embedDim: 16,
+  };
 }

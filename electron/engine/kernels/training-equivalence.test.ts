@@ -3,30 +3,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../rng';
 import { initBackend } from '../backend';
 import { createTrainingStep, type Method, type TrainingStep, type TrainingStepOptions, type TrainingStepState } from '../training-step';
-import { randomArray } from './kernel-test-support';
+import { randomArray, tinyStepOptions } from './kernel-test-support';
 
 const B = 8;
 const SIZE = 16;
 const STEPS = 3;
 
-function options(method: Method): TrainingStepOptions {
-  return {
-    method,
-    arch: 'resnet20',
-    inputShape: [SIZE, SIZE, 1],
-    batchSize: B,
-    queueSize: 32,
-    tempTeacher: 0.04,
-    tempStudent: 0.1,
-    temperature: 0.2,
-    ema: 0.9,
-    momentum: 0.9,
-    weightDecay: 1e-4,
-    seed: 11,
-    baseWidth: 4,
-    embedDim: 16,
-  };
-}
+const options = (method: Method): TrainingStepOptions => tinyStepOptions(method, B, SIZE, 11);
 
 /** Step i of the sequence (the same inputs on both backends). */
 function stepOn(step: TrainingStep, xs: Float32Array[], i: number): number {
