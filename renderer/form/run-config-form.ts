@@ -88,8 +88,14 @@ export const PRESETS: Preset[] = [
   {
     id: 'quick',
     label: 'Quick look',
-    description: 'A few minutes on a CPU: ResNet-20, 2 epochs on 5,000 images.',
+    description: 'A few minutes on a CPU: ResNet-20, 2 epochs on 5,000 images. To see the pipeline work; too short to learn much beyond the random-init features.',
     values: { method: 'isd', arch: 'resnet20', epochs: 2, batchSize: 64, lr: 0.05, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.99, queueSize: 1024, tempTeacher: 0.01, tempStudent: 0.1, augTeacher: 'weak', augStudent: 'strong', imageSize: 0, trainLimit: 5000, evalEvery: 1, checkpointEvery: 1, linearEval: false },
+  },
+  {
+    id: 'cpu-ten-minutes',
+    label: 'Ten minutes on a CPU',
+    description: 'Enough steps to learn on a laptop: ResNet-20 at 16 px, 9 epochs on 16,384 images (about 1,150 steps, 9–10 minutes on 2 cores). On Fashion-MNIST it lifted 20-NN accuracy about 4 points over the random-init baseline.',
+    values: { method: 'isd', arch: 'resnet20', epochs: 9, batchSize: 128, lr: 0.05, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.99, queueSize: 4096, tempTeacher: 0.01, tempStudent: 0.1, augTeacher: 'weak', augStudent: 'strong', imageSize: 16, trainLimit: 16384, evalEvery: 3, checkpointEvery: 3, linearEval: false },
   },
   {
     id: 'isd-plus',
