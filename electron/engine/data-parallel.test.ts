@@ -11,6 +11,15 @@ import { randomArray, tinyStepOptions } from './kernels/kernel-test-support';
 import { createTrainingStep, type Method, type TrainingStep, type TrainingStepOptions } from './training-step';
 
 const SIZE = 16;
+
+function tfjsNodeGpuInstalled(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-node-gpu');
+    return true;
+  } catch {
+    return false;
+  }
+}
 const B = 8; // 4 images a replica
 
 const options = (method: Method, batchSize: number): TrainingStepOptions => tinyStepOptions(method, batchSize, SIZE, 7);
@@ -110,6 +119,15 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
     const after = [resumed.step(xs[2], xs[3], 0.05).loss, resumed.step(xs[3], xs[0], 0.05).loss];
     tf.dispose(xs);
     expect(after).toEqual(losses.slice(2));
+  });
+
+  // Where tfjs-node-gpu is installed, the peer's forced tensorflow backend would start: nothing to test there.
+  it.skipIf(tfjsNodeGpuInstalled())('a peer that cannot start fails the step with its reason, and every later call at once', () => {
+    const dp = track(createEngineTrainingStep(options('isd', B), 2, 'tensorflow'));
+    const x = batch(new Float32Array(B * SIZE * SIZE), B);
+    expect(() => dp.step(x, x, 0.05)).toThrow(/data-parallel peer replica failed: backend: 'tensorflow' cannot be used/);
+    expect(() => dp.step(x, x, 0.05)).toThrow(/data-parallel training cannot go on/);
+    tf.dispose(x);
   });
 
   it('refuses an odd batch and a bad replica count, naming the field', () => {
