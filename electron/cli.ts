@@ -2,7 +2,6 @@
  * The `isd` command line (contracts.md). Every command takes --json (stdout: JSON only) and --db.
  * Exit codes: 0 done, 2 bad input (flag, value, dataset), 1 anything else.
  */
-import * as os from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CliOutput, pct, table } from './cli-output';
 import { IsdError } from './errors';
@@ -69,11 +68,9 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     .description('the tfjs backend this machine trains with, its device, and why better ones are not used')
     .action(
       run(async (o) => {
-        const { initBackend } = await import('./engine/backend');
-        const { plannedReplicas } = await import('./engine/data-parallel');
-        const backend = await initBackend();
-        // what a run with an even batch trains with: two one-thread replicas, or one threaded replica
-        const replicas = backend.backend === 'tensorflow' ? 1 : plannedReplicas(undefined, os.cpus().length, 2);
+        const { initTrainingBackend } = await import('./engine/data-parallel');
+        // the backend as a run with an even batch starts it: two one-thread replicas, or one threaded replica
+        const { backend, replicas } = await initTrainingBackend({}, 2);
         const r = { ...backend, replicas };
         o.result(r, () =>
           [

@@ -6,12 +6,11 @@
  * imagesPerSec counts the step alone (as ../shared/bench/torch_isd_bench.py does); the shares are of
  * augmentation + step, so a user sees what augmenting two views costs on top.
  */
-import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
 import { Rng } from '../rng';
 import { augmentBatch } from './augment';
-import { initBackend, type BackendName } from './backend';
+import type { BackendName } from './backend';
 import { encoderEmbedding } from './models/encoder';
 import { l2Normalize, ParamScope } from './models/layers';
 import { ParamStore } from './models/param-store';
@@ -20,7 +19,7 @@ import { isdLossFromSimilarities } from './methods/isd';
 import { mocoLossFromSimilarities } from './methods/moco';
 import { SgdMomentum } from './methods/sgd';
 import { emaUpdate, teacherPairs } from './methods/teacher-update';
-import { createEngineTrainingStep, plannedReplicas } from './data-parallel';
+import { createEngineTrainingStep, initTrainingBackend } from './data-parallel';
 import type { Method, TrainingStep } from './training-step';
 
 export interface BenchmarkOptions {
@@ -173,9 +172,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
   const size = positiveInt(opts.size ?? 28, 'size', 4096);
   const channels = positiveInt(opts.channels ?? 1, 'channels', 4);
   const queue = positiveInt(opts.queue ?? 4096, 'queue', 1_000_000);
-  const planned = plannedReplicas(opts.replicas, os.cpus().length, batch);
-  const report = await initBackend({ prefer: opts.backend, threads: opts.threads ?? (planned > 1 ? 1 : undefined) });
-  const replicas = report.backend === 'tensorflow' ? 1 : planned;
+  const { backend: report, replicas } = await initTrainingBackend({ prefer: opts.backend, threads: opts.threads, replicas: opts.replicas }, batch);
   const rng = new Rng(0);
   let peakRss = process.memoryUsage().rss;
   const sampleRss = () => {

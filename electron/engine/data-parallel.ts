@@ -14,11 +14,12 @@
  * shared counter) because TrainingStep.step is synchronous and the peer has nothing else to do.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { type MessagePort, MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
-import type { BackendName } from './backend';
+import { initBackend, type BackendName, type BackendOptions, type BackendReport } from './backend';
 import {
   createTrainingStep,
   type ReplicaExchange,
@@ -82,7 +83,7 @@ interface SharePayload {
   grads: Float32Array[];
 }
 
-export interface PeerError {
+interface PeerError {
   type: 'error';
   message: string;
 }
@@ -110,7 +111,8 @@ function concatLabels(a: Int32Array | null, b: Int32Array | null): Int32Array | 
 /**
  * The hook a replica's step calls between its backward pass and its update: sends this replica's
  * share, receives the other's, and returns the whole batch's (rank 0's rows first). Gradients are
- * averaged as (a + b) · 0.5, the same bits on both sides since addition commutes.
+ * averaged in JS on the arrays already read for sending, as (a + b) · 0.5: the same bits on both
+ * sides since addition commutes, and one upload per variable instead of three kernels.
  */
 export function replicaExchange(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaExchange {
   return (mine: ReplicaShare): ReplicaShare => {
@@ -130,7 +132,12 @@ export function replicaExchange(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaExc
     }
     const theirKeys = tf.tensor2d(theirs.keys, theirs.keyShape);
     const [k0, k1] = rank === 0 ? [mine.keys, theirKeys] : [theirKeys, mine.keys];
-    const grads = mine.grads.map((own, i) => tf.mul(tf.add(own, tf.tensor(theirs.grads[i], own.shape, 'float32')), 0.5));
+    const grads = mine.grads.map((own, i) => {
+      const [a, b] = [payload.grads[i], theirs.grads[i]];
+      const mean = new Float32Array(a.length);
+      for (let j = 0; j < a.length; j++) mean[j] = (a[j] + b[j]) * 0.5;
+      return tf.tensor(mean, own.shape, 'float32');
+    });
     const [first, second] = rank === 0 ? [payload, theirs] : [theirs, payload];
     const purity = first.purity !== null && second.purity !== null ? (first.purity + second.purity) / 2 : undefined;
     return {
@@ -173,10 +180,8 @@ export class DataParallelTrainingStep implements TrainingStep {
   private ready = false;
   private broken: string | null = null;
 
+  /** Call through createEngineTrainingStep, which checks that the batch splits evenly. */
   constructor(options: TrainingStepOptions, backend: BackendName) {
-    if (options.batchSize % 2 !== 0) {
-      throw new IsdError('BAD_INPUT', `batch size ${options.batchSize} must be even to split it over two replicas`, { field: 'batchSize' });
-    }
     const half: TrainingStepOptions = { ...options, batchSize: options.batchSize / 2 };
     const channel = new MessageChannel();
     const counters = new Int32Array(new SharedArrayBuffer(8));
@@ -289,20 +294,25 @@ export class DataParallelTrainingStep implements TrainingStep {
   }
 }
 
+/** Throws unless `replicas` is 1, or 2 with an even batch. */
+function checkReplicas(replicas: number, batchSize: number): void {
+  if (replicas !== 1 && replicas !== 2) throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${replicas}`, { field: 'replicas' });
+  if (replicas === 2 && batchSize % 2 !== 0) throw new IsdError('BAD_INPUT', `batch size ${batchSize} must be even to split it over two replicas`, { field: 'batchSize' });
+}
+
 /**
  * The training step the engine uses: one replica, or `replicas` = 2 (data parallel over two threads,
  * batch split in halves). The peer starts on `backend` (the one this thread runs).
  */
 export function createEngineTrainingStep(options: TrainingStepOptions, replicas: number, backend: BackendName): TrainingStep {
-  if (replicas === 1) return createTrainingStep(options);
-  if (replicas !== 2) throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${replicas}`, { field: 'replicas' });
-  return new DataParallelTrainingStep(options, backend);
+  checkReplicas(replicas, options.batchSize);
+  return replicas === 1 ? createTrainingStep(options) : new DataParallelTrainingStep(options, backend);
 }
 
 /**
  * Replicas a run trains with: the requested number, else ISD_REPLICAS, else 2 where the machine has
  * two or more cores and the batch splits evenly. (The tensorflow backend always gets 1: its kernels
- * use every core themselves; the caller decides that once the backend is known.)
+ * use every core themselves; initTrainingBackend decides that once the backend is known.)
  */
 export function plannedReplicas(requested: number | undefined, cores: number, batchSize: number): number {
   const env = process.env.ISD_REPLICAS?.trim();
@@ -311,7 +321,25 @@ export function plannedReplicas(requested: number | undefined, cores: number, ba
     if (n !== 1 && n !== 2) throw new IsdError('BAD_INPUT', `ISD_REPLICAS: '${env}' must be 1 or 2`, { field: 'ISD_REPLICAS' });
     requested = n;
   }
-  if (requested !== undefined && requested !== 1 && requested !== 2) throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${requested}`, { field: 'replicas' });
-  if (requested === 2 && batchSize % 2 !== 0) throw new IsdError('BAD_INPUT', `batch size ${batchSize} must be even to split it over two replicas`, { field: 'batchSize' });
-  return requested ?? (cores >= 2 && batchSize % 2 === 0 ? 2 : 1);
+  if (requested !== undefined) {
+    checkReplicas(requested, batchSize);
+    return requested;
+  }
+  return cores >= 2 && batchSize % 2 === 0 ? 2 : 1;
+}
+
+/**
+ * Starts the backend a training run (or the benchmark) uses and says with how many replicas: two
+ * replicas get one wasm thread each, so that every kernel, not only XNNPACK's, runs on both cores.
+ * The report's device names the replicas.
+ */
+export async function initTrainingBackend(
+  opts: BackendOptions & { replicas?: number },
+  batchSize: number,
+): Promise<{ backend: BackendReport; replicas: number }> {
+  const planned = plannedReplicas(opts.replicas, os.cpus().length, batchSize);
+  const started = await initBackend({ prefer: opts.prefer, threads: opts.threads ?? (planned > 1 ? 1 : undefined) });
+  const replicas = started.backend === 'tensorflow' ? 1 : planned;
+  const backend = replicas > 1 ? { ...started, device: `${started.device} × ${replicas} replicas (data parallel)` } : started;
+  return { backend, replicas };
 }

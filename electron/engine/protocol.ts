@@ -15,7 +15,7 @@ export interface EngineOptions {
   backend?: BackendName;
   /** wasm thread-pool size. */
   threads?: number;
-  /** Training replicas: 2 splits each batch over two threads (data-parallel.ts); default from chooseReplicas. */
+  /** Training replicas: 2 splits each batch over two threads (data-parallel.ts); default from plannedReplicas. */
   replicas?: number;
   /** Encoder base width override (resnet20: 16, resnet18: 64): only for fast tests of the machinery. */
   baseWidth?: number;

@@ -209,18 +209,21 @@ class ContrastiveTrainingStep implements TrainingStep {
         return mocoLossFromSimilarities(tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D, simQ, o.temperature);
       }, this.sgd.variables);
       const vars = this.sgd.variables;
-      let share: ReplicaShare = { loss: value.dataSync()[0], grads: vars.map((v) => grads[v.name]), keys: k, labels: labels ?? null }; // the step's one sync (plus purity's, with labels)
-      if (this.exchange) {
-        // every replica exchanges, whatever its own loss, so that none waits for ever
-        if (labels) share.purity = this.queue.neighbourPurity(simK, labels);
-        share = this.exchange(share);
-      }
+      let share: ReplicaShare = {
+        loss: value.dataSync()[0], // the step's one sync (plus purity's, with labels)
+        grads: vars.map((v) => grads[v.name]),
+        keys: k,
+        labels: labels ?? null,
+        purity: labels ? this.queue.neighbourPurity(simK, labels) : undefined,
+      };
+      // every replica exchanges, whatever its own loss, so that none waits for ever
+      if (this.exchange) share = this.exchange(share);
       result.loss = share.loss;
       if (Number.isFinite(share.loss)) {
         const combined: tf.NamedTensorMap = {};
         vars.forEach((v, i) => (combined[v.name] = share.grads[i]));
         this.sgd.apply(combined, lr);
-        if (labels) result.purity = share.purity ?? this.queue.neighbourPurity(simK, labels);
+        if (share.purity !== undefined) result.purity = share.purity;
         this.queue.enqueue(share.keys, share.labels);
         this.steps++;
       }

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../data';
 import type { LoadedDataset } from '../data/types';
 import { DEFAULT_RUN_CONFIG } from '../run-config';
-import { prepareRunData } from './worker';
+import { prepareRunData } from './run-data';
 
 let fm: LoadedDataset;
 

@@ -4,20 +4,17 @@
  * limit, starts the backend, builds the Trainer and posts its events; `pause`, `resume` and `stop`
  * reach the trainer at its next step boundary. Every error, caught or not, becomes a `failed` event.
  */
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { loadDataset } from '../data';
 import { IsdError, isIsdError } from '../errors';
 import { validateRunConfig } from '../run-config';
-import { initBackend } from './backend';
-import { plannedReplicas } from './data-parallel';
+import { initTrainingBackend } from './data-parallel';
 import type { ControlMessage, StartMessage, WorkerToMain } from './protocol';
 import { isMainToWorker } from './protocol';
 import { Trainer } from './trainer';
 import { prepareRunData } from './run-data';
 
-export { prepareRunData, type PreparedData } from './run-data';
 
 function failedEvent(err: unknown): WorkerToMain {
   const e = isIsdError(err) ? err : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
@@ -38,11 +35,7 @@ export async function runStartMessage(
   }
   const config = checked.config;
   const engine = msg.engine ?? {};
-  const planned = plannedReplicas(engine.replicas, os.cpus().length, config.batchSize);
-  // two replicas: one thread each, so that every kernel, not only XNNPACK's, runs on both cores
-  const started = await initBackend({ prefer: engine.backend, threads: engine.threads ?? (planned > 1 ? 1 : undefined) });
-  const replicas = started.backend === 'tensorflow' ? 1 : planned;
-  const backend = replicas > 1 ? { ...started, device: `${started.device} × ${replicas} replicas (data parallel)` } : started;
+  const { backend, replicas } = await initTrainingBackend({ prefer: engine.backend, threads: engine.threads, replicas: engine.replicas }, config.batchSize);
   if (backend.backend === 'cpu') post({ type: 'log', level: 'warn', message: 'training on the pure-JS cpu backend: expect it to be very slow' });
   const ds = await loadDataset(msg.datasetPath, { imageSize: config.imageSize > 0 ? config.imageSize : undefined, seed: config.seed });
   const data = prepareRunData(ds, config, engine);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset, countClasses, RESOURCES_DIR } from '../data';
-import { prepareRunData } from '../engine/worker';
+import { prepareRunData } from '../engine/run-data';
 import { IsdError } from '../errors';
 import { runConfigSchema } from '../run-config';
 import { checkStudyAgainstDataset, estimateStudy, EVAL_SPEED_RATIO, planStudy, profileClasses, rareClassesOf, RUN_OVERHEAD_SEC, runCost, studyTag, validateStudySpec } from './plan';
