@@ -1,26 +1,12 @@
 // `isd study …` in-process on the program of electron/cli.ts: a real SQLite file, real engine workers
 // from dist/ (npm test builds first), the bundled sample; engine knobs shrink the encoder and kNN sets.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, runIsd } from './cli-test-support';
+import { describe, expect, it } from 'vitest';
+import { isdOnTempDb, jsonLines } from './cli-test-support';
 import { specFromFlags } from './cli-study';
 import { IsdError } from './errors';
 
-const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
-let dir: string;
-let db: string;
-
-/** Runs `isd <args>` in this process; returns the exit code and what went to stdout and stderr. */
-const isd = (...args: string[]) => runIsd(db, ENGINE, args);
-
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-cli-study-'));
-  db = path.join(dir, 'history.db');
-});
-
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+/** Runs `isd <args>` in this process on a temporary database; returns the exit code and what went to stdout and stderr. */
+const { isd } = isdOnTempDb('isd-cli-study-');
 
 describe('isd study', () => {
   it('maps flags to a spec and names the flag at fault', async () => {

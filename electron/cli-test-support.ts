@@ -1,6 +1,9 @@
 // Runs `isd …` in this process for tests (electron/cli.test.ts, cli-study.test.ts): the real program,
 // a real database file, stdout and stderr captured.
-import { vi } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { buildProgram } from './cli';
 import type { EngineOptions } from './engine/protocol';
 
@@ -33,3 +36,19 @@ export const jsonLines = (text: string): Record<string, unknown>[] =>
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** Engine knobs that keep CLI tests fast: a narrow encoder and small kNN sets. */
+export const TINY_ENGINE: EngineOptions = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
+
+/**
+ * For a test file: a temporary folder with a history database, made before the tests and removed
+ * after; `isd(...)` runs the program on that database with TINY_ENGINE, `dir()` is the folder.
+ */
+export function isdOnTempDb(prefix: string): { isd: (...args: string[]) => Promise<CliRun>; dir: () => string } {
+  let dir = '';
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return { isd: (...args) => runIsd(path.join(dir, 'history.db'), TINY_ENGINE, args), dir: () => dir };
+}

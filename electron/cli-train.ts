@@ -8,12 +8,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { CliOutput, pct } from './cli-output';
 import { IsdError } from './errors';
-import { checkpointRootFor, resolveDbPath } from './app/paths';
-import { AnalysisClient } from './app/analysis-client';
-import type { EvaluateResult } from './app/analysis-worker';
-import { existingCheckpoints } from './app/run-dto';
-import { resolveDataset } from './data';
-import { openRunStore } from './store';
+import { resolveDbPath } from './app/paths';
 import type { EngineOptions } from './engine/protocol';
 import { dispatchRequest } from './app/dispatch';
 import type { RunSummary, RunStatus } from './contract';
@@ -195,29 +190,15 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
 }
 
 async function evalCommand(o: CliOutput, idOrPrefix: string, linear: boolean, db: string | undefined, engine?: EngineOptions): Promise<void> {
-  const dbPath = resolveDbPath(db);
-  const store = openRunStore(dbPath, { checkpointRoot: checkpointRootFor(dbPath) });
-  const analysis = new AnalysisClient();
+  const { createAppServices } = await import('./app/services');
+  const app = createAppServices({ dbPath: resolveDbPath(db), transport: 'web', engine });
   try {
-    let id: string;
-    try {
-      id = store.resolveRunId(idOrPrefix);
-    } catch (e) {
-      throw e instanceof IsdError ? new IsdError(e.code, e.message, { field: 'runId' }) : e;
-    }
-    const detail = store.getRun(id);
-    const ck = existingCheckpoints(detail.checkpoints);
-    if (ck.length === 0) throw new IsdError('CONFLICT', `run ${id} has no checkpoint on disk to evaluate`, { field: 'runId' });
-    const last = ck[ck.length - 1];
-    const datasetPath = await resolveDataset(detail.config.dataset, { userPaths: store.listUserDatasets().map((d) => d.path) });
-    o.info(`evaluating run ${id.slice(0, 8)} at step ${last.step} (${last.path})…`);
-    const r = await analysis.request<EvaluateResult>({ type: 'evaluate', runId: id, config: detail.config, datasetPath, checkpointPath: last.path, linear, engine });
-    if (r.linear !== undefined) store.updateRun(id, { linear: r.linear });
-    const result = { runId: id, step: r.checkpointStep, knn1: r.knn1, knn20: r.knn20, knn20Weighted: r.knn20Weighted, bankImages: r.bankImages, testImages: r.testImages, ...(r.linear !== undefined ? { linear: r.linear } : {}) };
+    o.info(`evaluating the last checkpoint of run ${idOrPrefix} on the whole training and test splits…`);
+    const r = await app.evaluateRun(idOrPrefix, linear);
+    const result = { runId: r.runId, step: r.checkpointStep, knn1: r.knn1, knn20: r.knn20, knn20Weighted: r.knn20Weighted, bankImages: r.bankImages, testImages: r.testImages, ...(r.linear !== undefined ? { linear: r.linear } : {}) };
     o.result(result, () => `1-NN ${pct(r.knn1)}, 20-NN ${pct(r.knn20)}, weighted 20-NN ${pct(r.knn20Weighted)}${r.linear !== undefined ? `, linear ${pct(r.linear)}` : ''} (bank ${r.bankImages} training images, ${r.testImages} test queries)`);
   } finally {
-    await analysis.close();
-    store.close();
+    await app.close();
   }
 }
 

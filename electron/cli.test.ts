@@ -3,21 +3,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, runIsd } from './cli-test-support';
+import { describe, expect, it } from 'vitest';
+import { isdOnTempDb, jsonLines } from './cli-test-support';
 
-const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
 const FASHION = '/usr/share/datasets/fashion-mnist';
-let dir: string;
-let db: string;
-
-const isd = (...args: string[]) => runIsd(db, ENGINE, args);
-
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-cli-'));
-  db = path.join(dir, 'history.db');
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const { isd, dir: tempDir } = isdOnTempDb('isd-cli-');
 
 describe('isd info', () => {
   it('names the backend, the device, the replicas and why better backends are not used', async () => {
@@ -49,11 +39,11 @@ describe('isd datasets', () => {
   });
 
   it('exits 2 with one line naming the file for a missing or corrupt dataset', async () => {
-    const missing = await isd('datasets', 'inspect', path.join(dir, 'nope'));
+    const missing = await isd('datasets', 'inspect', path.join(tempDir(), 'nope'));
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
-    expect(missing.stderr).toContain(path.join(dir, 'nope'));
-    const bad = path.join(dir, 'bad');
+    expect(missing.stderr).toContain(path.join(tempDir(), 'nope'));
+    const bad = path.join(tempDir(), 'bad');
     fs.mkdirSync(bad);
     fs.writeFileSync(path.join(bad, 'train-images-idx3-ubyte'), Buffer.from([0, 0, 9, 9, 0, 0, 0, 1]));
     const corrupt = await isd('datasets', 'inspect', bad, '--json');

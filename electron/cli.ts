@@ -37,12 +37,12 @@ function fmtTime(ms: number | null): string {
   return ms === null ? '–' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
 }
 
-/** Builds the command tree; each action reports through `out` and records its exit code. */
 /** Engine knobs tests pass to shrink models and kNN sets (engine/protocol.ts EngineOptions). */
 export interface ProgramOptions {
   engine?: EngineOptions;
 }
 
+/** Builds the command tree; each action reports through `out` and records its exit code. */
 export function buildProgram(state: { code: number }, opts: ProgramOptions = {}): Command {
   const program = new Command('isd')
     .description('ISD Studio: train self-supervised image encoders with ISD (and MoCo), from the command line')

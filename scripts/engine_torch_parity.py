@@ -6,6 +6,9 @@ usage: python3 engine_torch_parity.py <dir written by engine-torch-parity.ts>
 Replays in float64 (the reference) and in float32 (the scale of float32 rounding for this model and
 input: the engine should differ from float64 by about as much as PyTorch's float32 does).
 prints: one JSON line {losses_*, engine_vs_torch64: {loss, var, worst_var}, torch32_vs_torch64: {…}}.
+
+Block, resnet and mlp below are those of ../shared/bench/torch_isd_bench.py (the reference step),
+copied so that this repository runs the check on its own.
 """
 import json, sys
 import numpy as np

@@ -116,7 +116,7 @@ test('a cross-field error stays marked while another field is invalid', async ({
   await field(page, 'Method').selectOption('moco');
   await field(page, 'Temperature').fill('0');
   await expect(page.locator('#field-temperature-error')).toBeVisible();
-  // Submitting replaces the form's errors with the schema's full answer, which lacks the queue's.
+  // Submitting shows the schema's full answer: every problem, the cross-field queue rule included.
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByTestId('form-errors').getByRole('link')).toHaveText(['Queue size', 'Temperature'], { timeout: 2_000 });
 });

@@ -82,6 +82,8 @@ interface LoadedRun {
   key: string;
   ds: LoadedDataset;
   step: TrainingStep;
+  /** The training step the checkpoint was written at. */
+  checkpointStep: number;
   imageSize: number;
   norm: { mean: number[]; std: number[] };
   bank: { images: Uint8Array; labels: Int32Array | null; count: number };
@@ -105,7 +107,7 @@ async function datasetFor(p: string, config: RunConfig): Promise<LoadedDataset> 
 }
 
 /** The run's model as of the checkpoint, its normalisation and its training bank (cached for the last run). */
-async function loadRun(input: RunAnalysisInput): Promise<LoadedRun> {
+async function loadRun(input: Omit<RunAnalysisInput, 'testIndex'>): Promise<LoadedRun> {
   const key = `${input.runId}\0${input.checkpointPath}`;
   if (current?.key === key) return current;
   current?.step.dispose();
@@ -123,6 +125,7 @@ async function loadRun(input: RunAnalysisInput): Promise<LoadedRun> {
     key,
     ds,
     step,
+    checkpointStep: manifest.step,
     imageSize,
     norm: computeChannelStats(prepareRunData(ds, input.config).train.images, ds.channels),
     bank: { images: ds.train.images.subarray(0, bankCount * px), labels: ds.train.labels ? ds.train.labels.subarray(0, bankCount) : null, count: bankCount },
@@ -223,29 +226,21 @@ async function teacherSimilarity(req: Extract<AnalysisRequest, { type: 'teacherS
 
 async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluate' }>): Promise<EvaluateResult> {
   await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
-  const ds = await datasetFor(req.datasetPath, req.config);
+  const run = await loadRun(req);
+  const { ds, step } = run;
   if (!ds.train.labels || !ds.test?.labels || !ds.classNames) {
     throw new IsdError('BAD_INPUT', `${ds.path}: kNN evaluation needs a labelled training and test split`, { path: ds.path });
   }
-  const { step, manifest } = await restoreTrainingStep(req.checkpointPath);
-  try {
-    const imageSize = (manifest.config as { imageSize?: number }).imageSize;
-    if (typeof imageSize !== 'number') throw new IsdError('CONFLICT', `${req.checkpointPath}: the checkpoint does not record its image size`, { path: req.checkpointPath });
-    const src = { h: ds.height, w: ds.width, c: ds.channels };
-    const opts = { size: imageSize, ...computeChannelStats(prepareRunData(ds, req.config).train.images, ds.channels), batchSize: req.engine?.evalBatchSize ?? 256 };
-    const embed = (x: tf.Tensor4D) => step.studentEmbed(x);
-    const bankFeatures = extractFeatures(embed, ds.train.images, ds.train.count, src, opts); // [N, D]
-    const testFeatures = extractFeatures(embed, ds.test.images, ds.test.count, src, opts); // [M, D]
-    const dim = bankFeatures.length / ds.train.count;
-    const bank = { features: bankFeatures, labels: ds.train.labels, dim };
-    const query = { features: testFeatures, labels: ds.test.labels, dim };
-    const knn = knnEvaluate(bank, query, { numClasses: ds.classNames.length });
-    const result: EvaluateResult = { checkpointStep: manifest.step, bankImages: ds.train.count, testImages: ds.test.count, knn1: knn.knn1, knn20: knn.knn20, knn20Weighted: knn.knn20Weighted };
-    if (req.linear) result.linear = linearProbe(bank, query, { numClasses: ds.classNames.length, seed: req.config.seed }).top1;
-    return result;
-  } finally {
-    step.dispose();
-  }
+  const src = { h: ds.height, w: ds.width, c: ds.channels };
+  const opts = { size: run.imageSize, ...run.norm, batchSize: req.engine?.evalBatchSize ?? 256 };
+  const embed = (x: tf.Tensor4D) => step.studentEmbed(x);
+  const dim = step.featureDim;
+  const bank = { features: extractFeatures(embed, ds.train.images, ds.train.count, src, opts), labels: ds.train.labels, dim }; // [N, D]
+  const query = { features: extractFeatures(embed, ds.test.images, ds.test.count, src, opts), labels: ds.test.labels, dim }; // [M, D]
+  const knn = knnEvaluate(bank, query, { numClasses: ds.classNames.length });
+  const result: EvaluateResult = { checkpointStep: run.checkpointStep, bankImages: ds.train.count, testImages: ds.test.count, knn1: knn.knn1, knn20: knn.knn20, knn20Weighted: knn.knn20Weighted };
+  if (req.linear) result.linear = linearProbe(bank, query, { numClasses: ds.classNames.length, seed: req.config.seed }).top1;
+  return result;
 }
 
 async function handle(req: AnalysisRequest): Promise<unknown> {

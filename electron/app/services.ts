@@ -33,7 +33,7 @@ import { IsdError } from '../errors';
 import { DEFAULT_RUN_CONFIG, parseImbalance, validateRunConfig, type RunConfig } from '../run-config';
 import { openRunStore, type RunStore, type RunSummary as StoredRunSummary } from '../store';
 import { AnalysisClient } from './analysis-client';
-import type { NeighboursResult, TeacherSimilarityResult, ImagePixels } from './analysis-worker';
+import type { EvaluateResult, NeighboursResult, TeacherSimilarityResult, ImagePixels } from './analysis-worker';
 import { AppEvents } from './app-events';
 import { DatasetService, type PickPath } from './dataset-service';
 import { checkpointRootFor } from './paths';
@@ -69,6 +69,11 @@ export interface AppServices {
   datasets: DatasetService;
   /** Imbalance studies (electron/study): their handlers are part of `handlers`. */
   study: StudyService;
+  /**
+   * `isd eval`: kNN (and with `linear` a linear probe) of the run's last checkpoint on the dataset's
+   * whole training and test splits, in the analysis worker; a linear accuracy is stored with the run.
+   */
+  evaluateRun(idOrPrefix: string, linear: boolean): Promise<EvaluateResult & { runId: string }>;
   /** Stops the training run with a checkpoint (or ends its worker after stopTimeoutMs), then closes the store. */
   close(opts?: { stopTimeoutMs?: number }): Promise<void>;
 }
@@ -345,6 +350,15 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   const handlers: Handlers = { ...core, ...study.handlers };
 
   let closed: Promise<void> | null = null;
+  async function evaluateRun(idOrPrefix: string, linear: boolean): Promise<EvaluateResult & { runId: string }> {
+    const id = store.resolveRunId(idOrPrefix);
+    const { input } = await analysisInput(id, 0);
+    const { testIndex: _unused, ...base } = input;
+    const r = await analysis.request<EvaluateResult>({ type: 'evaluate', ...base, linear });
+    if (r.linear !== undefined) store.updateRun(id, { linear: r.linear });
+    return { runId: id, ...r };
+  }
+
   return {
     handlers,
     events,
@@ -352,6 +366,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     runs,
     datasets,
     study,
+    evaluateRun,
     close(closeOpts = {}) {
       closed ??= (async () => {
         try {

@@ -79,6 +79,9 @@ const TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
 
 const ENDED: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'stopped']);
 
+/** A run's best 20-NN for `UPDATE runs SET best_knn20 = …` (binds the run id): trained evaluations only, not the step-0 baseline. */
+const BEST_KNN20 = '(SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ? AND step > 0)';
+
 const SUMMARY_COLUMNS = `id, name, method, arch, dataset, dataset_name AS datasetName, imbalance, status, error, backend, device,
   created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt,
   epochs, epochs_done AS epochsDone, steps_done AS stepsDone,
@@ -335,7 +338,7 @@ export class RunStore {
       const block = Math.floor(step / BLOCK_STEPS);
       this.sc.get('DELETE FROM step_metric_blocks WHERE run_id = ? AND block > ?').run(runId, block);
       rebuildBlocks(this.sc, runId, [block]);
-      this.sc.get('UPDATE runs SET steps_done = MIN(steps_done, ?), best_knn20 = (SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ? AND step > 0) WHERE id = ?').run(step, runId, runId);
+      this.sc.get(`UPDATE runs SET steps_done = MIN(steps_done, ?), best_knn20 = ${BEST_KNN20} WHERE id = ?`).run(step, runId, runId);
     });
     discard.immediate();
   }
@@ -367,7 +370,7 @@ export class RunStore {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(runId, ...row);
-      this.sc.get('UPDATE runs SET best_knn20 = (SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ? AND step > 0) WHERE id = ?').run(runId, runId);
+      this.sc.get(`UPDATE runs SET best_knn20 = ${BEST_KNN20} WHERE id = ?`).run(runId, runId);
     });
     add.immediate();
     return parseEval(this.sc.get<EvalDbRow>(`SELECT ${EVAL_COLUMNS} FROM epoch_evals WHERE run_id = ? AND epoch = ?`).get(runId, e.epoch)!);

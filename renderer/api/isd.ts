@@ -23,6 +23,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Whether asking again may help: a dropped connection or an internal error, not a refused input or a missing thing. */
+export const retryable = (error: unknown) => !(error instanceof ApiError) || error.code === 'INTERNAL';
+
 export interface RendererApi extends IsdApi {
   transport: 'electron' | 'web';
   /** Connection state changes (the WebSocket only; Electron's IPC is always open). */

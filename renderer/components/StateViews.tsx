@@ -1,7 +1,7 @@
 /** Loading, error and empty states, the same on every page. */
 import type { ReactNode } from 'react';
 import type { UseQueryResult } from '@tanstack/react-query';
-import { ApiError, errorMessage } from '../api/isd';
+import { ApiError, errorMessage, retryable } from '../api/isd';
 import { href } from '../lib/route';
 
 export function Loading({ label = 'Loading…' }: { label?: string }) {
@@ -36,8 +36,6 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
-/** Whether asking again may help: a dropped connection or an internal error, not a refused input or a missing thing. */
-export const retryable = (error: unknown) => !(error instanceof ApiError) || error.code === 'INTERNAL';
 
 /** Renders a query's data, or its loading or error state. */
 export function QueryView<T>({ query, loading, children }: { query: UseQueryResult<T>; loading?: string; children: (data: T) => ReactNode }) {

@@ -3,9 +3,8 @@ import { useState } from 'react';
 import { CartesianGrid, ErrorBar, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { StudyResults } from '../../electron/contract';
 import { studyChartRows, type ChartMetric } from '../lib/study-form';
+import { formatMethod } from '../lib/format';
 import { SERIES_COLORS } from './Charts';
-
-const METHOD_NAME: Record<string, string> = { isd: 'ISD', moco: 'MoCo' };
 
 export function StudyChart({ profiles, methods, results }: { profiles: string[]; methods: string[]; results: StudyResults }) {
   const [metric, setMetric] = useState<ChartMetric>('knn20');
@@ -39,7 +38,7 @@ export function StudyChart({ profiles, methods, results }: { profiles: string[];
                   <Line
                     key={`${m}_${g}`}
                     dataKey={`${m}_${g}`}
-                    name={`${METHOD_NAME[m] ?? m}, ${g === 'all' ? 'all classes' : 'rare classes'}`}
+                    name={`${formatMethod(m)}, ${g === 'all' ? 'all classes' : 'rare classes'}`}
                     stroke={SERIES_COLORS[i % SERIES_COLORS.length]}
                     strokeDasharray={g === 'rare' ? '5 4' : undefined}
                     strokeWidth={1.8}

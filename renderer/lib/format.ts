@@ -1,8 +1,8 @@
 /** Display formats shared by the pages. */
 
 /** A method as people write it: ISD, MoCo. */
-export function formatMethod(method: 'isd' | 'moco'): string {
-  return method === 'moco' ? 'MoCo' : 'ISD';
+export function formatMethod(method: string): string {
+  return method === 'moco' ? 'MoCo' : method === 'isd' ? 'ISD' : method;
 }
 
 export function formatPercent(v: number | null | undefined, digits = 1): string {

@@ -23,7 +23,7 @@ import {
   type FieldKey,
   type RunFormValues,
 } from '../form/run-config-form';
-import { formatDuration } from '../lib/format';
+import { formatDuration, formatMethod } from '../lib/format';
 import { navigate } from '../lib/navigate';
 
 const fieldId = (name: string) => `field-${name}`;
@@ -117,7 +117,7 @@ export function NewRunPage() {
                   )}
                   <span id={`${id}-help`} className="help">
                     {doc.help}
-                    {unused ? ` (not used by ${values.method === 'isd' ? 'ISD' : 'MoCo'})` : ''}
+                    {unused ? ` (not used by ${formatMethod(values.method)})` : ''}
                   </span>
                   {error && (
                     <span id={`${id}-error`} className="error" role="alert">
