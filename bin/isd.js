@@ -8,7 +8,12 @@ if (!fs.existsSync(cli)) {
   process.exit(1);
 }
 // Exit explicitly: the threaded wasm backend's worker pool would otherwise keep the process alive.
-require(cli).main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exit(1); },
-);
+require(cli)
+  .main(process.argv.slice(2))
+  .then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err && err.stack ? err.stack : String(err));
+      process.exit(1);
+    },
+  );

@@ -10,7 +10,11 @@ const { isd } = isdOnTempDb('isd-cli-study-');
 
 describe('isd study', () => {
   it('maps flags to a spec and names the flag at fault', async () => {
-    expect(specFromFlags({ profiles: 'none, longtail:10', seeds: '3', epochs: '2', linear: true })).toEqual({ profiles: ['none', 'longtail:10'], seeds: 3, budget: { epochs: 2, linearEval: true } });
+    expect(specFromFlags({ profiles: 'none, longtail:10', seeds: '3', epochs: '2', linear: true })).toEqual({
+      profiles: ['none', 'longtail:10'],
+      seeds: 3,
+      budget: { epochs: 2, linearEval: true },
+    });
     expect(() => specFromFlags({ epochs: 'two' })).toThrow(IsdError);
     for (const [flags, flag] of [
       [['--seeds', '1'], '--seeds'],
@@ -30,15 +34,46 @@ describe('isd study', () => {
     const r = await isd('study', 'imbalance', '--estimate', '--profiles', 'none,dominant:3:100', '--json');
     expect(r.code).toBe(0);
     const [line] = jsonLines(r.stdout);
-    expect(line).toMatchObject({ type: 'estimate', estimate: { runs: 8, perProfile: [{ profile: 'none', rare: [] }, { profile: 'dominant:3:100', rare: [3, 4, 5, 6, 7, 8, 9] }] } });
+    expect(line).toMatchObject({
+      type: 'estimate',
+      estimate: {
+        runs: 8,
+        perProfile: [
+          { profile: 'none', rare: [] },
+          { profile: 'dominant:3:100', rare: [3, 4, 5, 6, 7, 8, 9] },
+        ],
+      },
+    });
     expect((await isd('study', 'list', '--json')).stdout.trim()).toBe('[]');
   });
 
   it('runs a study in-process, streaming JSON lines, then lists, shows, exports and resumes it', async () => {
-    const r = await isd('study', 'imbalance', '--name', 'cli tiny', '--profiles', 'dominant:3:100', '--seeds', '2', '--epochs', '1', '--train-limit', '128', '--batch-size', '32', '--queue-size', '64', '--json');
+    const r = await isd(
+      'study',
+      'imbalance',
+      '--name',
+      'cli tiny',
+      '--profiles',
+      'dominant:3:100',
+      '--seeds',
+      '2',
+      '--epochs',
+      '1',
+      '--train-limit',
+      '128',
+      '--batch-size',
+      '32',
+      '--queue-size',
+      '64',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const lines = jsonLines(r.stdout);
-    expect(lines[0]).toMatchObject({ type: 'study', name: 'cli tiny', spec: { profiles: ['dominant:3:100'], seeds: 2, budget: { trainLimit: 128 } } });
+    expect(lines[0]).toMatchObject({
+      type: 'study',
+      name: 'cli tiny',
+      spec: { profiles: ['dominant:3:100'], seeds: 2, budget: { trainLimit: 128 } },
+    });
     const studyId = lines[0].studyId as string;
     expect(lines.filter((l) => l.type === 'run' && l.status === 'completed')).toHaveLength(4);
     expect(lines.some((l) => l.type === 'progress' && typeof l.etaSec === 'number')).toBe(true);

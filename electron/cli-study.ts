@@ -79,11 +79,18 @@ function flagFor(field: string | undefined): string | undefined {
 function intFlag(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n)) throw new IsdError('BAD_INPUT', `must be a whole number, got "${value}"`, { field: flag });
+  if (value.trim() === '' || !Number.isInteger(n))
+    throw new IsdError('BAD_INPUT', `must be a whole number, got "${value}"`, { field: flag });
   return n;
 }
 
-const list = (value: string | undefined) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean));
+const list = (value: string | undefined) =>
+  value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 
 /** The study spec the flags describe (unset flags keep the default study's values). */
 export function specFromFlags(f: ImbalanceFlags): StudySpecInput {
@@ -126,7 +133,9 @@ function fmtDuration(sec: number | null): string {
 }
 
 function describeProgress(p: StudyProgress): string {
-  const current = p.active ? `${p.active.method} ${p.active.profile} seed ${p.active.seed} ${p.active.totalSteps ? `${Math.round((100 * p.active.step) / p.active.totalSteps)}%` : 'starting'}` : 'idle';
+  const current = p.active
+    ? `${p.active.method} ${p.active.profile} seed ${p.active.seed} ${p.active.totalSteps ? `${Math.round((100 * p.active.step) / p.active.totalSteps)}%` : 'starting'}`
+    : 'idle';
   return `runs ${p.completed}/${p.total}${p.failed ? `, ${p.failed} failed` : ''} · ${current} · ${(p.fraction * 100).toFixed(0)}% · ETA ${fmtDuration(p.etaSec)}`;
 }
 
@@ -134,8 +143,13 @@ function describeProgress(p: StudyProgress): string {
 function humanReport(d: StudyDetail): string {
   const lines = [d.markdown.trimEnd()];
   const failed = d.runs.filter((r) => r.status === 'failed');
-  if (failed.length) lines.push('', `${failed.length} run(s) failed: ${failed.map((r) => `${r.key} (${r.runId?.slice(0, 8)}: ${r.error ?? 'no reason recorded'})`).join('; ')}`);
-  if (d.progress.state !== 'completed') lines.push('', `Not finished: continue with \`isd study resume ${d.summary.id.slice(0, 8)}\``);
+  if (failed.length)
+    lines.push(
+      '',
+      `${failed.length} run(s) failed: ${failed.map((r) => `${r.key} (${r.runId?.slice(0, 8)}: ${r.error ?? 'no reason recorded'})`).join('; ')}`,
+    );
+  if (d.progress.state !== 'completed')
+    lines.push('', `Not finished: continue with \`isd study resume ${d.summary.id.slice(0, 8)}\``);
   lines.push('', `Export: isd study show ${d.summary.id.slice(0, 8)} --csv  (or --markdown)`);
   return lines.join('\n');
 }
@@ -149,7 +163,12 @@ function openStore(g: GlobalOptions): RunStore {
  * Runs a study in this process until none of its runs trains or waits: streams progress, stops with a
  * checkpoint on Ctrl-C, prints the results. `begin` creates or resumes the study and returns its id.
  */
-async function trainStudy(o: CliOutput, g: GlobalOptions, opts: StudyCommandOptions, begin: (study: StudyService) => Promise<string>): Promise<number> {
+async function trainStudy(
+  o: CliOutput,
+  g: GlobalOptions,
+  opts: StudyCommandOptions,
+  begin: (study: StudyService) => Promise<string>,
+): Promise<number> {
   const dbPath = resolveDbPath(g.db);
   const app = createAppServices({
     dbPath,
@@ -163,7 +182,12 @@ async function trainStudy(o: CliOutput, g: GlobalOptions, opts: StudyCommandOpti
   });
   const study = app.study;
   const tty = !o.json && process.stderr.isTTY;
-  const bar = tty ? new cliProgress.SingleBar({ format: 'study [{bar}] {percentage}% | {status}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : null;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: 'study [{bar}] {percentage}% | {status}', hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
   let studyId: string | null = null;
   let stopping = false;
   let settle: (() => void) | null = null;
@@ -180,14 +204,29 @@ async function trainStudy(o: CliOutput, g: GlobalOptions, opts: StudyCommandOpti
     const run = app.store.getRunRecord(s.runId);
     if (run.studyId !== studyId) return;
     const key = `${run.config.method} ${run.config.imbalance} seed ${run.config.seed}`;
-    o.line({ type: 'run', runId: s.runId, method: run.config.method, profile: run.config.imbalance, seed: run.config.seed, status: s.status, knn1: run.knn1, knn20: run.knn20, error: s.error ?? null });
-    if (!o.json && !tty) o.info(`${s.status.padEnd(9)} ${key}: 1-NN ${pct(run.knn1)}, 20-NN ${pct(run.knn20)}${s.error ? ` (${s.error.message})` : ''}`);
+    o.line({
+      type: 'run',
+      runId: s.runId,
+      method: run.config.method,
+      profile: run.config.imbalance,
+      seed: run.config.seed,
+      status: s.status,
+      knn1: run.knn1,
+      knn20: run.knn20,
+      error: s.error ?? null,
+    });
+    if (!o.json && !tty)
+      o.info(
+        `${s.status.padEnd(9)} ${key}: 1-NN ${pct(run.knn1)}, 20-NN ${pct(run.knn20)}${s.error ? ` (${s.error.message})` : ''}`,
+      );
   });
   const onSigint = () => {
     if (!studyId || stopping) return;
     stopping = true;
     bar?.stop();
-    process.stderr.write(`isd: stopping study ${studyId.slice(0, 8)}: the training run writes a checkpoint first (Ctrl-C again to quit at once)\n`);
+    process.stderr.write(
+      `isd: stopping study ${studyId.slice(0, 8)}: the training run writes a checkpoint first (Ctrl-C again to quit at once)\n`,
+    );
     process.removeListener('SIGINT', onSigint);
     try {
       study.stop(studyId);
@@ -203,8 +242,17 @@ async function trainStudy(o: CliOutput, g: GlobalOptions, opts: StudyCommandOpti
     await ended;
     bar?.stop();
     const detail = study.get(studyId);
-    o.result({ type: 'done', studyId, state: detail.progress.state, completed: detail.progress.completed, total: detail.progress.total, results: detail.results, markdown: detail.markdown }, () =>
-      humanReport(detail),
+    o.result(
+      {
+        type: 'done',
+        studyId,
+        state: detail.progress.state,
+        completed: detail.progress.completed,
+        total: detail.progress.total,
+        results: detail.results,
+        markdown: detail.markdown,
+      },
+      () => humanReport(detail),
     );
     return detail.progress.state === 'completed' ? 0 : 1;
   } finally {
@@ -220,7 +268,11 @@ async function trainStudy(o: CliOutput, g: GlobalOptions, opts: StudyCommandOpti
  * Adds `study` and its subcommands to the `isd` program. `state.code` receives the exit code, as the
  * other commands of electron/cli.ts do.
  */
-export function registerStudyCommand(program: Command, state: { code: number }, opts: StudyCommandOptions = {}): Command {
+export function registerStudyCommand(
+  program: Command,
+  state: { code: number },
+  opts: StudyCommandOptions = {},
+): Command {
   const globals = () => program.opts<GlobalOptions>();
   const run = (fn: (o: CliOutput) => Promise<number | void> | number | void) => async () => {
     const o = new CliOutput(Boolean(globals().json));
@@ -232,15 +284,22 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
     }
   };
   const d = DEFAULT_STUDY_SPEC;
-  const study = program.command('study').description('imbalance studies: does ISD cope better than MoCo with unbalanced unlabeled data?');
+  const study = program
+    .command('study')
+    .description('imbalance studies: does ISD cope better than MoCo with unbalanced unlabeled data?');
 
   study
     .command('imbalance')
-    .description('train ISD and MoCo on balanced and imbalanced draws of a dataset, several seeds, one budget; print mean ± spread and ISD − MoCo with 95% CIs')
+    .description(
+      'train ISD and MoCo on balanced and imbalanced draws of a dataset, several seeds, one budget; print mean ± spread and ISD − MoCo with 95% CIs',
+    )
     .option('--name <text>', 'study name')
     .option('--dataset <id|path>', `dataset id (isd datasets list) or path (default ${d.dataset})`)
     .option('--methods <list>', `comma-separated (default ${d.methods.join(',')})`)
-    .option('--profiles <list>', `imbalance profiles, comma-separated: none, dominant:<large>:<perSmall>, longtail:<rho> (default ${d.profiles.join(',')})`)
+    .option(
+      '--profiles <list>',
+      `imbalance profiles, comma-separated: none, dominant:<large>:<perSmall>, longtail:<rho> (default ${d.profiles.join(',')})`,
+    )
     .option('--seeds <n>', `seeds per method and profile, at least 2 (default ${d.seeds})`)
     .option('--first-seed <n>', `first seed (default ${d.firstSeed})`)
     .option('--epochs <n>', `epochs per run (default ${d.budget.epochs})`)
@@ -257,7 +316,14 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
         const spec = validateStudySpec(specFromFlags(flags));
         if (flags.estimate) {
           const dbPath = resolveDbPath(globals().db);
-          const app = createAppServices({ dbPath, checkpointRoot: checkpointRootFor(dbPath), resourcesDir: opts.resourcesDir, transport: 'web', engine: opts.engine, log: () => undefined });
+          const app = createAppServices({
+            dbPath,
+            checkpointRoot: checkpointRootFor(dbPath),
+            resourcesDir: opts.resourcesDir,
+            transport: 'web',
+            engine: opts.engine,
+            log: () => undefined,
+          });
           try {
             const e = await app.study.estimate(spec);
             o.result({ type: 'estimate', spec, estimate: e }, () =>
@@ -265,7 +331,14 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
                 `${e.runs} runs (${spec.methods.join(', ')} × ${spec.profiles.join(', ')} × ${spec.seeds} seeds), about ${fmtDuration(e.seconds)} at ${e.imagesPerSec.toFixed(0)} images/s (${e.basis}, ${e.backend})`,
                 table(
                   ['profile', 'images/run', 'steps/run', 'min/run', 'frequent classes', 'rare classes'],
-                  e.perProfile.map((p) => [p.profile, p.trainImages, p.steps, (p.secondsPerRun / 60).toFixed(1), p.frequent.join(' '), p.rare.join(' ') || '–']),
+                  e.perProfile.map((p) => [
+                    p.profile,
+                    p.trainImages,
+                    p.steps,
+                    (p.secondsPerRun / 60).toFixed(1),
+                    p.frequent.join(' '),
+                    p.rare.join(' ') || '–',
+                  ]),
                 ),
               ].join('\n'),
             );
@@ -278,7 +351,14 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
           const detail = await service.start(spec);
           const e = detail.estimate;
           o.line(
-            { type: 'study', studyId: detail.summary.id, name: detail.summary.name, spec: detail.spec, estimate: e, runs: detail.runs.map((r) => ({ key: r.key, runId: r.runId })) },
+            {
+              type: 'study',
+              studyId: detail.summary.id,
+              name: detail.summary.name,
+              spec: detail.spec,
+              estimate: e,
+              runs: detail.runs.map((r) => ({ key: r.key, runId: r.runId })),
+            },
             `study ${detail.summary.id.slice(0, 8)} "${detail.summary.name}": ${detail.runs.length} runs queued` +
               (e ? `, about ${fmtDuration(e.seconds)} at ${e.imagesPerSec.toFixed(0)} images/s (${e.basis})` : ''),
           );
@@ -289,7 +369,9 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
 
   study
     .command('resume <id>')
-    .description('continue a study: runs not completed are queued again (from their checkpoints), completed runs are never redone')
+    .description(
+      'continue a study: runs not completed are queued again (from their checkpoints), completed runs are never redone',
+    )
     .action((id: string) =>
       run((o) =>
         trainStudy(o, globals(), opts, async (service) => {
@@ -316,7 +398,15 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
               ? 'no studies yet: start one with `isd study imbalance`'
               : table(
                   ['id', 'name', 'dataset', 'profiles', 'seeds', 'runs', 'state'],
-                  studies.map((s) => [s.id.slice(0, 8), s.name, s.dataset, s.profiles.join(' '), s.seeds, `${s.completed}/${s.total}${s.failed ? ` (${s.failed} failed)` : ''}`, s.state]),
+                  studies.map((s) => [
+                    s.id.slice(0, 8),
+                    s.name,
+                    s.dataset,
+                    s.profiles.join(' '),
+                    s.seeds,
+                    `${s.completed}/${s.total}${s.failed ? ` (${s.failed} failed)` : ''}`,
+                    s.state,
+                  ]),
                 ),
           );
         } finally {
@@ -332,7 +422,8 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
     .option('--csv', 'print the results as CSV')
     .action((id: string, flags: { markdown?: boolean; csv?: boolean }) =>
       run((o) => {
-        if (flags.markdown && flags.csv) throw new IsdError('BAD_INPUT', 'choose --markdown or --csv, not both', { field: '--csv' });
+        if (flags.markdown && flags.csv)
+          throw new IsdError('BAD_INPUT', 'choose --markdown or --csv, not both', { field: '--csv' });
         const store = openStore(globals());
         try {
           const detail = studyDetail(store, resolveStudyId(store, id));
@@ -346,7 +437,18 @@ export function registerStudyCommand(program: Command, state: { code: number }, 
             [
               table(
                 ['run', 'method', 'profile', 'seed', 'status', 'epoch', '1-NN', '20-NN', '20-NN freq', '20-NN rare'],
-                detail.runs.map((r) => [r.runId?.slice(0, 8) ?? '–', r.method, r.profile, r.seed, r.status, `${r.epoch}/${r.epochs}`, pct(r.knn1), pct(r.knn20), pct(r.frequentKnn20), pct(r.rareKnn20)]),
+                detail.runs.map((r) => [
+                  r.runId?.slice(0, 8) ?? '–',
+                  r.method,
+                  r.profile,
+                  r.seed,
+                  r.status,
+                  `${r.epoch}/${r.epochs}`,
+                  pct(r.knn1),
+                  pct(r.knn20),
+                  pct(r.frequentKnn20),
+                  pct(r.rareKnn20),
+                ]),
               ),
               '',
               humanReport(detail),

@@ -33,9 +33,19 @@ const TRAIN_FLAGS: { flag: string; field: keyof RunConfig; kind: 'string' | 'num
   { flag: 'temperature', field: 'temperature', kind: 'number', help: 'MoCo temperature T' },
   { flag: 'aug-teacher', field: 'augTeacher', kind: 'string', help: 'weak or strong' },
   { flag: 'aug-student', field: 'augStudent', kind: 'string', help: 'weak or strong' },
-  { flag: 'image-size', field: 'imageSize', kind: 'int', help: 'encoder input side (0: the dataset\'s own)' },
-  { flag: 'imbalance', field: 'imbalance', kind: 'string', help: 'none | longtail:<rho> | dominant:<large>:<perSmall>' },
-  { flag: 'train-limit', field: 'trainLimit', kind: 'int', help: 'use the first n images after the imbalance draw (0: all)' },
+  { flag: 'image-size', field: 'imageSize', kind: 'int', help: "encoder input side (0: the dataset's own)" },
+  {
+    flag: 'imbalance',
+    field: 'imbalance',
+    kind: 'string',
+    help: 'none | longtail:<rho> | dominant:<large>:<perSmall>',
+  },
+  {
+    flag: 'train-limit',
+    field: 'trainLimit',
+    kind: 'int',
+    help: 'use the first n images after the imbalance draw (0: all)',
+  },
   { flag: 'eval-every', field: 'evalEvery', kind: 'int', help: 'kNN evaluation every n epochs' },
   { flag: 'checkpoint-every', field: 'checkpointEvery', kind: 'int', help: 'checkpoint every n epochs' },
   { flag: 'seed', field: 'seed', kind: 'int', help: 'random seed' },
@@ -57,16 +67,26 @@ function readConfigFile(file: string): Record<string, unknown> {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new IsdError(code === 'ENOENT' ? 'NOT_FOUND' : 'PERMISSION', `${file}: ${code === 'ENOENT' ? 'no such file' : 'cannot be read'}`, { field: '--config', path: file });
+    throw new IsdError(
+      code === 'ENOENT' ? 'NOT_FOUND' : 'PERMISSION',
+      `${file}: ${code === 'ENOENT' ? 'no such file' : 'cannot be read'}`,
+      { field: '--config', path: file },
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new IsdError('BAD_INPUT', `${file}: not valid JSON (${(err as Error).message})`, { field: '--config', path: file });
+    throw new IsdError('BAD_INPUT', `${file}: not valid JSON (${(err as Error).message})`, {
+      field: '--config',
+      path: file,
+    });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new IsdError('BAD_INPUT', `${file}: must hold a JSON object of run settings`, { field: '--config', path: file });
+    throw new IsdError('BAD_INPUT', `${file}: must hold a JSON object of run settings`, {
+      field: '--config',
+      path: file,
+    });
   }
   return parsed as Record<string, unknown>;
 }
@@ -83,7 +103,11 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
     }
     const v = Number(raw);
     if (String(raw).trim() === '' || !Number.isFinite(v) || (f.kind === 'int' && !Number.isInteger(v))) {
-      throw new IsdError('BAD_INPUT', `expected ${f.kind === 'int' ? 'a whole number' : 'a number'}, got "${String(raw)}"`, { field: `--${f.flag}` });
+      throw new IsdError(
+        'BAD_INPUT',
+        `expected ${f.kind === 'int' ? 'a whole number' : 'a number'}, got "${String(raw)}"`,
+        { field: `--${f.flag}` },
+      );
     }
     partial[f.field] = v;
   }
@@ -101,7 +125,12 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'stopped', 'interrupted']);
 
-export function registerTrainCommands(program: Command, out: () => CliOutput, fail: (o: CliOutput, e: unknown) => void, engine?: EngineOptions): void {
+export function registerTrainCommands(
+  program: Command,
+  out: () => CliOutput,
+  fail: (o: CliOutput, e: unknown) => void,
+  engine?: EngineOptions,
+): void {
   const train = program.command('train').description('train an encoder with ISD or MoCo; the run lands in the history');
   for (const f of TRAIN_FLAGS) train.option(`--${f.flag} <value>`, f.help);
   train
@@ -128,10 +157,13 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
       const o = out();
       try {
         const steps = Number(flags.steps);
-        if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new IsdError('BAD_INPUT', 'must be a whole number from 1 to 1000', { field: '--steps' });
-        if (flags.method !== 'isd' && flags.method !== 'moco') throw new IsdError('BAD_INPUT', 'must be isd or moco', { field: '--method' });
+        if (!Number.isInteger(steps) || steps < 1 || steps > 1000)
+          throw new IsdError('BAD_INPUT', 'must be a whole number from 1 to 1000', { field: '--steps' });
+        if (flags.method !== 'isd' && flags.method !== 'moco')
+          throw new IsdError('BAD_INPUT', 'must be isd or moco', { field: '--method' });
         const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
-        if (replicas !== undefined && replicas !== 1 && replicas !== 2) throw new IsdError('BAD_INPUT', 'must be 1 or 2', { field: '--replicas' });
+        if (replicas !== undefined && replicas !== 1 && replicas !== 2)
+          throw new IsdError('BAD_INPUT', 'must be 1 or 2', { field: '--replicas' });
         const { runBenchmark } = await import('./engine/bench');
         o.info(`timing ${steps} ISD steps (resnet20, batch 128, 28×28×1, queue 4096) after 2 warm-up steps…`);
         const r = await runBenchmark({ steps, method: flags.method, replicas });
@@ -153,8 +185,10 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
 
   program
     .command('eval <runId>')
-    .description("kNN accuracy (and a linear probe with --linear) of a run's last checkpoint on the full training and test splits")
-    .option('--linear', 'also fit a linear probe on the frozen features (slower); stored as the run\'s linear accuracy')
+    .description(
+      "kNN accuracy (and a linear probe with --linear) of a run's last checkpoint on the full training and test splits",
+    )
+    .option('--linear', "also fit a linear probe on the frozen features (slower); stored as the run's linear accuracy")
     .action(async (runId: string, flags: { linear?: boolean }) => {
       const o = out();
       try {
@@ -172,7 +206,8 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
       const o = out();
       try {
         const port = Number(flags.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IsdError('BAD_INPUT', 'must be a port number from 0 to 65535', { field: '--port' });
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new IsdError('BAD_INPUT', 'must be a port number from 0 to 65535', { field: '--port' });
         const { startWebHost } = await import('./host');
         const host = await startWebHost({ dbPath: resolveDbPath(program.opts<{ db?: string }>().db), port });
         o.result({ url: host.url, port: host.port }, () => host.url);
@@ -189,20 +224,44 @@ export function registerTrainCommands(program: Command, out: () => CliOutput, fa
     });
 }
 
-async function evalCommand(o: CliOutput, idOrPrefix: string, linear: boolean, db: string | undefined, engine?: EngineOptions): Promise<void> {
+async function evalCommand(
+  o: CliOutput,
+  idOrPrefix: string,
+  linear: boolean,
+  db: string | undefined,
+  engine?: EngineOptions,
+): Promise<void> {
   const { createAppServices } = await import('./app/services');
   const app = createAppServices({ dbPath: resolveDbPath(db), transport: 'web', engine });
   try {
     o.info(`evaluating the last checkpoint of run ${idOrPrefix} on the whole training and test splits…`);
     const r = await app.evaluateRun(idOrPrefix, linear);
-    const result = { runId: r.runId, step: r.checkpointStep, knn1: r.knn1, knn20: r.knn20, knn20Weighted: r.knn20Weighted, bankImages: r.bankImages, testImages: r.testImages, ...(r.linear !== undefined ? { linear: r.linear } : {}) };
-    o.result(result, () => `1-NN ${pct(r.knn1)}, 20-NN ${pct(r.knn20)}, weighted 20-NN ${pct(r.knn20Weighted)}${r.linear !== undefined ? `, linear ${pct(r.linear)}` : ''} (bank ${r.bankImages} training images, ${r.testImages} test queries)`);
+    const result = {
+      runId: r.runId,
+      step: r.checkpointStep,
+      knn1: r.knn1,
+      knn20: r.knn20,
+      knn20Weighted: r.knn20Weighted,
+      bankImages: r.bankImages,
+      testImages: r.testImages,
+      ...(r.linear !== undefined ? { linear: r.linear } : {}),
+    };
+    o.result(
+      result,
+      () =>
+        `1-NN ${pct(r.knn1)}, 20-NN ${pct(r.knn20)}, weighted 20-NN ${pct(r.knn20Weighted)}${r.linear !== undefined ? `, linear ${pct(r.linear)}` : ''} (bank ${r.bankImages} training images, ${r.testImages} test queries)`,
+    );
   } finally {
     await app.close();
   }
 }
 
-async function trainCommand(o: CliOutput, flags: Record<string, unknown>, db: string | undefined, engine?: EngineOptions): Promise<void> {
+async function trainCommand(
+  o: CliOutput,
+  flags: Record<string, unknown>,
+  db: string | undefined,
+  engine?: EngineOptions,
+): Promise<void> {
   const resumeId = flags.resume === undefined ? undefined : String(flags.resume);
   const config = resumeId === undefined ? configFromFlags(flags) : undefined;
   const dbPath = resolveDbPath(db);
@@ -217,8 +276,12 @@ async function trainCommand(o: CliOutput, flags: Record<string, unknown>, db: st
       if (p.runId !== runId) return;
       o.line({ type: 'progress', ...p });
       if (useBar) {
-        bar ??= new SingleBar({ format: 'epoch {epoch} |{bar}| {value}/{total} steps · loss {loss} · {ips} img/s · ETA {eta_formatted}', etaBuffer: 50 });
-        if (!bar.isActive) bar.start(p.totalSteps, p.step, { epoch: p.epoch, loss: p.loss.toFixed(4), ips: p.imagesPerSec.toFixed(0) });
+        bar ??= new SingleBar({
+          format: 'epoch {epoch} |{bar}| {value}/{total} steps · loss {loss} · {ips} img/s · ETA {eta_formatted}',
+          etaBuffer: 50,
+        });
+        if (!bar.isActive)
+          bar.start(p.totalSteps, p.step, { epoch: p.epoch, loss: p.loss.toFixed(4), ips: p.imagesPerSec.toFixed(0) });
         bar.setTotal(p.totalSteps);
         bar.update(p.step, { epoch: p.epoch, loss: p.loss.toFixed(4), ips: p.imagesPerSec.toFixed(0) });
       }
@@ -246,11 +309,17 @@ async function trainCommand(o: CliOutput, flags: Record<string, unknown>, db: st
   };
   process.on('SIGINT', onSigint);
   try {
-    const started = resumeId === undefined ? await dispatchRequest(app.handlers, 'runs.start', { config }) : await dispatchRequest(app.handlers, 'runs.resume', { id: resumeId });
+    const started =
+      resumeId === undefined
+        ? await dispatchRequest(app.handlers, 'runs.start', { config })
+        : await dispatchRequest(app.handlers, 'runs.resume', { id: resumeId });
     if (!started.ok) {
       const e = started.error;
-      const field = e.field?.startsWith('config.') ? FLAG_OF_FIELD.get(e.field.slice(7)) ?? e.field : e.field;
-      throw new IsdError(e.code, e.message.replace(/^config\.[\w.]+: /, ''), { field: resumeId !== undefined && e.field === 'id' ? '--resume' : field, path: e.path });
+      const field = e.field?.startsWith('config.') ? (FLAG_OF_FIELD.get(e.field.slice(7)) ?? e.field) : e.field;
+      throw new IsdError(e.code, e.message.replace(/^config\.[\w.]+: /, ''), {
+        field: resumeId !== undefined && e.field === 'id' ? '--resume' : field,
+        path: e.path,
+      });
     }
     const run = started.value as RunSummary;
     runId = run.id;
@@ -260,8 +329,21 @@ async function trainCommand(o: CliOutput, flags: Record<string, unknown>, db: st
     const detail = await dispatchRequest(app.handlers, 'runs.get', { id: run.id });
     const summary = detail.ok ? (detail.value as { run: RunSummary }).run : null;
     if (status === 'completed' || status === 'stopped') {
-      const done = { type: 'done', runId: run.id, status, knn1: summary?.knn1 ?? null, knn20: summary?.knn20 ?? null, bestKnn20: summary?.bestKnn20 ?? null, linear: summary?.linear ?? null, epochs: summary?.epoch ?? null, durationSec: summary?.durationSec ?? null };
-      o.line(done, `${status}: 1-NN ${pct(done.knn1)}, 20-NN ${pct(done.knn20)}${done.linear !== null ? `, linear ${pct(done.linear)}` : ''}${status === 'stopped' ? `; continue with: isd train --resume ${run.id}` : ''}`);
+      const done = {
+        type: 'done',
+        runId: run.id,
+        status,
+        knn1: summary?.knn1 ?? null,
+        knn20: summary?.knn20 ?? null,
+        bestKnn20: summary?.bestKnn20 ?? null,
+        linear: summary?.linear ?? null,
+        epochs: summary?.epoch ?? null,
+        durationSec: summary?.durationSec ?? null,
+      };
+      o.line(
+        done,
+        `${status}: 1-NN ${pct(done.knn1)}, 20-NN ${pct(done.knn20)}${done.linear !== null ? `, linear ${pct(done.linear)}` : ''}${status === 'stopped' ? `; continue with: isd train --resume ${run.id}` : ''}`,
+      );
     } else {
       const err = summary?.error;
       throw new IsdError(err?.code ?? 'INTERNAL', err?.message ?? `run ended ${status}`, {});

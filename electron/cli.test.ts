@@ -13,12 +13,21 @@ describe('isd info', () => {
   it('names the backend, the device, the replicas and why better backends are not used', async () => {
     const r = await isd('info', '--json');
     expect(r.code).toBe(0);
-    const info = jsonLines(r.stdout)[0] as { backend: string; device: string; replicas: number; fallbacks: { backend: string; reason: string }[] };
+    const info = jsonLines(r.stdout)[0] as {
+      backend: string;
+      device: string;
+      replicas: number;
+      fallbacks: { backend: string; reason: string }[];
+    };
     expect(['tensorflow', 'wasm', 'cpu']).toContain(info.backend);
     expect(info.device.length).toBeGreaterThan(3);
     expect(info.replicas).toBe(info.backend === 'tensorflow' || os.cpus().length < 2 ? 1 : 2);
     // here tfjs-node-gpu is not installed: the reason says so in words a user can act on
-    if (info.backend !== 'tensorflow') expect(info.fallbacks[0]).toMatchObject({ backend: 'tensorflow', reason: expect.stringMatching(/tfjs-node-gpu/) });
+    if (info.backend !== 'tensorflow')
+      expect(info.fallbacks[0]).toMatchObject({
+        backend: 'tensorflow',
+        reason: expect.stringMatching(/tfjs-node-gpu/),
+      });
   });
 });
 
@@ -27,7 +36,12 @@ describe('isd datasets', () => {
     const r = await isd('datasets', 'inspect', FASHION, '--json');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(s).toMatchObject({ format: 'idx', shape: [28, 28, 1], classes: 10, splits: { train: { images: 60000 }, test: { images: 10000 } } });
+    expect(s).toMatchObject({
+      format: 'idx',
+      shape: [28, 28, 1],
+      classes: 10,
+      splits: { train: { images: 60000 }, test: { images: 10000 } },
+    });
     expect(s.splits.train.classCounts).toEqual(new Array(10).fill(6000));
   });
 
@@ -71,7 +85,22 @@ describe('isd train', () => {
   });
 
   it('trains a tiny run that streams JSON lines and lands in the history; eval and runs show read it back', async () => {
-    const r = await isd('train', '--dataset', 'sample', '--train-limit', '64', '--batch-size', '16', '--queue-size', '64', '--epochs', '1', '--name', 'tiny', '--json');
+    const r = await isd(
+      'train',
+      '--dataset',
+      'sample',
+      '--train-limit',
+      '64',
+      '--batch-size',
+      '16',
+      '--queue-size',
+      '64',
+      '--epochs',
+      '1',
+      '--name',
+      'tiny',
+      '--json',
+    );
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines.filter((l) => l.type === 'progress').length).toBeGreaterThan(0);
@@ -81,7 +110,11 @@ describe('isd train', () => {
     expect(done).toMatchObject({ type: 'done', status: 'completed' });
     expect(done.knn20).toBeGreaterThan(0);
 
-    const listed = JSON.parse((await isd('runs', 'list', '--json')).stdout) as { id: string; name: string; status: string }[];
+    const listed = JSON.parse((await isd('runs', 'list', '--json')).stdout) as {
+      id: string;
+      name: string;
+      status: string;
+    }[];
     expect(listed).toEqual([expect.objectContaining({ id: done.runId, name: 'tiny', status: 'completed' })]);
     const shown = JSON.parse((await isd('runs', 'show', String(done.runId).slice(0, 8), '--json')).stdout);
     expect(shown.config).toMatchObject({ trainLimit: 64, batchSize: 16, queueSize: 64, epochs: 1 });

@@ -47,7 +47,7 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
   const program = new Command('isd')
     .description('ISD Studio: train self-supervised image encoders with ISD (and MoCo), from the command line')
     .option('--json', 'print JSON only on stdout (human text goes to stderr)')
-    .option('--db <file>', 'run history database (default: ISD_DB, else the desktop app\'s own)')
+    .option('--db <file>', "run history database (default: ISD_DB, else the desktop app's own)")
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -79,13 +79,17 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
             `threads  ${r.threads}${r.simd ? ', SIMD' : ''}`,
             `training ${replicas > 1 ? `${replicas} replicas (data parallel), one thread each; ISD_REPLICAS=1 for one` : 'one replica'}`,
             ...r.fallbacks.map((f) => `not ${f.backend}: ${f.reason}`),
-            `versions ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+            `versions ${Object.entries(r.versions)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`,
           ].join('\n'),
         );
       }),
     );
 
-  const datasets = program.command('datasets').description('datasets: bundled, found on this machine, and added by you');
+  const datasets = program
+    .command('datasets')
+    .description('datasets: bundled, found on this machine, and added by you');
   datasets
     .command('list')
     .description('bundled and detected datasets (and those added in the app)')
@@ -96,7 +100,15 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
         o.result(list, () =>
           table(
             ['id', 'name', 'format', 'images', 'classes', 'shape', 'path'],
-            list.map((d) => [d.id, d.name, d.format, d.error ? `error: ${d.error}` : d.images, d.classes, d.shape.join('×'), d.path]),
+            list.map((d) => [
+              d.id,
+              d.name,
+              d.format,
+              d.error ? `error: ${d.error}` : d.images,
+              d.classes,
+              d.shape.join('×'),
+              d.path,
+            ]),
           ),
         );
       }),
@@ -132,7 +144,8 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     .action((flags: { status?: string; method?: string; search?: string; limit: string }) =>
       run((o) => {
         const limit = Number(flags.limit);
-        if (!Number.isInteger(limit) || limit < 1) throw new IsdError('BAD_INPUT', 'must be a whole number ≥ 1', { field: '--limit' });
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new IsdError('BAD_INPUT', 'must be a whole number ≥ 1', { field: '--limit' });
         const page = withStore(globals(), (s) =>
           s.listRuns({ status: flags.status as never, method: flags.method, search: flags.search, limit }),
         );
@@ -141,7 +154,18 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
             ? 'no runs yet: start one with `isd train` or in the app'
             : table(
                 ['id', 'name', 'method', 'dataset', 'status', 'created', 'epochs', '1-NN', '20-NN', 'linear'],
-                page.runs.map((r) => [r.id.slice(0, 8), r.name, r.method, r.datasetName, r.status, fmtTime(r.createdAt), `${r.epochsDone}/${r.epochs}`, pct(r.knn1), pct(r.knn20), pct(r.linear)]),
+                page.runs.map((r) => [
+                  r.id.slice(0, 8),
+                  r.name,
+                  r.method,
+                  r.datasetName,
+                  r.status,
+                  fmtTime(r.createdAt),
+                  `${r.epochsDone}/${r.epochs}`,
+                  pct(r.knn1),
+                  pct(r.knn20),
+                  pct(r.linear),
+                ]),
               ) + (page.total > page.runs.length ? `\n(${page.runs.length} of ${page.total})` : ''),
         );
       })(),
@@ -161,7 +185,12 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     .action((ids: string[]) =>
       run((o) => {
         if (ids.length < 2) throw new IsdError('BAD_INPUT', 'name at least two runs', { field: 'ids' });
-        const c = withStore(globals(), (s) => s.compareRuns(ids.map((i) => s.resolveRunId(i)), { maxPoints: 200 }));
+        const c = withStore(globals(), (s) =>
+          s.compareRuns(
+            ids.map((i) => s.resolveRunId(i)),
+            { maxPoints: 200 },
+          ),
+        );
         o.result(c, () => JSON.stringify({ configDiff: c.configDiff, final: c.final }, null, 2));
       })(),
     );
@@ -185,7 +214,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return 0;
       return 2; // commander already printed one line naming the flag or argument
     }
     return new CliOutput(argv.includes('--json')).error(e);

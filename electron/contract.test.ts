@@ -41,7 +41,14 @@ const valid: { [C in Channel]: RequestInput<C> } = {
   'runs.teacherSimilarity': { id: 'r1', testIndex: 0, bins: 20 },
   'runs.estimate': { config: { method: 'moco' } },
   'study.estimate': { spec: { profiles: ['none', 'longtail:10'], budget: { epochs: 2 } } },
-  'study.start': { spec: { dataset: 'sample', profiles: ['none', 'dominant:3:100'], seeds: 2, budget: { trainLimit: 128, batchSize: 32, queueSize: 64, epochs: 1 } } },
+  'study.start': {
+    spec: {
+      dataset: 'sample',
+      profiles: ['none', 'dominant:3:100'],
+      seeds: 2,
+      budget: { trainLimit: 128, batchSize: 32, queueSize: 64, epochs: 1 },
+    },
+  },
   'study.list': {},
   'study.get': { id: 'abcd1234' },
   'study.stop': { id: 'abcd' },
@@ -207,7 +214,11 @@ describe('validateRequest', () => {
     const r = validateRequest('study.start', { spec: { profiles: ['none', 'longtail:10.0'], budget: { epochs: 2 } } });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.value.spec).toEqual({ ...DEFAULT_STUDY_SPEC, profiles: ['none', 'longtail:10'], budget: { ...DEFAULT_STUDY_SPEC.budget, epochs: 2 } });
+    expect(r.value.spec).toEqual({
+      ...DEFAULT_STUDY_SPEC,
+      profiles: ['none', 'longtail:10'],
+      budget: { ...DEFAULT_STUDY_SPEC.budget, epochs: 2 },
+    });
     expect(validateRequest('study.estimate', { spec: {} })).toEqual({ ok: true, value: { spec: DEFAULT_STUDY_SPEC } });
   });
 
@@ -219,7 +230,10 @@ describe('validateRequest', () => {
 
 describe('runConfigIssues', () => {
   it('marks every bad field of a form at once, cross-field checks included', () => {
-    expect(runConfigIssues({ lr: 0, epochs: 0 })).toEqual({ lr: 'must be greater than 0', epochs: 'must be at least 1' });
+    expect(runConfigIssues({ lr: 0, epochs: 0 })).toEqual({
+      lr: 'must be greater than 0',
+      epochs: 'must be at least 1',
+    });
     expect(Object.keys(runConfigIssues({ batchSize: 100 }))).toEqual(['queueSize']);
     expect(runConfigIssues({ ...DEFAULT_RUN_CONFIG })).toEqual({});
   });
@@ -227,10 +241,17 @@ describe('runConfigIssues', () => {
 
 describe('wire messages', () => {
   it('parses a request frame and refuses malformed ones with their id', () => {
-    expect(parseWireRequest('{"id":3,"channel":"system.info","input":{}}')).toEqual({ ok: true, request: { id: 3, channel: 'system.info', input: {} } });
+    expect(parseWireRequest('{"id":3,"channel":"system.info","input":{}}')).toEqual({
+      ok: true,
+      request: { id: 3, channel: 'system.info', input: {} },
+    });
     expect(parseWireRequest('not json')).toMatchObject({ ok: false, id: -1, error: { field: 'message' } });
     expect(parseWireRequest('{"id":4,"input":{}}')).toMatchObject({ ok: false, id: 4, error: { field: 'channel' } });
-    expect(parseWireRequest('{"id":-2,"channel":"x","input":{}}')).toMatchObject({ ok: false, id: -2, error: { field: 'id' } });
+    expect(parseWireRequest('{"id":-2,"channel":"x","input":{}}')).toMatchObject({
+      ok: false,
+      id: -2,
+      error: { field: 'id' },
+    });
   });
 });
 
@@ -242,6 +263,8 @@ describe('tables', () => {
 
   it('channel and event names are dotted and unique', () => {
     for (const name of [...CHANNELS, ...EVENT_NAMES]) expect(name).toMatch(/^[a-z]+\.[a-zA-Z]+$/);
-    expect(new Set(EVENT_NAMES)).toEqual(new Set(['run.progress', 'run.status', 'run.eval', 'datasets.changed', 'app.log', 'study.progress']));
+    expect(new Set(EVENT_NAMES)).toEqual(
+      new Set(['run.progress', 'run.status', 'run.eval', 'datasets.changed', 'app.log', 'study.progress']),
+    );
   });
 });

@@ -23,7 +23,16 @@ export type * from './study/study-types';
 // ---------------------------------------------------------------------------------------------
 
 /** The codes of electron/errors.ts (IsdErrorCode); contract.test.ts checks the two lists agree. */
-export const ERROR_CODES = ['BAD_INPUT', 'NOT_FOUND', 'PERMISSION', 'DATASET_INVALID', 'DB_TOO_NEW', 'DIVERGED', 'CONFLICT', 'INTERNAL'] as const;
+export const ERROR_CODES = [
+  'BAD_INPUT',
+  'NOT_FOUND',
+  'PERMISSION',
+  'DATASET_INVALID',
+  'DB_TOO_NEW',
+  'DIVERGED',
+  'CONFLICT',
+  'INTERNAL',
+] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** What a failed request carries: never a stack trace. `field` names the input field at fault ("config.lr"). */
@@ -229,7 +238,14 @@ export interface TeacherSimilarity {
   cosine: { edges: number[]; counts: number[] };
   /** exp(entropy) of the soft targets: how many anchors carry the mass. */
   effectiveAnchors: number;
-  topAnchors: { queueIndex: number; cosine: number; probability: number; label: number | null; className: string | null; dataUrl: string | null }[];
+  topAnchors: {
+    queueIndex: number;
+    cosine: number;
+    probability: number;
+    label: number | null;
+    className: string | null;
+    dataUrl: string | null;
+  }[];
 }
 
 export interface RunEstimate {
@@ -262,16 +278,31 @@ const partialRunConfig = z
   .transform((partial, ctx): RunConfig => {
     const merged = runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, ...partial });
     if (merged.success) return merged.data;
-    for (const issue of merged.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+    for (const issue of merged.error.issues)
+      ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
     return z.NEVER;
   });
 
-export const RUN_SORT_FIELDS = ['createdAt', 'name', 'method', 'dataset', 'status', 'durationSec', 'knn1', 'knn20', 'bestKnn20', 'linear'] as const;
+export const RUN_SORT_FIELDS = [
+  'createdAt',
+  'name',
+  'method',
+  'dataset',
+  'status',
+  'durationSec',
+  'knn1',
+  'knn20',
+  'bestKnn20',
+  'linear',
+] as const;
 export type RunSortField = (typeof RUN_SORT_FIELDS)[number];
 
 const runsListInput = z.strictObject({
   status: z.array(z.enum(RUN_STATUSES)).max(RUN_STATUSES.length).optional(),
-  method: z.array(z.enum(['isd', 'moco'])).max(2).optional(),
+  method: z
+    .array(z.enum(['isd', 'moco']))
+    .max(2)
+    .optional(),
   dataset: z.string().max(4096).optional(),
   tag: z.string().max(50).optional(),
   /** Case-insensitive match on name, dataset, tags and notes. */
@@ -292,7 +323,10 @@ export const requests = {
   'datasets.inspect': {
     input: z
       .strictObject({ id: datasetId.optional(), path: path.optional() })
-      .refine((v) => (v.id === undefined) !== (v.path === undefined), { message: 'give either id or path', path: ['id'] }),
+      .refine((v) => (v.id === undefined) !== (v.path === undefined), {
+        message: 'give either id or path',
+        path: ['id'],
+      }),
     output: out<DatasetSummary>(),
   },
   'datasets.preview': {
@@ -300,11 +334,18 @@ export const requests = {
     output: out<DatasetPreview>(),
   },
   'datasets.imbalancePreview': {
-    input: z.strictObject({ id: datasetId, imbalance: runConfigFields.imbalance, seed: runConfigFields.seed.default(0) }),
+    input: z.strictObject({
+      id: datasetId,
+      imbalance: runConfigFields.imbalance,
+      seed: runConfigFields.seed.default(0),
+    }),
     output: out<ImbalancePreview>(),
   },
   /** Native dialog in Electron; the web host answers CONFLICT (use the path field instead). path null: cancelled. */
-  'datasets.pick': { input: z.strictObject({ kind: z.enum(['folder', 'file']) }), output: out<{ path: string | null }>() },
+  'datasets.pick': {
+    input: z.strictObject({ kind: z.enum(['folder', 'file']) }),
+    output: out<{ path: string | null }>(),
+  },
   'datasets.add': { input: z.strictObject({ path }), output: out<DatasetEntry>() },
   'datasets.remove': { input: z.strictObject({ id: datasetId }), output: out<{ removed: string }>() },
 
@@ -319,20 +360,38 @@ export const requests = {
   'runs.curves': { input: z.strictObject({ id: runId, maxPoints }), output: out<Curves>() },
   'runs.compare': {
     input: z.strictObject({
-      ids: z.array(runId).min(2, 'choose at least 2 runs').max(8, 'at most 8 runs').refine((ids) => new Set(ids).size === ids.length, 'each run once'),
+      ids: z
+        .array(runId)
+        .min(2, 'choose at least 2 runs')
+        .max(8, 'at most 8 runs')
+        .refine((ids) => new Set(ids).size === ids.length, 'each run once'),
       maxPoints,
     }),
     output: out<Comparison>(),
   },
-  'runs.rename': { input: z.strictObject({ id: runId, name: runConfigFields.name.min(1, 'required') }), output: out<RunSummary>() },
+  'runs.rename': {
+    input: z.strictObject({ id: runId, name: runConfigFields.name.min(1, 'required') }),
+    output: out<RunSummary>(),
+  },
   'runs.tag': { input: z.strictObject({ id: runId, tags: runConfigFields.tags }), output: out<RunSummary>() },
-  'runs.notes': { input: z.strictObject({ id: runId, notes: z.string().max(10_000, 'at most 10000 characters') }), output: out<RunSummary>() },
+  'runs.notes': {
+    input: z.strictObject({ id: runId, notes: z.string().max(10_000, 'at most 10000 characters') }),
+    output: out<RunSummary>(),
+  },
   'runs.delete': { input: z.strictObject({ id: runId }), output: out<{ deleted: string }>() },
   'runs.export': { input: z.strictObject({ id: runId, format: z.enum(['json', 'csv']) }), output: out<RunExport>() },
   /** From the final checkpoint: the test image and its k nearest training images. */
-  'runs.neighbours': { input: z.strictObject({ id: runId, testIndex: int(0, 100_000_000), k: int(1, 32).default(8) }), output: out<NeighbourGallery>() },
+  'runs.neighbours': {
+    input: z.strictObject({ id: runId, testIndex: int(0, 100_000_000), k: int(1, 32).default(8) }),
+    output: out<NeighbourGallery>(),
+  },
   'runs.teacherSimilarity': {
-    input: z.strictObject({ id: runId, testIndex: int(0, 100_000_000), bins: int(5, 200).default(40), top: int(1, 32).default(8) }),
+    input: z.strictObject({
+      id: runId,
+      testIndex: int(0, 100_000_000),
+      bins: int(5, 200).default(40),
+      top: int(1, 32).default(8),
+    }),
     output: out<TeacherSimilarity>(),
   },
   /** Duration of a run with this config, from the speed measured on this backend. */
@@ -435,7 +494,8 @@ function describeIssue(issue: z.core.$ZodIssue): { field: string; message: strin
     const field = [...base, issue.keys[0]].join('.');
     return { field, message: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
   }
-  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return { field: base.join('.'), message: 'required' };
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message))
+    return { field: base.join('.'), message: 'required' };
   return { field: base.join('.'), message: issue.message };
 }
 
@@ -444,7 +504,10 @@ export function inputError(error: z.ZodError): { ok: false; error: ContractError
   const issue = error.issues[0];
   if (!issue) return { ok: false, error: { code: 'BAD_INPUT', message: 'invalid input' } };
   const { field, message } = describeIssue(issue);
-  return { ok: false, error: { code: 'BAD_INPUT', field: field || 'input', message: `${field || 'input'}: ${message}` } };
+  return {
+    ok: false,
+    error: { code: 'BAD_INPUT', field: field || 'input', message: `${field || 'input'}: ${message}` },
+  };
 }
 
 /** Validates a request's input against its channel's schema; unknown channels are refused. */
@@ -452,7 +515,14 @@ export function validateRequest<C extends Channel>(channel: C, input: unknown): 
 export function validateRequest(channel: string, input: unknown): Result<unknown>;
 export function validateRequest(channel: string, input: unknown): Result<unknown> {
   if (!isChannel(channel)) {
-    return { ok: false, error: { code: 'BAD_INPUT', field: 'channel', message: `channel: unknown channel "${String(channel).slice(0, 100)}"` } };
+    return {
+      ok: false,
+      error: {
+        code: 'BAD_INPUT',
+        field: 'channel',
+        message: `channel: unknown channel "${String(channel).slice(0, 100)}"`,
+      },
+    };
   }
   const parsed = (requests[channel].input as z.ZodType).safeParse(input);
   return parsed.success ? { ok: true, value: parsed.data } : inputError(parsed.error);
@@ -487,10 +557,16 @@ export interface WireRequest {
 /** WebSocket host → client: the answer to request `id`, or a pushed event. */
 export type WireMessage = { id: number; result: Result<unknown> } | { event: EventName; payload: unknown };
 
-export const wireRequestSchema = z.strictObject({ id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), channel: z.string().max(200), input: z.unknown() });
+export const wireRequestSchema = z.strictObject({
+  id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  channel: z.string().max(200),
+  input: z.unknown(),
+});
 
 /** Parses one text frame from a client; a malformed frame answers with id -1 when no id can be read. */
-export function parseWireRequest(text: string): { ok: true; request: WireRequest } | { ok: false; id: number; error: ContractError } {
+export function parseWireRequest(
+  text: string,
+): { ok: true; request: WireRequest } | { ok: false; id: number; error: ContractError } {
   let data: unknown;
   try {
     data = JSON.parse(text);

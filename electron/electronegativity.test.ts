@@ -39,7 +39,16 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function scan(input: string, output: string): Promise<Report> {
   return runElectronegativity(
-    { input, output, isSarif: false, customScan: [], excludeFromScan: [], isRelative: true, electronVersionOverride: '38.0.0', parserPlugins: [] },
+    {
+      input,
+      output,
+      isSarif: false,
+      customScan: [],
+      excludeFromScan: [],
+      isRelative: true,
+      electronVersionOverride: '38.0.0',
+      parserPlugins: [],
+    },
     false,
   );
 }
@@ -52,7 +61,8 @@ describe('electronegativity', () => {
     const unexpected = report.issues.filter((i) => !(ACCEPTED[i.id] ?? []).includes(path.basename(i.file)));
     expect(unexpected.map((i) => `${i.id} ${i.file}:${i.location.line} ${i.description}`)).toEqual([]);
     // The runner resolves before its CSV stream has flushed: give it a moment.
-    for (let i = 0; i < 50 && !(fs.existsSync(csv) && fs.statSync(csv).size > 0); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && !(fs.existsSync(csv) && fs.statSync(csv).size > 0); i++)
+      await new Promise((r) => setTimeout(r, 100));
     const rows = fs.readFileSync(csv, 'utf8').trim().split('\n');
     expect(rows[0]).toMatch(/^issue, severity, confidence, filename/);
     expect(rows).toHaveLength(report.issues.length + 1);
@@ -67,7 +77,13 @@ describe('electronegativity', () => {
     );
     const report = await scan(bad, path.join(tmp, 'bad.csv'));
     const ids = new Set(report.issues.map((i) => i.id));
-    for (const id of ['CONTEXT_ISOLATION_JS_CHECK', 'SANDBOX_JS_CHECK', 'WEB_SECURITY_JS_CHECK', 'LIMIT_NAVIGATION_GLOBAL_CHECK', 'PERMISSION_REQUEST_HANDLER_GLOBAL_CHECK']) {
+    for (const id of [
+      'CONTEXT_ISOLATION_JS_CHECK',
+      'SANDBOX_JS_CHECK',
+      'WEB_SECURITY_JS_CHECK',
+      'LIMIT_NAVIGATION_GLOBAL_CHECK',
+      'PERMISSION_REQUEST_HANDLER_GLOBAL_CHECK',
+    ]) {
       expect(ids).toContain(id);
     }
   }, 120_000);

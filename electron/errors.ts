@@ -47,8 +47,10 @@ export function exitCodeFor(e: unknown): 1 | 2 {
 export function fsError(err: unknown, path: string, what = 'file'): IsdError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return new IsdError('NOT_FOUND', `${path}: no such ${what}`, { path, cause: err });
-  if (code === 'EACCES' || code === 'EPERM') return new IsdError('PERMISSION', `${path}: permission denied`, { path, cause: err });
-  if (code === 'EISDIR') return new IsdError('DATASET_INVALID', `${path}: is a folder, expected a ${what}`, { path, cause: err });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new IsdError('PERMISSION', `${path}: permission denied`, { path, cause: err });
+  if (code === 'EISDIR')
+    return new IsdError('DATASET_INVALID', `${path}: is a folder, expected a ${what}`, { path, cause: err });
   if (code === 'ENOTDIR') return new IsdError('DATASET_INVALID', `${path}: is not a folder`, { path, cause: err });
   const msg = err instanceof Error ? err.message : String(err);
   return new IsdError('DATASET_INVALID', `${path}: ${msg}`, { path, cause: err });

@@ -14,7 +14,16 @@ import type { Channel, RequestInput, RequestOutput, Result } from './contract';
 const HOST_JS = path.resolve('dist/electron/host.js');
 const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
 /** 3 epochs × 8 steps, a checkpoint after every epoch. */
-const CONFIG = { dataset: 'sample', trainLimit: 128, batchSize: 16, queueSize: 64, epochs: 3, checkpointEvery: 1, imageSize: 0, name: 'crash me' };
+const CONFIG = {
+  dataset: 'sample',
+  trainLimit: 128,
+  batchSize: 16,
+  queueSize: 64,
+  epochs: 3,
+  checkpointEvery: 1,
+  imageSize: 0,
+  name: 'crash me',
+};
 
 let dir: string;
 let dbPath: string;
@@ -27,9 +36,13 @@ interface Started {
 }
 
 function startHost(): Promise<Started> {
-  const child = spawn(process.execPath, [HOST_JS, '--db', dbPath, '--engine', JSON.stringify(ENGINE), '--renderer-dir', path.join(dir, 'no-renderer')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [HOST_JS, '--db', dbPath, '--engine', JSON.stringify(ENGINE), '--renderer-dir', path.join(dir, 'no-renderer')],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
@@ -49,7 +62,12 @@ class Client {
   readonly events: { event: string; payload: Record<string, unknown> }[] = [];
   constructor(private readonly ws: WebSocket) {
     ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as { id?: number; result?: Result<unknown>; event?: string; payload?: Record<string, unknown> };
+      const m = JSON.parse(String(d)) as {
+        id?: number;
+        result?: Result<unknown>;
+        event?: string;
+        payload?: Record<string, unknown>;
+      };
       if (m.event) this.events.push({ event: m.event, payload: m.payload ?? {} });
       else if (m.id !== undefined && m.result) this.pending.get(m.id)?.(m.result);
     });
@@ -71,7 +89,11 @@ class Client {
     if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`);
     return r.value as RequestOutput<C>;
   }
-  waitFor(event: string, match: (p: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  waitFor(
+    event: string,
+    match: (p: Record<string, unknown>) => boolean,
+    timeoutMs = 120_000,
+  ): Promise<Record<string, unknown>> {
     const start = Date.now();
     return new Promise((resolve, reject) => {
       const tick = () => {
@@ -113,7 +135,10 @@ describe('web host killed mid-run', () => {
     const raw = new Database(dbPath, { readonly: true });
     try {
       expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
-      const row = raw.prepare('SELECT status, steps_done AS steps FROM runs WHERE id = ?').get(run.id) as { status: string; steps: number };
+      const row = raw.prepare('SELECT status, steps_done AS steps FROM runs WHERE id = ?').get(run.id) as {
+        status: string;
+        steps: number;
+      };
       expect(row.status).toBe('running'); // nobody has looked yet
       expect(row.steps).toBeGreaterThanOrEqual(8);
     } finally {

@@ -18,7 +18,10 @@ let dir: string;
 let host: WebHost;
 const logged: string[] = [];
 
-function get(urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(
+  urlPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: host.port, path: urlPath, method: 'GET', headers }, (res) => {
       let body = '';
@@ -39,7 +42,12 @@ class Client {
   readonly raw: { id: number; result: Result<unknown> }[] = [];
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as { id?: number; result?: Result<unknown>; event?: EventName; payload?: Record<string, unknown> };
+      const m = JSON.parse(String(data)) as {
+        id?: number;
+        result?: Result<unknown>;
+        event?: EventName;
+        payload?: Record<string, unknown>;
+      };
       if (m.event) this.events.push({ event: m.event, payload: m.payload ?? {} });
       else if (typeof m.id === 'number' && m.result) {
         this.raw.push({ id: m.id, result: m.result });
@@ -68,7 +76,11 @@ class Client {
     if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
     return r.value;
   }
-  waitFor(event: EventName, match: (p: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+  waitFor(
+    event: EventName,
+    match: (p: Record<string, unknown>) => boolean,
+    timeoutMs = 90_000,
+  ): Promise<Record<string, unknown>> {
     const start = Date.now();
     return new Promise((resolve, reject) => {
       const tick = () => {
@@ -91,11 +103,19 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-host-'));
   const renderer = path.join(dir, 'renderer');
   fs.mkdirSync(path.join(renderer, 'assets'), { recursive: true });
-  fs.writeFileSync(path.join(renderer, 'index.html'), '<!doctype html><title>ISD Studio</title><script type="module" src="./assets/app.js"></script>');
+  fs.writeFileSync(
+    path.join(renderer, 'index.html'),
+    '<!doctype html><title>ISD Studio</title><script type="module" src="./assets/app.js"></script>',
+  );
   fs.writeFileSync(path.join(renderer, 'assets', 'app.js'), 'console.log("app");');
   fs.writeFileSync(path.join(dir, 'secret.txt'), 'not for the browser');
   fs.symlinkSync(path.join(dir, 'secret.txt'), path.join(renderer, 'assets', 'link.txt'));
-  host = await startWebHost({ dbPath: path.join(dir, 'history.db'), rendererDir: renderer, engine: ENGINE, log: (l) => logged.push(l) });
+  host = await startWebHost({
+    dbPath: path.join(dir, 'history.db'),
+    rendererDir: renderer,
+    engine: ENGINE,
+    log: (l) => logged.push(l),
+  });
 });
 
 afterAll(async () => {
@@ -141,13 +161,22 @@ describe('web host: access', () => {
     expect((await get(q, { Origin: 'http://evil.example' })).status).toBe(403);
     expect((await get(q, { Origin: `http://127.0.0.1:${host.port + 1}` })).status).toBe(403);
     expect((await get(q, { Host: `evil.example:${host.port}` })).status).toBe(403);
-    expect((await get(q, { Origin: `http://localhost:${host.port}`, Host: `localhost:${host.port}` })).status).toBe(200);
+    expect((await get(q, { Origin: `http://localhost:${host.port}`, Host: `localhost:${host.port}` })).status).toBe(
+      200,
+    );
     expect(logged.filter((l) => l.startsWith('403 ')).length).toBeGreaterThanOrEqual(3);
   });
 
   it('never serves a file outside the renderer folder', async () => {
     const t = `token=${host.token}`;
-    for (const p of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/assets%2F..%2F..%2Fsecret.txt', '/assets/link.txt', '/%00index.html']) {
+    for (const p of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets%2F..%2F..%2Fsecret.txt',
+      '/assets/link.txt',
+      '/%00index.html',
+    ]) {
       const r = await get(`${p}?${t}`);
       expect([p, r.status]).toEqual([p, expect.any(Number)]);
       expect(r.status === 400 || r.status === 404).toBe(true);
@@ -176,8 +205,14 @@ describe('web host: the contract over WebSocket', () => {
       c.ws.send('not json');
       c.ws.send(JSON.stringify({ id: 7, channel: 'runs.get' }));
       await new Promise((r) => setTimeout(r, 200));
-      expect(c.raw).toContainEqual({ id: -1, result: { ok: false, error: expect.objectContaining({ code: 'BAD_INPUT', field: 'message' }) } });
-      expect(c.raw).toContainEqual({ id: 7, result: { ok: false, error: expect.objectContaining({ code: 'BAD_INPUT', field: 'input' }) } });
+      expect(c.raw).toContainEqual({
+        id: -1,
+        result: { ok: false, error: expect.objectContaining({ code: 'BAD_INPUT', field: 'message' }) },
+      });
+      expect(c.raw).toContainEqual({
+        id: 7,
+        result: { ok: false, error: expect.objectContaining({ code: 'BAD_INPUT', field: 'input' }) },
+      });
       const bad = await c.call('runs.start', { config: { batchSize: 0 } });
       expect(bad).toMatchObject({ ok: false, error: { code: 'BAD_INPUT', field: 'config.batchSize' } });
       expect((await c.call('datasets.pick', { kind: 'folder' })).ok).toBe(false);
@@ -197,11 +232,17 @@ describe('web host: the contract over WebSocket', () => {
       expect(run.status).toBe('running');
       for (const c of [a, b]) {
         await c.waitFor('run.status', (p) => p.runId === run.id && p.status === 'completed', 120_000);
-        const progress = c.events.filter((e) => e.event === 'run.progress' && e.payload.runId === run.id).map((e) => e.payload);
+        const progress = c.events
+          .filter((e) => e.event === 'run.progress' && e.payload.runId === run.id)
+          .map((e) => e.payload);
         expect(progress.length).toBeGreaterThan(0);
         expect(progress[progress.length - 1]).toMatchObject({ step: 4, totalSteps: 4, epoch: 1 });
-        expect(c.events.filter((e) => e.event === 'run.eval' && e.payload.runId === run.id).map((e) => e.payload.epoch)).toEqual([0, 1]);
-        expect(c.events.filter((e) => e.event === 'run.status' && e.payload.runId === run.id).map((e) => e.payload.status)).toEqual(['queued', 'running', 'completed']);
+        expect(
+          c.events.filter((e) => e.event === 'run.eval' && e.payload.runId === run.id).map((e) => e.payload.epoch),
+        ).toEqual([0, 1]);
+        expect(
+          c.events.filter((e) => e.event === 'run.status' && e.payload.runId === run.id).map((e) => e.payload.status),
+        ).toEqual(['queued', 'running', 'completed']);
       }
       // Both clients saw the same events for this run, in the same order.
       const mine = (c: Client) => c.events.filter((e) => e.payload.runId === run.id);

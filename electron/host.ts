@@ -98,20 +98,29 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   /** 403 reason for a foreign Origin or Host, else null. */
   function foreign(req: http.IncomingMessage): string | null {
     const host = req.headers.host;
-    if (!host || !ownHosts().has(host.toLowerCase())) return `Host header ${JSON.stringify(host ?? '')} is not this host`;
+    if (!host || !ownHosts().has(host.toLowerCase()))
+      return `Host header ${JSON.stringify(host ?? '')} is not this host`;
     const origin = req.headers.origin;
     if (origin !== undefined && !ownOrigins().has(origin)) return `foreign Origin ${JSON.stringify(origin)}`;
     return null;
   }
 
   function hasToken(req: http.IncomingMessage, url: URL): boolean {
-    return sameSecret(url.searchParams.get('token'), token) || sameSecret(cookieValue(req.headers.cookie, cookieName()), token);
+    return (
+      sameSecret(url.searchParams.get('token'), token) ||
+      sameSecret(cookieValue(req.headers.cookie, cookieName()), token)
+    );
   }
 
-  const who = (req: http.IncomingMessage) => `${req.socket.remoteAddress ?? '?'} ${req.method ?? ''} ${(req.url ?? '').split('?')[0].slice(0, 200)}`;
+  const who = (req: http.IncomingMessage) =>
+    `${req.socket.remoteAddress ?? '?'} ${req.method ?? ''} ${(req.url ?? '').split('?')[0].slice(0, 200)}`;
 
   function refuse(res: http.ServerResponse, status: number, text: string): void {
-    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...securityHeaders(csp) });
+    res.writeHead(status, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+      ...securityHeaders(csp),
+    });
     res.end(`${text}\n`);
   }
 
@@ -133,14 +142,19 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     if (url.pathname === '/ws') return refuse(res, 426, 'Upgrade to a WebSocket.');
     const found = resolveStaticFile(rendererDir, url.pathname);
     if (!found.ok) {
-      if (found.status === 404 && (url.pathname === '/' || url.pathname === '/index.html') && !fs.existsSync(rendererDir)) {
+      if (
+        found.status === 404 &&
+        (url.pathname === '/' || url.pathname === '/index.html') &&
+        !fs.existsSync(rendererDir)
+      ) {
         return refuse(res, 503, `The renderer is not built (${rendererDir} is missing): run npm run build:renderer.`);
       }
       return refuse(res, found.status, found.status === 404 ? 'Not found.' : 'Bad request.');
     }
     const headers: Record<string, string | string[]> = { 'Content-Type': found.contentType, ...securityHeaders(csp) };
     headers['Cache-Control'] = found.file.endsWith('.html') ? 'no-store' : 'no-cache';
-    if (url.searchParams.has('token')) headers['Set-Cookie'] = `${cookieName()}=${token}; Path=/; HttpOnly; SameSite=Strict`;
+    if (url.searchParams.has('token'))
+      headers['Set-Cookie'] = `${cookieName()}=${token}; Path=/; HttpOnly; SameSite=Strict`;
     const stat = fs.statSync(found.file);
     headers['Content-Length'] = String(stat.size);
     res.writeHead(200, headers);
@@ -169,7 +183,15 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       ws.on('error', () => clients.delete(ws));
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
-          ws.send(JSON.stringify({ id: -1, result: { ok: false, error: { code: 'BAD_INPUT', field: 'message', message: 'message: send JSON text frames' } } } satisfies WireMessage));
+          ws.send(
+            JSON.stringify({
+              id: -1,
+              result: {
+                ok: false,
+                error: { code: 'BAD_INPUT', field: 'message', message: 'message: send JSON text frames' },
+              },
+            } satisfies WireMessage),
+          );
           return;
         }
         const parsed = parseWireRequest(data.toString());
@@ -178,7 +200,9 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
           return;
         }
         const { id, channel, input } = parsed.request;
-        void dispatchRequest(services.handlers, channel, input, (message, err) => log(`${message}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)).then((result) => {
+        void dispatchRequest(services.handlers, channel, input, (message, err) =>
+          log(`${message}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+        ).then((result) => {
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, result } satisfies WireMessage));
         });
       });
@@ -233,13 +257,24 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
 /** `node dist/electron/host.js [--db file] [--port N] [--engine JSON]`: prints {url, token, port} as one JSON line. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { db: { type: 'string' }, port: { type: 'string', default: '0' }, engine: { type: 'string' }, 'renderer-dir': { type: 'string' } },
+    options: {
+      db: { type: 'string' },
+      port: { type: 'string', default: '0' },
+      engine: { type: 'string' },
+      'renderer-dir': { type: 'string' },
+    },
     strict: true,
   });
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: a whole number from 0 to 65535, got ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port: a whole number from 0 to 65535, got ${values.port}`);
   const engine = values.engine ? (JSON.parse(values.engine) as EngineOptions) : undefined;
-  const host = await startWebHost({ dbPath: resolveDbPath(values.db), port, engine, rendererDir: values['renderer-dir'] });
+  const host = await startWebHost({
+    dbPath: resolveDbPath(values.db),
+    port,
+    engine,
+    rendererDir: values['renderer-dir'],
+  });
   console.log(JSON.stringify({ url: host.url, token: host.token, port: host.port }));
   const shutdown = () => {
     void host.close().then(() => process.exit(0));

@@ -55,7 +55,14 @@ beforeAll(() => {
   services = createAppServices({ dbPath: path.join(dir, 'history.db'), transport: 'electron', systemRoots: [] });
   ipc = new FakeIpcMain();
   win = new FakeWebContents(7);
-  unbind = bindIpc({ ipcMain: ipc, handlers: services.handlers, events: services.events, windows: () => [win], appOrigin: ORIGIN, log: (level, m) => level === 'warn' && warnings.push(m) });
+  unbind = bindIpc({
+    ipcMain: ipc,
+    handlers: services.handlers,
+    events: services.events,
+    windows: () => [win],
+    appOrigin: ORIGIN,
+    log: (level, m) => level === 'warn' && warnings.push(m),
+  });
 });
 
 afterAll(async () => {
@@ -93,7 +100,10 @@ describe('ipc gatekeeper', () => {
   it('refuses a destroyed window', async () => {
     win.destroyed = true;
     try {
-      expect(await ipc.invoke(eventFrom(win, `${ORIGIN}index.html`), 'runs.list', {})).toEqual({ ok: false, error: REFUSED });
+      expect(await ipc.invoke(eventFrom(win, `${ORIGIN}index.html`), 'runs.list', {})).toEqual({
+        ok: false,
+        error: REFUSED,
+      });
     } finally {
       win.destroyed = false;
     }
@@ -123,20 +133,30 @@ describe('ipc gatekeeper', () => {
     const gone = new FakeWebContents(9);
     gone.destroyed = true;
     services.events.emit('app.log', { level: 'info', message: 'hello', at: 1 });
-    expect(win.sent).toEqual([{ channel: IPC_EVENT, args: [{ event: 'app.log', payload: { level: 'info', message: 'hello', at: 1 } }] }]);
+    expect(win.sent).toEqual([
+      { channel: IPC_EVENT, args: [{ event: 'app.log', payload: { level: 'info', message: 'hello', at: 1 } }] },
+    ]);
     expect(gone.sent).toEqual([]);
   });
 
   it('senderRefusal explains each refusal', () => {
     expect(senderRefusal(eventFrom(win, `${ORIGIN}x`) as IpcMainInvokeEvent, [win], ORIGIN)).toBeNull();
-    expect(senderRefusal(eventFrom({ id: 3 }, `${ORIGIN}x`) as IpcMainInvokeEvent, [win], ORIGIN)).toMatch(/not an app window/);
+    expect(senderRefusal(eventFrom({ id: 3 }, `${ORIGIN}x`) as IpcMainInvokeEvent, [win], ORIGIN)).toMatch(
+      /not an app window/,
+    );
     expect(senderRefusal(eventFrom(win, 'not a url') as IpcMainInvokeEvent, [win], ORIGIN)).toMatch(/not a URL/);
   });
 
   it('unbinding removes the handler and stops the events', () => {
     const other = new FakeIpcMain();
     const w = new FakeWebContents(11);
-    const off = bindIpc({ ipcMain: other, handlers: services.handlers, events: services.events, windows: () => [w], appOrigin: ORIGIN });
+    const off = bindIpc({
+      ipcMain: other,
+      handlers: services.handlers,
+      events: services.events,
+      windows: () => [w],
+      appOrigin: ORIGIN,
+    });
     off();
     services.events.emit('app.log', { level: 'info', message: 'after', at: 2 });
     expect(other.handlers.size).toBe(0);

@@ -32,13 +32,21 @@ export interface IpcBindingOptions {
   log?: (level: 'warn' | 'error', message: string, err?: unknown) => void;
 }
 
-export const REFUSED: ContractError = { code: 'PERMISSION', message: 'request refused: it did not come from the ISD Studio window' };
+export const REFUSED: ContractError = {
+  code: 'PERMISSION',
+  message: 'request refused: it did not come from the ISD Studio window',
+};
 
 /** Why a sender is refused, or null when it is the app's own window showing the app's own page. */
-export function senderRefusal(event: Pick<IpcMainInvokeEvent, 'sender' | 'senderFrame'>, windows: readonly EventTarget[], appOrigin: string): string | null {
+export function senderRefusal(
+  event: Pick<IpcMainInvokeEvent, 'sender' | 'senderFrame'>,
+  windows: readonly EventTarget[],
+  appOrigin: string,
+): string | null {
   const sender = event.sender as Partial<EventTarget> | undefined;
   if (!sender || typeof sender.id !== 'number') return 'no sender';
-  if (!windows.some((w) => w.id === sender.id && !w.isDestroyed())) return `webContents ${sender.id} is not an app window`;
+  if (!windows.some((w) => w.id === sender.id && !w.isDestroyed()))
+    return `webContents ${sender.id} is not an app window`;
   const frame = event.senderFrame;
   if (!frame) return 'the sending frame is gone';
   let url: URL;
@@ -47,20 +55,28 @@ export function senderRefusal(event: Pick<IpcMainInvokeEvent, 'sender' | 'sender
   } catch {
     return `frame URL "${String(frame.url).slice(0, 200)}" is not a URL`;
   }
-  if (`${url.protocol}//${url.host}/` !== appOrigin) return `frame URL ${url.origin}${url.pathname} is not the app's page`;
+  if (`${url.protocol}//${url.host}/` !== appOrigin)
+    return `frame URL ${url.origin}${url.pathname} is not the app's page`;
   return null;
 }
 
 /** Registers the request handler and the event forwarding; returns the function that undoes both. */
 export function bindIpc(opts: IpcBindingOptions): () => void {
-  const log = opts.log ?? ((level, message, err) => (level === 'warn' ? console.warn : console.error)(`[isd] ${message}`, err ?? ''));
+  const log =
+    opts.log ??
+    ((level, message, err) => (level === 'warn' ? console.warn : console.error)(`[isd] ${message}`, err ?? ''));
   opts.ipcMain.handle(IPC_REQUEST, async (event, channel: unknown, input: unknown): Promise<Result<unknown>> => {
     const refusal = senderRefusal(event, opts.windows(), opts.appOrigin);
     if (refusal !== null) {
       log('warn', `ignored IPC request ${typeof channel === 'string' ? channel.slice(0, 100) : '?'}: ${refusal}`);
       return { ok: false, error: REFUSED };
     }
-    return dispatchRequest(opts.handlers, typeof channel === 'string' ? channel : String(channel), input, (message, err) => log('error', message, err));
+    return dispatchRequest(
+      opts.handlers,
+      typeof channel === 'string' ? channel : String(channel),
+      input,
+      (message, err) => log('error', message, err),
+    );
   });
   const unsubscribe = opts.events.onAny((event: EventName, payload: unknown) => {
     for (const w of opts.windows()) {

@@ -16,7 +16,11 @@ export function electronBinary(): { path: string } | { path: null; reason: strin
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     resolved = require('electron');
   } catch {
-    return { path: null, reason: 'Electron binary not installed (npm installed it with ELECTRON_SKIP_BINARY_DOWNLOAD, or its download failed)' };
+    return {
+      path: null,
+      reason:
+        'Electron binary not installed (npm installed it with ELECTRON_SKIP_BINARY_DOWNLOAD, or its download failed)',
+    };
   }
   if (typeof resolved !== 'string' || !fs.existsSync(resolved)) {
     return { path: null, reason: `Electron binary not installed (${String(resolved)} does not exist)` };
@@ -29,7 +33,10 @@ async function main(): Promise<void> {
   if (bin.path !== null) {
     const env = { ...process.env };
     delete env.ELECTRON_RUN_AS_NODE; // set, it would make the binary a plain Node
-    const child = spawn(bin.path, [path.join(__dirname, 'main.js'), ...process.argv.slice(2)], { stdio: 'inherit', env });
+    const child = spawn(bin.path, [path.join(__dirname, 'main.js'), ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env,
+    });
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
     process.on('SIGINT', forward('SIGINT'));
     process.on('SIGTERM', forward('SIGTERM'));
@@ -38,7 +45,10 @@ async function main(): Promise<void> {
   }
   console.log(`${bin.reason}: starting the web host instead.`);
   const port = process.env.PORT ? Number(process.env.PORT) : 0;
-  const host = await startWebHost({ dbPath: resolveDbPath(), port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0 });
+  const host = await startWebHost({
+    dbPath: resolveDbPath(),
+    port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0,
+  });
   console.log(`ISD Studio: ${host.url}`);
   const shutdown = () => {
     void host.close().then(() => process.exit(0));

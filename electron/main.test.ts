@@ -101,8 +101,15 @@ const fake = vi.hoisted(() => {
     menu: null as unknown,
     Menu: { buildFromTemplate: (t: unknown) => t, setApplicationMenu: (m: unknown) => (electron.menu = m) },
     screen: { getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }] },
-    dialog: { showOpenDialog: async () => ({ canceled: true, filePaths: [] }), showErrorBox: (t: string, m: string) => order.push(`error ${t} ${m}`) },
-    shell: { openExternal: async (u: string) => void opened.push(u), openPath: async () => '', showItemInFolder: () => undefined },
+    dialog: {
+      showOpenDialog: async () => ({ canceled: true, filePaths: [] }),
+      showErrorBox: (t: string, m: string) => order.push(`error ${t} ${m}`),
+    },
+    shell: {
+      openExternal: async (u: string) => void opened.push(u),
+      openPath: async () => '',
+      showItemInFolder: () => undefined,
+    },
   };
   return { electron, order, handlers, protocols, opened, BrowserWindow };
 });
@@ -127,14 +134,24 @@ const win = () => fake.BrowserWindow.all[0];
 
 describe('main process', () => {
   it('registers the IPC handler before the first window opens, and opens exactly one', () => {
-    expect(fake.order.filter((o) => o === 'window' || o.startsWith('handle'))).toEqual(['handle isd:request', 'window']);
+    expect(fake.order.filter((o) => o === 'window' || o.startsWith('handle'))).toEqual([
+      'handle isd:request',
+      'window',
+    ]);
     expect(fake.BrowserWindow.all).toHaveLength(1);
     expect(fake.electron.app.userData).toBe(home);
   });
 
   it('opens the window with the security settings and the app page', () => {
     const prefs = win().options.webPreferences as Record<string, unknown>;
-    expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, webviewTag: false, allowRunningInsecureContent: false });
+    expect(prefs).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      webviewTag: false,
+      allowRunningInsecureContent: false,
+    });
     expect(prefs.preload).toBe(path.join(path.resolve('electron'), 'preload.js'));
     expect(win().url).toBe('isd://app/index.html');
   });
@@ -144,7 +161,11 @@ describe('main process', () => {
     const page = handle({ url: 'isd://app/index.html' });
     expect(page.headers.get('content-security-policy')?.startsWith("default-src 'none'")).toBe(true);
     expect([200, 404]).toContain(page.status); // 404 (with how to build it) when dist-renderer/ is absent
-    for (const url of ['isd://app/%2e%2e/package.json', 'isd://app/../package.json', 'isd://app/assets%2F..%2F..%2Fpackage.json']) {
+    for (const url of [
+      'isd://app/%2e%2e/package.json',
+      'isd://app/../package.json',
+      'isd://app/assets%2F..%2F..%2Fpackage.json',
+    ]) {
       const r = handle({ url });
       expect([url, r.status]).toEqual([url, expect.any(Number)]);
       expect(r.status === 400 || r.status === 404).toBe(true);
@@ -152,7 +173,12 @@ describe('main process', () => {
     }
     expect(handle({ url: 'isd://elsewhere/index.html' }).status).toBe(404);
     const headers = await new Promise<Record<string, string[]>>((resolve) =>
-      (fake.electron.headersHook as (d: unknown, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void)({ responseHeaders: {} }, (r) => resolve(r.responseHeaders)),
+      (
+        fake.electron.headersHook as (
+          d: unknown,
+          cb: (r: { responseHeaders: Record<string, string[]> }) => void,
+        ) => void
+      )({ responseHeaders: {} }, (r) => resolve(r.responseHeaders)),
     );
     expect(headers['Content-Security-Policy'][0]).toMatch(/^default-src 'none'/);
   });
@@ -190,7 +216,13 @@ describe('main process', () => {
 
   it('remembers the window position on close, and closes the services before quitting', async () => {
     win().emit('close');
-    expect(JSON.parse(fs.readFileSync(path.join(home, 'window-state.json'), 'utf8'))).toEqual({ x: 10, y: 20, width: 1100, height: 750, maximized: false });
+    expect(JSON.parse(fs.readFileSync(path.join(home, 'window-state.json'), 'utf8'))).toEqual({
+      x: 10,
+      y: 20,
+      width: 1100,
+      height: 750,
+      maximized: false,
+    });
     const e = { defaultPrevented: false, preventDefault: () => (e.defaultPrevented = true) };
     fake.electron.app.emit('before-quit', e);
     expect(e.defaultPrevented).toBe(true); // held until the services have closed

@@ -14,7 +14,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, screen, session, shell, type MenuItemConstructorOptions } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  protocol,
+  screen,
+  session,
+  shell,
+  type MenuItemConstructorOptions,
+} from 'electron';
 import { contentSecurityPolicy, securityHeaders } from './app/content-security';
 import { appRoot, checkpointRootFor, defaultUserDataDir, resolveDbPath } from './app/paths';
 import { createAppServices, type AppServices } from './app/services';
@@ -27,7 +38,9 @@ const APP_HOST = 'app';
 const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}/`;
 const QUIT_STOP_TIMEOUT_MS = 20_000;
 
-protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+protocol.registerSchemesAsPrivileged([
+  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+]);
 // One history for the app, the CLI and the web host (paths.ts computes the same folder without Electron).
 app.setPath('userData', defaultUserDataDir());
 
@@ -59,10 +72,19 @@ function registerAppProtocol(): void {
     if (url.host !== APP_HOST) return new Response('not found', { status: 404 });
     const found = resolveStaticFile(rendererDir, url.pathname);
     if (!found.ok) {
-      const body = found.status === 404 && url.pathname.endsWith('index.html') ? `The renderer is not built (${rendererDir} is missing): run npm run build:renderer.` : found.reason;
-      return new Response(body, { status: found.status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders(csp) } });
+      const body =
+        found.status === 404 && url.pathname.endsWith('index.html')
+          ? `The renderer is not built (${rendererDir} is missing): run npm run build:renderer.`
+          : found.reason;
+      return new Response(body, {
+        status: found.status,
+        headers: { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders(csp) },
+      });
     }
-    return new Response(fs.readFileSync(found.file), { status: 200, headers: { 'Content-Type': found.contentType, 'Cache-Control': 'no-cache', ...securityHeaders(csp) } });
+    return new Response(fs.readFileSync(found.file), {
+      status: 200,
+      headers: { 'Content-Type': found.contentType, 'Cache-Control': 'no-cache', ...securityHeaders(csp) },
+    });
   });
 }
 
@@ -94,7 +116,13 @@ async function pickPath(kind: 'folder' | 'file'): Promise<string | null> {
   const options: Electron.OpenDialogOptions = {
     title: kind === 'folder' ? 'Choose a dataset folder' : 'Choose a dataset file',
     properties: kind === 'folder' ? ['openDirectory'] : ['openFile'],
-    filters: kind === 'file' ? [{ name: 'IDX images (MNIST family)', extensions: ['gz', 'idx3-ubyte', 'ubyte'] }, { name: 'All files', extensions: ['*'] }] : undefined,
+    filters:
+      kind === 'file'
+        ? [
+            { name: 'IDX images (MNIST family)', extensions: ['gz', 'idx3-ubyte', 'ubyte'] },
+            { name: 'All files', extensions: ['*'] },
+          ]
+        : undefined,
   };
   const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
   return result.canceled || result.filePaths.length === 0 ? null : result.filePaths[0];
@@ -141,7 +169,10 @@ function buildMenu(): void {
 
 function createWindow(): BrowserWindow {
   const userData = app.getPath('userData');
-  const state = readWindowState(userData, screen.getAllDisplays().map((d) => d.workArea));
+  const state = readWindowState(
+    userData,
+    screen.getAllDisplays().map((d) => d.workArea),
+  );
   const win = new BrowserWindow({
     ...(state.x !== undefined && state.y !== undefined ? { x: state.x, y: state.y } : {}),
     width: state.width,
@@ -199,9 +230,19 @@ async function start(): Promise<void> {
   buildMenu();
   const dbPath = resolveDbPath();
   try {
-    services = createAppServices({ dbPath, checkpointRoot: checkpointRootFor(dbPath), resourcesDir, transport: 'electron', pickPath, appVersion: app.getVersion() });
+    services = createAppServices({
+      dbPath,
+      checkpointRoot: checkpointRootFor(dbPath),
+      resourcesDir,
+      transport: 'electron',
+      pickPath,
+      appVersion: app.getVersion(),
+    });
   } catch (err) {
-    dialog.showErrorBox('ISD Studio cannot open its run history', `${dbPath}\n\n${err instanceof Error ? err.message : String(err)}`);
+    dialog.showErrorBox(
+      'ISD Studio cannot open its run history',
+      `${dbPath}\n\n${err instanceof Error ? err.message : String(err)}`,
+    );
     servicesClosed = true;
     app.quit();
     return;

@@ -42,7 +42,9 @@ async function load(): Promise<BuilderConfig> {
 describe('electron-builder configuration', () => {
   it('passes electron-builder’s own schema, which does refuse a wrong key', async () => {
     await expect(load()).resolves.toBeDefined();
-    await expect(builderConfig.validateConfiguration({ appId: 'x', asarUnpacks: ['y'] } as BuilderConfig, new DebugLogger(false))).rejects.toThrow(/asarUnpacks/);
+    await expect(
+      builderConfig.validateConfiguration({ appId: 'x', asarUnpacks: ['y'] } as BuilderConfig, new DebugLogger(false)),
+    ).rejects.toThrow(/asarUnpacks/);
   });
 
   it('names the app and builds AppImage and deb, dmg, nsis', async () => {
@@ -57,7 +59,8 @@ describe('electron-builder configuration', () => {
   it('packs the compiled code and the built renderer, ships resources/ unpacked, leaves maps and tests out', async () => {
     const c = await load();
     const patterns = (c.files ?? []).flatMap((f) => (typeof f === 'string' ? [f] : (f.filter ?? [])));
-    for (const p of ['package.json', 'dist/**/*', 'dist-renderer/**/*', '!dist/**/*.map', '!dist/**/*.test.js']) expect(patterns).toContain(p);
+    for (const p of ['package.json', 'dist/**/*', 'dist-renderer/**/*', '!dist/**/*.map', '!dist/**/*.test.js'])
+      expect(patterns).toContain(p);
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { main: string };
     expect(pkg.main).toBe('dist/electron/main.js'); // inside dist/**
     expect(c.extraResources).toContainEqual(expect.objectContaining({ from: 'resources', to: 'resources' }));
@@ -67,9 +70,21 @@ describe('electron-builder configuration', () => {
   it('keeps native modules and wasm out of the asar and rebuilds them for Electron', async () => {
     const c = await load();
     expect(c.asar).toBe(true);
-    for (const p of ['node_modules/better-sqlite3/**/*', 'node_modules/@tensorflow/tfjs-node-gpu/**/*', 'node_modules/sharp/**/*', '**/*.wasm', '**/*.node']) expect(c.asarUnpack).toContain(p);
+    for (const p of [
+      'node_modules/better-sqlite3/**/*',
+      'node_modules/@tensorflow/tfjs-node-gpu/**/*',
+      'node_modules/sharp/**/*',
+      '**/*.wasm',
+      '**/*.node',
+    ])
+      expect(c.asarUnpack).toContain(p);
     expect(c.npmRebuild).toBe(true);
-    expect(c.electronFuses).toMatchObject({ runAsNode: false, enableNodeOptionsEnvironmentVariable: false, enableNodeCliInspectArguments: false, onlyLoadAppFromAsar: true });
+    expect(c.electronFuses).toMatchObject({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      onlyLoadAppFromAsar: true,
+    });
   });
 
   it('uses the project’s icon: a 512×512 RGBA PNG rendered from build/icon.svg', async () => {
@@ -80,7 +95,9 @@ describe('electron-builder configuration', () => {
     expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 512, 512, 4]);
     // The committed PNG is what scripts/make-icon.ts makes from the SVG (up to rasteriser rounding).
     const a = await committed.raw().toBuffer();
-    const b = await sharp(await renderIcon(path.join(ROOT, 'build', 'icon.svg'))).raw().toBuffer();
+    const b = await sharp(await renderIcon(path.join(ROOT, 'build', 'icon.svg')))
+      .raw()
+      .toBuffer();
     expect(b.length).toBe(a.length);
     let diff = 0;
     for (let i = 0; i < a.length; i++) diff += Math.abs(a[i] - b[i]);

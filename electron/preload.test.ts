@@ -14,7 +14,10 @@ beforeAll(() => {
   // The emit of tsconfig.node.json for this file (isolatedModules: a file's emit needs no other file).
   const config = ts.readConfigFile(path.resolve('tsconfig.node.json'), ts.sys.readFile);
   const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, path.resolve('.'));
-  compiledText = ts.transpileModule(fs.readFileSync(path.resolve('electron/preload.ts'), 'utf8'), { compilerOptions: { ...options, sourceMap: false }, fileName: 'preload.ts' }).outputText;
+  compiledText = ts.transpileModule(fs.readFileSync(path.resolve('electron/preload.ts'), 'utf8'), {
+    compilerOptions: { ...options, sourceMap: false },
+    fileName: 'preload.ts',
+  }).outputText;
 });
 
 function loadPreload() {
@@ -49,7 +52,10 @@ describe('preload', () => {
     expect(requires).toEqual(['electron']);
     expect(text).not.toMatch(/require\(\s*[^"'`\s]/); // no computed require either
     const built = path.resolve('dist/electron/preload.js'); // what the app loads, when built
-    if (fs.existsSync(built)) expect([...fs.readFileSync(built, 'utf8').matchAll(/require\(([^)]*)\)/g)].map((m) => m[1])).toEqual(['"electron"']);
+    if (fs.existsSync(built))
+      expect([...fs.readFileSync(built, 'utf8').matchAll(/require\(([^)]*)\)/g)].map((m) => m[1])).toEqual([
+        '"electron"',
+      ]);
   });
 
   it('uses the contract channel names', () => {

@@ -38,7 +38,7 @@ describe('Rng', () => {
       sumN2 += z * z;
     }
     expect(sum / n).toBeCloseTo(0.5, 1);
-    for (const b of buckets) expect(Math.abs(b - n / 10)).toBeLessThan(n / 10 * 0.1);
+    for (const b of buckets) expect(Math.abs(b - n / 10)).toBeLessThan((n / 10) * 0.1);
     expect(sumN / n).toBeCloseTo(0, 1);
     expect(sumN2 / n).toBeCloseTo(1, 1);
   });

@@ -16,7 +16,10 @@ describe('validateRunConfig', () => {
 
   it('refuses a queue that is not a multiple of the batch size, naming the queue', () => {
     const r = validateRunConfig({ queueSize: 100, batchSize: 32 });
-    expect(r).toEqual({ ok: false, issues: [{ field: 'queueSize', message: 'queue size 100 must be a multiple of the batch size 32' }] });
+    expect(r).toEqual({
+      ok: false,
+      issues: [{ field: 'queueSize', message: 'queue size 100 must be a multiple of the batch size 32' }],
+    });
   });
 
   it('reports a cross-field problem together with an unrelated invalid field', () => {

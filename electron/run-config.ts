@@ -46,7 +46,8 @@ const imbalanceField = z.string().refine((s) => {
   }
 }, 'use none, longtail:<rho ≥ 1> (e.g. longtail:10) or dominant:<large>:<perSmall> (e.g. dominant:3:100)');
 
-const positiveInt = (max: number) => z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+const positiveInt = (max: number) =>
+  z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 const positive = (max: number) => z.number().gt(0, 'must be greater than 0').max(max, `must be at most ${max}`);
 
 export const runConfigFields = {
@@ -80,7 +81,10 @@ export const runConfigFields = {
   augTeacher: z.enum(['weak', 'strong']),
   augStudent: z.enum(['weak', 'strong']),
   /** Side of the square images fed to the encoder; 0 keeps the dataset's own size. */
-  imageSize: z.number().int('must be a whole number').refine((v) => v === 0 || (v >= 16 && v <= 512), 'must be 0 (dataset size) or between 16 and 512'),
+  imageSize: z
+    .number()
+    .int('must be a whole number')
+    .refine((v) => v === 0 || (v >= 16 && v <= 512), 'must be 0 (dataset size) or between 16 and 512'),
   /** Imbalance draw applied to the unlabeled training set. */
   imbalance: imbalanceField,
   /** Use only the first n training images after the imbalance draw (0: all), for quick runs. */
@@ -91,7 +95,11 @@ export const runConfigFields = {
   checkpointEvery: positiveInt(10_000),
   /** Also fit a linear probe at the end (slower). */
   linearEval: z.boolean(),
-  seed: z.number().int('must be a whole number').min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .max(2 ** 31 - 1),
   name: z.string().max(200, 'at most 200 characters'),
   tags: z.array(z.string().min(1).max(50)).max(20),
 } as const;
@@ -104,7 +112,12 @@ type CrossFieldInput = Partial<Record<keyof typeof runConfigFields, unknown>>;
  * A check across fields, run even when other fields are invalid (zod skips refinements after any
  * issue unless `when` says otherwise): the form then shows every problem at once.
  */
-function crossField(fields: (keyof typeof runConfigFields)[], path: keyof typeof runConfigFields, ok: (c: RunConfig) => boolean, message: (c: RunConfig) => string) {
+function crossField(
+  fields: (keyof typeof runConfigFields)[],
+  path: keyof typeof runConfigFields,
+  ok: (c: RunConfig) => boolean,
+  message: (c: RunConfig) => string,
+) {
   return [
     (c: RunConfig) => ok(c),
     {
@@ -120,9 +133,24 @@ function crossField(fields: (keyof typeof runConfigFields)[], path: keyof typeof
   ] as const;
 }
 
-const queueMultipleOfBatch = crossField(['queueSize', 'batchSize'], 'queueSize', (c) => c.queueSize % c.batchSize === 0, (c) => `queue size ${c.queueSize} must be a multiple of the batch size ${c.batchSize}`);
-const teacherSharper = crossField(['method', 'tempTeacher', 'tempStudent'], 'tempTeacher', (c) => c.method !== 'isd' || c.tempTeacher <= c.tempStudent, (c) => `teacher temperature ${c.tempTeacher} should not exceed the student's ${c.tempStudent}`);
-const warmupShorter = crossField(['warmupEpochs', 'epochs'], 'warmupEpochs', (c) => c.warmupEpochs === 0 || c.warmupEpochs < c.epochs, (c) => `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})`);
+const queueMultipleOfBatch = crossField(
+  ['queueSize', 'batchSize'],
+  'queueSize',
+  (c) => c.queueSize % c.batchSize === 0,
+  (c) => `queue size ${c.queueSize} must be a multiple of the batch size ${c.batchSize}`,
+);
+const teacherSharper = crossField(
+  ['method', 'tempTeacher', 'tempStudent'],
+  'tempTeacher',
+  (c) => c.method !== 'isd' || c.tempTeacher <= c.tempStudent,
+  (c) => `teacher temperature ${c.tempTeacher} should not exceed the student's ${c.tempStudent}`,
+);
+const warmupShorter = crossField(
+  ['warmupEpochs', 'epochs'],
+  'warmupEpochs',
+  (c) => c.warmupEpochs === 0 || c.warmupEpochs < c.epochs,
+  (c) => `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})`,
+);
 
 function withMessage(check: ReturnType<typeof crossField>) {
   const [fn, opts] = check;
@@ -135,7 +163,9 @@ function withMessage(check: ReturnType<typeof crossField>) {
     });
 }
 
-export const runConfigSchema = withMessage(warmupShorter)(withMessage(teacherSharper)(withMessage(queueMultipleOfBatch)(runConfigObject)));
+export const runConfigSchema = withMessage(warmupShorter)(
+  withMessage(teacherSharper)(withMessage(queueMultipleOfBatch)(runConfigObject)),
+);
 export type RunConfig = z.infer<typeof runConfigObject>;
 
 /** ISD+ defaults scaled to small data on a CPU (isd-method.md): resnet20, batch 128, queue 4096. */
@@ -174,7 +204,9 @@ export interface ConfigIssue {
 }
 
 /** Validates a partial config over the defaults; returns the full config or every issue found. */
-export function validateRunConfig(input: unknown): { ok: true; config: RunConfig } | { ok: false; issues: ConfigIssue[] } {
+export function validateRunConfig(
+  input: unknown,
+): { ok: true; config: RunConfig } | { ok: false; issues: ConfigIssue[] } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, issues: [{ field: 'config', message: 'must be an object' }] };
   }
@@ -185,7 +217,8 @@ export function validateRunConfig(input: unknown): { ok: true; config: RunConfig
     ok: false,
     issues: r.error.issues.map((i) => ({
       field: i.path.length ? i.path.join('.') : 'config',
-      message: i.code === 'unrecognized_keys' ? `unknown field(s): ${(i as { keys: string[] }).keys.join(', ')}` : i.message,
+      message:
+        i.code === 'unrecognized_keys' ? `unknown field(s): ${(i as { keys: string[] }).keys.join(', ')}` : i.message,
     })),
   };
 }

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_WINDOW_STATE, fitWindowState, MIN_WINDOW_SIZE, readWindowState, WINDOW_STATE_FILE, writeWindowState } from './window-state';
+import {
+  DEFAULT_WINDOW_STATE,
+  fitWindowState,
+  MIN_WINDOW_SIZE,
+  readWindowState,
+  WINDOW_STATE_FILE,
+  writeWindowState,
+} from './window-state';
 
 const SCREEN = [{ x: 0, y: 0, width: 1920, height: 1080 }];
 const dirs: string[] = [];
@@ -32,10 +39,22 @@ describe('window state', () => {
   });
 
   it('drops a position on a display that is gone and clamps sizes', () => {
-    expect(fitWindowState({ x: 3000, y: 0, width: 1000, height: 700 }, SCREEN)).toEqual({ width: 1000, height: 700, maximized: false });
-    expect(fitWindowState({ x: -900, y: 0, width: 1000, height: 700 }, SCREEN)).toEqual({ width: 1000, height: 700, maximized: false });
+    expect(fitWindowState({ x: 3000, y: 0, width: 1000, height: 700 }, SCREEN)).toEqual({
+      width: 1000,
+      height: 700,
+      maximized: false,
+    });
+    expect(fitWindowState({ x: -900, y: 0, width: 1000, height: 700 }, SCREEN)).toEqual({
+      width: 1000,
+      height: 700,
+      maximized: false,
+    });
     expect(fitWindowState({ x: -100, y: 0, width: 1000, height: 700 }, SCREEN)).toMatchObject({ x: -100, y: 0 });
-    expect(fitWindowState({ width: 10, height: 99_999 }, SCREEN)).toEqual({ width: MIN_WINDOW_SIZE.width, height: 1080, maximized: false });
+    expect(fitWindowState({ width: 10, height: 99_999 }, SCREEN)).toEqual({
+      width: MIN_WINDOW_SIZE.width,
+      height: 1080,
+      maximized: false,
+    });
     expect(fitWindowState({ width: 'wide', height: null, x: NaN, y: 0 }, SCREEN)).toEqual(DEFAULT_WINDOW_STATE);
   });
 

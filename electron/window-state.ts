@@ -46,8 +46,12 @@ export function fitWindowState(saved: unknown, workAreas: readonly Rect[]): Wind
   const s = saved as Record<string, unknown>;
   const maxW = Math.max(MIN_WINDOW_SIZE.width, ...workAreas.map((a) => a.width));
   const maxH = Math.max(MIN_WINDOW_SIZE.height, ...workAreas.map((a) => a.height));
-  const width = finite(s.width) ? Math.round(Math.min(maxW, Math.max(MIN_WINDOW_SIZE.width, s.width))) : DEFAULT_WINDOW_STATE.width;
-  const height = finite(s.height) ? Math.round(Math.min(maxH, Math.max(MIN_WINDOW_SIZE.height, s.height))) : DEFAULT_WINDOW_STATE.height;
+  const width = finite(s.width)
+    ? Math.round(Math.min(maxW, Math.max(MIN_WINDOW_SIZE.width, s.width)))
+    : DEFAULT_WINDOW_STATE.width;
+  const height = finite(s.height)
+    ? Math.round(Math.min(maxH, Math.max(MIN_WINDOW_SIZE.height, s.height)))
+    : DEFAULT_WINDOW_STATE.height;
   const state: WindowState = { width, height, maximized: s.maximized === true };
   if (finite(s.x) && finite(s.y)) {
     const rect = { x: Math.round(s.x), y: Math.round(s.y), width, height };

@@ -19,7 +19,15 @@ const NAV: { route: Route; label: string; pages: Route['page'][] }[] = [
   { route: { page: 'study', studyId: null }, label: 'Study', pages: ['study'] },
 ];
 
-const TITLES: Record<Route['page'], string> = { new: 'New run', history: 'History', run: 'Run', live: 'Live run', compare: 'Compare', study: 'Imbalance study', notFound: 'Not found' };
+const TITLES: Record<Route['page'], string> = {
+  new: 'New run',
+  history: 'History',
+  run: 'Run',
+  live: 'Live run',
+  compare: 'Compare',
+  study: 'Imbalance study',
+  notFound: 'Not found',
+};
 
 export function App() {
   const route = useRoute();
@@ -35,7 +43,14 @@ export function App() {
 
   return (
     <>
-      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="app-header">
@@ -47,13 +62,30 @@ export function App() {
             </a>
           ))}
         </nav>
-        <span className="backend-badge" data-testid="backend-badge" title={system.data ? [`${system.data.backend} · ${system.data.device}`, ...system.data.fallbacks.map((f) => `${f.backend}: ${f.reason}`)].join('\n') : undefined}>
-          {system.data ? `${system.data.backend} · ${system.data.device}` : system.isError ? 'backend unknown' : 'connecting…'}
+        <span
+          className="backend-badge"
+          data-testid="backend-badge"
+          title={
+            system.data
+              ? [
+                  `${system.data.backend} · ${system.data.device}`,
+                  ...system.data.fallbacks.map((f) => `${f.backend}: ${f.reason}`),
+                ].join('\n')
+              : undefined
+          }
+        >
+          {system.data
+            ? `${system.data.backend} · ${system.data.device}`
+            : system.isError
+              ? 'backend unknown'
+              : 'connecting…'}
         </span>
       </header>
       {connection.state !== 'open' && (
         <div className="connection-banner" role="status">
-          {connection.state === 'connecting' ? 'Connecting to the ISD host…' : `Connection lost (${connection.detail ?? 'no answer'}); reconnecting…`}
+          {connection.state === 'connecting'
+            ? 'Connecting to the ISD host…'
+            : `Connection lost (${connection.detail ?? 'no answer'}); reconnecting…`}
         </div>
       )}
       <main id="main" tabIndex={-1}>

@@ -32,26 +32,41 @@ function main(): void {
     },
   });
   const script = path.join(__dirname, 'bench-train.js');
-  const configs = values.only ? CONFIGS.filter((c) => values.only!.split(',').includes(String(CONFIGS.indexOf(c)))) : CONFIGS;
+  const configs = values.only
+    ? CONFIGS.filter((c) => values.only!.split(',').includes(String(CONFIGS.indexOf(c))))
+    : CONFIGS;
   const results = new Map<string, BenchmarkResult[]>();
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const c of configs) {
       const threads = String(c.threads ?? values.threads);
-      const out = execFileSync(process.execPath, [script, '--json', '--quick', '--steps', values.steps, '--threads', threads, '--backend', 'wasm'], {
-        encoding: 'utf8',
-        env: { ...process.env, ISD_WASM_KERNELS_OFF: c.off },
-        timeout: 900_000,
-      });
+      const out = execFileSync(
+        process.execPath,
+        [script, '--json', '--quick', '--steps', values.steps, '--threads', threads, '--backend', 'wasm'],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, ISD_WASM_KERNELS_OFF: c.off },
+          timeout: 900_000,
+        },
+      );
       const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as BenchmarkResult;
       results.set(c.name, [...(results.get(c.name) ?? []), r]);
-      if (!values.json) console.error(`round ${round + 1}: ${c.name}: ${r.imagesPerSec.toFixed(1)} images/s, ${r.cpuMsPerStep.toFixed(0)} ms CPU/step`);
+      if (!values.json)
+        console.error(
+          `round ${round + 1}: ${c.name}: ${r.imagesPerSec.toFixed(1)} images/s, ${r.cpuMsPerStep.toFixed(0)} ms CPU/step`,
+        );
     }
   }
   const rows = configs.map((c) => {
     const rs = results.get(c.name) ?? [];
     const ips = rs.map((r) => r.imagesPerSec);
     const cpu = rs.map((r) => r.cpuMsPerStep);
-    return { name: c.name, bestImagesPerSec: Math.max(...ips), worstImagesPerSec: Math.min(...ips), bestCpuMsPerStep: Math.min(...cpu), peakRssMB: Math.max(...rs.map((r) => r.peakRssMB)) };
+    return {
+      name: c.name,
+      bestImagesPerSec: Math.max(...ips),
+      worstImagesPerSec: Math.min(...ips),
+      bestCpuMsPerStep: Math.min(...cpu),
+      peakRssMB: Math.max(...rs.map((r) => r.peakRssMB)),
+    };
   });
   if (values.json) {
     console.log(JSON.stringify(rows));
@@ -59,7 +74,9 @@ function main(): void {
   }
   console.log('configuration                        images/s best (worst)   CPU ms/step (best)   peak RSS MB');
   for (const r of rows) {
-    console.log(`${r.name.padEnd(36)} ${r.bestImagesPerSec.toFixed(1).padStart(8)} (${r.worstImagesPerSec.toFixed(1)})   ${r.bestCpuMsPerStep.toFixed(0).padStart(10)}   ${r.peakRssMB.toFixed(0).padStart(10)}`);
+    console.log(
+      `${r.name.padEnd(36)} ${r.bestImagesPerSec.toFixed(1).padStart(8)} (${r.worstImagesPerSec.toFixed(1)})   ${r.bestCpuMsPerStep.toFixed(0).padStart(10)}   ${r.peakRssMB.toFixed(0).padStart(10)}`,
+    );
   }
 }
 

@@ -52,7 +52,10 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
     },
   });
-  const report = await initBackend({ prefer: values.backend as BackendName, threads: values.threads === undefined ? undefined : Number(values.threads) });
+  const report = await initBackend({
+    prefer: values.backend as BackendName,
+    threads: values.threads === undefined ? undefined : Number(values.threads),
+  });
   const readBack = report.backend === 'tensorflow';
   const n = Number(values.batch);
   const reps = Number(values.reps);
@@ -60,7 +63,12 @@ async function main(): Promise<void> {
   const total = { forward: 0, backpropInput: 0, backpropFilter: 0 };
   for (const [h, ci, co, k, s, count] of SHAPES) {
     const p = Math.floor(k / 2);
-    const pad: tf.backend_util.ExplicitPadding = [[0, 0], [p, p], [p, p], [0, 0]]; // the engine's padding
+    const pad: tf.backend_util.ExplicitPadding = [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0],
+    ]; // the engine's padding
     const x = tf.randomNormal([n, h, h, ci]) as tf.Tensor4D;
     const w = tf.randomNormal([k, k, ci, co]) as tf.Tensor4D;
     const y = tf.conv2d(x, w, s, pad);
@@ -68,15 +76,38 @@ async function main(): Promise<void> {
     const flop = 2 * n * y.shape[1] * y.shape[2] * co * ci * k * k;
     const fwd = bestMs(reps, () => tf.conv2d(x, w, s, pad), readBack);
     const dx = bestMs(reps, () => tf.conv2dTranspose(dy, w, x.shape, s, pad as unknown as 'same'), readBack);
-    const dW = bestMs(reps, () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad, dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor, readBack);
+    const dW = bestMs(
+      reps,
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy },
+            { strides: s, pad, dataFormat: 'NHWC', filterShape: w.shape },
+          ) as tf.Tensor,
+      readBack,
+    );
     tf.dispose([x, w, y, dy]);
     total.forward += fwd * count;
     total.backpropInput += ci === 1 ? 0 : dx * count; // the stem's input gradient is never needed
     total.backpropFilter += dW * count;
     const gf = (ms: number) => Math.round((flop / ms / 1e6) * 10) / 10;
-    rows.push({ shape: `${h}×${h}×${ci}→${co} k${k} s${s}`, count, ms: { forward: fwd, backpropInput: dx, backpropFilter: dW }, gflops: { forward: gf(fwd), backpropInput: gf(dx), backpropFilter: gf(dW) } });
+    rows.push({
+      shape: `${h}×${h}×${ci}→${co} k${k} s${s}`,
+      count,
+      ms: { forward: fwd, backpropInput: dx, backpropFilter: dW },
+      gflops: { forward: gf(fwd), backpropInput: gf(dx), backpropFilter: gf(dW) },
+    });
   }
-  const out = { backend: report.backend, device: report.device, threads: report.threads, batch: n, rows, perEncoderMs: total };
+  const out = {
+    backend: report.backend,
+    device: report.device,
+    threads: report.threads,
+    batch: n,
+    rows,
+    perEncoderMs: total,
+  };
   if (values.json) {
     console.log(JSON.stringify(out));
     return;
@@ -88,7 +119,9 @@ async function main(): Promise<void> {
       `${r.shape.padEnd(24)} ${String(r.count).padStart(5)}   ${r.gflops.forward.toFixed(1).padStart(7)}   ${r.gflops.backpropInput.toFixed(1).padStart(10)}   ${r.gflops.backpropFilter.toFixed(1).padStart(11)}`,
     );
   }
-  console.log(`one encoder's convolutions: forward ${total.forward.toFixed(0)} ms, input gradients ${total.backpropInput.toFixed(0)} ms, filter gradients ${total.backpropFilter.toFixed(0)} ms`);
+  console.log(
+    `one encoder's convolutions: forward ${total.forward.toFixed(0)} ms, input gradients ${total.backpropInput.toFixed(0)} ms, filter gradients ${total.backpropFilter.toFixed(0)} ms`,
+  );
 }
 
 main().catch((e: unknown) => {

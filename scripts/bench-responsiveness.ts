@@ -43,7 +43,11 @@ async function main(): Promise<void> {
   const say = (line: string) => (values.json ? process.stderr : process.stdout).write(`${line}\n`);
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-bench-resp-'));
-  const host = await startWebHost({ dbPath: path.join(dir, 'history.db'), rendererDir: path.join(dir, 'no-renderer'), log: () => undefined });
+  const host = await startWebHost({
+    dbPath: path.join(dir, 'history.db'),
+    rendererDir: path.join(dir, 'no-renderer'),
+    log: () => undefined,
+  });
   const ws = new WebSocket(`ws://127.0.0.1:${host.port}/ws?token=${host.token}`);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -55,7 +59,10 @@ async function main(): Promise<void> {
   let status = 'queued';
   let progressEvents = 0;
   ws.on('message', (data) => {
-    const m = JSON.parse(String(data)) as Partial<Reply> & { event?: string; payload?: { step?: number; status?: string } };
+    const m = JSON.parse(String(data)) as Partial<Reply> & {
+      event?: string;
+      payload?: { step?: number; status?: string };
+    };
     if (m.event === 'run.progress') {
       progressEvents++;
       lastStep = m.payload?.step ?? lastStep;
@@ -74,7 +81,14 @@ async function main(): Promise<void> {
 
   try {
     // Long enough to train through the whole measurement window on a slow CPU.
-    const config = { dataset: 'sample', trainLimit: 4096, batchSize: 32, queueSize: 1024, epochs: 3, name: 'responsiveness bench' };
+    const config = {
+      dataset: 'sample',
+      trainLimit: 4096,
+      batchSize: 32,
+      queueSize: 1024,
+      epochs: 3,
+      name: 'responsiveness bench',
+    };
     const started = await call('runs.start', { config });
     if (!started.ok) throw new Error(`runs.start: ${started.error?.message}`);
     say('training started; waiting for the first steps (after loading and the step-0 evaluation)…');
@@ -121,7 +135,9 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify(result));
     else {
       say(`system.info round-trips over WebSocket while training (${info.backend}, ${info.device}):`);
-      say(`  ${calls} calls over ${result.windowSec} s, ${stepsDuring} training steps in that window${stillTraining ? '' : ' (WARNING: the run was no longer training at the end)'}`);
+      say(
+        `  ${calls} calls over ${result.windowSec} s, ${stepsDuring} training steps in that window${stillTraining ? '' : ' (WARNING: the run was no longer training at the end)'}`,
+      );
       say(`  p50 ${result.p50Ms} ms   p95 ${result.p95Ms} ms   p99 ${result.p99Ms} ms   max ${result.maxMs} ms`);
       say(`  target p99 < ${TARGET_P99_MS} ms: ${result.p99Ms < TARGET_P99_MS ? 'met' : 'MISSED'}`);
     }

@@ -43,7 +43,16 @@ function timeRepeated(name: string, targetMs: number, repeats: number, fn: () =>
   }
   const sorted = [...times].sort((a, b) => a - b);
   const ms = sorted[Math.floor(sorted.length / 2)];
-  return { name, ms, firstMs: times[0], maxMs: sorted[sorted.length - 1], repeats, targetMs, ok: ms < targetMs, detail };
+  return {
+    name,
+    ms,
+    firstMs: times[0],
+    maxMs: sorted[sorted.length - 1],
+    repeats,
+    targetMs,
+    ok: ms < targetMs,
+    detail,
+  };
 }
 
 /** 10,000-ish runs with a realistic spread of methods, datasets, statuses, tags and metrics (not timed). */
@@ -73,7 +82,14 @@ function seedRuns(store: RunStore, count: number, clock: { t: number }): void {
       else if (roll === 1) store.updateRun(run.id, { status: 'stopped', epochsDone: 3 });
       else if (roll !== 2) {
         const knn20 = 0.6 + ((i * 7919) % 300) / 1000;
-        store.updateRun(run.id, { status: 'completed', epochsDone: config.epochs, knn1: knn20 - 0.03, knn20, bestKnn20: knn20, imagesPerSec: 300 + (i % 50) });
+        store.updateRun(run.id, {
+          status: 'completed',
+          epochsDone: config.epochs,
+          knn1: knn20 - 0.03,
+          knn20,
+          bestKnn20: knn20,
+          imagesPerSec: 300 + (i % 50),
+        });
       }
     }
   });
@@ -86,7 +102,14 @@ function appendMetrics(store: RunStore, runIds: string[], rows: number, batch: n
   for (let start = 1; start <= rows; start += batch) {
     const b: StepMetricInput[] = [];
     for (let s = start; s < start + batch && s <= rows; s++) {
-      b.push({ step: s, epoch: Math.floor(s / 469), loss: 8 * Math.exp(-s / 20_000) + 0.3 * Math.sin(s / 37), lr: 0.05, imagesPerSec: 420 + (s % 13), time: 1_700_000_000_000 + s * 250 });
+      b.push({
+        step: s,
+        epoch: Math.floor(s / 469),
+        loss: 8 * Math.exp(-s / 20_000) + 0.3 * Math.sin(s / 37),
+        lr: 0.05,
+        imagesPerSec: 420 + (s % 13),
+        time: 1_700_000_000_000 + s * 250,
+      });
     }
     batches.push(b);
   }
@@ -134,14 +157,38 @@ async function main(): Promise<void> {
     seedRuns(store, runCount, clock);
     log(`seeded ${runCount} runs in ${(performance.now() - t0).toFixed(0)} ms (not timed against a target)`);
 
-    const runs = [1, 2, 3].map(() => store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist' }, { datasetName: 'Fashion-MNIST', status: 'running' }));
-    timings.push(appendMetrics(store, runs.map((r) => r.id), rowCount, 100));
+    const runs = [1, 2, 3].map(() =>
+      store.createRun(
+        { ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist' },
+        { datasetName: 'Fashion-MNIST', status: 'running' },
+      ),
+    );
+    timings.push(
+      appendMetrics(
+        store,
+        runs.map((r) => r.id),
+        rowCount,
+        100,
+      ),
+    );
     const run = runs[1];
 
     timings.push(listQuery(store, 'newest first, page 1 of 50', { limit: 50 }));
-    timings.push(listQuery(store, 'status=completed, method=isd, by kNN-20 desc', { status: 'completed', method: 'isd', sort: 'knn20', order: 'desc', limit: 50 }));
-    timings.push(listQuery(store, 'dataset=CIFAR-100, tag=baseline', { dataset: 'CIFAR-100', tag: 'baseline', limit: 50 }));
-    timings.push(listQuery(store, 'search "flowers", by name', { search: 'flowers', sort: 'name', order: 'asc', limit: 50 }));
+    timings.push(
+      listQuery(store, 'status=completed, method=isd, by kNN-20 desc', {
+        status: 'completed',
+        method: 'isd',
+        sort: 'knn20',
+        order: 'desc',
+        limit: 50,
+      }),
+    );
+    timings.push(
+      listQuery(store, 'dataset=CIFAR-100, tag=baseline', { dataset: 'CIFAR-100', tag: 'baseline', limit: 50 }),
+    );
+    timings.push(
+      listQuery(store, 'search "flowers", by name', { search: 'flowers', sort: 'name', order: 'asc', limit: 50 }),
+    );
 
     timings.push(
       timeRepeated(`curves: ${rowCount} points down to 1000`, CURVE_TARGET_MS, 11, () => {
@@ -154,17 +201,25 @@ async function main(): Promise<void> {
     if (!values.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}` };
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
   const allOk = timings.every((t) => t.ok);
   if (values.json) {
     process.stdout.write(JSON.stringify({ machine, runs: runCount, rows: rowCount, timings, ok: allOk }) + '\n');
   } else {
-    log(`machine: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node} (numbers vary when the machine is shared)`);
+    log(
+      `machine: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node} (numbers vary when the machine is shared)`,
+    );
     for (const t of timings) {
       const extra = Object.entries(t.detail)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
-      const spread = t.repeats > 1 ? ` (median of ${t.repeats}; first ${t.firstMs.toFixed(1)}, max ${t.maxMs.toFixed(1)})` : '';
+      const spread =
+        t.repeats > 1 ? ` (median of ${t.repeats}; first ${t.firstMs.toFixed(1)}, max ${t.maxMs.toFixed(1)})` : '';
       log(`${t.ok ? 'ok  ' : 'SLOW'} ${t.name}: ${t.ms.toFixed(1)} ms${spread}, target < ${t.targetMs} ms; ${extra}`);
     }
   }

@@ -25,17 +25,26 @@ interface TorchResult {
 }
 
 function runTorch(script: string, threads: number, steps: number, batch: number): TorchResult {
-  const out = execFileSync('/usr/bin/python3', [script, '--threads', String(threads), '--steps', String(steps), '--batch', String(batch)], {
-    encoding: 'utf8',
-    timeout: 600_000,
-  });
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [script, '--threads', String(threads), '--steps', String(steps), '--batch', String(batch)],
+    {
+      encoding: 'utf8',
+      timeout: 600_000,
+    },
+  );
   const line = out.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as TorchResult;
 }
 
 function spread(xs: number[]): { best: number; worst: number; median: number; all: number[] } {
   const s = [...xs].sort((a, b) => a - b);
-  return { best: s[s.length - 1], worst: s[0], median: s[Math.floor(s.length / 2)], all: xs.map((x) => Math.round(x * 10) / 10) };
+  return {
+    best: s[s.length - 1],
+    worst: s[0],
+    median: s[Math.floor(s.length / 2)],
+    all: xs.map((x) => Math.round(x * 10) / 10),
+  };
 }
 
 function describe(r: BenchmarkResult): string {
@@ -52,7 +61,9 @@ function describe(r: BenchmarkResult): string {
         `backward ${pct(r.shares.backward)} (${p.backward.toFixed(0)} ms), update ${pct(r.shares.update)} (${p.update.toFixed(0)} ms)`,
     );
   }
-  lines.push(`memory   peak RSS ${r.peakRssMB.toFixed(0)} MB, tensors ${r.numTensorsStable ? 'flat' : 'GROWING'} (${r.numTensors})`);
+  lines.push(
+    `memory   peak RSS ${r.peakRssMB.toFixed(0)} MB, tensors ${r.numTensorsStable ? 'flat' : 'GROWING'} (${r.numTensors})`,
+  );
   return lines.join('\n');
 }
 
@@ -95,7 +106,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < rounds; i++) {
     torch.push(runTorch(script, Number(values['torch-threads']), opts.steps, opts.batch));
     ours.push(await runBenchmark({ ...opts, shares: !values.quick && i === rounds - 1 }));
-    if (!values.json) console.error(`round ${i + 1}/${rounds}: pytorch ${torch[i].images_per_s} images/s, ours ${ours[i].imagesPerSec.toFixed(1)}`);
+    if (!values.json)
+      console.error(
+        `round ${i + 1}/${rounds}: pytorch ${torch[i].images_per_s} images/s, ours ${ours[i].imagesPerSec.toFixed(1)}`,
+      );
   }
   const o = spread(ours.map((r) => r.imagesPerSec));
   const t = spread(torch.map((r) => r.images_per_s));
@@ -110,9 +124,15 @@ async function main(): Promise<void> {
   if (values.json) console.log(JSON.stringify(summary));
   else {
     console.log(describe(summary.last));
-    console.log(`pytorch  ${t.best} images/s best of ${rounds} (median ${t.median}, worst ${t.worst}), ${summary.pytorch.threads} threads`);
-    console.log(`ours     ${o.best.toFixed(1)} images/s best of ${rounds} (median ${o.median.toFixed(1)}, worst ${o.worst.toFixed(1)})`);
-    console.log(`ratio    ${summary.ratioOfBests.toFixed(2)} of PyTorch's best (${summary.ratioOfMedians.toFixed(2)} of medians)`);
+    console.log(
+      `pytorch  ${t.best} images/s best of ${rounds} (median ${t.median}, worst ${t.worst}), ${summary.pytorch.threads} threads`,
+    );
+    console.log(
+      `ours     ${o.best.toFixed(1)} images/s best of ${rounds} (median ${o.median.toFixed(1)}, worst ${o.worst.toFixed(1)})`,
+    );
+    console.log(
+      `ratio    ${summary.ratioOfBests.toFixed(2)} of PyTorch's best (${summary.ratioOfMedians.toFixed(2)} of medians)`,
+    );
   }
 }
 

@@ -52,7 +52,15 @@ async function main(): Promise<number> {
     seed: Number(values.seed),
   };
   const checkpointRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-learning-'));
-  const evals: { epoch: number; step: number; knn1: number; knn20: number; knn20Weighted: number; meanLoss: number | null; evalSec: number }[] = [];
+  const evals: {
+    epoch: number;
+    step: number;
+    knn1: number;
+    knn20: number;
+    knn20Weighted: number;
+    meanLoss: number | null;
+    evalSec: number;
+  }[] = [];
   const epochLoss: number[] = [];
   let speed = 0;
   let backend = '';
@@ -74,16 +82,30 @@ async function main(): Promise<number> {
     (e: EngineEvent) => {
       if (e.type === 'ready') {
         backend = `${e.backend.backend} (${e.backend.device}, ${e.backend.threads} thread(s))`;
-        log(`${config.method} ${config.arch}: ${e.dataset.trainImages} training images, ${e.totalSteps} steps, image ${e.imageSize}, on ${backend}`);
+        log(
+          `${config.method} ${config.arch}: ${e.dataset.trainImages} training images, ${e.totalSteps} steps, image ${e.imageSize}, on ${backend}`,
+        );
       }
       if (e.type === 'progress') {
         speed = e.imagesPerSec;
-        log(`  step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} lr ${e.lr.toFixed(4)} purity ${e.purity?.toFixed(3) ?? '-'} ${e.imagesPerSec.toFixed(1)} img/s`);
+        log(
+          `  step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} lr ${e.lr.toFixed(4)} purity ${e.purity?.toFixed(3) ?? '-'} ${e.imagesPerSec.toFixed(1)} img/s`,
+        );
       }
       if (e.type === 'epochEval') {
-        evals.push({ epoch: e.epoch, step: e.step, knn1: e.knn1, knn20: e.knn20, knn20Weighted: e.knn20Weighted, meanLoss: e.meanLoss, evalSec: e.evalSec });
+        evals.push({
+          epoch: e.epoch,
+          step: e.step,
+          knn1: e.knn1,
+          knn20: e.knn20,
+          knn20Weighted: e.knn20Weighted,
+          meanLoss: e.meanLoss,
+          evalSec: e.evalSec,
+        });
         if (e.meanLoss !== null) epochLoss.push(e.meanLoss);
-        log(`epoch ${e.epoch}: kNN-1 ${(100 * e.knn1).toFixed(2)}%  kNN-20 ${(100 * e.knn20).toFixed(2)}%  weighted ${(100 * e.knn20Weighted).toFixed(2)}%  mean loss ${e.meanLoss?.toFixed(4) ?? '-'} (eval ${e.evalSec.toFixed(1)} s)`);
+        log(
+          `epoch ${e.epoch}: kNN-1 ${(100 * e.knn1).toFixed(2)}%  kNN-20 ${(100 * e.knn20).toFixed(2)}%  weighted ${(100 * e.knn20Weighted).toFixed(2)}%  mean loss ${e.meanLoss?.toFixed(4) ?? '-'} (eval ${e.evalSec.toFixed(1)} s)`,
+        );
       }
       if (e.type === 'failed') log(`failed: ${e.code} ${e.message}`);
     },

@@ -58,7 +58,12 @@ async function main(): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-parity-'));
   const ts = createTrainingStep(options);
   const base = { runId: 'parity', config: { step: options }, epoch: 0, stepInEpoch: 0, rng: {} };
-  const initial = await writeCheckpoint(path.join(dir, 'initial'), { ...base, kind: 'epoch', step: 0, state: await ts.readState() });
+  const initial = await writeCheckpoint(path.join(dir, 'initial'), {
+    ...base,
+    kind: 'epoch',
+    step: 0,
+    state: await ts.readState(),
+  });
   const rng = new Rng(5);
   const per = B * size * size * c;
   const inputs = new Float32Array(steps * 2 * per);
@@ -67,22 +72,41 @@ async function main(): Promise<number> {
   const lrs = Array.from({ length: steps }, (_, i) => 0.05 * (1 - i / (2 * steps)));
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const xs = tf.tensor4d(inputs.subarray((2 * i) * per, (2 * i + 1) * per), [B, size, size, c]);
+    const xs = tf.tensor4d(inputs.subarray(2 * i * per, (2 * i + 1) * per), [B, size, size, c]);
     const xt = tf.tensor4d(inputs.subarray((2 * i + 1) * per, (2 * i + 2) * per), [B, size, size, c]);
     losses.push(ts.step(xs, xt, lrs[i]).loss);
     xs.dispose();
     xt.dispose();
   }
-  const final = await writeCheckpoint(path.join(dir, 'final'), { ...base, kind: 'final', step: steps, state: await ts.readState() });
+  const final = await writeCheckpoint(path.join(dir, 'final'), {
+    ...base,
+    kind: 'final',
+    step: steps,
+    state: await ts.readState(),
+  });
   const spec = ts.spec.backbone;
   fs.writeFileSync(
     path.join(dir, 'steps.json'),
-    JSON.stringify({ initial, final, lr: lrs, losses, widths: spec.stages.map((s) => s.width), blocks: spec.stages.map((s) => s.blocks) }),
+    JSON.stringify({
+      initial,
+      final,
+      lr: lrs,
+      losses,
+      widths: spec.stages.map((s) => s.width),
+      blocks: spec.stages.map((s) => s.blocks),
+    }),
   );
   ts.dispose();
-  const out = execFileSync(values.python!, [path.join(__dirname, '..', '..', 'scripts', 'engine_torch_parity.py'), dir], { encoding: 'utf8' });
+  const out = execFileSync(
+    values.python!,
+    [path.join(__dirname, '..', '..', 'scripts', 'engine_torch_parity.py'), dir],
+    { encoding: 'utf8' },
+  );
   type Gap = { loss: number; var: number; worst_var: string };
-  const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { engine_vs_torch64: Gap; torch32_vs_torch64: Gap };
+  const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+    engine_vs_torch64: Gap;
+    torch32_vs_torch64: Gap;
+  };
   console.log(JSON.stringify({ backend: report.backend, arch: options.arch, batch: B, size, channels: c, ...result }));
   fs.rmSync(dir, { recursive: true, force: true });
   // The engine passes when it is as close to float64 as PyTorch's own float32 is (or within 1e-5).

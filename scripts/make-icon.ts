@@ -13,7 +13,11 @@ export const ICON_SIZE = 512;
 export async function renderIcon(svgPath: string, size = ICON_SIZE): Promise<Buffer> {
   const meta = await sharp(svgPath).metadata();
   const density = Math.ceil((72 * size) / Math.max(meta.width ?? size, meta.height ?? size));
-  return sharp(svgPath, { density }).resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 0 } }).ensureAlpha().png({ compressionLevel: 9 }).toBuffer();
+  return sharp(svgPath, { density })
+    .resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 0 } })
+    .ensureAlpha()
+    .png({ compressionLevel: 9 })
+    .toBuffer();
 }
 
 async function main(): Promise<void> {

@@ -24,14 +24,17 @@ export const DEFAULT_SOURCE = '/usr/share/datasets/fashion-mnist';
 export function balancedSubset(labels: Int32Array, numClasses: number, perClass: number, rng: Rng): Int32Array {
   const picked: number[] = [];
   indicesByClass(labels, numClasses).forEach((members, c) => {
-    if (members.length < perClass) throw new Error(`class ${c} has ${members.length} images, fewer than the ${perClass} asked`);
+    if (members.length < perClass)
+      throw new Error(`class ${c} has ${members.length} images, fewer than the ${perClass} asked`);
     picked.push(...rng.shuffle(Int32Array.from(members)).subarray(0, perClass));
   });
   return Int32Array.from(picked.sort((a, b) => a - b));
 }
 
 async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await fsp.readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await fsp.readFile(file))
+    .digest('hex');
 }
 
 async function writeSplit(out: string, prefix: string, split: ImageSplit, h: number, w: number): Promise<string[]> {
@@ -45,7 +48,14 @@ async function writeSplit(out: string, prefix: string, split: ImageSplit, h: num
   return names;
 }
 
-function readme(o: { trainPerClass: number; testPerClass: number; seed: number; source: string; sums: [string, string][]; counts: [number, number] }): string {
+function readme(o: {
+  trainPerClass: number;
+  testPerClass: number;
+  seed: number;
+  source: string;
+  sums: [string, string][];
+  counts: [number, number];
+}): string {
   const args = `--train-per-class ${o.trainPerClass} --test-per-class ${o.testPerClass} --seed ${o.seed}`;
   return `# Fashion-MNIST sample
 
@@ -100,9 +110,16 @@ same licence text):
 `;
 }
 
-export async function makeSample(o: { source: string; out: string; trainPerClass: number; testPerClass: number; seed: number }): Promise<{ train: number[]; test: number[] }> {
+export async function makeSample(o: {
+  source: string;
+  out: string;
+  trainPerClass: number;
+  testPerClass: number;
+  seed: number;
+}): Promise<{ train: number[]; test: number[] }> {
   const ds = await loadIdx(o.source);
-  if (!ds.test || !ds.train.labels || !ds.test.labels || !ds.classNames) throw new Error(`${o.source}: expected labelled train and t10k files`);
+  if (!ds.test || !ds.train.labels || !ds.test.labels || !ds.classNames)
+    throw new Error(`${o.source}: expected labelled train and t10k files`);
   const C = ds.classNames.length;
   const rng = new Rng(o.seed);
   const bytes = ds.height * ds.width * ds.channels;
@@ -144,7 +161,9 @@ async function main(): Promise<void> {
   };
   const t0 = performance.now();
   const counts = await makeSample(o);
-  console.log(`wrote ${o.out}: train ${counts.train.join('/')} test ${counts.test.join('/')} per class in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `wrote ${o.out}: train ${counts.train.join('/')} test ${counts.test.join('/')} per class in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 }
 
 if (require.main === module) {

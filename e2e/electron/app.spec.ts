@@ -59,7 +59,12 @@ test('starts with one window showing the app from its own protocol', async () =>
   expect(page.url()).toBe('isd://app/index.html');
   const bridge = await page.evaluate(() => {
     const w = globalThis as unknown as PageWindow;
-    return { isd: typeof w.isd, methods: Object.keys(w.isd ?? {}).sort(), require: typeof w.require, process: typeof w.process };
+    return {
+      isd: typeof w.isd,
+      methods: Object.keys(w.isd ?? {}).sort(),
+      require: typeof w.require,
+      process: typeof w.process,
+    };
   });
   expect(bridge).toEqual({ isd: 'object', methods: ['invoke', 'on'], require: 'undefined', process: 'undefined' });
   const info = await page.evaluate(() => (globalThis as unknown as PageWindow).isd!.invoke('system.info', {}));
@@ -70,11 +75,28 @@ test('window security settings, as the main process sees them', async () => {
   const prefs = await app.evaluate(({ BrowserWindow }) => {
     const w = BrowserWindow.getAllWindows()[0];
     // Not in Electron's typings, but there at run time: the preferences the renderer really got.
-    const p = (w.webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences() ?? {};
-    return { contextIsolation: p.contextIsolation, sandbox: p.sandbox, nodeIntegration: p.nodeIntegration, webSecurity: p.webSecurity, webviewTag: p.webviewTag, allowRunningInsecureContent: p.allowRunningInsecureContent };
+    const p =
+      (w.webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences() ?? {};
+    return {
+      contextIsolation: p.contextIsolation,
+      sandbox: p.sandbox,
+      nodeIntegration: p.nodeIntegration,
+      webSecurity: p.webSecurity,
+      webviewTag: p.webviewTag,
+      allowRunningInsecureContent: p.allowRunningInsecureContent,
+    };
   });
-  expect(prefs).toEqual({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, webviewTag: false, allowRunningInsecureContent: false });
-  const csp = await page.evaluate(async () => (await fetch('isd://app/index.html')).headers.get('content-security-policy'));
+  expect(prefs).toEqual({
+    contextIsolation: true,
+    sandbox: true,
+    nodeIntegration: false,
+    webSecurity: true,
+    webviewTag: false,
+    allowRunningInsecureContent: false,
+  });
+  const csp = await page.evaluate(async () =>
+    (await fetch('isd://app/index.html')).headers.get('content-security-policy'),
+  );
   expect(csp?.startsWith("default-src 'none'")).toBe(true);
 });
 
@@ -91,16 +113,34 @@ test('navigation and new windows are refused', async () => {
 
 test('one tiny run through window.isd trains to completion', async () => {
   test.setTimeout(180_000);
-  const config = { dataset: 'sample', trainLimit: 64, batchSize: 16, queueSize: 64, epochs: 1, imageSize: 0, name: 'electron e2e' };
-  const started = await page.evaluate((c) => (globalThis as unknown as PageWindow).isd!.invoke('runs.start', { config: c }), config);
+  const config = {
+    dataset: 'sample',
+    trainLimit: 64,
+    batchSize: 16,
+    queueSize: 64,
+    epochs: 1,
+    imageSize: 0,
+    name: 'electron e2e',
+  };
+  const started = await page.evaluate(
+    (c) => (globalThis as unknown as PageWindow).isd!.invoke('runs.start', { config: c }),
+    config,
+  );
   expect(started.ok).toBe(true);
   const id = (started as { ok: true; value: { id: string } }).value.id;
   await expect
-    .poll(async () => page.evaluate(async (runId) => {
-      const r = await (globalThis as unknown as PageWindow).isd!.invoke('runs.get', { id: runId });
-      return r.ok ? r.value.run.status : r.error.message;
-    }, id), { timeout: 150_000, intervals: [500] })
+    .poll(
+      async () =>
+        page.evaluate(async (runId) => {
+          const r = await (globalThis as unknown as PageWindow).isd!.invoke('runs.get', { id: runId });
+          return r.ok ? r.value.run.status : r.error.message;
+        }, id),
+      { timeout: 150_000, intervals: [500] },
+    )
     .toBe('completed');
-  const detail = await page.evaluate((runId) => (globalThis as unknown as PageWindow).isd!.invoke('runs.get', { id: runId }), id);
+  const detail = await page.evaluate(
+    (runId) => (globalThis as unknown as PageWindow).isd!.invoke('runs.get', { id: runId }),
+    id,
+  );
   expect(detail).toMatchObject({ ok: true, value: { run: { step: 4, totalSteps: 4 } } });
 });

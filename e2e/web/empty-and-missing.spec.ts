@@ -16,7 +16,10 @@ test('an empty history points to New run', async ({ page }) => {
 test('Compare with fewer than two runs says how to choose them', async ({ page }) => {
   await openApp(page, host(), '#/compare');
   await expect(page.getByTestId('empty-state')).toContainText('Choose 2 to 8 runs to compare');
-  await expect(page.getByTestId('empty-state').getByRole('link', { name: 'History' })).toHaveAttribute('href', '#/history');
+  await expect(page.getByTestId('empty-state').getByRole('link', { name: 'History' })).toHaveAttribute(
+    'href',
+    '#/history',
+  );
 });
 
 test('a run that does not exist: its pages say so and lead back to History', async ({ page }) => {

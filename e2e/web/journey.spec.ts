@@ -2,22 +2,48 @@
 // made tiny, a live ISD run to completion, History with its accuracy, a second run (MoCo), the two
 // compared, and the ISD run's neighbour gallery and teacher similarity. One step per test, in order.
 import { expect, test } from '@playwright/test';
-import { field, fillTinyQuickLook, liveStep, loadedImages, openApp, pageScreenshot, runIdOf, scrollToTop, type TinyRun } from '../fixtures/app-page';
+import {
+  field,
+  fillTinyQuickLook,
+  liveStep,
+  loadedImages,
+  openApp,
+  pageScreenshot,
+  runIdOf,
+  scrollToTop,
+  type TinyRun,
+} from '../fixtures/app-page';
 import { hostCall, webHostPerFile } from '../fixtures/web-host';
 
 test.describe.configure({ mode: 'serial' });
 
 const host = webHostPerFile();
 
-const ISD_RUN: TinyRun = { method: 'isd', name: 'e2e ISD tiny', trainLimit: 256, batchSize: 32, queueSize: 128, epochs: 2 };
-const MOCO_RUN: TinyRun = { method: 'moco', name: 'e2e MoCo tiny', trainLimit: 256, batchSize: 32, queueSize: 128, epochs: 1 };
+const ISD_RUN: TinyRun = {
+  method: 'isd',
+  name: 'e2e ISD tiny',
+  trainLimit: 256,
+  batchSize: 32,
+  queueSize: 128,
+  epochs: 2,
+};
+const MOCO_RUN: TinyRun = {
+  method: 'moco',
+  name: 'e2e MoCo tiny',
+  trainLimit: 256,
+  batchSize: 32,
+  queueSize: 128,
+  epochs: 1,
+};
 const TOTAL_STEPS = (r: TinyRun) => Math.floor(r.trainLimit / r.batchSize) * r.epochs;
 
 const ids: { isd?: string; moco?: string } = {};
 
 const percent = /^\d{1,3}\.\d%$/;
 
-test('new run: the sample, its thumbnails and histogram, an imbalance preview; a tiny Quick look trains live to completion', async ({ page }, testInfo) => {
+test('new run: the sample, its thumbnails and histogram, an imbalance preview; a tiny Quick look trains live to completion', async ({
+  page,
+}, testInfo) => {
   await openApp(page, host(), '#/new');
   await expect(page).toHaveTitle('New run · ISD Studio');
 
@@ -27,7 +53,18 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await expect(sample).toBeChecked();
   const preview = page.getByTestId('dataset-preview');
   expect(await loadedImages(preview.locator('.thumb-grid'))).toBe(80);
-  await expect(preview.locator('.class-name')).toHaveText(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+  await expect(preview.locator('.class-name')).toHaveText([
+    'T-shirt/top',
+    'Trouser',
+    'Pullover',
+    'Dress',
+    'Coat',
+    'Sandal',
+    'Shirt',
+    'Sneaker',
+    'Bag',
+    'Ankle boot',
+  ]);
   await expect(page.getByTestId('class-histogram').locator('.recharts-bar-rectangle')).toHaveCount(10);
 
   // A long-tail imbalance: the preview's counts shrink from the balanced 10,000.
@@ -37,10 +74,16 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await page.getByLabel('Largest / smallest class').fill('10');
   await expect(imbalance).not.toContainText('10,000 images after the draw');
   await expect(imbalance).toHaveAttribute('aria-busy', 'false');
-  const drawn = Number(/([\d,]+) images after the draw/.exec((await imbalance.textContent()) ?? '')?.[1]?.replace(/,/g, ''));
+  const drawn = Number(
+    /([\d,]+) images after the draw/.exec((await imbalance.textContent()) ?? '')?.[1]?.replace(/,/g, ''),
+  );
   expect(drawn).toBeGreaterThan(1000);
   expect(drawn).toBeLessThan(10_000);
-  const imbalanced = await hostCall(host(), 'datasets.imbalancePreview', { id: 'sample', imbalance: 'longtail:10', seed: 0 });
+  const imbalanced = await hostCall(host(), 'datasets.imbalancePreview', {
+    id: 'sample',
+    imbalance: 'longtail:10',
+    seed: 0,
+  });
   expect(drawn).toBe(imbalanced.total);
 
   // "Quick look" made tiny; the estimate counts its steps.
@@ -55,11 +98,21 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await expect(page.getByRole('heading', { level: 1 })).toContainText(ISD_RUN.name);
 
   // The live view moves: a step between the first and the last, then a later one, with loss points.
-  await expect.poll(async () => { const s = await liveStep(page); return s.step >= 1 && s.step < s.total; }, { timeout: 120_000, intervals: [100] }).toBe(true);
+  await expect
+    .poll(
+      async () => {
+        const s = await liveStep(page);
+        return s.step >= 1 && s.step < s.total;
+      },
+      { timeout: 120_000, intervals: [100] },
+    )
+    .toBe(true);
   const first = await liveStep(page);
   expect(first.total).toBe(TOTAL_STEPS(ISD_RUN));
   await expect(page.getByTestId('run-status')).toHaveText('running');
-  await expect.poll(async () => (await liveStep(page)).step, { timeout: 60_000, intervals: [100] }).toBeGreaterThan(first.step);
+  await expect
+    .poll(async () => (await liveStep(page)).step, { timeout: 60_000, intervals: [100] })
+    .toBeGreaterThan(first.step);
   await expect(page.getByTestId('chart-loss').locator('path.recharts-line-curve')).toHaveCount(1);
   await expect(page.getByTestId('chart-loss-latest')).toHaveText(/^-?\d/);
   const system = await hostCall(host(), 'system.info', {});
@@ -117,7 +170,9 @@ test('history shows the run with its accuracy; a second run (MoCo) through the f
   await pageScreenshot(page, testInfo, 'history');
 });
 
-test('compare the two runs: overlaid curves, accuracy side by side, configuration differences', async ({ page }, testInfo) => {
+test('compare the two runs: overlaid curves, accuracy side by side, configuration differences', async ({
+  page,
+}, testInfo) => {
   expect(ids.moco).toBeDefined();
   await openApp(page, host(), '#/history');
   await page.getByRole('checkbox', { name: `Select ${ISD_RUN.name} for comparison` }).check();
@@ -140,11 +195,13 @@ test('compare the two runs: overlaid curves, accuracy side by side, configuratio
   // Accuracy side by side.
   const accuracy = page.getByRole('table', { name: 'Accuracy side by side' });
   await expect(accuracy.locator('tbody tr')).toHaveCount(2);
-  for (const row of await accuracy.locator('tbody tr').all()) await expect(row.locator('td').nth(3)).toHaveText(percent);
+  for (const row of await accuracy.locator('tbody tr').all())
+    await expect(row.locator('td').nth(3)).toHaveText(percent);
 
   // Configuration: differences only by default (method, epochs, name, imbalance…), everything on demand.
   const config = page.getByRole('table', { name: 'Configuration' });
-  const rowOf = (label: string) => config.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: label, exact: true }) });
+  const rowOf = (label: string) =>
+    config.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: label, exact: true }) });
   await expect(rowOf('Method')).toContainText('isd');
   await expect(rowOf('Method')).toContainText('moco');
   await expect(rowOf('Epochs')).toHaveCount(1);

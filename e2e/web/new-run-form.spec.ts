@@ -25,7 +25,12 @@ function recordRequests(page: Page): string[] {
 test('first paint of the app on the web host', async ({ page }, testInfo) => {
   // When the app's own first screen (React's New run heading) appears, on the page's clock.
   await page.addInitScript(() => {
-    const w = globalThis as unknown as { performance: { now(): number }; document: { querySelector(s: string): unknown }; isdFirstScreenMs?: number; MutationObserver: new (cb: () => void) => { observe(n: unknown, o: object): void; disconnect(): void } };
+    const w = globalThis as unknown as {
+      performance: { now(): number };
+      document: { querySelector(s: string): unknown };
+      isdFirstScreenMs?: number;
+      MutationObserver: new (cb: () => void) => { observe(n: unknown, o: object): void; disconnect(): void };
+    };
     const observer = new w.MutationObserver(() => {
       if (w.isdFirstScreenMs === undefined && w.document.querySelector('main#main h1')) {
         w.isdFirstScreenMs = w.performance.now();
@@ -39,7 +44,10 @@ test('first paint of the app on the web host', async ({ page }, testInfo) => {
   const timing = await page.evaluate(() => {
     // The browser's Performance API (the e2e TypeScript project has Node's types, not the DOM's).
     type Entry = { name: string; startTime: number };
-    const w = globalThis as unknown as { performance: { getEntriesByType(type: string): Entry[] }; isdFirstScreenMs?: number };
+    const w = globalThis as unknown as {
+      performance: { getEntriesByType(type: string): Entry[] };
+      isdFirstScreenMs?: number;
+    };
     const fcp = w.performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint');
     return { fcp: fcp ? fcp.startTime : null, firstScreen: w.isdFirstScreenMs ?? null };
   });
@@ -64,7 +72,9 @@ test('invalid input is refused inline and nothing is sent', async ({ page }) => 
   await field(page, 'Batch size').fill('32');
   await field(page, 'Queue size').fill('100');
   await expect(field(page, 'Queue size')).toHaveAttribute('aria-invalid', 'true');
-  await expect(page.locator('#field-queueSize-error')).toHaveText('queue size 100 must be a multiple of the batch size 32');
+  await expect(page.locator('#field-queueSize-error')).toHaveText(
+    'queue size 100 must be a multiple of the batch size 32',
+  );
   await expect(field(page, 'Queue size')).toHaveAccessibleDescription(/must be a multiple of the batch size 32/);
   await expect(page.getByText('Estimate appears once the form is valid.')).toBeVisible();
   await start.click();
@@ -118,19 +128,29 @@ test('a cross-field error stays marked while another field is invalid', async ({
   await expect(page.locator('#field-temperature-error')).toBeVisible();
   // Submitting shows the schema's full answer: every problem, the cross-field queue rule included.
   await page.getByRole('button', { name: 'Start training' }).click();
-  await expect(page.getByTestId('form-errors').getByRole('link')).toHaveText(['Queue size', 'Temperature'], { timeout: 2_000 });
+  await expect(page.getByTestId('form-errors').getByRole('link')).toHaveText(['Queue size', 'Temperature'], {
+    timeout: 2_000,
+  });
 });
 
 test('the form from the keyboard alone: preset, fields, submit; then stop the run', async ({ page }) => {
   await openApp(page, host(), '#/new');
-  const focused = () => page.evaluate(() => {
-    const el = (globalThis as unknown as { document: { activeElement: { id: string; tagName: string; textContent: string | null } | null } }).document.activeElement;
-    return el ? `${el.tagName.toLowerCase()}#${el.id}:${(el.textContent ?? '').trim().slice(0, 30)}` : '';
-  });
+  const focused = () =>
+    page.evaluate(() => {
+      const el = (
+        globalThis as unknown as {
+          document: { activeElement: { id: string; tagName: string; textContent: string | null } | null };
+        }
+      ).document.activeElement;
+      return el ? `${el.tagName.toLowerCase()}#${el.id}:${(el.textContent ?? '').trim().slice(0, 30)}` : '';
+    });
   /** Presses Tab until the target has the focus (at most 200 presses: every field is on the way). */
   const tabTo = async (target: ReturnType<Page['locator']>) => {
     for (let i = 0; i < 200; i++) {
-      if (await target.evaluate((el) => el === (el.ownerDocument as unknown as { activeElement: unknown }).activeElement)) return;
+      if (
+        await target.evaluate((el) => el === (el.ownerDocument as unknown as { activeElement: unknown }).activeElement)
+      )
+        return;
       await page.keyboard.press('Tab');
     }
     throw new Error(`Tab never reached the target; focus is on ${await focused()}`);
@@ -168,7 +188,15 @@ test('the form from the keyboard alone: preset, fields, submit; then stop the ru
   const id = runIdOf(page.url());
   await expect(page.getByRole('heading', { level: 1 })).toContainText('keyboard run');
   const stored = (await hostCall(host(), 'runs.get', { id })).config;
-  expect(stored).toMatchObject({ method: 'moco', epochs: 1, batchSize: 32, queueSize: 64, trainLimit: 1024, name: 'keyboard run', dataset: 'sample' });
+  expect(stored).toMatchObject({
+    method: 'moco',
+    epochs: 1,
+    batchSize: 32,
+    queueSize: 64,
+    trainLimit: 1024,
+    name: 'keyboard run',
+    dataset: 'sample',
+  });
 
   // Stop, from the keyboard (32 steps: far from done).
   const stop = page.getByRole('button', { name: 'Stop' });

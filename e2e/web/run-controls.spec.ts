@@ -9,14 +9,23 @@ const host = webHostPerFile();
 test('pause, resume, stop, and resume from the stop checkpoint to completion', async ({ page }) => {
   await openApp(page, host(), '#/new');
   // 24 steps: long enough to act on while it trains, short enough to finish.
-  await fillTinyQuickLook(page, { method: 'isd', name: 'e2e controls', trainLimit: 384, batchSize: 32, queueSize: 128, epochs: 2 });
+  await fillTinyQuickLook(page, {
+    method: 'isd',
+    name: 'e2e controls',
+    trainLimit: 384,
+    batchSize: 32,
+    queueSize: 128,
+    epochs: 2,
+  });
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page).toHaveURL(/#\/runs\/[^/]+\/live$/);
   const id = runIdOf(page.url());
   const status = page.getByTestId('run-status');
   const button = (name: string) => page.getByRole('button', { name, exact: true });
 
-  await expect.poll(async () => (await liveStep(page)).step, { timeout: 120_000, intervals: [100] }).toBeGreaterThanOrEqual(1);
+  await expect
+    .poll(async () => (await liveStep(page)).step, { timeout: 120_000, intervals: [100] })
+    .toBeGreaterThanOrEqual(1);
   await expect(status).toHaveText('running');
 
   // Pause: the worker confirms at a step boundary; the page offers Resume and Stop.
@@ -33,12 +42,14 @@ test('pause, resume, stop, and resume from the stop checkpoint to completion', a
   // Resume: steps move on from where it paused.
   await button('Resume').click();
   await expect(status).toHaveText('running');
-  await expect.poll(async () => (await liveStep(page)).step, { timeout: 60_000, intervals: [100] }).toBeGreaterThan(paused.step);
+  await expect
+    .poll(async () => (await liveStep(page)).step, { timeout: 60_000, intervals: [100] })
+    .toBeGreaterThan(paused.step);
 
   // Stop: a checkpoint is written; the run can resume from it.
   await button('Stop').click();
   await expect(status).toHaveText('stopped', { timeout: 60_000 });
-  const stopped = (await hostCall(host(), 'runs.get', { id }));
+  const stopped = await hostCall(host(), 'runs.get', { id });
   expect(stopped.run.status).toBe('stopped');
   expect(stopped.run.step).toBeLessThan(stopped.run.totalSteps);
   expect(stopped.canResume).toBe(true);

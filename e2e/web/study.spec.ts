@@ -50,10 +50,16 @@ test('start, stop, resume and read a tiny imbalance study', async ({ page }) => 
   await expect(page.getByTestId('study-verdicts')).toContainText('dominant:3:100');
   const chart = page.getByTestId('study-chart');
   await expect(chart.getByRole('application')).toBeVisible();
-  for (const series of ['ISD, all classes', 'ISD, rare classes', 'MoCo, all classes', 'MoCo, rare classes']) await expect(chart.getByText(series, { exact: true })).toBeVisible();
-  await expect(page.getByTestId('study-runs').getByTestId('run-status').filter({ hasText: 'completed' })).toHaveCount(4);
+  for (const series of ['ISD, all classes', 'ISD, rare classes', 'MoCo, all classes', 'MoCo, rare classes'])
+    await expect(chart.getByText(series, { exact: true })).toBeVisible();
+  await expect(page.getByTestId('study-runs').getByTestId('run-status').filter({ hasText: 'completed' })).toHaveCount(
+    4,
+  );
 
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export CSV' }).click(),
+  ]);
   expect(download.suggestedFilename()).toMatch(/^e2e-study-[0-9a-f]{8}\.csv$/);
 
   const done = await hostCall(host(), 'study.get', { id });

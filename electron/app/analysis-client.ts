@@ -11,9 +11,16 @@ import { appRoot } from './paths';
 
 /** Beside this file in dist/, or in the project's dist/ when running from sources (tests). */
 export function analysisWorkerPath(): string {
-  const candidates = [path.join(__dirname, 'analysis-worker.js'), path.join(appRoot(__dirname), 'dist', 'electron', 'app', 'analysis-worker.js')];
+  const candidates = [
+    path.join(__dirname, 'analysis-worker.js'),
+    path.join(appRoot(__dirname), 'dist', 'electron', 'app', 'analysis-worker.js'),
+  ];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new IsdError('INTERNAL', `analysis worker not found (looked for ${candidates.join(', ')}): build it with npx tsc -p tsconfig.node.json`);
+  if (!found)
+    throw new IsdError(
+      'INTERNAL',
+      `analysis worker not found (looked for ${candidates.join(', ')}): build it with npx tsc -p tsconfig.node.json`,
+    );
   return found;
 }
 

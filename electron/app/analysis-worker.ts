@@ -76,7 +76,9 @@ export interface TeacherSimilarityResult {
   topAnchors: { queueIndex: number; cosine: number; probability: number; label: number | null }[];
 }
 
-export type AnalysisResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code: IsdError['code']; message: string; field?: string; path?: string } };
+export type AnalysisResponse =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { code: IsdError['code']; message: string; field?: string; path?: string } };
 
 interface LoadedRun {
   key: string;
@@ -117,7 +119,9 @@ async function loadRun(input: Omit<RunAnalysisInput, 'testIndex'>): Promise<Load
   const imageSize = (manifest.config as { imageSize?: number }).imageSize;
   if (typeof imageSize !== 'number') {
     step.dispose();
-    throw new IsdError('CONFLICT', `${input.checkpointPath}: the checkpoint does not record its image size`, { path: input.checkpointPath });
+    throw new IsdError('CONFLICT', `${input.checkpointPath}: the checkpoint does not record its image size`, {
+      path: input.checkpointPath,
+    });
   }
   const bankCount = Math.min(ds.train.count, input.engine?.evalBankLimit ?? NEIGHBOUR_BANK_LIMIT);
   const px = ds.height * ds.width * ds.channels;
@@ -128,7 +132,11 @@ async function loadRun(input: Omit<RunAnalysisInput, 'testIndex'>): Promise<Load
     checkpointStep: manifest.step,
     imageSize,
     norm: computeChannelStats(prepareRunData(ds, input.config).train.images, ds.channels),
-    bank: { images: ds.train.images.subarray(0, bankCount * px), labels: ds.train.labels ? ds.train.labels.subarray(0, bankCount) : null, count: bankCount },
+    bank: {
+      images: ds.train.images.subarray(0, bankCount * px),
+      labels: ds.train.labels ? ds.train.labels.subarray(0, bankCount) : null,
+      count: bankCount,
+    },
     bankFeatures: null,
   };
   return current;
@@ -136,8 +144,13 @@ async function loadRun(input: Omit<RunAnalysisInput, 'testIndex'>): Promise<Load
 
 function testImage(run: LoadedRun, testIndex: number): ImagePixels {
   const test = run.ds.test;
-  if (!test) throw new IsdError('BAD_INPUT', `${run.ds.path}: the dataset has no test split to pick an image from`, { field: 'testIndex', path: run.ds.path });
-  if (testIndex >= test.count) throw new IsdError('BAD_INPUT', `testIndex: must be below ${test.count} (the test images)`, { field: 'testIndex' });
+  if (!test)
+    throw new IsdError('BAD_INPUT', `${run.ds.path}: the dataset has no test split to pick an image from`, {
+      field: 'testIndex',
+      path: run.ds.path,
+    });
+  if (testIndex >= test.count)
+    throw new IsdError('BAD_INPUT', `testIndex: must be below ${test.count} (the test images)`, { field: 'testIndex' });
   return pixelsOf(test.images, test.labels, run.ds, testIndex);
 }
 
@@ -151,7 +164,12 @@ function shapeOf(ds: LoadedDataset): [number, number, number] {
 }
 
 /** One L2-normalised feature row of a single image: [D]. */
-function featureOf(run: LoadedRun, embed: (x: tf.Tensor4D) => tf.Tensor2D, images: Uint8Array, index: number): Float32Array {
+function featureOf(
+  run: LoadedRun,
+  embed: (x: tf.Tensor4D) => tf.Tensor2D,
+  images: Uint8Array,
+  index: number,
+): Float32Array {
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   return tf.tidy(() => {
     const f = embed(toEvalBatch(images, [index], src, { size: run.imageSize, ...run.norm })); // [1, D]
@@ -165,7 +183,11 @@ async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>)
   const query = testImage(run, req.testIndex);
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   const embed = (x: tf.Tensor4D) => run.step.studentEmbed(x);
-  run.bankFeatures ??= extractFeatures(embed, run.bank.images, run.bank.count, src, { size: run.imageSize, ...run.norm, batchSize: req.engine?.evalBatchSize ?? 256 });
+  run.bankFeatures ??= extractFeatures(embed, run.bank.images, run.bank.count, src, {
+    size: run.imageSize,
+    ...run.norm,
+    batchSize: req.engine?.evalBatchSize ?? 256,
+  });
   const q = featureOf(run, embed, run.ds.test!.images, req.testIndex);
   const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k);
   return {
@@ -173,12 +195,20 @@ async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>)
     classNames: run.ds.classNames,
     testCount: run.ds.test!.count,
     query,
-    neighbours: best.map((b) => ({ ...pixelsOf(run.bank.images, run.bank.labels, run.ds, b.index), similarity: b.similarity })),
+    neighbours: best.map((b) => ({
+      ...pixelsOf(run.bank.images, run.bank.labels, run.ds, b.index),
+      similarity: b.similarity,
+    })),
   };
 }
 
 /** Counts of values in `bins` equal bins over [lo, hi] (the top edge inclusive). */
-export function histogram(values: ArrayLike<number>, lo: number, hi: number, bins: number): { edges: number[]; counts: number[] } {
+export function histogram(
+  values: ArrayLike<number>,
+  lo: number,
+  hi: number,
+  bins: number,
+): { edges: number[]; counts: number[] } {
   const width = (hi - lo) / bins || 1;
   const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * width);
   const counts = new Array<number>(bins).fill(0);
@@ -189,7 +219,9 @@ export function histogram(values: ArrayLike<number>, lo: number, hi: number, bin
   return { edges, counts };
 }
 
-async function teacherSimilarity(req: Extract<AnalysisRequest, { type: 'teacherSimilarity' }>): Promise<TeacherSimilarityResult> {
+async function teacherSimilarity(
+  req: Extract<AnalysisRequest, { type: 'teacherSimilarity' }>,
+): Promise<TeacherSimilarityResult> {
   await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
   const run = await loadRun(req);
   const query = testImage(run, req.testIndex);
@@ -197,7 +229,9 @@ async function teacherSimilarity(req: Extract<AnalysisRequest, { type: 'teacherS
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   const queue = run.step.params.get(QUEUE_KEYS_NAME); // [K, D]
   const { cosine, probability } = tf.tidy(() => {
-    const k = run.step.teacherKeys(toEvalBatch(run.ds.test!.images, [req.testIndex], src, { size: run.imageSize, ...run.norm })); // [1, D], L2-normalised
+    const k = run.step.teacherKeys(
+      toEvalBatch(run.ds.test!.images, [req.testIndex], src, { size: run.imageSize, ...run.norm }),
+    ); // [1, D], L2-normalised
     const cos = tf.matMul(k, queue as tf.Tensor2D, false, true).reshape([-1]); // [K]
     const p = tf.softmax(tf.div(cos, temperature)); // [K], the teacher's soft targets
     return { cosine: cos.dataSync() as Float32Array, probability: p.dataSync() as Float32Array };
@@ -220,7 +254,14 @@ async function teacherSimilarity(req: Extract<AnalysisRequest, { type: 'teacherS
     probability: histogram(probability, 0, pmax, req.bins),
     cosine: histogram(cosine, -1, 1, req.bins),
     effectiveAnchors: Math.exp(entropy),
-    topAnchors: order.slice(0, req.top).map((i) => ({ queueIndex: i, cosine: cosine[i], probability: probability[i], label: labels[i] >= 0 ? labels[i] : null })),
+    topAnchors: order
+      .slice(0, req.top)
+      .map((i) => ({
+        queueIndex: i,
+        cosine: cosine[i],
+        probability: probability[i],
+        label: labels[i] >= 0 ? labels[i] : null,
+      })),
   };
 }
 
@@ -229,17 +270,35 @@ async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluat
   const run = await loadRun(req);
   const { ds, step } = run;
   if (!ds.train.labels || !ds.test?.labels || !ds.classNames) {
-    throw new IsdError('BAD_INPUT', `${ds.path}: kNN evaluation needs a labelled training and test split`, { path: ds.path });
+    throw new IsdError('BAD_INPUT', `${ds.path}: kNN evaluation needs a labelled training and test split`, {
+      path: ds.path,
+    });
   }
   const src = { h: ds.height, w: ds.width, c: ds.channels };
   const opts = { size: run.imageSize, ...run.norm, batchSize: req.engine?.evalBatchSize ?? 256 };
   const embed = (x: tf.Tensor4D) => step.studentEmbed(x);
   const dim = step.featureDim;
-  const bank = { features: extractFeatures(embed, ds.train.images, ds.train.count, src, opts), labels: ds.train.labels, dim }; // [N, D]
-  const query = { features: extractFeatures(embed, ds.test.images, ds.test.count, src, opts), labels: ds.test.labels, dim }; // [M, D]
+  const bank = {
+    features: extractFeatures(embed, ds.train.images, ds.train.count, src, opts),
+    labels: ds.train.labels,
+    dim,
+  }; // [N, D]
+  const query = {
+    features: extractFeatures(embed, ds.test.images, ds.test.count, src, opts),
+    labels: ds.test.labels,
+    dim,
+  }; // [M, D]
   const knn = knnEvaluate(bank, query, { numClasses: ds.classNames.length });
-  const result: EvaluateResult = { checkpointStep: run.checkpointStep, bankImages: ds.train.count, testImages: ds.test.count, knn1: knn.knn1, knn20: knn.knn20, knn20Weighted: knn.knn20Weighted };
-  if (req.linear) result.linear = linearProbe(bank, query, { numClasses: ds.classNames.length, seed: req.config.seed }).top1;
+  const result: EvaluateResult = {
+    checkpointStep: run.checkpointStep,
+    bankImages: ds.train.count,
+    testImages: ds.test.count,
+    knn1: knn.knn1,
+    knn20: knn.knn20,
+    knn20Weighted: knn.knn20Weighted,
+  };
+  if (req.linear)
+    result.linear = linearProbe(bank, query, { numClasses: ds.classNames.length, seed: req.config.seed }).top1;
   return result;
 }
 
@@ -251,7 +310,13 @@ async function handle(req: AnalysisRequest): Promise<unknown> {
 }
 
 function errorOf(err: unknown): Extract<AnalysisResponse, { ok: false }>['error'] {
-  if (isIsdError(err)) return { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...(err.path ? { path: err.path } : {}) };
+  if (isIsdError(err))
+    return {
+      code: err.code,
+      message: err.message,
+      ...(err.field ? { field: err.field } : {}),
+      ...(err.path ? { path: err.path } : {}),
+    };
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 

@@ -20,7 +20,10 @@ const DIRECTIVES: readonly [string, string][] = [
 
 /** The policy; `connect` adds sources to connect-src (the web host's ws:// origins). */
 export function contentSecurityPolicy(opts: { connect?: readonly string[] } = {}): string {
-  return DIRECTIVES.map(([name, value]) => `${name} ${name === 'connect-src' && opts.connect?.length ? `${value} ${opts.connect.join(' ')}` : value}`).join('; ');
+  return DIRECTIVES.map(
+    ([name, value]) =>
+      `${name} ${name === 'connect-src' && opts.connect?.length ? `${value} ${opts.connect.join(' ')}` : value}`,
+  ).join('; ');
 }
 
 /** Headers sent with every renderer file, by both transports. */

@@ -10,7 +10,16 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { DatasetEntry, DatasetPreview, DatasetSummary, ImbalancePreview, Thumbnail } from '../contract';
-import { countClasses, listDatasets, loadDataset, probeDataset, resolveDataset, summarizeDataset, imbalanceCounts, type LoadedDataset } from '../data';
+import {
+  countClasses,
+  listDatasets,
+  loadDataset,
+  probeDataset,
+  resolveDataset,
+  summarizeDataset,
+  imbalanceCounts,
+  type LoadedDataset,
+} from '../data';
 import { IsdError, fsError } from '../errors';
 import { parseImbalance } from '../run-config';
 import type { RunStore } from '../store';
@@ -77,7 +86,11 @@ export class DatasetService {
     const known = entries.find((e) => path.resolve(e.path) === abs);
     if (known) return { path: known.path, entry: known };
     if (!this.opts.allowTypedPaths && !this.picked.has(abs)) {
-      throw new IsdError('PERMISSION', `${abs}: choose this dataset with the Browse… button first (the app only opens paths you picked)`, { field, path: abs });
+      throw new IsdError(
+        'PERMISSION',
+        `${abs}: choose this dataset with the Browse… button first (the app only opens paths you picked)`,
+        { field, path: abs },
+      );
     }
     try {
       await fsp.stat(abs);
@@ -127,12 +140,24 @@ export class DatasetService {
         }
       }
       for (let c = 0; c < classes; c++) {
-        const samples = await Promise.all(chosen[c].map(async (index): Promise<Thumbnail> => ({ index, label: c, dataUrl: await thumbnailDataUrl(src, index, input.size) })));
+        const samples = await Promise.all(
+          chosen[c].map(async (index): Promise<Thumbnail> => ({
+            index,
+            label: c,
+            dataUrl: await thumbnailDataUrl(src, index, input.size),
+          })),
+        );
         groups.push({ label: c, className: ds.classNames[c], samples });
       }
     } else {
       const n = Math.min(ds.train.count, input.perClass * 4);
-      const samples = await Promise.all(Array.from({ length: n }, async (_, index): Promise<Thumbnail> => ({ index, label: null, dataUrl: await thumbnailDataUrl(src, index, input.size) })));
+      const samples = await Promise.all(
+        Array.from({ length: n }, async (_, index): Promise<Thumbnail> => ({
+          index,
+          label: null,
+          dataUrl: await thumbnailDataUrl(src, index, input.size),
+        })),
+      );
       groups.push({ label: null, className: 'unlabeled', samples });
     }
     return {
@@ -149,7 +174,10 @@ export class DatasetService {
     const { path: p } = await this.resolve(input.id, 'id');
     const ds = await this.load(p);
     if (!ds.train.labels || !ds.classNames) {
-      throw new IsdError('BAD_INPUT', `${p}: the dataset has no labels, so an imbalance draw cannot be made`, { field: 'imbalance', path: p });
+      throw new IsdError('BAD_INPUT', `${p}: the dataset has no labels, so an imbalance draw cannot be made`, {
+        field: 'imbalance',
+        path: p,
+      });
     }
     const before = countClasses(ds.train.labels, ds.classNames.length);
     let spec;
@@ -160,13 +188,24 @@ export class DatasetService {
     }
     // The counts are fixed by the spec; the seed only chooses which images (drawImbalance).
     const after = imbalanceCounts(before, spec);
-    return { datasetId: input.id, imbalance: input.imbalance, classNames: ds.classNames, before, after, total: after.reduce((a, b) => a + b, 0) };
+    return {
+      datasetId: input.id,
+      imbalance: input.imbalance,
+      classNames: ds.classNames,
+      before,
+      after,
+      total: after.reduce((a, b) => a + b, 0),
+    };
   }
 
   /** Opens the native dialog; the chosen path is remembered as one the user picked. */
   async pick(kind: 'folder' | 'file'): Promise<{ path: string | null }> {
     if (!this.opts.pickPath) {
-      throw new IsdError('CONFLICT', 'no file dialog in the browser: type the dataset path into the path field instead', { field: 'kind' });
+      throw new IsdError(
+        'CONFLICT',
+        'no file dialog in the browser: type the dataset path into the path field instead',
+        { field: 'kind' },
+      );
     }
     const chosen = await this.opts.pickPath(kind);
     if (chosen === null) return { path: null };
@@ -178,7 +217,11 @@ export class DatasetService {
   /** Remembers a dataset file or folder after checking that it reads as a dataset. */
   async add(input: { path: string }): Promise<DatasetEntry> {
     const abs = path.resolve(input.path);
-    if (!path.isAbsolute(input.path)) throw new IsdError('BAD_INPUT', `path: give an absolute path, got "${input.path}"`, { field: 'path', path: input.path });
+    if (!path.isAbsolute(input.path))
+      throw new IsdError('BAD_INPUT', `path: give an absolute path, got "${input.path}"`, {
+        field: 'path',
+        path: input.path,
+      });
     const { path: p } = await this.resolve(abs, 'path');
     await probeDataset(p); // throws an IsdError naming the file when it is not a dataset we read
     this.opts.store.addUserDataset(p, path.basename(p).replace(/\.gz$/i, ''));
@@ -191,8 +234,18 @@ export class DatasetService {
   async remove(input: { id: string }): Promise<{ removed: string }> {
     const entries = await this.list();
     const entry = entries.find((e) => e.id === input.id);
-    if (!entry) throw new IsdError('NOT_FOUND', `dataset ${input.id} not found (known: ${entries.map((e) => e.id).join(', ') || 'none'})`, { field: 'id' });
-    if (entry.source !== 'user') throw new IsdError('CONFLICT', `dataset ${input.id} is ${entry.source === 'bundled' ? 'bundled with the app' : 'a system dataset'}; only datasets you added can be removed`, { field: 'id' });
+    if (!entry)
+      throw new IsdError(
+        'NOT_FOUND',
+        `dataset ${input.id} not found (known: ${entries.map((e) => e.id).join(', ') || 'none'})`,
+        { field: 'id' },
+      );
+    if (entry.source !== 'user')
+      throw new IsdError(
+        'CONFLICT',
+        `dataset ${input.id} is ${entry.source === 'bundled' ? 'bundled with the app' : 'a system dataset'}; only datasets you added can be removed`,
+        { field: 'id' },
+      );
     this.opts.store.removeUserDataset(entry.path);
     this.cache.delete(entry.path);
     this.opts.events.emit('datasets.changed', { ids: [entry.id] });

@@ -29,7 +29,12 @@ function shortMessage(err: unknown): string {
 }
 
 /** Validates, runs the handler, answers the envelope. Never rejects. */
-export async function dispatchRequest(handlers: Handlers, channel: string, input: unknown, log: RequestLogger = defaultLogger): Promise<Result<unknown>> {
+export async function dispatchRequest(
+  handlers: Handlers,
+  channel: string,
+  input: unknown,
+  log: RequestLogger = defaultLogger,
+): Promise<Result<unknown>> {
   const parsed = validateRequest(channel, input);
   if (!parsed.ok) return parsed;
   try {

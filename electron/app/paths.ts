@@ -9,7 +9,10 @@ import { findProjectRoot } from '../data/registry';
 export const APP_NAME = 'ISD Studio';
 
 /** The Electron `userData` folder for this app, computed without Electron. */
-export function defaultUserDataDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
+export function defaultUserDataDir(
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   if (env.ISD_HOME) return path.resolve(env.ISD_HOME);
   const home = os.homedir();
   if (platform === 'darwin') return path.join(home, 'Library', 'Application Support', APP_NAME);

@@ -5,7 +5,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CheckpointInfo, ContractError, Curves, EvalPoint, PerClassAccuracy, ProgressPoint, RunDetail, RunStatus, RunSummary } from '../contract';
+import type {
+  CheckpointInfo,
+  ContractError,
+  Curves,
+  EvalPoint,
+  PerClassAccuracy,
+  ProgressPoint,
+  RunDetail,
+  RunStatus,
+  RunSummary,
+} from '../contract';
 import { ERROR_CODES, type ErrorCode } from '../contract';
 import type { CheckpointRow, EpochEvalRow, RunCurves, RunRecord, RunStore } from '../store';
 
@@ -80,7 +90,10 @@ function totalStepsOf(record: RunRecord, report: RunReport | null, evals: readon
   return 0;
 }
 
-export function toRunSummary(record: RunRecord, opts: { live?: LiveRunState; report?: RunReport | null; evals?: readonly EpochEvalRow[] } = {}): RunSummary {
+export function toRunSummary(
+  record: RunRecord,
+  opts: { live?: LiveRunState; report?: RunReport | null; evals?: readonly EpochEvalRow[] } = {},
+): RunSummary {
   const live = opts.live ?? {};
   const report = opts.report === undefined ? readRunReport(record.checkpointDir) : opts.report;
   const step = Math.max(record.stepsDone, live.step ?? 0);
@@ -117,7 +130,15 @@ export function toRunSummary(record: RunRecord, opts: { live?: LiveRunState; rep
 }
 
 export function toEvalPoint(e: EpochEvalRow): EvalPoint {
-  return { epoch: e.epoch, step: e.step, knn1: e.knn1 ?? 0, knn20: e.knn20 ?? 0, knn20Weighted: e.knn20Weighted ?? 0, linear: e.linear, at: e.time };
+  return {
+    epoch: e.epoch,
+    step: e.step,
+    knn1: e.knn1 ?? 0,
+    knn20: e.knn20 ?? 0,
+    knn20Weighted: e.knn20Weighted ?? 0,
+    linear: e.linear,
+    at: e.time,
+  };
 }
 
 /** Checkpoint rows whose folders still exist (the engine prunes old ones), oldest first. */
@@ -158,7 +179,14 @@ export function toProgressPoints(curves: RunCurves): ProgressPoint[] {
   const points: ProgressPoint[] = [];
   for (const r of curves.points) {
     if (r.loss === null) continue; // a non-finite loss was stored as null: nothing to plot
-    points.push({ step: r.step, epoch: r.epoch, loss: r.loss, lr: r.lr ?? 0, purity: r.purity, imagesPerSec: r.imagesPerSec ?? 0 });
+    points.push({
+      step: r.step,
+      epoch: r.epoch,
+      loss: r.loss,
+      lr: r.lr ?? 0,
+      purity: r.purity,
+      imagesPerSec: r.imagesPerSec ?? 0,
+    });
   }
   return points;
 }

@@ -21,7 +21,14 @@ import type { EngineOptions, WorkerToMain } from '../engine/protocol';
 import type { EngineRunHandle, EngineRunRequest } from '../engine/run-engine';
 import type { CheckpointKind as StoreCheckpointKind, RunStore, StepMetricInput } from '../store';
 import type { AppEvents } from './app-events';
-import { existingCheckpoints, readRunReport, storedError, toRunSummary, writeRunReport, type LiveRunState } from './run-dto';
+import {
+  existingCheckpoints,
+  readRunReport,
+  storedError,
+  toRunSummary,
+  writeRunReport,
+  type LiveRunState,
+} from './run-dto';
 
 export type { EngineRunHandle, EngineRunRequest };
 export type EngineStarter = (request: EngineRunRequest, onEvent: (event: WorkerToMain) => void) => EngineRunHandle;
@@ -98,7 +105,10 @@ export class RunService {
   }
 
   private log(level: 'info' | 'warn' | 'error', message: string): void {
-    (this.o.log ?? ((l, m) => (l === 'error' ? console.error : l === 'warn' ? console.warn : console.log)(`[isd] ${m}`)))(level, message);
+    (
+      this.o.log ??
+      ((l, m) => (l === 'error' ? console.error : l === 'warn' ? console.warn : console.log)(`[isd] ${m}`))
+    )(level, message);
   }
 
   /** What the service knows about a run beyond the store. */
@@ -106,7 +116,12 @@ export class RunService {
     const a = this.active;
     if (a && a.id === id) {
       const p = a.lastProgress;
-      return { step: p?.step, epoch: p ? p.epoch - 1 : undefined, totalSteps: a.totalSteps ?? undefined, imagesPerSec: p?.imagesPerSec };
+      return {
+        step: p?.step,
+        epoch: p ? p.epoch - 1 : undefined,
+        totalSteps: a.totalSteps ?? undefined,
+        imagesPerSec: p?.imagesPerSec,
+      };
     }
     if (this.queue.some((q) => q.id === id)) return { status: 'queued' };
     return undefined;
@@ -124,7 +139,11 @@ export class RunService {
     return this.active?.id ?? null;
   }
 
-  private emitStatus(id: string, status: RunStatus, error?: { code: IsdError['code']; message: string; field?: string; path?: string }): void {
+  private emitStatus(
+    id: string,
+    status: RunStatus,
+    error?: { code: IsdError['code']; message: string; field?: string; path?: string },
+  ): void {
     this.o.events.emit('run.status', error ? { runId: id, status, error } : { runId: id, status });
   }
 
@@ -144,8 +163,13 @@ export class RunService {
     const rec = this.o.store.getRunRecord(id);
     const a = this.active;
     if (!a || a.id !== id) {
-      if (this.queue.some((q) => q.id === id)) throw new IsdError('CONFLICT', `run ${id} is waiting in the queue; stop it to take it out of the queue`, { field: 'id' });
-      throw new IsdError('CONFLICT', `run ${id} is ${rec.status}, not training; only a training run can be paused`, { field: 'id' });
+      if (this.queue.some((q) => q.id === id))
+        throw new IsdError('CONFLICT', `run ${id} is waiting in the queue; stop it to take it out of the queue`, {
+          field: 'id',
+        });
+      throw new IsdError('CONFLICT', `run ${id} is ${rec.status}, not training; only a training run can be paused`, {
+        field: 'id',
+      });
     }
     a.wantPause = true;
     a.handle?.pause();
@@ -163,9 +187,12 @@ export class RunService {
     }
     if (this.queue.some((q) => q.id === id)) return this.summary(id);
     if (this.closing) throw new IsdError('CONFLICT', 'the app is closing; resume the run after it restarts');
-    if (rec.status === 'completed') throw new IsdError('CONFLICT', `run ${id} is completed; there is nothing to resume`, { field: 'id' });
+    if (rec.status === 'completed')
+      throw new IsdError('CONFLICT', `run ${id} is completed; there is nothing to resume`, { field: 'id' });
     if (rec.status === 'running' || rec.status === 'paused') {
-      throw new IsdError('CONFLICT', `run ${id} is ${rec.status} in another process (pid alive); resume it there`, { field: 'id' });
+      throw new IsdError('CONFLICT', `run ${id} is ${rec.status} in another process (pid alive); resume it there`, {
+        field: 'id',
+      });
     }
     if (rec.status === 'queued') {
       // Queued in a process that ended before its turn: queue it here.
@@ -198,7 +225,9 @@ export class RunService {
       }
       return this.summary(id);
     }
-    throw new IsdError('CONFLICT', `run ${id} is ${rec.status}; only a queued, training or paused run can be stopped`, { field: 'id' });
+    throw new IsdError('CONFLICT', `run ${id} is ${rec.status}; only a queued, training or paused run can be stopped`, {
+      field: 'id',
+    });
   }
 
   /** Starts the next queued run when nothing trains; resolves when it is running (or has failed to start). */
@@ -206,7 +235,9 @@ export class RunService {
     if (this.active || this.closing) return Promise.resolve();
     const next = this.queue.shift();
     if (!next) return Promise.resolve();
-    return this.launch(next).catch((err) => this.log('error', `run ${next.id} could not start: ${(err as Error).message}`));
+    return this.launch(next).catch((err) =>
+      this.log('error', `run ${next.id} could not start: ${(err as Error).message}`),
+    );
   }
 
   private async launch(item: QueueItem): Promise<void> {
@@ -253,12 +284,22 @@ export class RunService {
       store.updateRun(record.id, { status: 'running', checkpointDir });
       this.emitStatus(record.id, 'running');
       const handle = this.o.startEngine(
-        { runId: record.id, config: record.config, datasetPath, checkpointRoot: path.dirname(checkpointDir), resume: resumeFrom ? { checkpointPath: resumeFrom } : undefined, engine: this.o.engine },
+        {
+          runId: record.id,
+          config: record.config,
+          datasetPath,
+          checkpointRoot: path.dirname(checkpointDir),
+          resume: resumeFrom ? { checkpointPath: resumeFrom } : undefined,
+          engine: this.o.engine,
+        },
         (event) => {
           try {
             this.onEngineEvent(a, event);
           } catch (err) {
-            this.log('error', `run ${a.id}: could not record ${event.type}: ${err instanceof Error ? err.message : String(err)}`);
+            this.log(
+              'error',
+              `run ${a.id}: could not record ${event.type}: ${err instanceof Error ? err.message : String(err)}`,
+            );
           }
         },
       );
@@ -279,14 +320,24 @@ export class RunService {
     const cur = this.o.store.getRunRecord(id).status;
     if (cur === 'completed' || cur === 'failed') return;
     this.o.store.updateRun(id, { status: 'failed', error: storedError(e) });
-    this.emitStatus(id, 'failed', { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), ...(e.path ? { path: e.path } : {}) });
+    this.emitStatus(id, 'failed', {
+      code: e.code,
+      message: e.message,
+      ...(e.field ? { field: e.field } : {}),
+      ...(e.path ? { path: e.path } : {}),
+    });
   }
 
   private onWorkerExit(a: ActiveRun, err: unknown): void {
     if (a.ended) return;
     // The worker exited without saying done or failed: it crashed (out of memory, a native fault).
     const reason = err instanceof Error ? err.message : err ? String(err) : 'it exited without finishing';
-    this.endActive(a, () => this.markFailed(a.id, { code: 'INTERNAL', message: `the training worker stopped unexpectedly: ${reason}; resume the run from its last checkpoint` }));
+    this.endActive(a, () =>
+      this.markFailed(a.id, {
+        code: 'INTERNAL',
+        message: `the training worker stopped unexpectedly: ${reason}; resume the run from its last checkpoint`,
+      }),
+    );
   }
 
   /** Flushes, runs `record` (the final store writes), frees the slot and starts the next run. */
@@ -333,7 +384,15 @@ export class RunService {
   private onProgress(a: ActiveRun, e: Extract<WorkerToMain, { type: 'progress' }>): void {
     const now = Date.now();
     a.totalSteps = e.totalSteps;
-    a.metrics.push({ step: e.step, epoch: e.epoch, loss: e.loss, lr: e.lr, purity: e.purity ?? null, imagesPerSec: e.imagesPerSec, time: now });
+    a.metrics.push({
+      step: e.step,
+      epoch: e.epoch,
+      loss: e.loss,
+      lr: e.lr,
+      purity: e.purity ?? null,
+      imagesPerSec: e.imagesPerSec,
+      time: now,
+    });
     const ev: RunProgressEvent = {
       runId: a.id,
       step: e.step,
@@ -384,7 +443,12 @@ export class RunService {
           backend: e.backend.backend,
           device: e.backend.device,
         });
-        for (const f of e.backend.fallbacks) this.o.events.emit('app.log', { level: 'info', message: `backend ${f.backend} not used: ${f.reason}`, at: Date.now() });
+        for (const f of e.backend.fallbacks)
+          this.o.events.emit('app.log', {
+            level: 'info',
+            message: `backend ${f.backend} not used: ${f.reason}`,
+            at: Date.now(),
+          });
         return;
       }
       case 'status': {
@@ -425,7 +489,16 @@ export class RunService {
           ...(e.meanPurity !== null ? { purity: e.meanPurity } : {}),
           ...(e.epoch > 0 ? { epochsDone: e.epoch } : {}),
         });
-        this.o.events.emit('run.eval', { runId: a.id, epoch: e.epoch, step: e.step, knn1: e.knn1, knn20: e.knn20, knn20Weighted: e.knn20Weighted, linear: e.linear ?? null, at: Date.now() });
+        this.o.events.emit('run.eval', {
+          runId: a.id,
+          epoch: e.epoch,
+          step: e.step,
+          knn1: e.knn1,
+          knn20: e.knn20,
+          knn20Weighted: e.knn20Weighted,
+          linear: e.linear ?? null,
+          at: Date.now(),
+        });
         return;
       }
       case 'checkpoint':
@@ -442,17 +515,25 @@ export class RunService {
             stepsDone: e.step,
             error: null,
             ...(mean !== null ? { imagesPerSec: mean } : {}),
-            ...(e.metrics ? { knn1: e.metrics.knn1, knn20: e.metrics.knn20, knn20Weighted: e.metrics.knn20Weighted } : {}),
+            ...(e.metrics
+              ? { knn1: e.metrics.knn1, knn20: e.metrics.knn20, knn20Weighted: e.metrics.knn20Weighted }
+              : {}),
             ...(e.metrics?.linear !== undefined ? { linear: e.metrics.linear } : {}),
           });
           this.emitStatus(a.id, e.reason);
         });
         return;
       case 'failed':
-        this.endActive(a, () => this.markFailed(a.id, { code: e.code, message: e.message, field: e.field, path: e.path }));
+        this.endActive(a, () =>
+          this.markFailed(a.id, { code: e.code, message: e.message, field: e.field, path: e.path }),
+        );
         return;
       case 'log':
-        this.o.events.emit('app.log', { level: e.level, message: `run ${a.id.slice(0, 8)}: ${e.message}`, at: Date.now() });
+        this.o.events.emit('app.log', {
+          level: e.level,
+          message: `run ${a.id.slice(0, 8)}: ${e.message}`,
+          at: Date.now(),
+        });
         return;
     }
   }
@@ -466,7 +547,13 @@ export class RunService {
     this.closing = true;
     for (const item of this.queue.splice(0)) {
       if (!item.resume && this.o.store.getRunRecord(item.id).status === 'queued') {
-        this.o.store.updateRun(item.id, { status: 'stopped', error: storedError({ code: 'CONFLICT', message: 'the app closed before this run started; resume it to start it' }) });
+        this.o.store.updateRun(item.id, {
+          status: 'stopped',
+          error: storedError({
+            code: 'CONFLICT',
+            message: 'the app closed before this run started; resume it to start it',
+          }),
+        });
         this.emitStatus(item.id, 'stopped');
       }
     }
@@ -476,12 +563,21 @@ export class RunService {
     a.handle?.stop();
     const timeout = opts.stopTimeoutMs ?? 20_000;
     let timer: NodeJS.Timeout | null = null;
-    const timedOut = await Promise.race([a.finished.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout)))]);
+    const timedOut = await Promise.race([
+      a.finished.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
+    ]);
     if (timer) clearTimeout(timer);
     if (!timedOut) return;
     this.log('warn', `run ${a.id} did not stop within ${timeout} ms; ending its worker`);
     this.endActive(a, () => {
-      this.o.store.updateRun(a.id, { status: 'interrupted', error: storedError({ code: 'CONFLICT', message: 'the app closed before the run could stop; resume it from its last checkpoint' }) });
+      this.o.store.updateRun(a.id, {
+        status: 'interrupted',
+        error: storedError({
+          code: 'CONFLICT',
+          message: 'the app closed before the run could stop; resume it from its last checkpoint',
+        }),
+      });
       this.emitStatus(a.id, 'interrupted');
     });
     await a.handle?.terminate().catch(() => undefined);

@@ -7,7 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHANNELS, type Channel, type EventName, type EventPayload, type RequestInput, type RequestOutput, type Result } from '../contract';
+import {
+  CHANNELS,
+  type Channel,
+  type EventName,
+  type EventPayload,
+  type RequestInput,
+  type RequestOutput,
+  type Result,
+} from '../contract';
 import { createAppServices, type AppServices } from './services';
 import { dispatchRequest } from './dispatch';
 
@@ -36,7 +44,12 @@ async function fail(channel: Channel, input: unknown) {
 }
 
 /** Resolves with the first matching event from now on (or one already seen after `since`). */
-function waitFor<E extends EventName>(event: E, match: (p: EventPayload<E>) => boolean, timeoutMs = 90_000, since = 0): Promise<EventPayload<E>> {
+function waitFor<E extends EventName>(
+  event: E,
+  match: (p: EventPayload<E>) => boolean,
+  timeoutMs = 90_000,
+  since = 0,
+): Promise<EventPayload<E>> {
   const old = seen.find((s) => s.at >= since && s.event === event && match(s.payload as EventPayload<E>));
   if (old) return Promise.resolve(old.payload as EventPayload<E>);
   return new Promise((resolve, reject) => {
@@ -53,11 +66,20 @@ function waitFor<E extends EventName>(event: E, match: (p: EventPayload<E>) => b
   });
 }
 
-const statusesOf = (runId: string) => seen.filter((s) => s.event === 'run.status' && (s.payload as { runId: string }).runId === runId).map((s) => (s.payload as { status: string }).status);
+const statusesOf = (runId: string) =>
+  seen
+    .filter((s) => s.event === 'run.status' && (s.payload as { runId: string }).runId === runId)
+    .map((s) => (s.payload as { status: string }).status);
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-services-'));
-  app = createAppServices({ dbPath: path.join(dir, 'history.db'), transport: 'web', engine: ENGINE, progressPerSec: PROGRESS_PER_SEC, pickPath: async (kind) => (kind === 'folder' ? path.join(dir, 'picked') : null) });
+  app = createAppServices({
+    dbPath: path.join(dir, 'history.db'),
+    transport: 'web',
+    engine: ENGINE,
+    progressPerSec: PROGRESS_PER_SEC,
+    pickPath: async (kind) => (kind === 'folder' ? path.join(dir, 'picked') : null),
+  });
   app.events.onAny((event, payload) => seen.push({ event, payload, at: Date.now() }));
 });
 
@@ -71,7 +93,8 @@ describe('datasets', () => {
     const list = await call('datasets.list', {});
     const sample = list.find((d) => d.id === 'sample');
     expect(sample).toMatchObject({ source: 'bundled', format: 'idx', classes: 10, shape: [28, 28, 1], images: 12_000 });
-    if (fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) expect(list.some((d) => d.id === 'fashion-mnist' && d.images === 70_000)).toBe(true);
+    if (fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz'))
+      expect(list.some((d) => d.id === 'fashion-mnist' && d.images === 70_000)).toBe(true);
   });
 
   it('inspects by id with class counts per split', async () => {
@@ -102,21 +125,33 @@ describe('datasets', () => {
     expect(p.after[0]).toBe(1000);
     expect(p.after[9]).toBe(100);
     expect(p.total).toBe(p.after.reduce((a, b) => a + b, 0));
-    expect(await fail('datasets.imbalancePreview', { id: 'sample', imbalance: 'dominant:12:5' })).toMatchObject({ code: 'BAD_INPUT', field: 'imbalance' });
+    expect(await fail('datasets.imbalancePreview', { id: 'sample', imbalance: 'dominant:12:5' })).toMatchObject({
+      code: 'BAD_INPUT',
+      field: 'imbalance',
+    });
   });
 
   it('adds and removes an image folder the user typed (web host), announcing the change', async () => {
     const root = path.join(dir, 'shapes');
-    for (const [cls, value] of [['dark', 20], ['light', 230]] as const) {
+    for (const [cls, value] of [
+      ['dark', 20],
+      ['light', 230],
+    ] as const) {
       fs.mkdirSync(path.join(root, cls), { recursive: true });
       for (let i = 0; i < 6; i++) {
-        await sharp({ create: { width: 12, height: 12, channels: 3, background: { r: value, g: value - i, b: value } } }).png().toFile(path.join(root, cls, `${i}.png`));
+        await sharp({
+          create: { width: 12, height: 12, channels: 3, background: { r: value, g: value - i, b: value } },
+        })
+          .png()
+          .toFile(path.join(root, cls, `${i}.png`));
       }
     }
     const entry = await call('datasets.add', { path: root });
     expect(entry).toMatchObject({ source: 'user', format: 'folder', classes: 2, images: 12, name: 'shapes' });
     expect((await call('datasets.list', {})).map((d) => d.id)).toContain(entry.id);
-    expect(seen.some((s) => s.event === 'datasets.changed' && (s.payload as { ids: string[] }).ids.includes(entry.id))).toBe(true);
+    expect(
+      seen.some((s) => s.event === 'datasets.changed' && (s.payload as { ids: string[] }).ids.includes(entry.id)),
+    ).toBe(true);
     expect(await call('datasets.remove', { id: entry.id })).toEqual({ removed: entry.id });
     expect((await call('datasets.list', {})).map((d) => d.id)).not.toContain(entry.id);
     expect(await fail('datasets.remove', { id: 'sample' })).toMatchObject({ code: 'CONFLICT', field: 'id' });
@@ -142,12 +177,16 @@ describe('system info and estimates', () => {
   });
 
   it('estimates from the training images after the draw and limit', async () => {
-    const e = await call('runs.estimate', { config: { dataset: 'sample', imbalance: 'longtail:10', batchSize: 128, epochs: 3 } });
+    const e = await call('runs.estimate', {
+      config: { dataset: 'sample', imbalance: 'longtail:10', batchSize: 128, epochs: 3 },
+    });
     const kept = (await call('datasets.imbalancePreview', { id: 'sample', imbalance: 'longtail:10' })).total;
     expect(e.steps).toBe(Math.floor(kept / 128) * 3);
     expect(e.seconds).toBeCloseTo((e.steps * 128) / e.imagesPerSec, 6);
     expect(['measured', 'benchmark', 'assumed']).toContain(e.basis);
-    expect(await fail('runs.estimate', { config: { dataset: 'sample', trainLimit: 10, batchSize: 16, queueSize: 64 } })).toMatchObject({ code: 'BAD_INPUT', field: 'config.batchSize' });
+    expect(
+      await fail('runs.estimate', { config: { dataset: 'sample', trainLimit: 10, batchSize: 16, queueSize: 64 } }),
+    ).toMatchObject({ code: 'BAD_INPUT', field: 'config.batchSize' });
   });
 });
 
@@ -231,7 +270,14 @@ describe('runs', () => {
     expect(gaps.slice(0, -1).filter((g) => g < 1000 / PROGRESS_PER_SEC - 5)).toEqual([]);
 
     const detail = await call('runs.get', { id: a.id });
-    expect(detail.run).toMatchObject({ status: 'completed', step: 32, totalSteps: 32, epoch: 2, epochs: 2, backend: expect.any(String) });
+    expect(detail.run).toMatchObject({
+      status: 'completed',
+      step: 32,
+      totalSteps: 32,
+      epoch: 2,
+      epochs: 2,
+      backend: expect.any(String),
+    });
     expect(detail.baseline?.epoch).toBe(0);
     expect(detail.evals.map((e) => e.epoch)).toEqual([1, 2]);
     expect(detail.checkpoints.length).toBeGreaterThan(0);
@@ -316,7 +362,10 @@ describe('runs', () => {
     expect(t.effectiveAnchors).toBeLessThanOrEqual(64);
     expect(t.topAnchors).toHaveLength(3);
     expect(t.topAnchors[0].probability).toBeGreaterThanOrEqual(t.topAnchors[2].probability);
-    expect(await fail('runs.neighbours', { id: a.id, testIndex: 99_999 })).toMatchObject({ code: 'BAD_INPUT', field: 'testIndex' });
+    expect(await fail('runs.neighbours', { id: a.id, testIndex: 99_999 })).toMatchObject({
+      code: 'BAD_INPUT',
+      field: 'testIndex',
+    });
   }, 120_000);
 
   it('never loads tfjs on the thread that serves requests (compiled services, in a child process)', () => {
@@ -329,7 +378,9 @@ describe('runs', () => {
           await app.close();
           console.log(JSON.stringify({ backend: info.backend, tf }));
         });`;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 }).trim().split('\n').pop()!);
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 }).trim().split('\n').pop()!,
+    );
     expect(out.tf).toEqual([]);
     expect(['tensorflow', 'wasm', 'cpu']).toContain(out.backend);
   });

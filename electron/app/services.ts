@@ -85,10 +85,16 @@ const RESNET18_COST = 8;
 
 function appVersionFallback(): string {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+    ).version;
   } catch {
     try {
-      return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+      return (
+        JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
+          version: string;
+        }
+      ).version;
     } catch {
       return 'unknown';
     }
@@ -102,7 +108,13 @@ function median(values: number[]): number {
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'run';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'run'
+  );
 }
 
 export function createAppServices(opts: AppServicesOptions): AppServices {
@@ -119,7 +131,11 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     pickPath: opts.pickPath,
     allowTypedPaths: opts.transport === 'web',
   });
-  const registryOptions = () => ({ userPaths: store.listUserDatasets().map((d) => d.path), resourcesDir: opts.resourcesDir, systemRoots: opts.systemRoots });
+  const registryOptions = () => ({
+    userPaths: store.listUserDatasets().map((d) => d.path),
+    resourcesDir: opts.resourcesDir,
+    systemRoots: opts.systemRoots,
+  });
   const runs = new RunService({
     store,
     events,
@@ -145,9 +161,17 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   }
 
   /** Images/s for an architecture on the current backend: median of the last completed runs, else assumed. */
-  function measuredSpeed(backend: string, arch: RunConfig['arch']): { imagesPerSec: number; basis: RunEstimate['basis'] } {
+  function measuredSpeed(
+    backend: string,
+    arch: RunConfig['arch'],
+  ): { imagesPerSec: number; basis: RunEstimate['basis'] } {
     const done = store.listRuns({ status: 'completed', sort: 'finishedAt', order: 'desc', limit: 50 }).runs;
-    const same = done.filter((r: StoredRunSummary) => r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0).slice(0, 5);
+    const same = done
+      .filter(
+        (r: StoredRunSummary) =>
+          r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0,
+      )
+      .slice(0, 5);
     if (same.length > 0) return { imagesPerSec: median(same.map((r) => r.imagesPerSec as number)), basis: 'measured' };
     const base = ASSUMED_IMAGES_PER_SEC[backend] ?? ASSUMED_IMAGES_PER_SEC.wasm;
     return { imagesPerSec: arch === 'resnet18' ? base / RESNET18_COST : base, basis: 'assumed' };
@@ -160,7 +184,12 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
       backend: b.backend,
       device: b.device,
       fallbacks: b.fallbacks,
-      versions: { ...b.versions, app: appVersion, 'better-sqlite3': requireVersion('better-sqlite3'), sharp: requireVersion('sharp') },
+      versions: {
+        ...b.versions,
+        app: appVersion,
+        'better-sqlite3': requireVersion('better-sqlite3'),
+        sharp: requireVersion('sharp'),
+      },
       appVersion,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       transport: opts.transport,
@@ -185,7 +214,10 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     let n = ds.train.count;
     const spec = parseImbalance(config.imbalance);
     if (spec.kind !== 'none') {
-      if (!ds.train.labels || !ds.classNames) throw new IsdError('BAD_INPUT', `config.imbalance: ${p} has no labels to draw an imbalance from`, { field: 'config.imbalance' });
+      if (!ds.train.labels || !ds.classNames)
+        throw new IsdError('BAD_INPUT', `config.imbalance: ${p} has no labels to draw an imbalance from`, {
+          field: 'config.imbalance',
+        });
       try {
         n = imbalanceCounts(countClasses(ds.train.labels, ds.classNames.length), spec).reduce((a, b) => a + b, 0);
       } catch (err) {
@@ -199,16 +231,38 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   async function analysisInput(id: string, testIndex: number) {
     const detail = store.getRun(id);
     const ck = existingCheckpoints(detail.checkpoints);
-    if (ck.length === 0) throw new IsdError('CONFLICT', `run ${id} has no checkpoint on disk yet; it appears after the first epoch`, { field: 'id' });
+    if (ck.length === 0)
+      throw new IsdError('CONFLICT', `run ${id} has no checkpoint on disk yet; it appears after the first epoch`, {
+        field: 'id',
+      });
     const last = ck[ck.length - 1];
     const datasetPath = await resolveDataset(detail.config.dataset, registryOptions());
-    return { input: { runId: id, config: detail.config, datasetPath, checkpointPath: last.path, engine: opts.engine, testIndex }, checkpoint: { epoch: last.epoch, step: last.step, at: last.createdAt } };
+    return {
+      input: {
+        runId: id,
+        config: detail.config,
+        datasetPath,
+        checkpointPath: last.path,
+        engine: opts.engine,
+        testIndex,
+      },
+      checkpoint: { epoch: last.epoch, step: last.step, at: last.createdAt },
+    };
   }
 
-  async function imageOf(p: ImagePixels, shape: [number, number, number], classNames: string[] | null): Promise<NeighbourImage> {
+  async function imageOf(
+    p: ImagePixels,
+    shape: [number, number, number],
+    classNames: string[] | null,
+  ): Promise<NeighbourImage> {
     const [h, w, c] = shape;
     const dataUrl = await thumbnailDataUrl({ images: p.pixels, height: h, width: w, channels: c }, 0, 64);
-    return { index: p.index, label: p.label, className: p.label !== null ? (classNames?.[p.label] ?? String(p.label)) : null, dataUrl };
+    return {
+      index: p.index,
+      label: p.label,
+      className: p.label !== null ? (classNames?.[p.label] ?? String(p.label)) : null,
+      dataUrl,
+    };
   }
 
   const core: Omit<Handlers, StudyChannel> = {
@@ -225,7 +279,8 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     'runs.start': async (input) => {
       const config = checkedConfig(input.config);
       const { entry } = await datasets.resolve(config.dataset, 'config.dataset');
-      if (entry?.error) throw new IsdError('DATASET_INVALID', entry.error, { field: 'config.dataset', path: entry.path });
+      if (entry?.error)
+        throw new IsdError('DATASET_INVALID', entry.error, { field: 'config.dataset', path: entry.path });
       return runs.start(config, entry?.name ?? path.basename(config.dataset));
     },
     'runs.pause': (input) => runs.pause(store.resolveRunId(input.id)),
@@ -250,7 +305,9 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         // Not a stored column: computed per run, so sorted here.
         const all = store.listRuns({ ...query, sort: 'createdAt', limit: 10_000 }).runs.map(toSummary);
         const sign = input.dir === 'asc' ? 1 : -1;
-        all.sort((a, b) => (a.durationSec === null ? 1 : b.durationSec === null ? -1 : sign * (a.durationSec - b.durationSec)));
+        all.sort((a, b) =>
+          a.durationSec === null ? 1 : b.durationSec === null ? -1 : sign * (a.durationSec - b.durationSec),
+        );
         return { runs: all.slice(input.offset, input.offset + input.limit), total: all.length };
       }
       const page = store.listRuns({ ...query, sort: input.sort, limit: input.limit, offset: input.offset });
@@ -293,15 +350,27 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.delete': (input) => {
       const id = store.resolveRunId(input.id);
-      if (runs.isBusy(id)) throw new IsdError('CONFLICT', `run ${id} is training or waiting in the queue; stop it before deleting it`, { field: 'id' });
+      if (runs.isBusy(id))
+        throw new IsdError('CONFLICT', `run ${id} is training or waiting in the queue; stop it before deleting it`, {
+          field: 'id',
+        });
       store.deleteRun(id, { deleteFiles: true });
       return { deleted: id };
     },
     'runs.export': (input): RunExport => {
       const id = store.resolveRunId(input.id);
       const name = slug(store.getRunRecord(id).name);
-      if (input.format === 'json') return { filename: `${name}-${id.slice(0, 8)}.json`, mimeType: 'application/json', content: store.exportRunJson(id) };
-      return { filename: `${name}-${id.slice(0, 8)}-steps.csv`, mimeType: 'text/csv', content: store.exportMetricsCsv(id, 'steps') };
+      if (input.format === 'json')
+        return {
+          filename: `${name}-${id.slice(0, 8)}.json`,
+          mimeType: 'application/json',
+          content: store.exportRunJson(id),
+        };
+      return {
+        filename: `${name}-${id.slice(0, 8)}-steps.csv`,
+        mimeType: 'text/csv',
+        content: store.exportMetricsCsv(id, 'steps'),
+      };
     },
     'runs.neighbours': async (input): Promise<NeighbourGallery> => {
       const id = store.resolveRunId(input.id);
@@ -312,13 +381,20 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         checkpoint,
         testCount: r.testCount,
         query: await imageOf(r.query, r.shape, r.classNames),
-        neighbours: await Promise.all(r.neighbours.map(async (n) => ({ ...(await imageOf(n, r.shape, r.classNames)), similarity: n.similarity }))),
+        neighbours: await Promise.all(
+          r.neighbours.map(async (n) => ({ ...(await imageOf(n, r.shape, r.classNames)), similarity: n.similarity })),
+        ),
       };
     },
     'runs.teacherSimilarity': async (input): Promise<TeacherSimilarity> => {
       const id = store.resolveRunId(input.id);
       const { input: base, checkpoint } = await analysisInput(id, input.testIndex);
-      const r = await analysis.request<TeacherSimilarityResult>({ type: 'teacherSimilarity', ...base, bins: input.bins, top: input.top });
+      const r = await analysis.request<TeacherSimilarityResult>({
+        type: 'teacherSimilarity',
+        ...base,
+        bins: input.bins,
+        top: input.top,
+      });
       return {
         runId: id,
         testIndex: input.testIndex,
@@ -330,19 +406,33 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         cosine: r.cosine,
         effectiveAnchors: r.effectiveAnchors,
         // A queue slot holds a key, not an image: only the label of the image it came from is known.
-        topAnchors: r.topAnchors.map((a) => ({ ...a, className: a.label !== null ? (r.classNames?.[a.label] ?? String(a.label)) : null, dataUrl: null })),
+        topAnchors: r.topAnchors.map((a) => ({
+          ...a,
+          className: a.label !== null ? (r.classNames?.[a.label] ?? String(a.label)) : null,
+          dataUrl: null,
+        })),
       };
     },
     'runs.estimate': async (input): Promise<RunEstimate> => {
       const config = checkedConfig(input.config);
       const n = await trainImageCount(config);
       if (n < config.batchSize) {
-        throw new IsdError('BAD_INPUT', `config.batchSize: ${config.batchSize} is larger than the ${n} training images (after the imbalance draw and train limit)`, { field: 'config.batchSize' });
+        throw new IsdError(
+          'BAD_INPUT',
+          `config.batchSize: ${config.batchSize} is larger than the ${n} training images (after the imbalance draw and train limit)`,
+          { field: 'config.batchSize' },
+        );
       }
       const steps = Math.floor(n / config.batchSize) * config.epochs;
       const b = await backendReport();
       const speed = measuredSpeed(b.backend, config.arch);
-      return { seconds: (steps * config.batchSize) / speed.imagesPerSec, steps, imagesPerSec: speed.imagesPerSec, basis: speed.basis, backend: b.backend };
+      return {
+        seconds: (steps * config.batchSize) / speed.imagesPerSec,
+        steps,
+        imagesPerSec: speed.imagesPerSec,
+        basis: speed.basis,
+        backend: b.backend,
+      };
     },
   };
 

@@ -30,7 +30,8 @@ export function contentTypeOf(file: string): string {
   return CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
-export type StaticLookup = { ok: true; file: string; contentType: string } | { ok: false; status: 400 | 404; reason: string };
+export type StaticLookup =
+  { ok: true; file: string; contentType: string } | { ok: false; status: 400 | 404; reason: string };
 
 /** The file under rootDir that urlPath ("/assets/x.js", "/" → index.html) names, or why not. */
 export function resolveStaticFile(rootDir: string, urlPath: string): StaticLookup {
@@ -58,7 +59,8 @@ export function resolveStaticFile(rootDir: string, urlPath: string): StaticLooku
     return { ok: false, status: 404, reason: 'no such file' };
   }
   const rel = path.relative(root, file);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return { ok: false, status: 404, reason: 'outside the renderer folder' };
+  if (rel.startsWith('..') || path.isAbsolute(rel))
+    return { ok: false, status: 404, reason: 'outside the renderer folder' };
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);

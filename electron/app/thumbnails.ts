@@ -16,11 +16,16 @@ export async function thumbnailDataUrl(src: ImageArray, index: number, size: num
   const { height: h, width: w, channels: c } = src;
   const bytes = h * w * c;
   const start = index * bytes;
-  if (!Number.isInteger(index) || index < 0 || start + bytes > src.images.length) throw new RangeError(`image ${index} is outside the array`);
+  if (!Number.isInteger(index) || index < 0 || start + bytes > src.images.length)
+    throw new RangeError(`image ${index} is outside the array`);
   const raw = Buffer.from(src.images.buffer, src.images.byteOffset + start, bytes);
   const enlarge = size >= Math.max(h, w);
   const png = await sharp(raw, { raw: { width: w, height: h, channels: c as 1 | 3 } })
-    .resize(size, size, { fit: 'contain', kernel: enlarge ? 'nearest' : 'lanczos3', background: { r: 0, g: 0, b: 0, alpha: 1 } })
+    .resize(size, size, {
+      fit: 'contain',
+      kernel: enlarge ? 'nearest' : 'lanczos3',
+      background: { r: 0, g: 0, b: 0, alpha: 1 },
+    })
     .png({ compressionLevel: 9 })
     .toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;

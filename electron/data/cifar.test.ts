@@ -20,7 +20,8 @@ function records(labels: number[][], first = 0): Buffer {
   const buf = Buffer.alloc(n * rec);
   labels.forEach((lb, r) => {
     lb.forEach((v, k) => (buf[r * rec + k] = v));
-    for (let ch = 0; ch < 3; ch++) for (let p = 0; p < 1024; p++) buf[r * rec + lb.length + ch * 1024 + p] = pixel(first + r, ch, p);
+    for (let ch = 0; ch < 3; ch++)
+      for (let p = 0; p < 1024; p++) buf[r * rec + lb.length + ch * 1024 + p] = pixel(first + r, ch, p);
   });
   return buf;
 }
@@ -39,7 +40,14 @@ async function writeCifar10(name: string, perBatch = 4, batches = 5): Promise<st
 async function writeCifar100(name: string): Promise<string> {
   const dir = path.join(tmp, name);
   await fsp.mkdir(dir, { recursive: true });
-  await fsp.writeFile(path.join(dir, 'train.bin'), records([[1, 42], [19, 99], [0, 0]]));
+  await fsp.writeFile(
+    path.join(dir, 'train.bin'),
+    records([
+      [1, 42],
+      [19, 99],
+      [0, 0],
+    ]),
+  );
   await fsp.writeFile(path.join(dir, 'test.bin'), records([[4, 7]], 500));
   return dir;
 }
@@ -70,7 +78,11 @@ describe('CIFAR-10 binary reader', () => {
     const o = (13 * 1024 + p) * 3;
     expect(Array.from(ds.train.images.subarray(o, o + 3))).toEqual([pixel(13, 0, p), pixel(13, 1, p), pixel(13, 2, p)]);
     const t = (2 * 1024 + 1023) * 3; // last pixel of the last test image
-    expect(Array.from(ds.test?.images.subarray(t, t + 3) ?? [])).toEqual([pixel(1002, 0, 1023), pixel(1002, 1, 1023), pixel(1002, 2, 1023)]);
+    expect(Array.from(ds.test?.images.subarray(t, t + 3) ?? [])).toEqual([
+      pixel(1002, 0, 1023),
+      pixel(1002, 1, 1023),
+      pixel(1002, 2, 1023),
+    ]);
   });
 
   it('takes class names from batches.meta.txt, and looks into cifar-10-batches-bin/', async () => {
@@ -110,7 +122,12 @@ describe('CIFAR-10 binary reader', () => {
     const bytes = await fsp.readFile(file);
     bytes[2 * 3073] = 10; // record 2's label
     await fsp.writeFile(file, bytes);
-    await expectIsdError(loadCifar(dir), 'DATASET_INVALID', file, /label 10 in record 2 is out of range: CIFAR-10 labels are 0–9/);
+    await expectIsdError(
+      loadCifar(dir),
+      'DATASET_INVALID',
+      file,
+      /label 10 in record 2 is out of range: CIFAR-10 labels are 0–9/,
+    );
   });
 
   it('refuses a names file with the wrong number of names', async () => {
@@ -132,13 +149,22 @@ describe('CIFAR-100 binary reader', () => {
     expect(ds.classNames).toEqual(names);
     expect(countClasses(ds.train.labels as Int32Array, 100)[42]).toBe(1);
     const p = 1000;
-    expect(Array.from(ds.train.images.subarray(3072 + p * 3, 3072 + p * 3 + 3))).toEqual([pixel(1, 0, p), pixel(1, 1, p), pixel(1, 2, p)]);
+    expect(Array.from(ds.train.images.subarray(3072 + p * 3, 3072 + p * 3 + 3))).toEqual([
+      pixel(1, 0, p),
+      pixel(1, 1, p),
+      pixel(1, 2, p),
+    ]);
   });
 
   it('refuses a fine label out of range and a truncated file', async () => {
     const dir = await writeCifar100('c100range');
     await fsp.writeFile(path.join(dir, 'test.bin'), records([[4, 100]]));
-    await expectIsdError(loadCifar(dir), 'DATASET_INVALID', 'test.bin', /label 100 in record 0 is out of range: CIFAR-100 fine labels are 0–99/);
+    await expectIsdError(
+      loadCifar(dir),
+      'DATASET_INVALID',
+      'test.bin',
+      /label 100 in record 0 is out of range: CIFAR-100 fine labels are 0–99/,
+    );
     const t = await writeCifar100('c100trunc');
     const file = path.join(t, 'train.bin');
     await fsp.writeFile(file, (await fsp.readFile(file)).subarray(0, 3074 + 10));

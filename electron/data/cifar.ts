@@ -11,7 +11,18 @@ import { IsdError, fsError } from '../errors';
 import { listFolder } from './list-folder';
 import type { ImageSplit, LoadedDataset } from './types';
 
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASSES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 
 const SIDE = 32;
 const PIXELS = SIDE * SIDE; // per channel
@@ -59,7 +70,8 @@ export async function findCifarFiles(dir: string): Promise<CifarFiles | null> {
   if (batches.length > 0 || names.includes('test_batch.bin')) {
     if (batches.length === 0) throw invalid(dir, 'holds test_batch.bin but no data_batch_<n>.bin');
     for (let k = 0; k < batches.length; k++) {
-      if (batches[k] !== k + 1) throw invalid(dir, `data_batch_${k + 1}.bin is missing (found batches ${batches.join(', ')})`);
+      if (batches[k] !== k + 1)
+        throw invalid(dir, `data_batch_${k + 1}.bin is missing (found batches ${batches.join(', ')})`);
     }
     return {
       kind: 'cifar10',
@@ -69,7 +81,12 @@ export async function findCifarFiles(dir: string): Promise<CifarFiles | null> {
     };
   }
   if (names.includes('train.bin')) {
-    return { kind: 'cifar100', dir, train: [path.join(dir, 'train.bin')], test: names.includes('test.bin') ? path.join(dir, 'test.bin') : null };
+    return {
+      kind: 'cifar100',
+      dir,
+      train: [path.join(dir, 'train.bin')],
+      test: names.includes('test.bin') ? path.join(dir, 'test.bin') : null,
+    };
   }
   if (names.includes('test.bin')) throw invalid(dir, 'holds test.bin but no train.bin (CIFAR-100 binary)');
   return null;
@@ -87,7 +104,10 @@ function checkRecords(file: string, size: number, layout: Layout): number {
   const record = layout.labelBytes + IMAGE_BYTES;
   if (size === 0) throw invalid(file, 'is empty');
   if (size % record !== 0) {
-    throw invalid(file, `truncated or not a CIFAR batch: ${size} bytes is not a whole number of ${record}-byte records (${Math.floor(size / record)} full records + ${size % record} bytes)`);
+    throw invalid(
+      file,
+      `truncated or not a CIFAR batch: ${size} bytes is not a whole number of ${record}-byte records (${Math.floor(size / record)} full records + ${size % record} bytes)`,
+    );
   }
   return size / record;
 }
@@ -108,12 +128,16 @@ async function readSplit(files: string[], layout: Layout): Promise<ImageSplit> {
     } catch (err) {
       throw fsError(err, files[f]);
     }
-    if (bytes.length !== sizes[f]) throw invalid(files[f], `changed size while being read (${sizes[f]} → ${bytes.length} bytes)`);
+    if (bytes.length !== sizes[f])
+      throw invalid(files[f], `changed size while being read (${sizes[f]} → ${bytes.length} bytes)`);
     for (let r = 0; r < counts[f]; r++, n++) {
       const base = r * record;
       const label = bytes[base + layout.labelOffset];
       if (label >= layout.numClasses) {
-        throw invalid(files[f], `label ${label} in record ${r} is out of range: ${layout.numClasses === 10 ? 'CIFAR-10' : 'CIFAR-100 fine'} labels are 0–${layout.numClasses - 1}`);
+        throw invalid(
+          files[f],
+          `label ${label} in record ${r} is out of range: ${layout.numClasses === 10 ? 'CIFAR-10' : 'CIFAR-100 fine'} labels are 0–${layout.numClasses - 1}`,
+        );
       }
       labels[n] = label;
       const src = base + layout.labelBytes;
@@ -138,8 +162,12 @@ async function readNames(dir: string, layout: Layout): Promise<string[] | null> 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw fsError(err, file);
   }
-  const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
-  if (names.length !== layout.numClasses) throw invalid(file, `lists ${names.length} class names, expected ${layout.numClasses}`);
+  const names = text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (names.length !== layout.numClasses)
+    throw invalid(file, `lists ${names.length} class names, expected ${layout.numClasses}`);
   return names;
 }
 
@@ -170,7 +198,9 @@ export async function loadCifar(source: string): Promise<LoadedDataset> {
 }
 
 /** Listing summary from file sizes only. */
-export async function probeCifar(source: string): Promise<{ format: CifarKind; images: number; classes: number; shape: [number, number, number] }> {
+export async function probeCifar(
+  source: string,
+): Promise<{ format: CifarKind; images: number; classes: number; shape: [number, number, number] }> {
   const files = await findCifarFiles(source);
   if (!files) throw invalid(source, 'holds no CIFAR binary batches (data_batch_<n>.bin or train.bin)');
   const layout = LAYOUT[files.kind];

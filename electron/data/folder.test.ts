@@ -98,7 +98,9 @@ describe('image folder reader', () => {
     const h = 10;
     const buf = Buffer.alloc(w * h * 3);
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) buf[(y * w + x) * 3 + Math.floor(x / 10)] = 255; // red | green | blue thirds
-    await sharp(buf, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, 'wide.png'));
+    await sharp(buf, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(path.join(dir, 'wide.png'));
     await writeImage(path.join(dir, 'other.png'), [9, 9, 9]);
     const ds = await loadImageFolder(path.dirname(dir), { imageSize: 16, testFraction: 0 });
     const o = (8 * 16 + 8) * 3; // centre of image 0 (other.png sorts before wide.png)
@@ -199,7 +201,12 @@ describe('image folder reader', () => {
     await fsp.mkdir(path.join(noImages, 'sub'), { recursive: true });
     await fsp.writeFile(path.join(noImages, 'readme.txt'), 'hi');
     await fsp.writeFile(path.join(noImages, 'sub', 'data.csv'), '1,2');
-    await expectIsdError(loadDataset(noImages), 'DATASET_INVALID', noImages, /holds no images \(\.png, \.jpg, \.jpeg, \.webp\)/);
+    await expectIsdError(
+      loadDataset(noImages),
+      'DATASET_INVALID',
+      noImages,
+      /holds no images \(\.png, \.jpg, \.jpeg, \.webp\)/,
+    );
   });
 
   it('refuses a bad image size', async () => {

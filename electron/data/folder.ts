@@ -58,7 +58,9 @@ export function isImageFile(name: string): boolean {
 async function readEntries(dir: string): Promise<Dirent[]> {
   try {
     const entries = await fsp.readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return entries
+      .filter((e) => !e.name.startsWith('.'))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (err) {
     throw fsError(err, dir, 'folder');
   }
@@ -109,10 +111,12 @@ export async function scanImageFolder(dir: string): Promise<FolderScan> {
       const classNames = [...train.classes.keys()]; // already sorted
       const index = new Map(classNames.map((n, i) => [n, i]));
       const files: ScannedFile[] = [];
-      for (const [name, list] of train.classes) for (const file of list) files.push({ file, label: index.get(name) as number, split: 'train' });
+      for (const [name, list] of train.classes)
+        for (const file of list) files.push({ file, label: index.get(name) as number, split: 'train' });
       for (const [name, list] of test.classes) {
         const label = index.get(name);
-        if (label === undefined) throw invalid(path.join(dir, testName, name), `class "${name}" has no folder in ${path.join(dir, 'train')}`);
+        if (label === undefined)
+          throw invalid(path.join(dir, testName, name), `class "${name}" has no folder in ${path.join(dir, 'train')}`);
         for (const file of list) files.push({ file, label, split: 'test' });
       }
       return { classNames, files, hasSplitFolders: true, outside: [...train.loose, ...test.loose] };
@@ -128,7 +132,13 @@ export async function scanImageFolder(dir: string): Promise<FolderScan> {
     });
     return { classNames, files, hasSplitFolders: false, outside: loose };
   }
-  if (loose.length > 0) return { classNames: null, files: loose.map((file) => ({ file, label: -1, split: 'train' })), hasSplitFolders: false, outside: [] };
+  if (loose.length > 0)
+    return {
+      classNames: null,
+      files: loose.map((file) => ({ file, label: -1, split: 'train' })),
+      hasSplitFolders: false,
+      outside: [],
+    };
   throw invalid(dir, `holds no images (${IMAGE_EXTENSIONS.join(', ')}), neither directly nor in class sub-folders`);
 }
 
@@ -192,9 +202,13 @@ function collapseToGrey(rgb: Uint8Array, count: number, pixels: number): Uint8Ar
 /** Loads an image folder. Reports progress as {phase: 'scan'} then {phase: 'decode', done, total}. */
 export async function loadImageFolder(dir: string, opts: FolderLoadOptions = {}): Promise<LoadedDataset> {
   const size = opts.imageSize && opts.imageSize > 0 ? opts.imageSize : DEFAULT_FOLDER_IMAGE_SIZE;
-  if (!Number.isInteger(size) || size > 4096) throw new IsdError('BAD_INPUT', `image size must be a whole number of pixels up to 4096, got ${size}`, { field: 'imageSize' });
+  if (!Number.isInteger(size) || size > 4096)
+    throw new IsdError('BAD_INPUT', `image size must be a whole number of pixels up to 4096, got ${size}`, {
+      field: 'imageSize',
+    });
   const fraction = opts.testFraction ?? DEFAULT_TEST_FRACTION;
-  if (!(fraction >= 0 && fraction < 1)) throw new IsdError('BAD_INPUT', `test fraction must be in [0, 1), got ${fraction}`, { field: 'testFraction' });
+  if (!(fraction >= 0 && fraction < 1))
+    throw new IsdError('BAD_INPUT', `test fraction must be in [0, 1), got ${fraction}`, { field: 'testFraction' });
   const concurrency = opts.concurrency ?? Math.min(16, 2 * os.availableParallelism());
   const report = opts.onProgress ?? (() => undefined);
 
@@ -274,7 +288,10 @@ export async function loadImageFolder(dir: string, opts: FolderLoadOptions = {})
 }
 
 /** Listing summary without decoding: file count, class count; channels from the first image's header only. */
-export async function probeImageFolder(dir: string, imageSize = DEFAULT_FOLDER_IMAGE_SIZE): Promise<{ images: number; classes: number; shape: [number, number, number] }> {
+export async function probeImageFolder(
+  dir: string,
+  imageSize = DEFAULT_FOLDER_IMAGE_SIZE,
+): Promise<{ images: number; classes: number; shape: [number, number, number] }> {
   const scan = await scanImageFolder(dir);
   let channels = 3;
   try {
@@ -282,5 +299,9 @@ export async function probeImageFolder(dir: string, imageSize = DEFAULT_FOLDER_I
   } catch {
     // a corrupt first image: the load will skip it and report it; the listing keeps 3
   }
-  return { images: scan.files.length, classes: scan.classNames ? scan.classNames.length : 0, shape: [imageSize, imageSize, channels] };
+  return {
+    images: scan.files.length,
+    classes: scan.classNames ? scan.classNames.length : 0,
+    shape: [imageSize, imageSize, channels],
+  };
 }

@@ -25,12 +25,17 @@ async function expectIsdError(p: Promise<unknown>, code: string, ...parts: (stri
 }
 
 /** A small valid IDX dataset in a fresh folder: n images of h×w with labels i % classes. */
-async function writeIdxSet(name: string, o: { n?: number; testN?: number; h?: number; w?: number; classes?: number; gzip?: boolean } = {}): Promise<string> {
+async function writeIdxSet(
+  name: string,
+  o: { n?: number; testN?: number; h?: number; w?: number; classes?: number; gzip?: boolean } = {},
+): Promise<string> {
   const { n = 20, testN = 10, h = 4, w = 3, classes = 5, gzip = false } = o;
   const dir = path.join(tmp, name);
   await fsp.mkdir(dir, { recursive: true });
-  const write = async (file: string, bytes: Buffer) => fsp.writeFile(path.join(dir, gzip ? `${file}.gz` : file), gzip ? zlib.gzipSync(bytes) : bytes);
-  const pixels = (count: number, base: number) => Uint8Array.from({ length: count * h * w }, (_, i) => (i + base) % 256);
+  const write = async (file: string, bytes: Buffer) =>
+    fsp.writeFile(path.join(dir, gzip ? `${file}.gz` : file), gzip ? zlib.gzipSync(bytes) : bytes);
+  const pixels = (count: number, base: number) =>
+    Uint8Array.from({ length: count * h * w }, (_, i) => (i + base) % 256);
   const labels = (count: number) => Uint8Array.from({ length: count }, (_, i) => i % classes);
   await write('train-images-idx3-ubyte', encodeIdx([n, h, w], pixels(n, 0)));
   await write('train-labels-idx1-ubyte', encodeIdx([n], labels(n)));
@@ -68,7 +73,9 @@ describe('IDX reader on the real Fashion-MNIST (Debian dataset-fashion-mnist)', 
     expect(ds.classNames?.[ds.train.labels?.[0] as number]).toBe('Ankle boot');
 
     // First image's pixels straight from the images file (16-byte idx3 header).
-    const imgHead = zlib.gunzipSync(readFileSync(path.join(FASHION, 'train-images-idx3-ubyte.gz'))).subarray(16, 16 + 784);
+    const imgHead = zlib
+      .gunzipSync(readFileSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')))
+      .subarray(16, 16 + 784);
     expect(Buffer.from(ds.train.images.subarray(0, 784)).equals(imgHead)).toBe(true);
   });
 
@@ -105,13 +112,27 @@ describe('IDX reader on files the test writes', () => {
     await fsp.writeFile(path.join(dir, 'classes.txt'), 'a\nb\nc\nd\ne\n');
     expect((await loadIdx(dir)).classNames).toEqual(['a', 'b', 'c', 'd', 'e']);
     await fsp.writeFile(path.join(dir, 'classes.txt'), 'a\nb\nc\n');
-    await expectIsdError(loadIdx(dir), 'DATASET_INVALID', 'train-labels-idx1-ubyte', /label 3 at index 3 is out of range/, /3 classes/);
+    await expectIsdError(
+      loadIdx(dir),
+      'DATASET_INVALID',
+      'train-labels-idx1-ubyte',
+      /label 3 at index 3 is out of range/,
+      /3 classes/,
+    );
   });
 
   it('refuses a test label no training image has', async () => {
     const dir = await writeIdxSet('testrange', { classes: 5 });
-    await fsp.writeFile(path.join(dir, 't10k-labels-idx1-ubyte'), encodeIdx([10], Uint8Array.from([0, 1, 2, 3, 4, 0, 1, 2, 3, 7])));
-    await expectIsdError(loadIdx(dir), 'DATASET_INVALID', 't10k-labels-idx1-ubyte', /label 7 at index 9 is out of range/);
+    await fsp.writeFile(
+      path.join(dir, 't10k-labels-idx1-ubyte'),
+      encodeIdx([10], Uint8Array.from([0, 1, 2, 3, 4, 0, 1, 2, 3, 7])),
+    );
+    await expectIsdError(
+      loadIdx(dir),
+      'DATASET_INVALID',
+      't10k-labels-idx1-ubyte',
+      /label 7 at index 9 is out of range/,
+    );
   });
 
   it('refuses a truncated images file, naming it and the byte counts', async () => {
@@ -159,7 +180,12 @@ describe('IDX reader on files the test writes', () => {
     const dir = await writeIdxSet('count');
     const file = path.join(dir, 'train-labels-idx1-ubyte');
     await fsp.writeFile(file, encodeIdx([19], new Uint8Array(19)));
-    await expectIsdError(loadIdx(dir), 'DATASET_INVALID', file, /holds 19 labels but train-images-idx3-ubyte holds 20 images/);
+    await expectIsdError(
+      loadIdx(dir),
+      'DATASET_INVALID',
+      file,
+      /holds 19 labels but train-images-idx3-ubyte holds 20 images/,
+    );
   });
 
   it('refuses test images of another shape than the training images', async () => {

@@ -15,11 +15,29 @@ import type { ImageSplit, LoadedDataset } from './types';
 
 const gunzip = promisify(zlib.gunzip);
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 /** Element type byte of an IDX header; only unsigned bytes hold images and labels. */
 const IDX_UBYTE = 0x08;
-const IDX_TYPE_NAMES: Record<number, string> = { 0x08: 'unsigned byte', 0x09: 'signed byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double' };
+const IDX_TYPE_NAMES: Record<number, string> = {
+  0x08: 'unsigned byte',
+  0x09: 'signed byte',
+  0x0b: 'short',
+  0x0c: 'int',
+  0x0d: 'float',
+  0x0e: 'double',
+};
 
 const IMAGES_FILE = /^(train|t10k|test)-images[.-]idx3-ubyte(\.gz)?$/i;
 
@@ -48,16 +66,24 @@ export function parseIdxHeader(bytes: Uint8Array, file: string): { dims: number[
   if (bytes.length < 4) throw invalid(file, `truncated: ${bytes.length} bytes, too short for an IDX header`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     const magic = Buffer.from(bytes.subarray(0, 4)).toString('hex');
-    throw invalid(file, `wrong magic number 0x${magic}: not an IDX file (expected 0x0000 followed by type and rank bytes)`);
+    throw invalid(
+      file,
+      `wrong magic number 0x${magic}: not an IDX file (expected 0x0000 followed by type and rank bytes)`,
+    );
   }
   const type = bytes[2];
   if (type !== IDX_UBYTE) {
-    throw invalid(file, `IDX element type 0x${type.toString(16).padStart(2, '0')} (${IDX_TYPE_NAMES[type] ?? 'unknown'}) is not supported, expected 0x08 (unsigned byte)`);
+    throw invalid(
+      file,
+      `IDX element type 0x${type.toString(16).padStart(2, '0')} (${IDX_TYPE_NAMES[type] ?? 'unknown'}) is not supported, expected 0x08 (unsigned byte)`,
+    );
   }
   const rank = bytes[3];
-  if (rank < 1 || rank > 4) throw invalid(file, `IDX rank ${rank} is not supported (expected 1 for labels, 3 or 4 for images)`);
+  if (rank < 1 || rank > 4)
+    throw invalid(file, `IDX rank ${rank} is not supported (expected 1 for labels, 3 or 4 for images)`);
   const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) throw invalid(file, `truncated: ${bytes.length} bytes, the header alone needs ${headerBytes}`);
+  if (bytes.length < headerBytes)
+    throw invalid(file, `truncated: ${bytes.length} bytes, the header alone needs ${headerBytes}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, headerBytes);
   const dims: number[] = [];
   for (let d = 0; d < rank; d++) dims.push(view.getUint32(4 + 4 * d, false));
@@ -69,15 +95,18 @@ export function decodeIdx(bytes: Uint8Array, file: string): IdxArray {
   const { dims, headerBytes } = parseIdxHeader(bytes, file);
   const expected = dims.reduce((a, b) => a * b, 1);
   const found = bytes.length - headerBytes;
-  if (found < expected) throw invalid(file, `truncated: header [${dims.join(', ')}] needs ${expected} data bytes, found ${found}`);
-  if (found > expected) throw invalid(file, `${found - expected} bytes beyond the ${expected} that header [${dims.join(', ')}] describes`);
+  if (found < expected)
+    throw invalid(file, `truncated: header [${dims.join(', ')}] needs ${expected} data bytes, found ${found}`);
+  if (found > expected)
+    throw invalid(file, `${found - expected} bytes beyond the ${expected} that header [${dims.join(', ')}] describes`);
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expected) };
 }
 
 /** Uncompressed IDX bytes for an unsigned-byte array of the given dimensions. */
 export function encodeIdx(dims: number[], data: Uint8Array): Buffer {
   const expected = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== expected) throw new RangeError(`IDX data holds ${data.length} bytes, dims [${dims.join(', ')}] need ${expected}`);
+  if (data.length !== expected)
+    throw new RangeError(`IDX data holds ${data.length} bytes, dims [${dims.join(', ')}] need ${expected}`);
   const header = Buffer.alloc(4 + 4 * dims.length);
   header[2] = IDX_UBYTE;
   header[3] = dims.length;
@@ -139,7 +168,12 @@ export async function findIdxFiles(dir: string): Promise<IdxFiles | null> {
     const rank = kind === 'images' ? 'idx3' : 'idx1';
     const candidates = names.filter((n) => {
       const m = /^([a-z0-9]+)-(images|labels)[.-](idx[13])-ubyte(\.gz)?$/i.exec(n);
-      return m !== null && prefixes.includes(m[1].toLowerCase()) && m[2].toLowerCase() === kind && m[3].toLowerCase() === rank;
+      return (
+        m !== null &&
+        prefixes.includes(m[1].toLowerCase()) &&
+        m[2].toLowerCase() === kind &&
+        m[3].toLowerCase() === rank
+      );
     });
     candidates.sort((a, b) => Number(a.endsWith('.gz')) - Number(b.endsWith('.gz'))); // raw first: no inflate
     return candidates.length ? path.join(dir, candidates[0]) : null;
@@ -150,7 +184,12 @@ export async function findIdxFiles(dir: string): Promise<IdxFiles | null> {
     if (testImages) throw invalid(dir, `holds ${path.basename(testImages)} but no train-images-idx3-ubyte[.gz]`);
     return null;
   }
-  return { trainImages, trainLabels: pick('train', 'labels'), testImages, testLabels: testImages ? pick('test', 'labels') : null };
+  return {
+    trainImages,
+    trainLabels: pick('train', 'labels'),
+    testImages,
+    testLabels: testImages ? pick('test', 'labels') : null,
+  };
 }
 
 /** The labels file beside a single images file (…images-idx3-ubyte → …labels-idx1-ubyte, raw or .gz). */
@@ -192,15 +231,21 @@ interface IdxImages {
 function asImages(arr: IdxArray, file: string): IdxImages {
   const { dims } = arr;
   // Own a tight ArrayBuffer (no header bytes, no zlib slack) so callers may transfer images.buffer to a worker.
-  const data = arr.data.byteOffset === 0 && arr.data.buffer.byteLength === arr.data.length ? arr.data : arr.data.slice();
+  const data =
+    arr.data.byteOffset === 0 && arr.data.buffer.byteLength === arr.data.length ? arr.data : arr.data.slice();
   if (dims.length === 3) return { count: dims[0], height: dims[1], width: dims[2], channels: 1, data };
-  if (dims.length === 4 && (dims[3] === 1 || dims[3] === 3)) return { count: dims[0], height: dims[1], width: dims[2], channels: dims[3], data };
+  if (dims.length === 4 && (dims[3] === 1 || dims[3] === 3))
+    return { count: dims[0], height: dims[1], width: dims[2], channels: dims[3], data };
   if (dims.length === 1) throw invalid(file, 'is an IDX labels file (rank 1); expected images (idx3)');
-  throw invalid(file, `IDX dims [${dims.join(', ')}] are not images: expected [count, height, width] or [count, height, width, 1|3]`);
+  throw invalid(
+    file,
+    `IDX dims [${dims.join(', ')}] are not images: expected [count, height, width] or [count, height, width, 1|3]`,
+  );
 }
 
 function asLabels(arr: IdxArray, file: string, imagesFile: string, imageCount: number): Int32Array {
-  if (arr.dims.length !== 1) throw invalid(file, `IDX dims [${arr.dims.join(', ')}] are not labels: expected rank 1 (idx1)`);
+  if (arr.dims.length !== 1)
+    throw invalid(file, `IDX dims [${arr.dims.join(', ')}] are not labels: expected rank 1 (idx1)`);
   if (arr.dims[0] !== imageCount) {
     throw invalid(file, `holds ${arr.dims[0]} labels but ${path.basename(imagesFile)} holds ${imageCount} images`);
   }
@@ -216,7 +261,10 @@ async function readClassNames(dir: string): Promise<string[] | null> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw fsError(err, file);
   }
-  const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (names.length === 0) throw invalid(file, 'holds no class names');
   return names;
 }
@@ -248,7 +296,10 @@ export async function loadIdx(source: string): Promise<LoadedDataset> {
   }
   if (files.testImages && Boolean(files.trainLabels) !== Boolean(files.testLabels)) {
     const missing = files.trainLabels ? (files.testImages as string) : files.trainImages;
-    throw invalid(missing, `has no labels file beside it (the other split has one): expected ${path.basename(missing).replace(/images([.-])idx3/i, 'labels$1idx1')}`);
+    throw invalid(
+      missing,
+      `has no labels file beside it (the other split has one): expected ${path.basename(missing).replace(/images([.-])idx3/i, 'labels$1idx1')}`,
+    );
   }
 
   // All files inflate concurrently in the thread pool.
@@ -260,18 +311,26 @@ export async function loadIdx(source: string): Promise<LoadedDataset> {
     readClassNames(dir),
   ]);
   const trainImg = asImages(trainImgArr, files.trainImages);
-  const trainLabels = trainLblArr && files.trainLabels ? asLabels(trainLblArr, files.trainLabels, files.trainImages, trainImg.count) : null;
+  const trainLabels =
+    trainLblArr && files.trainLabels
+      ? asLabels(trainLblArr, files.trainLabels, files.trainImages, trainImg.count)
+      : null;
   let test: ImageSplit | null = null;
   let testLabels: Int32Array | null = null;
   if (testImgArr && files.testImages) {
     const testImg = asImages(testImgArr, files.testImages);
-    if (testImg.height !== trainImg.height || testImg.width !== trainImg.width || testImg.channels !== trainImg.channels) {
+    if (
+      testImg.height !== trainImg.height ||
+      testImg.width !== trainImg.width ||
+      testImg.channels !== trainImg.channels
+    ) {
       throw invalid(
         files.testImages,
         `images are ${testImg.height}×${testImg.width}×${testImg.channels} but the training images are ${trainImg.height}×${trainImg.width}×${trainImg.channels}`,
       );
     }
-    testLabels = testLblArr && files.testLabels ? asLabels(testLblArr, files.testLabels, files.testImages, testImg.count) : null;
+    testLabels =
+      testLblArr && files.testLabels ? asLabels(testLblArr, files.testLabels, files.testImages, testImg.count) : null;
     test = { count: testImg.count, images: testImg.data, labels: testLabels };
   }
   if (trainImg.count === 0) throw invalid(files.trainImages, 'holds no images');
@@ -291,7 +350,8 @@ export async function loadIdx(source: string): Promise<LoadedDataset> {
     } else {
       let max = 0;
       for (let i = 0; i < trainLabels.length; i++) if (trainLabels[i] > max) max = trainLabels[i];
-      if (testLabels && files.testLabels) checkRange(testLabels, max + 1, files.testLabels, `the training labels only go up to ${max}`);
+      if (testLabels && files.testLabels)
+        checkRange(testLabels, max + 1, files.testLabels, `the training labels only go up to ${max}`);
       classNames = Array.from({ length: max + 1 }, (_, c) => String(c));
     }
   }
@@ -316,7 +376,9 @@ function datasetName(source: string, isDir: boolean): string {
 }
 
 /** Headers-only summary for listings: image counts and shape from the idx3 headers, classes from the (small) labels files. */
-export async function probeIdx(source: string): Promise<{ images: number; classes: number; shape: [number, number, number] }> {
+export async function probeIdx(
+  source: string,
+): Promise<{ images: number; classes: number; shape: [number, number, number] }> {
   let stat;
   try {
     stat = await fsp.stat(source);
@@ -329,7 +391,8 @@ export async function probeIdx(source: string): Promise<{ images: number; classe
   if (!files) throw invalid(source, 'holds no train-images-idx3-ubyte[.gz] file');
   const dir = stat.isDirectory() ? source : path.dirname(source);
   const trainDims = await readIdxDims(files.trainImages);
-  if (trainDims.length !== 3 && trainDims.length !== 4) throw invalid(files.trainImages, `IDX dims [${trainDims.join(', ')}] are not images`);
+  if (trainDims.length !== 3 && trainDims.length !== 4)
+    throw invalid(files.trainImages, `IDX dims [${trainDims.join(', ')}] are not images`);
   const testDims = files.testImages ? await readIdxDims(files.testImages) : null;
   let classes = 0;
   const names = await readClassNames(dir);

@@ -16,10 +16,19 @@ function labelsWith(counts: number[]): Int32Array {
   return Int32Array.from(out);
 }
 
-function expectValidDraw(labels: Int32Array, numClasses: number, draw: { indices: Int32Array; classCounts: number[] }): void {
+function expectValidDraw(
+  labels: Int32Array,
+  numClasses: number,
+  draw: { indices: Int32Array; classCounts: number[] },
+): void {
   expect(new Set(draw.indices).size).toBe(draw.indices.length); // no image twice
   expect(draw.indices.every((i) => i >= 0 && i < labels.length)).toBe(true);
-  expect(countClasses(Int32Array.from(draw.indices, (i) => labels[i]), numClasses)).toEqual(draw.classCounts);
+  expect(
+    countClasses(
+      Int32Array.from(draw.indices, (i) => labels[i]),
+      numClasses,
+    ),
+  ).toEqual(draw.classCounts);
 }
 
 describe('imbalance draws', () => {
@@ -56,7 +65,9 @@ describe('imbalance draws', () => {
     expect(err).toBeInstanceOf(IsdError);
     expect((err as IsdError).field).toBe('imbalance');
     expect((err as IsdError).message).toMatch(/asks 10 images of class 2, which has only 8/);
-    expect(() => imbalanceCounts([5, 5], parseImbalance('dominant:2:1'))).toThrow(/needs more than 2 classes; the dataset has 2/);
+    expect(() => imbalanceCounts([5, 5], parseImbalance('dominant:2:1'))).toThrow(
+      /needs more than 2 classes; the dataset has 2/,
+    );
   });
 
   it('none keeps every image, shuffled', () => {
@@ -82,6 +93,8 @@ describe('imbalance draws', () => {
   });
 
   it('refuses labels outside the class range', () => {
-    expect(() => drawImbalance(Int32Array.from([0, 3]), 3, parseImbalance('none'), 0)).toThrow(/label 3 at index 1 is outside the 3 classes/);
+    expect(() => drawImbalance(Int32Array.from([0, 3]), 3, parseImbalance('none'), 0)).toThrow(
+      /label 3 at index 1 is outside the 3 classes/,
+    );
   });
 });

@@ -31,18 +31,30 @@ export function imbalanceCounts(available: number[], spec: ImbalanceSpec): numbe
     // 1e-9 absorbs rounding such as 6000 · 10^−1 = 599.9999…; at least one image per class.
     return available.map((_, c) => Math.max(1, Math.floor(nmax * Math.pow(spec.rho, -c / (C - 1)) + 1e-9)));
   }
-  if (spec.large >= C) throw badSpec(`dominant:${spec.large}:${spec.perSmall} needs more than ${spec.large} classes; the dataset has ${C}`);
+  if (spec.large >= C)
+    throw badSpec(
+      `dominant:${spec.large}:${spec.perSmall} needs more than ${spec.large} classes; the dataset has ${C}`,
+    );
   return available.map((n, c) => {
     if (c < spec.large) return n;
-    if (spec.perSmall > n) throw badSpec(`dominant:${spec.large}:${spec.perSmall} asks ${spec.perSmall} images of class ${c}, which has only ${n}`);
+    if (spec.perSmall > n)
+      throw badSpec(
+        `dominant:${spec.large}:${spec.perSmall} asks ${spec.perSmall} images of class ${c}, which has only ${n}`,
+      );
     return spec.perSmall;
   });
 }
 
 /** Draws the imbalanced subset: indices into labels (seeded shuffled order) and the resulting count per class. */
-export function drawImbalance(labels: Int32Array, numClasses: number, spec: ImbalanceSpec, seed: number): { indices: Int32Array; classCounts: number[] } {
+export function drawImbalance(
+  labels: Int32Array,
+  numClasses: number,
+  spec: ImbalanceSpec,
+  seed: number,
+): { indices: Int32Array; classCounts: number[] } {
   for (let i = 0; i < labels.length; i++) {
-    if (labels[i] < 0 || labels[i] >= numClasses) throw badSpec(`label ${labels[i]} at index ${i} is outside the ${numClasses} classes`);
+    if (labels[i] < 0 || labels[i] >= numClasses)
+      throw badSpec(`label ${labels[i]} at index ${i} is outside the ${numClasses} classes`);
   }
   const available = countClasses(labels, numClasses);
   const classCounts = imbalanceCounts(available, spec);

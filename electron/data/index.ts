@@ -3,7 +3,14 @@ export type { DatasetEntry, DatasetFormat, DatasetSummary, ImageSplit, LoadedDat
 export { detectFormat, inspectDataset, loadDataset, summarizeDataset, type LoadOptions } from './load';
 export { FASHION_MNIST_CLASSES, decodeIdx, encodeIdx, loadIdx, readIdxDims, readIdxFile, type IdxArray } from './idx';
 export { CIFAR10_CLASSES, loadCifar } from './cifar';
-export { DEFAULT_FOLDER_IMAGE_SIZE, DEFAULT_TEST_FRACTION, IMAGE_EXTENSIONS, loadImageFolder, scanImageFolder, type FolderLoadOptions } from './folder';
+export {
+  DEFAULT_FOLDER_IMAGE_SIZE,
+  DEFAULT_TEST_FRACTION,
+  IMAGE_EXTENSIONS,
+  loadImageFolder,
+  scanImageFolder,
+  type FolderLoadOptions,
+} from './folder';
 export { countClasses, indicesByClass, selectImages, stratifiedSplit } from './split';
 export { drawImbalance, imbalanceCounts } from './imbalance';
 export {

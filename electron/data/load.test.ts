@@ -44,7 +44,9 @@ describe('format detection and the errors every reader shares', () => {
     expect(await detectFormat(renamed)).toBe('idx');
     const images = path.join(tmp, 'imgs');
     await fsp.mkdir(images);
-    await sharp(Buffer.alloc(12), { raw: { width: 2, height: 2, channels: 3 } }).png().toFile(path.join(images, 'a.png'));
+    await sharp(Buffer.alloc(12), { raw: { width: 2, height: 2, channels: 3 } })
+      .png()
+      .toFile(path.join(images, 'a.png'));
     expect(await detectFormat(images)).toBe('folder');
   });
 
@@ -91,7 +93,9 @@ describe('format detection and the errors every reader shares', () => {
     const err = await errorOf(loadDataset(file));
     expect(err.code).toBe('DATASET_INVALID');
     expect(err.message).toMatch(/notes\.txt: unknown dataset format: expected an IDX/);
-    expect((await errorOf(loadDataset('/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz'))).message).toMatch(/is an IDX labels file/);
+    expect(
+      (await errorOf(loadDataset('/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz'))).message,
+    ).toMatch(/is an IDX labels file/);
     expect((await errorOf(loadDataset(path.join(tmp, 'imgs', 'a.png')))).message).toMatch(/is a single image/);
   });
 
@@ -108,7 +112,10 @@ describe('format detection and the errors every reader shares', () => {
       path: '/usr/share/datasets/fashion-mnist',
       shape: [28, 28, 1],
       classes: 10,
-      splits: { train: { images: 60_000, classCounts: new Array(10).fill(6000) }, test: { images: 10_000, classCounts: new Array(10).fill(1000) } },
+      splits: {
+        train: { images: 60_000, classCounts: new Array(10).fill(6000) },
+        test: { images: 10_000, classCounts: new Array(10).fill(1000) },
+      },
       skipped: 0,
     });
     expect(s.classNames?.[9]).toBe('Ankle boot');

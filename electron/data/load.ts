@@ -40,10 +40,12 @@ export async function detectFormat(source: string): Promise<DatasetFormat> {
     return 'folder';
   }
   const name = path.basename(source);
-  if (/labels[.-]idx1-ubyte(\.gz)?$/i.test(name)) throw invalid(source, 'is an IDX labels file: give the images file (…-images-idx3-ubyte) or the folder');
+  if (/labels[.-]idx1-ubyte(\.gz)?$/i.test(name))
+    throw invalid(source, 'is an IDX labels file: give the images file (…-images-idx3-ubyte) or the folder');
   if (await looksLikeIdxImages(source)) return 'idx';
   if (isImageFile(name)) throw invalid(source, 'is a single image: give the folder that holds the images');
-  if (/\.bin$/i.test(name)) throw invalid(source, 'looks like a single CIFAR batch: give the folder that holds the batches');
+  if (/\.bin$/i.test(name))
+    throw invalid(source, 'looks like a single CIFAR batch: give the folder that holds the batches');
   throw invalid(
     source,
     'unknown dataset format: expected an IDX images file or folder (MNIST family), a CIFAR-10/100 binary folder, or a folder of PNG/JPEG/WebP images',
@@ -53,7 +55,8 @@ export async function detectFormat(source: string): Promise<DatasetFormat> {
 /** Loads any supported dataset. A labelled dataset whose format has no test split gets a seeded stratified one. */
 export async function loadDataset(source: string, opts: LoadOptions = {}): Promise<LoadedDataset> {
   const fraction = opts.testFraction ?? DEFAULT_TEST_FRACTION;
-  if (!(fraction >= 0 && fraction < 1)) throw new IsdError('BAD_INPUT', `test fraction must be in [0, 1), got ${fraction}`, { field: 'testFraction' });
+  if (!(fraction >= 0 && fraction < 1))
+    throw new IsdError('BAD_INPUT', `test fraction must be in [0, 1), got ${fraction}`, { field: 'testFraction' });
   const format = await detectFormat(source);
   opts.onProgress?.({ done: 0, total: 1, phase: 'read' });
   let ds: LoadedDataset;
@@ -87,7 +90,9 @@ export function summarizeDataset(ds: LoadedDataset): DatasetSummary {
     shape: [ds.height, ds.width, ds.channels],
     classes,
     classNames: ds.classNames,
-    splits: ds.test ? { train: splitSummary(ds.train, classes), test: splitSummary(ds.test, classes) } : { train: splitSummary(ds.train, classes) },
+    splits: ds.test
+      ? { train: splitSummary(ds.train, classes), test: splitSummary(ds.test, classes) }
+      : { train: splitSummary(ds.train, classes) },
     skipped: ds.skipped.length,
   };
 }

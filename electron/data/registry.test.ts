@@ -53,7 +53,10 @@ describe('listDatasets', () => {
     const mnist = path.join(root, 'mnist');
     await fsp.mkdir(mnist, { recursive: true });
     await fsp.writeFile(path.join(mnist, 'train-images-idx3-ubyte'), encodeIdx([6, 2, 2], new Uint8Array(24)));
-    await fsp.writeFile(path.join(mnist, 'train-labels-idx1-ubyte'), encodeIdx([6], Uint8Array.from([0, 1, 2, 3, 4, 2])));
+    await fsp.writeFile(
+      path.join(mnist, 'train-labels-idx1-ubyte'),
+      encodeIdx([6], Uint8Array.from([0, 1, 2, 3, 4, 2])),
+    );
     const cifar = path.join(root, 'cifar-10', 'cifar-10-batches-bin');
     await fsp.mkdir(cifar, { recursive: true });
     await fsp.writeFile(path.join(cifar, 'data_batch_1.bin'), Buffer.alloc(3073 * 3));
@@ -62,15 +65,28 @@ describe('listDatasets', () => {
 
     const photos = path.join(tmp, 'My Photos');
     await fsp.mkdir(path.join(photos, 'a'), { recursive: true });
-    await sharp(Buffer.alloc(12, 50), { raw: { width: 2, height: 2, channels: 3 } }).png().toFile(path.join(photos, 'a', '1.png'));
+    await sharp(Buffer.alloc(12, 50), { raw: { width: 2, height: 2, channels: 3 } })
+      .png()
+      .toFile(path.join(photos, 'a', '1.png'));
     await fsp.writeFile(path.join(photos, 'a', '2.png'), 'corrupt, but listing does not decode');
     const missing = path.join(tmp, 'gone');
 
-    const list = await listDatasets({ resourcesDir: path.join(tmp, 'no-resources'), systemRoots: [root, path.join(tmp, 'no-root')], userPaths: [photos, missing, photos] });
+    const list = await listDatasets({
+      resourcesDir: path.join(tmp, 'no-resources'),
+      systemRoots: [root, path.join(tmp, 'no-root')],
+      userPaths: [photos, missing, photos],
+    });
     expect(list.map((e) => e.id)).toEqual(['cifar-10', 'mnist', userDatasetId(photos), userDatasetId(missing)]);
     expect(list[0]).toMatchObject({ name: 'CIFAR-10', format: 'cifar10', images: 4, classes: 10, shape: [32, 32, 3] });
     expect(list[1]).toMatchObject({ name: 'MNIST', format: 'idx', images: 6, classes: 5, shape: [2, 2, 1] });
-    expect(list[2]).toMatchObject({ name: 'My Photos', source: 'user', format: 'folder', images: 2, classes: 1, shape: [32, 32, 3] });
+    expect(list[2]).toMatchObject({
+      name: 'My Photos',
+      source: 'user',
+      format: 'folder',
+      images: 2,
+      classes: 1,
+      shape: [32, 32, 3],
+    });
     expect(list[2].error).toBeUndefined();
     expect(list[3]).toMatchObject({ source: 'user', images: 0 });
     expect(list[3].error).toMatch(/gone: no such file or folder/);
@@ -94,8 +110,12 @@ describe('resolveDataset', () => {
     const err = await resolveDataset('no-such-set').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IsdError);
     expect((err as IsdError).code).toBe('NOT_FOUND');
-    expect((err as IsdError).message).toMatch(/no-such-set: no dataset with this id \(known: sample, fashion-mnist.*\) and no such file or folder/);
-    const noSample = await resolveDataset('sample', { resourcesDir: path.join(tmp, 'none'), systemRoots: [] }).catch((e: unknown) => e);
+    expect((err as IsdError).message).toMatch(
+      /no-such-set: no dataset with this id \(known: sample, fashion-mnist.*\) and no such file or folder/,
+    );
+    const noSample = await resolveDataset('sample', { resourcesDir: path.join(tmp, 'none'), systemRoots: [] }).catch(
+      (e: unknown) => e,
+    );
     expect((noSample as IsdError).code).toBe('NOT_FOUND');
     expect((noSample as IsdError).message).toMatch(/make-sample\.js/);
   });

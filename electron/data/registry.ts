@@ -30,7 +30,8 @@ export function findProjectRoot(start: string): string | null {
 }
 
 /** resources/ of the app: ISD_RESOURCES_DIR when set, else beside the package.json above this file. */
-export const RESOURCES_DIR: string = process.env.ISD_RESOURCES_DIR ?? path.join(findProjectRoot(__dirname) ?? process.cwd(), 'resources');
+export const RESOURCES_DIR: string =
+  process.env.ISD_RESOURCES_DIR ?? path.join(findProjectRoot(__dirname) ?? process.cwd(), 'resources');
 
 export interface RegistryOptions {
   /** Dataset files or folders the user added. */
@@ -69,20 +70,38 @@ export function userDatasetId(p: string): string {
 }
 
 /** Format, image count (all splits), classes and shape from headers only. */
-export async function probeDataset(source: string): Promise<{ format: DatasetFormat; images: number; classes: number; shape: [number, number, number] }> {
+export async function probeDataset(
+  source: string,
+): Promise<{ format: DatasetFormat; images: number; classes: number; shape: [number, number, number] }> {
   const format = await detectFormat(source);
   if (format === 'idx') return { format, ...(await probeIdx(source)) };
   if (format === 'folder') return { format, ...(await probeImageFolder(source)) };
   return probeCifar(source);
 }
 
-async function entryFor(id: string, name: string, source: DatasetEntry['source'], p: string, knownFormat?: DatasetFormat): Promise<DatasetEntry> {
+async function entryFor(
+  id: string,
+  name: string,
+  source: DatasetEntry['source'],
+  p: string,
+  knownFormat?: DatasetFormat,
+): Promise<DatasetEntry> {
   try {
     const probe = await probeDataset(p);
     return { id, name, source, path: p, ...probe };
   } catch (err) {
     const message = err instanceof IsdError ? err.message : `${p}: ${(err as Error).message}`;
-    return { id, name, source, path: p, format: knownFormat ?? 'folder', images: 0, classes: 0, shape: [0, 0, 0], error: message };
+    return {
+      id,
+      name,
+      source,
+      path: p,
+      format: knownFormat ?? 'folder',
+      images: 0,
+      classes: 0,
+      shape: [0, 0, 0],
+      error: message,
+    };
   }
 }
 
@@ -91,7 +110,10 @@ async function systemCandidates(roots: string[]): Promise<{ dir: string; format:
   for (const root of roots) {
     let names: string[];
     try {
-      names = (await fsp.readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+      names = (await fsp.readdir(root, { withFileTypes: true }))
+        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+        .map((e) => e.name)
+        .sort();
     } catch {
       continue; // a system root that does not exist here: nothing to list
     }
@@ -125,7 +147,8 @@ export async function listDatasets(opts: RegistryOptions = {}): Promise<DatasetE
   const pending: Promise<DatasetEntry>[] = [];
 
   const samplePath = path.join(resourcesDir, 'sample');
-  if (existsSync(samplePath)) pending.push(entryFor(claim(SAMPLE_ID), 'Fashion-MNIST sample', 'bundled', samplePath, 'idx'));
+  if (existsSync(samplePath))
+    pending.push(entryFor(claim(SAMPLE_ID), 'Fashion-MNIST sample', 'bundled', samplePath, 'idx'));
 
   for (const { dir, format } of await systemCandidates(opts.systemRoots ?? SYSTEM_DATASET_ROOTS)) {
     const base = path.basename(dir);
@@ -165,12 +188,19 @@ export async function resolveDataset(idOrPath: string, opts: RegistryOptions = {
   if (entry) return entry.path;
   if (idOrPath === SAMPLE_ID) {
     const dir = path.join(opts.resourcesDir ?? RESOURCES_DIR, 'sample');
-    throw new IsdError('NOT_FOUND', `${dir}: the bundled sample is missing; build it with \`node dist/scripts/make-sample.js\``, { path: dir, field: 'dataset' });
+    throw new IsdError(
+      'NOT_FOUND',
+      `${dir}: the bundled sample is missing; build it with \`node dist/scripts/make-sample.js\``,
+      { path: dir, field: 'dataset' },
+    );
   }
   if (!looksLikePath) {
     const p = await byPath();
     if (p) return p;
   }
   const ids = entries.map((e) => e.id).join(', ') || 'none';
-  throw new IsdError('NOT_FOUND', `${idOrPath}: no dataset with this id (known: ${ids}) and no such file or folder`, { path: idOrPath, field: 'dataset' });
+  throw new IsdError('NOT_FOUND', `${idOrPath}: no dataset with this id (known: ${ids}) and no such file or folder`, {
+    path: idOrPath,
+    field: 'dataset',
+  });
 }

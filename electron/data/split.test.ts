@@ -13,8 +13,18 @@ describe('stratifiedSplit', () => {
   it('holds out round(n × fraction) of every class, keeps at least one training image per class, and partitions the indices', () => {
     const labels = labelsWith([100, 35, 5, 1]);
     const { train, test } = stratifiedSplit(labels, 0.1, 7);
-    expect(countClasses(Int32Array.from(test, (i) => labels[i]), 4)).toEqual([10, 4, 1, 0]);
-    expect(countClasses(Int32Array.from(train, (i) => labels[i]), 4)).toEqual([90, 31, 4, 1]);
+    expect(
+      countClasses(
+        Int32Array.from(test, (i) => labels[i]),
+        4,
+      ),
+    ).toEqual([10, 4, 1, 0]);
+    expect(
+      countClasses(
+        Int32Array.from(train, (i) => labels[i]),
+        4,
+      ),
+    ).toEqual([90, 31, 4, 1]);
     const all = [...train, ...test].sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: labels.length }, (_, i) => i));
     expect([...test]).toEqual([...test].sort((a, b) => a - b));

@@ -28,7 +28,11 @@ export function indicesByClass(labels: Int32Array, numClasses: number): Int32Arr
  * Seeded stratified split: each class sends round(n_c × fraction) of its images to test (at most n_c − 1,
  * so every class keeps at least one training image). Both index lists come back in ascending order.
  */
-export function stratifiedSplit(labels: Int32Array, fraction: number, seed: number): { train: Int32Array; test: Int32Array } {
+export function stratifiedSplit(
+  labels: Int32Array,
+  fraction: number,
+  seed: number,
+): { train: Int32Array; test: Int32Array } {
   if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`test fraction must be in [0, 1), got ${fraction}`);
   let numClasses = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] + 1 > numClasses) numClasses = labels[i] + 1;

@@ -3,7 +3,17 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '../rng';
 import { IsdError } from '../errors';
-import { augmentBatch, computeChannelStats, gaussianBlurBatch, gaussianKernel1d, blurKernelSize, jitterOpMatrix, sampleCrop, toEvalBatch, type ImageShape } from './augment';
+import {
+  augmentBatch,
+  computeChannelStats,
+  gaussianBlurBatch,
+  gaussianKernel1d,
+  blurKernelSize,
+  jitterOpMatrix,
+  sampleCrop,
+  toEvalBatch,
+  type ImageShape,
+} from './augment';
 
 const ID1 = { mean: [0], std: [1] }; // no normalisation: values stay in [0, 1]
 const ID3 = { mean: [0, 0, 0], std: [1, 1, 1] };
@@ -54,7 +64,10 @@ describe('augmentBatch', () => {
 
   it('gives [B, size, size, c] float32 in [0, 1] before normalisation, for both strengths and channel counts', () => {
     for (const strength of ['weak', 'strong'] as const) {
-      for (const [imgs, s, id] of [[gray, s1, ID1], [colour, s3, ID3]] as const) {
+      for (const [imgs, s, id] of [
+        [gray, s1, ID1],
+        [colour, s3, ID3],
+      ] as const) {
         for (const size of [s.h, 20, 40]) {
           const out = augmentBatch(imgs, [3, 0, 19, 7, 7], s, { size, strength, ...id }, new Rng(5));
           expect(out.shape).toEqual([5, size, size, s.c]);
@@ -171,7 +184,13 @@ describe('augmentBatch', () => {
 
   it('strong changes intensities (jitter) and turns about 20% of colour images gray', () => {
     const n = 200;
-    const out = augmentBatch(colour, new Array<number>(n).fill(4), s3, { size: 32, strength: 'strong', ...ID3 }, new Rng(21));
+    const out = augmentBatch(
+      colour,
+      new Array<number>(n).fill(4),
+      s3,
+      { size: 32, strength: 'strong', ...ID3 },
+      new Rng(21),
+    );
     const v = out.dataSync();
     let grayImages = 0;
     for (let b = 0; b < n; b++) {
@@ -210,7 +229,10 @@ describe('augmentBatch', () => {
   it('gives the same output on the cpu and wasm backends for the same Rng state', async () => {
     // Many crops, at the source size (crops reaching the image edges) and smaller.
     const batch = range(128).map((i) => i % 20);
-    for (const [imgs, s, id] of [[gray, s1, ID1], [colour, s3, ID3]] as const) {
+    for (const [imgs, s, id] of [
+      [gray, s1, ID1],
+      [colour, s3, ID3],
+    ] as const) {
       for (const size of [s.h, 20]) {
         for (const strength of ['weak', 'strong'] as const) {
           const run = () => {
@@ -284,14 +306,28 @@ describe('augmentBatch', () => {
     const colourImages = randomImages(200, s32, 4);
     const rng3 = new Rng(2);
     const colourMs = timed(() => {
-      const a = augmentBatch(colourImages, idx.map((i) => i % 200), s32, { size: 32, strength: 'strong', ...ID3 }, rng3);
-      const b = augmentBatch(colourImages, idx.map((i) => i % 200), s32, { size: 32, strength: 'weak', ...ID3 }, rng3);
+      const a = augmentBatch(
+        colourImages,
+        idx.map((i) => i % 200),
+        s32,
+        { size: 32, strength: 'strong', ...ID3 },
+        rng3,
+      );
+      const b = augmentBatch(
+        colourImages,
+        idx.map((i) => i % 200),
+        s32,
+        { size: 32, strength: 'weak', ...ID3 },
+        rng3,
+      );
       a.dataSync();
       b.dataSync();
       tf.dispose([a, b]);
     }, 3);
     const fmt = (t: { median: number; min: number }) => `${t.median.toFixed(1)} ms (fastest ${t.min.toFixed(1)})`;
-    console.log(`augment strong+weak, batch 128, shared machine: 28×28×1 wasm ${fmt(wasmMs)}, cpu ${fmt(cpuMs)}; 32×32×3 wasm ${fmt(colourMs)}`);
+    console.log(
+      `augment strong+weak, batch 128, shared machine: 28×28×1 wasm ${fmt(wasmMs)}, cpu ${fmt(cpuMs)}; 32×32×3 wasm ${fmt(colourMs)}`,
+    );
     expect(wasmMs.min).toBeLessThan(50); // the target, on the fastest call (the machine is shared)
   });
 });
@@ -305,7 +341,11 @@ describe('colour ops', () => {
 
   it('hue 0, saturation 1, brightness 1 are the identity; saturation 0 is grayscale; contrast blends to the mean', () => {
     const px = [0.7, 0.2, 0.4];
-    for (const [op, f] of [['hue', 0], ['saturation', 1], ['brightness', 1]] as const) {
+    for (const [op, f] of [
+      ['hue', 0],
+      ['saturation', 1],
+      ['brightness', 1],
+    ] as const) {
       apply(op, f, px).out.forEach((v, i) => expect(v).toBeCloseTo(px[i], 5));
     }
     const g = 0.2989 * 0.7 + 0.587 * 0.2 + 0.114 * 0.4;

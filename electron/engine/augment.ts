@@ -98,7 +98,13 @@ export interface CropBox {
  * torchvision's RandomResizedCrop parameters: area fraction uniform in scale, aspect ratio
  * log-uniform in ratio, up to 10 attempts, then a centre crop clamped to the ratio range.
  */
-export function sampleCrop(h: number, w: number, rng: Rng, scale: readonly [number, number] = AUGMENT_RECIPE.cropScale, ratio: readonly [number, number] = AUGMENT_RECIPE.cropRatio): CropBox {
+export function sampleCrop(
+  h: number,
+  w: number,
+  rng: Rng,
+  scale: readonly [number, number] = AUGMENT_RECIPE.cropScale,
+  ratio: readonly [number, number] = AUGMENT_RECIPE.cropRatio,
+): CropBox {
   const area = h * w;
   const logLo = Math.log(ratio[0]);
   const logHi = Math.log(ratio[1]);
@@ -125,7 +131,13 @@ export function sampleCrop(h: number, w: number, rng: Rng, scale: readonly [numb
  * of the cropped region would. Enlarging: corner to corner, so that no sample falls outside the
  * crop (CropAndResize would extrapolate zeros past the image border). Flip swaps x1 and x2.
  */
-function cropAndResizeBox(crop: CropBox, srcH: number, srcW: number, size: number, flip: boolean): [number, number, number, number] {
+function cropAndResizeBox(
+  crop: CropBox,
+  srcH: number,
+  srcW: number,
+  size: number,
+  flip: boolean,
+): [number, number, number, number] {
   const insetY = Math.max(0, (0.5 * crop.height) / size - 0.5);
   const insetX = Math.max(0, (0.5 * crop.width) / size - 0.5);
   // Rounding in float32 can put an edge sample a hair past the last pixel, which CropAndResize
@@ -140,24 +152,44 @@ function cropAndResizeBox(crop: CropBox, srcH: number, srcW: number, size: numbe
 
 function checkShape(src: ImageShape, images: Uint8Array, field: string): number {
   for (const k of ['h', 'w', 'c'] as const) {
-    if (!Number.isInteger(src[k]) || src[k] < 1) throw new IsdError('BAD_INPUT', `${field}.${k} must be a positive whole number, got ${src[k]}`, { field: `${field}.${k}` });
+    if (!Number.isInteger(src[k]) || src[k] < 1)
+      throw new IsdError('BAD_INPUT', `${field}.${k} must be a positive whole number, got ${src[k]}`, {
+        field: `${field}.${k}`,
+      });
   }
-  if (src.c !== 1 && src.c !== 3) throw new IsdError('BAD_INPUT', `${field}.c must be 1 or 3 channels, got ${src.c}`, { field: `${field}.c` });
-  if (src.h < 2 || src.w < 2) throw new IsdError('BAD_INPUT', `${field}: images of ${src.h}×${src.w} are too small to resample (at least 2×2)`, { field });
+  if (src.c !== 1 && src.c !== 3)
+    throw new IsdError('BAD_INPUT', `${field}.c must be 1 or 3 channels, got ${src.c}`, { field: `${field}.c` });
+  if (src.h < 2 || src.w < 2)
+    throw new IsdError('BAD_INPUT', `${field}: images of ${src.h}×${src.w} are too small to resample (at least 2×2)`, {
+      field,
+    });
   const per = src.h * src.w * src.c;
   if (images.length % per !== 0) {
-    throw new IsdError('BAD_INPUT', `images: ${images.length} bytes is not a whole number of ${src.h}×${src.w}×${src.c} images`, { field: 'images' });
+    throw new IsdError(
+      'BAD_INPUT',
+      `images: ${images.length} bytes is not a whole number of ${src.h}×${src.w}×${src.c} images`,
+      { field: 'images' },
+    );
   }
   return images.length / per;
 }
 
 function checkNormalisation(opts: { size: number; mean: number[]; std: number[] }, c: number): void {
-  if (!Number.isInteger(opts.size) || opts.size < 2) throw new IsdError('BAD_INPUT', `size must be a whole number of at least 2, got ${opts.size}`, { field: 'size' });
+  if (!Number.isInteger(opts.size) || opts.size < 2)
+    throw new IsdError('BAD_INPUT', `size must be a whole number of at least 2, got ${opts.size}`, { field: 'size' });
   if (opts.mean.length !== c || !opts.mean.every(Number.isFinite)) {
-    throw new IsdError('BAD_INPUT', `mean must hold ${c} finite number(s), one per channel, got [${opts.mean.join(', ')}]`, { field: 'mean' });
+    throw new IsdError(
+      'BAD_INPUT',
+      `mean must hold ${c} finite number(s), one per channel, got [${opts.mean.join(', ')}]`,
+      { field: 'mean' },
+    );
   }
   if (opts.std.length !== c || !opts.std.every((s) => Number.isFinite(s) && s > 0)) {
-    throw new IsdError('BAD_INPUT', `std must hold ${c} number(s) greater than 0, one per channel, got [${opts.std.join(', ')}]`, { field: 'std' });
+    throw new IsdError(
+      'BAD_INPUT',
+      `std must hold ${c} number(s) greater than 0, one per channel, got [${opts.std.join(', ')}]`,
+      { field: 'std' },
+    );
   }
 }
 
@@ -166,7 +198,14 @@ function checkNormalisation(opts: { size: number; mean: number[]; std: number[] 
  * the per-channel table lut [C, 256]; withOnes appends a channel of ones (the jitter's offsets ride
  * on it through one matmul, see applyJitterSlot).
  */
-function gatherImages(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, count: number, lut: Float32Array, withOnes: boolean): tf.Tensor4D {
+function gatherImages(
+  images: Uint8Array,
+  indices: ArrayLike<number>,
+  src: ImageShape,
+  count: number,
+  lut: Float32Array,
+  withOnes: boolean,
+): tf.Tensor4D {
   const c = src.c;
   const pixels = src.h * src.w;
   const cOut = withOnes ? c + 1 : c;
@@ -193,7 +232,8 @@ function gatherImages(images: Uint8Array, indices: ArrayLike<number>, src: Image
 /** Byte → value tables [C, 256]: v/255, or (v/255 − mean)/std when normalising. */
 function byteTable(c: number, norm?: { mean: number[]; std: number[] }): Float32Array {
   const lut = new Float32Array(c * 256);
-  for (let ch = 0; ch < c; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = norm ? (v / 255 - norm.mean[ch]) / norm.std[ch] : v / 255;
+  for (let ch = 0; ch < c; ch++)
+    for (let v = 0; v < 256; v++) lut[ch * 256 + v] = norm ? (v / 255 - norm.mean[ch]) / norm.std[ch] : v / 255;
   return lut;
 }
 
@@ -292,7 +332,13 @@ function drawColourAndBlur(plan: ColourPlan, b: number, c: number, rng: Rng): vo
  * x, so the per-image offset needs no broadcast add over the whole batch (slow on threaded wasm).
  * cOut = C drops the ones channel (the last slot of a one-channel image).
  */
-function applyJitterSlot(x: tf.Tensor3D, matrices: Float32Array, meanWeights: Float32Array, c: number, cOut: number): tf.Tensor3D {
+function applyJitterSlot(
+  x: tf.Tensor3D,
+  matrices: Float32Array,
+  meanWeights: Float32Array,
+  c: number,
+  cOut: number,
+): tf.Tensor3D {
   const B = x.shape[0];
   const c1 = c + 1;
   const base = new Float32Array(B * c1 * cOut); // [B, C+1, cOut]: M, and the ones channel carried
@@ -313,7 +359,9 @@ function applyJitterSlot(x: tf.Tensor3D, matrices: Float32Array, meanWeights: Fl
 function grayscaleMatrices(grayDrawn: Uint8Array): Float32Array {
   const B = grayDrawn.length;
   const m = new Float32Array(B * 12);
-  for (let b = 0; b < B; b++) for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) m[b * 12 + i * 3 + j] = grayDrawn[b] ? GRAY[i] : i === j ? 1 : 0;
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) m[b * 12 + i * 3 + j] = grayDrawn[b] ? GRAY[i] : i === j ? 1 : 0;
   return m;
 }
 
@@ -323,9 +371,14 @@ function grayscaleMatrices(grayDrawn: Uint8Array): Float32Array {
  * the channels of one depthwise convolution over [1, S, S, B·C]. With normalise, (x − mean)/std
  * per channel is folded in (taps scaled, a bias on the second pass): no separate pass over the batch.
  */
-export function gaussianBlurBatch(x: tf.Tensor4D, sigmas: ArrayLike<number>, normalise?: { mean: number[]; std: number[] }): tf.Tensor4D {
+export function gaussianBlurBatch(
+  x: tf.Tensor4D,
+  sigmas: ArrayLike<number>,
+  normalise?: { mean: number[]; std: number[] },
+): tf.Tensor4D {
   const [B, S1, S2, C] = x.shape;
-  if (sigmas.length !== B) throw new IsdError('BAD_INPUT', `sigmas: ${sigmas.length} values for a batch of ${B}`, { field: 'sigmas' });
+  if (sigmas.length !== B)
+    throw new IsdError('BAD_INPUT', `sigmas: ${sigmas.length} values for a batch of ${B}`, { field: 'sigmas' });
   const k = Math.min(blurKernelSize(Math.min(S1, S2)), 2 * Math.min(S1, S2) - 1); // reflect padding needs pad < side
   const bc = B * C;
   const vertical = new Float32Array(k * bc); // [k, B·C]: tap-major as the depthwise filter wants
@@ -346,9 +399,24 @@ export function gaussianBlurBatch(x: tf.Tensor4D, sigmas: ArrayLike<number>, nor
   const pad = (k - 1) / 2;
   return tf.tidy(() => {
     const planes = tf.reshape<tf.Rank.R4>(tf.transpose(x, [1, 2, 0, 3]), [1, S1, S2, bc]); // [1, S, S, B·C]
-    const padded = tf.mirrorPad(planes, [[0, 0], [pad, pad], [pad, pad], [0, 0]], 'reflect');
+    const padded = tf.mirrorPad(
+      planes,
+      [
+        [0, 0],
+        [pad, pad],
+        [pad, pad],
+        [0, 0],
+      ],
+      'reflect',
+    );
     const down = tf.depthwiseConv2d(padded, tf.tensor4d(vertical, [k, 1, bc, 1]), 1, 'valid');
-    const both = tf.fused.depthwiseConv2d({ x: down, filter: tf.tensor4d(horizontal, [1, k, bc, 1]), strides: 1, pad: 'valid', bias: normalise ? tf.tensor1d(bias) : undefined }); // [1, S, S, B·C]
+    const both = tf.fused.depthwiseConv2d({
+      x: down,
+      filter: tf.tensor4d(horizontal, [1, k, bc, 1]),
+      strides: 1,
+      pad: 'valid',
+      bias: normalise ? tf.tensor1d(bias) : undefined,
+    }); // [1, S, S, B·C]
     return tf.transpose(tf.reshape(both, [S1, S2, B, C]), [2, 0, 1, 3]);
   });
 }
@@ -358,11 +426,19 @@ export function gaussianBlurBatch(x: tf.Tensor4D, sigmas: ArrayLike<number>, nor
  * float32 [B, size, size, c]. Strong: MoCo v2 (crop, flip, colour jitter in a random order per
  * image, grayscale, blur); weak: crop and flip only. Draws every random number from rng.
  */
-export function augmentBatch(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, opts: AugmentOptions, rng: Rng): tf.Tensor4D {
+export function augmentBatch(
+  images: Uint8Array,
+  indices: ArrayLike<number>,
+  src: ImageShape,
+  opts: AugmentOptions,
+  rng: Rng,
+): tf.Tensor4D {
   const count = checkShape(src, images, 'src');
   checkNormalisation(opts, src.c);
   if (opts.strength !== 'weak' && opts.strength !== 'strong') {
-    throw new IsdError('BAD_INPUT', `strength must be weak or strong, got ${String(opts.strength)}`, { field: 'strength' });
+    throw new IsdError('BAD_INPUT', `strength must be weak or strong, got ${String(opts.strength)}`, {
+      field: 'strength',
+    });
   }
   const B = indices.length;
   if (B === 0) throw new IsdError('BAD_INPUT', 'indices: an empty batch cannot be augmented', { field: 'indices' });
@@ -387,7 +463,10 @@ export function augmentBatch(images: Uint8Array, indices: ArrayLike<number>, src
   }
 
   return tf.tidy(() => {
-    const boxInd = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i), 'int32');
+    const boxInd = tf.tensor1d(
+      Int32Array.from({ length: B }, (_, i) => i),
+      'int32',
+    );
     if (!strong) {
       // Bilinear resampling commutes with a per-channel affine map: normalise the bytes, then crop.
       const x = gatherImages(images, indices, src, count, byteTable(c, opts), false); // [B, h, w, c], normalised
@@ -410,7 +489,12 @@ export function augmentBatch(images: Uint8Array, indices: ArrayLike<number>, src
  * The indexed images without augmentation, normalised: float32 [B, size, size, c]. The whole image
  * is resized to size × size (bilinear, as the training crops) only when it is not that size already.
  */
-export function toEvalBatch(images: Uint8Array, indices: ArrayLike<number>, src: ImageShape, opts: EvalBatchOptions): tf.Tensor4D {
+export function toEvalBatch(
+  images: Uint8Array,
+  indices: ArrayLike<number>,
+  src: ImageShape,
+  opts: EvalBatchOptions,
+): tf.Tensor4D {
   const count = checkShape(src, images, 'src');
   checkNormalisation(opts, src.c);
   const B = indices.length;
@@ -421,7 +505,10 @@ export function toEvalBatch(images: Uint8Array, indices: ArrayLike<number>, src:
     const box = cropAndResizeBox({ top: 0, left: 0, height: src.h, width: src.w }, src.h, src.w, opts.size, false);
     const boxes = new Float32Array(B * 4);
     for (let b = 0; b < B; b++) boxes.set(box, b * 4);
-    const boxInd = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i), 'int32');
+    const boxInd = tf.tensor1d(
+      Int32Array.from({ length: B }, (_, i) => i),
+      'int32',
+    );
     return tf.image.cropAndResize(x, tf.tensor2d(boxes, [B, 4]), boxInd, [opts.size, opts.size], 'bilinear');
   });
 }
@@ -433,7 +520,11 @@ export function toEvalBatch(images: Uint8Array, indices: ArrayLike<number>, src:
 export function computeChannelStats(images: Uint8Array, c: number): { mean: number[]; std: number[] } {
   if (c !== 1 && c !== 3) throw new IsdError('BAD_INPUT', `channels must be 1 or 3, got ${c}`, { field: 'channels' });
   if (images.length === 0 || images.length % c !== 0) {
-    throw new IsdError('BAD_INPUT', `images: ${images.length} bytes is not a non-empty whole number of ${c}-channel pixels`, { field: 'images' });
+    throw new IsdError(
+      'BAD_INPUT',
+      `images: ${images.length} bytes is not a non-empty whole number of ${c}-channel pixels`,
+      { field: 'images' },
+    );
   }
   const hist = new Float64Array(256 * c);
   if (c === 1) {

@@ -26,14 +26,22 @@ describe('backend choice', () => {
     expect(tf.getBackend()).toBe(r.backend);
     if (!gpuPackageInstalled) {
       expect(r.backend).toBe('wasm');
-      expect(r.fallbacks).toEqual([{ backend: 'tensorflow', reason: expect.stringContaining('tfjs-node-gpu is not installed') }]);
+      expect(r.fallbacks).toEqual([
+        { backend: 'tensorflow', reason: expect.stringContaining('tfjs-node-gpu is not installed') },
+      ]);
       expect(r.threads).toBe(2);
       expect(r.simd).toBe(true);
     }
     expect(r.device).toContain('logical cores');
     expect(r.versions).toMatchObject({ node: process.versions.node, tfjs: tf.version.tfjs });
     // The registered kernels serve the standard ops: a conv gradient runs on wasm.
-    const g = tf.tidy(() => tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([2, 6, 6, 3]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')))(tf.ones([3, 3, 3, 4])).dataSync());
+    const g = tf.tidy(() =>
+      tf
+        .grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([2, 6, 6, 3]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')))(
+          tf.ones([3, 3, 3, 4]),
+        )
+        .dataSync(),
+    );
     expect(g[0]).toBe(2 * 5 * 5); // tap (0,0) sees 5×5 of the 6×6 ones per image
   });
 
@@ -60,14 +68,24 @@ describe('backend choice', () => {
   });
 
   it('maps tfjs-node-gpu load failures to reasons a user can act on', () => {
-    const missing = Object.assign(new Error("Cannot find module '@tensorflow/tfjs-node-gpu'"), { code: 'MODULE_NOT_FOUND' });
+    const missing = Object.assign(new Error("Cannot find module '@tensorflow/tfjs-node-gpu'"), {
+      code: 'MODULE_NOT_FOUND',
+    });
     expect(tensorflowLoadReason(missing)).toMatch(/not installed.*network access/);
-    expect(tensorflowLoadReason(new Error('libcudart.so.11.0: cannot open shared object file: No such file or directory'))).toBe(
+    expect(
+      tensorflowLoadReason(new Error('libcudart.so.11.0: cannot open shared object file: No such file or directory')),
+    ).toBe(
       'libcudart.so.11.0 not found: tfjs-node-gpu needs CUDA 11.2 and cuDNN 8.1 (install them, or add their lib folder to LD_LIBRARY_PATH)',
     );
-    expect(tensorflowLoadReason(new Error('libcudnn.so.8: cannot open shared object file'))).toMatch(/^libcudnn\.so\.8 not found: .*cuDNN 8\.1/);
-    expect(tensorflowLoadReason(new Error('was compiled against a different Node.js version using NODE_MODULE_VERSION 115'))).toMatch(/rebuild/);
-    expect(tensorflowLoadReason(new Error("Cannot find module '/x/lib/napi-v8/tfjs_binding.node'"))).toMatch(/libtensorflow.*network access/);
+    expect(tensorflowLoadReason(new Error('libcudnn.so.8: cannot open shared object file'))).toMatch(
+      /^libcudnn\.so\.8 not found: .*cuDNN 8\.1/,
+    );
+    expect(
+      tensorflowLoadReason(new Error('was compiled against a different Node.js version using NODE_MODULE_VERSION 115')),
+    ).toMatch(/rebuild/);
+    expect(tensorflowLoadReason(new Error("Cannot find module '/x/lib/napi-v8/tfjs_binding.node'"))).toMatch(
+      /libtensorflow.*network access/,
+    );
   });
 
   it('describes the candidates without starting one', () => {

@@ -73,8 +73,15 @@ function cpuDevice(threads: number): string {
 
 function gpuName(): string | null {
   try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const names = out.split('\n').map((l) => l.trim()).filter(Boolean);
+    const out = execFileSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], {
+      timeout: 5000,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const names = out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     return names.length > 0 ? names.join(', ') : null;
   } catch {
     return null;
@@ -82,7 +89,11 @@ function gpuName(): string | null {
 }
 
 function baseVersions(): Record<string, string> {
-  const v: Record<string, string> = { node: process.versions.node, tfjs: tf.version.tfjs, 'tfjs-backend-wasm': tfwasm.version_wasm };
+  const v: Record<string, string> = {
+    node: process.versions.node,
+    tfjs: tf.version.tfjs,
+    'tfjs-backend-wasm': tfwasm.version_wasm,
+  };
   if (process.versions.electron) v.electron = process.versions.electron;
   return v;
 }
@@ -91,7 +102,10 @@ function defaultThreads(): number {
   const env = process.env.ISD_THREADS?.trim();
   if (env) {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1 || n > 8) throw new IsdError('BAD_INPUT', `ISD_THREADS: '${env}' is not a whole number from 1 to 8`, { field: 'ISD_THREADS' });
+    if (!Number.isInteger(n) || n < 1 || n > 8)
+      throw new IsdError('BAD_INPUT', `ISD_THREADS: '${env}' is not a whole number from 1 to 8`, {
+        field: 'ISD_THREADS',
+      });
     return n;
   }
   return Math.max(1, Math.min(4, os.cpus().length));
@@ -100,14 +114,18 @@ function defaultThreads(): number {
 function forcedBackend(opts: BackendOptions): { name: BackendName; by: 'ISD_BACKEND' | 'prefer' } | null {
   if (opts.prefer !== undefined) {
     if (!BACKEND_NAMES.includes(opts.prefer)) {
-      throw new IsdError('BAD_INPUT', `backend: '${String(opts.prefer)}' is not one of ${BACKEND_NAMES.join(', ')}`, { field: 'backend' });
+      throw new IsdError('BAD_INPUT', `backend: '${String(opts.prefer)}' is not one of ${BACKEND_NAMES.join(', ')}`, {
+        field: 'backend',
+      });
     }
     return { name: opts.prefer, by: 'prefer' };
   }
   const env = process.env.ISD_BACKEND?.trim();
   if (env) {
     if (!(BACKEND_NAMES as readonly string[]).includes(env)) {
-      throw new IsdError('BAD_INPUT', `ISD_BACKEND: '${env}' is not one of ${BACKEND_NAMES.join(', ')}`, { field: 'ISD_BACKEND' });
+      throw new IsdError('BAD_INPUT', `ISD_BACKEND: '${env}' is not one of ${BACKEND_NAMES.join(', ')}`, {
+        field: 'ISD_BACKEND',
+      });
     }
     return { name: env as BackendName, by: 'ISD_BACKEND' };
   }
@@ -126,34 +144,57 @@ async function tryTensorflow(): Promise<Attempt> {
   } catch (err) {
     return { ok: false, reason: tensorflowLoadReason(err) };
   }
-  if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: 'tfjs-node-gpu loaded but its backend failed to start' };
+  if (!(await tf.setBackend('tensorflow')))
+    return { ok: false, reason: 'tfjs-node-gpu loaded but its backend failed to start' };
   const binding = (tf.backend() as unknown as { binding?: { isUsingGpuDevice?: () => boolean } }).binding;
   const onGpu = binding?.isUsingGpuDevice?.() ?? false;
   const cores = os.cpus().length;
   const device = onGpu
     ? (gpuName() ?? 'CUDA GPU')
     : `${cpuDevice(cores)} (TensorFlow CPU kernels: no CUDA GPU visible to TensorFlow; check the driver with nvidia-smi)`;
-  return { ok: true, report: { backend: 'tensorflow', device, versions: { ...baseVersions(), 'tfjs-node-gpu': version }, simd: true, threads: cores } };
+  return {
+    ok: true,
+    report: {
+      backend: 'tensorflow',
+      device,
+      versions: { ...baseVersions(), 'tfjs-node-gpu': version },
+      simd: true,
+      threads: cores,
+    },
+  };
 }
 
 async function tryWasm(threads: number): Promise<Attempt> {
   try {
     registerWasmTrainingKernels();
     registerWasmBackend(threads);
-    if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to start (see the log above)' };
+    if (!(await tf.setBackend('wasm')))
+      return { ok: false, reason: 'the wasm backend failed to start (see the log above)' };
   } catch (err) {
-    return { ok: false, reason: `the wasm backend failed to start: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      reason: `the wasm backend failed to start: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
   const load = wasmLoad();
   const actual = load?.threads ?? 1;
-  const report: Omit<BackendReport, 'fallbacks' | 'forcedBy'> = { backend: 'wasm', device: cpuDevice(actual), versions: baseVersions(), simd: load?.simd ?? true, threads: actual };
+  const report: Omit<BackendReport, 'fallbacks' | 'forcedBy'> = {
+    backend: 'wasm',
+    device: cpuDevice(actual),
+    versions: baseVersions(),
+    simd: load?.simd ?? true,
+    threads: actual,
+  };
   if (load?.note) report.note = load.note;
   return { ok: true, report };
 }
 
 async function tryCpu(): Promise<Attempt> {
   if (!(await tf.setBackend('cpu'))) return { ok: false, reason: 'the cpu backend failed to start' };
-  return { ok: true, report: { backend: 'cpu', device: cpuDevice(1), versions: baseVersions(), simd: false, threads: 1 } };
+  return {
+    ok: true,
+    report: { backend: 'cpu', device: cpuDevice(1), versions: baseVersions(), simd: false, threads: 1 },
+  };
 }
 
 let current: BackendReport | null = null;
@@ -166,7 +207,13 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendRep
   const forced = forcedBackend(opts);
   const threads = opts.threads ?? defaultThreads();
   const sameThreads = current?.backend !== 'wasm' || opts.threads === undefined || opts.threads === current.threads;
-  if (current !== null && tf.getBackend() === current.backend && (forced === null || forced.name === current.backend) && sameThreads) return current;
+  if (
+    current !== null &&
+    tf.getBackend() === current.backend &&
+    (forced === null || forced.name === current.backend) &&
+    sameThreads
+  )
+    return current;
   const attempts: Record<BackendName, () => Promise<Attempt>> = {
     tensorflow: tryTensorflow,
     wasm: () => tryWasm(threads),
@@ -175,9 +222,13 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendRep
   if (forced !== null) {
     const a = await attempts[forced.name]();
     if (!a.ok) {
-      throw new IsdError('BAD_INPUT', `${forced.by === 'prefer' ? 'backend' : 'ISD_BACKEND'}: '${forced.name}' cannot be used: ${a.reason}`, {
-        field: forced.by === 'prefer' ? 'backend' : 'ISD_BACKEND',
-      });
+      throw new IsdError(
+        'BAD_INPUT',
+        `${forced.by === 'prefer' ? 'backend' : 'ISD_BACKEND'}: '${forced.name}' cannot be used: ${a.reason}`,
+        {
+          field: forced.by === 'prefer' ? 'backend' : 'ISD_BACKEND',
+        },
+      );
     }
     current = { ...a.report, fallbacks: [], forcedBy: forced.by };
     return current;
@@ -191,7 +242,10 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendRep
     }
     fallbacks.push({ backend: name, reason: a.reason });
   }
-  throw new IsdError('INTERNAL', `no tfjs backend could start: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')}`);
+  throw new IsdError(
+    'INTERNAL',
+    `no tfjs backend could start: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')}`,
+  );
 }
 
 /** The report of the backend initBackend started last, or null. */
@@ -222,7 +276,11 @@ export function describeBackends(): BackendDescription {
   candidates.push(
     threadsSupported()
       ? { backend: 'wasm', available: true }
-      : { backend: 'wasm', available: true, reason: 'this runtime has no shared WebAssembly memory: wasm runs on one thread' },
+      : {
+          backend: 'wasm',
+          available: true,
+          reason: 'this runtime has no shared WebAssembly memory: wasm runs on one thread',
+        },
   );
   candidates.push({ backend: 'cpu', available: true });
   const env = process.env.ISD_BACKEND?.trim();
@@ -232,5 +290,10 @@ export function describeBackends(): BackendDescription {
   } catch {
     // a bad ISD_THREADS is reported by initBackend
   }
-  return { candidates, forced: env ? { backend: env, by: 'ISD_BACKEND' } : undefined, cpu: cpuDevice(threads), versions: baseVersions() };
+  return {
+    candidates,
+    forced: env ? { backend: env, by: 'ISD_BACKEND' } : undefined,
+    cpu: cpuDevice(threads),
+    versions: baseVersions(),
+  };
 }

@@ -5,7 +5,17 @@ import { runBenchmark } from './bench';
 describe('runBenchmark', () => {
   it('times the real training step and reports speed, shares and flat memory', async () => {
     const r = await runBenchmark({ steps: 3, warmup: 1, batch: 16, size: 16, queue: 64, backend: 'wasm', threads: 2 });
-    expect(r).toMatchObject({ backend: 'wasm', arch: 'resnet20', method: 'isd', batch: 16, size: 16, channels: 1, queue: 64, steps: 3, threads: 2 });
+    expect(r).toMatchObject({
+      backend: 'wasm',
+      arch: 'resnet20',
+      method: 'isd',
+      batch: 16,
+      size: 16,
+      channels: 1,
+      queue: 64,
+      steps: 3,
+      threads: 2,
+    });
     expect(r.stepMs).toHaveLength(3);
     expect(r.imagesPerSec).toBeGreaterThan(0);
     expect(r.bestImagesPerSec).toBeGreaterThanOrEqual(r.imagesPerSec * 0.999);

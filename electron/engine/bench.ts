@@ -81,10 +81,19 @@ export interface BenchmarkResult {
 }
 
 /** The contracts.md step's hyperparameters (T_s 0.1, T_t 0.01, EMA 0.99, SGD lr 0.05, momentum 0.9, wd 1e-4). */
-const STEP = { tempStudent: 0.1, tempTeacher: 0.01, temperature: 0.2, ema: 0.99, momentum: 0.9, weightDecay: 1e-4, lr: 0.05 };
+const STEP = {
+  tempStudent: 0.1,
+  tempTeacher: 0.01,
+  temperature: 0.2,
+  ema: 0.99,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  lr: 0.05,
+};
 
 function positiveInt(v: number, field: string, max: number): number {
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new IsdError('BAD_INPUT', `${field} must be a whole number from 1 to ${max}, got ${v}`, { field });
+  if (!Number.isInteger(v) || v < 1 || v > max)
+    throw new IsdError('BAD_INPUT', `${field} must be a whole number from 1 to ${max}, got ${v}`, { field });
   return v;
 }
 
@@ -165,34 +174,42 @@ function augmentMs(batch: number, size: number, channels: number, rng: Rng, reps
 export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<BenchmarkResult> {
   const steps = positiveInt(opts.steps ?? 10, 'steps', 100_000);
   const warmup = opts.warmup ?? 2;
-  if (!Number.isInteger(warmup) || warmup < 0) throw new IsdError('BAD_INPUT', `warmup must be a whole number ≥ 0, got ${warmup}`, { field: 'warmup' });
+  if (!Number.isInteger(warmup) || warmup < 0)
+    throw new IsdError('BAD_INPUT', `warmup must be a whole number ≥ 0, got ${warmup}`, { field: 'warmup' });
   const arch = opts.arch ?? 'resnet20';
   const method = opts.method ?? 'isd';
   const batch = positiveInt(opts.batch ?? 128, 'batch', 65_536);
   const size = positiveInt(opts.size ?? 28, 'size', 4096);
   const channels = positiveInt(opts.channels ?? 1, 'channels', 4);
   const queue = positiveInt(opts.queue ?? 4096, 'queue', 1_000_000);
-  const { backend: report, replicas } = await initTrainingBackend({ prefer: opts.backend, threads: opts.threads, replicas: opts.replicas }, batch);
+  const { backend: report, replicas } = await initTrainingBackend(
+    { prefer: opts.backend, threads: opts.threads, replicas: opts.replicas },
+    batch,
+  );
   const rng = new Rng(0);
   let peakRss = process.memoryUsage().rss;
   const sampleRss = () => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
 
-  const step = createEngineTrainingStep({
-    method,
-    arch,
-    inputShape: [size, size, channels],
-    batchSize: batch,
-    queueSize: queue,
-    tempTeacher: STEP.tempTeacher,
-    tempStudent: STEP.tempStudent,
-    temperature: STEP.temperature,
-    ema: STEP.ema,
-    momentum: STEP.momentum,
-    weightDecay: STEP.weightDecay,
-    seed: 0,
-  }, replicas, report.backend);
+  const step = createEngineTrainingStep(
+    {
+      method,
+      arch,
+      inputShape: [size, size, channels],
+      batchSize: batch,
+      queueSize: queue,
+      tempTeacher: STEP.tempTeacher,
+      tempStudent: STEP.tempStudent,
+      temperature: STEP.temperature,
+      ema: STEP.ema,
+      momentum: STEP.momentum,
+      weightDecay: STEP.weightDecay,
+      seed: 0,
+    },
+    replicas,
+    report.backend,
+  );
   const xs = randomTensor(rng, [batch, size, size, channels]);
   const xt = randomTensor(rng, [batch, size, size, channels]);
   try {

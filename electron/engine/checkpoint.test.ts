@@ -2,7 +2,13 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint, type WriteCheckpointInput } from './checkpoint';
+import {
+  listCheckpoints,
+  pruneCheckpoints,
+  readCheckpoint,
+  writeCheckpoint,
+  type WriteCheckpointInput,
+} from './checkpoint';
 
 let tmp: string;
 
@@ -62,7 +68,9 @@ describe('checkpoints', () => {
     await expect(readCheckpoint(path.join(tmp, 'nope'))).rejects.toThrow(/manifest\.json: no such checkpoint file/);
     const p = await writeCheckpoint(path.join(tmp, 'bad'), input(5));
     await fsp.writeFile(path.join(p, 'weights.bin'), Buffer.alloc(8));
-    await expect(readCheckpoint(p)).rejects.toThrow(/weights\.bin: not a usable checkpoint: holds 8 bytes, the manifest describes 28/);
+    await expect(readCheckpoint(p)).rejects.toThrow(
+      /weights\.bin: not a usable checkpoint: holds 8 bytes, the manifest describes 28/,
+    );
     await fsp.writeFile(path.join(p, 'manifest.json'), '{"format": "other"');
     await expect(readCheckpoint(p)).rejects.toThrow(/manifest\.json: not a usable checkpoint: malformed JSON/);
   });

@@ -13,7 +13,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IsdError, fsError } from '../errors';
 import type { RngState } from '../rng';
-import { createTrainingStep, type TrainingStep, type TrainingStepOptions, type TrainingStepState, type VariableSnapshot } from './training-step';
+import {
+  createTrainingStep,
+  type TrainingStep,
+  type TrainingStepOptions,
+  type TrainingStepState,
+  type VariableSnapshot,
+} from './training-step';
 
 export const CHECKPOINT_FORMAT = 'isd-studio-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -69,7 +75,8 @@ export function checkpointFolderName(step: number): string {
 }
 
 function checkLittleEndian(): void {
-  if (os.endianness() !== 'LE') throw new IsdError('INTERNAL', 'checkpoints are little-endian float32; this machine is big-endian');
+  if (os.endianness() !== 'LE')
+    throw new IsdError('INTERNAL', 'checkpoints are little-endian float32; this machine is big-endian');
 }
 
 export interface WriteCheckpointInput extends CheckpointProgress {
@@ -84,7 +91,10 @@ export interface WriteCheckpointInput extends CheckpointProgress {
 export async function writeCheckpoint(dir: string, input: WriteCheckpointInput): Promise<string> {
   checkLittleEndian();
   const finalPath = path.join(dir, checkpointFolderName(input.step));
-  const tmpPath = path.join(dir, `.tmp-${checkpointFolderName(input.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmpPath = path.join(
+    dir,
+    `.tmp-${checkpointFolderName(input.step)}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   try {
     await fsp.mkdir(tmpPath, { recursive: true });
     const variables: CheckpointVariable[] = [];
@@ -95,9 +105,15 @@ export async function writeCheckpoint(dir: string, input: WriteCheckpointInput):
     }
     const weights = new Float32Array(offset);
     input.state.variables.forEach((v, i) => weights.set(v.values, variables[i].offset));
-    await fsp.writeFile(path.join(tmpPath, WEIGHTS), new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+    await fsp.writeFile(
+      path.join(tmpPath, WEIGHTS),
+      new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength),
+    );
     const labels = input.state.queueLabels;
-    await fsp.writeFile(path.join(tmpPath, QUEUE_LABELS), new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength));
+    await fsp.writeFile(
+      path.join(tmpPath, QUEUE_LABELS),
+      new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength),
+    );
     const manifest: CheckpointManifest = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,
@@ -148,12 +164,21 @@ export async function readCheckpoint(checkpointPath: string): Promise<Checkpoint
     if (err instanceof IsdError) throw err;
     throw invalid(manifestFile, `malformed JSON (${(err as Error).message})`);
   }
-  if (manifest.format !== CHECKPOINT_FORMAT) throw invalid(manifestFile, `format is "${String(manifest.format)}", expected ${CHECKPOINT_FORMAT}`);
-  if (manifest.version !== CHECKPOINT_VERSION) throw invalid(manifestFile, `version ${manifest.version} is not ${CHECKPOINT_VERSION}: written by another app version`);
+  if (manifest.format !== CHECKPOINT_FORMAT)
+    throw invalid(manifestFile, `format is "${String(manifest.format)}", expected ${CHECKPOINT_FORMAT}`);
+  if (manifest.version !== CHECKPOINT_VERSION)
+    throw invalid(
+      manifestFile,
+      `version ${manifest.version} is not ${CHECKPOINT_VERSION}: written by another app version`,
+    );
   if (!Array.isArray(manifest.variables)) throw invalid(manifestFile, 'variables missing');
   const weightsBytes = await readBytes(path.join(checkpointPath, WEIGHTS));
   const total = manifest.variables.reduce((n, v) => Math.max(n, v.offset + v.length), 0);
-  if (weightsBytes.byteLength !== total * 4) throw invalid(path.join(checkpointPath, WEIGHTS), `holds ${weightsBytes.byteLength} bytes, the manifest describes ${total * 4}`);
+  if (weightsBytes.byteLength !== total * 4)
+    throw invalid(
+      path.join(checkpointPath, WEIGHTS),
+      `holds ${weightsBytes.byteLength} bytes, the manifest describes ${total * 4}`,
+    );
   // Copy into an aligned buffer: Buffer's pool offsets are not always multiples of 4.
   const weights = new Float32Array(total);
   new Uint8Array(weights.buffer).set(weightsBytes);
@@ -163,11 +188,19 @@ export async function readCheckpoint(checkpointPath: string): Promise<Checkpoint
     return { name: v.name, shape: v.shape, values: weights.subarray(v.offset, v.offset + v.length) };
   });
   const labelBytes = await readBytes(path.join(checkpointPath, QUEUE_LABELS));
-  if (labelBytes.byteLength !== manifest.queue.size * 4) throw invalid(path.join(checkpointPath, QUEUE_LABELS), `holds ${labelBytes.byteLength} bytes for a queue of ${manifest.queue.size}`);
+  if (labelBytes.byteLength !== manifest.queue.size * 4)
+    throw invalid(
+      path.join(checkpointPath, QUEUE_LABELS),
+      `holds ${labelBytes.byteLength} bytes for a queue of ${manifest.queue.size}`,
+    );
   const queueLabels = new Int32Array(manifest.queue.size);
   new Uint8Array(queueLabels.buffer).set(labelBytes);
   const stepsDone = typeof manifest.extra?.stepsDone === 'number' ? manifest.extra.stepsDone : manifest.step;
-  return { path: checkpointPath, manifest, state: { variables, queuePointer: manifest.queue.pointer, queueLabels, stepsDone } };
+  return {
+    path: checkpointPath,
+    manifest,
+    state: { variables, queuePointer: manifest.queue.pointer, queueLabels, stepsDone },
+  };
 }
 
 /** Checkpoint folders under `dir`, oldest step first ([] when the folder does not exist). */
@@ -201,7 +234,9 @@ export async function pruneCheckpoints(dir: string, keep: number, protect?: stri
  * Rebuilds the model a checkpoint holds (student, teacher, heads, queue), for evaluation or
  * inspection after a run (`isd eval`, neighbour galleries). The caller disposes the step.
  */
-export async function restoreTrainingStep(checkpointPath: string): Promise<{ step: TrainingStep; manifest: CheckpointManifest }> {
+export async function restoreTrainingStep(
+  checkpointPath: string,
+): Promise<{ step: TrainingStep; manifest: CheckpointManifest }> {
   const ck = await readCheckpoint(checkpointPath);
   const options = (ck.manifest.config as { step?: TrainingStepOptions }).step;
   if (!options) throw invalid(path.join(checkpointPath, MANIFEST), 'config.step (the model options) missing');

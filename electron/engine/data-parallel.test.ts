@@ -122,13 +122,18 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
   });
 
   // Where tfjs-node-gpu is installed, the peer's forced tensorflow backend would start: nothing to test there.
-  it.skipIf(tfjsNodeGpuInstalled())('a peer that cannot start fails the step with its reason, and every later call at once', () => {
-    const dp = track(createEngineTrainingStep(options('isd', B), 2, 'tensorflow'));
-    const x = batch(new Float32Array(B * SIZE * SIZE), B);
-    expect(() => dp.step(x, x, 0.05)).toThrow(/data-parallel peer replica failed: backend: 'tensorflow' cannot be used/);
-    expect(() => dp.step(x, x, 0.05)).toThrow(/data-parallel training cannot go on/);
-    tf.dispose(x);
-  });
+  it.skipIf(tfjsNodeGpuInstalled())(
+    'a peer that cannot start fails the step with its reason, and every later call at once',
+    () => {
+      const dp = track(createEngineTrainingStep(options('isd', B), 2, 'tensorflow'));
+      const x = batch(new Float32Array(B * SIZE * SIZE), B);
+      expect(() => dp.step(x, x, 0.05)).toThrow(
+        /data-parallel peer replica failed: backend: 'tensorflow' cannot be used/,
+      );
+      expect(() => dp.step(x, x, 0.05)).toThrow(/data-parallel training cannot go on/);
+      tf.dispose(x);
+    },
+  );
 
   it('refuses an odd batch and a bad replica count, naming the field', () => {
     expect(() => createEngineTrainingStep(options('isd', 7), 2, 'wasm')).toThrow(/batch size 7 must be even/);

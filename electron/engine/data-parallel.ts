@@ -62,7 +62,11 @@ export class SyncEndpoint {
       const m = receiveMessageOnPort(this.port);
       if (m) return m.message;
       const left = deadline - Date.now();
-      if (left <= 0) throw new IsdError('INTERNAL', `data-parallel replica ${this.rank}: no ${what} from the other replica within ${Math.round(timeoutMs / 1000)} s`);
+      if (left <= 0)
+        throw new IsdError(
+          'INTERNAL',
+          `data-parallel replica ${this.rank}: no ${what} from the other replica within ${Math.round(timeoutMs / 1000)} s`,
+        );
       Atomics.wait(this.counters, this.rank, seen, Math.min(left, 1000));
     }
   }
@@ -152,7 +156,14 @@ export function replicaExchange(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaExc
 
 /** Commands from rank 0 to the peer, in order on the same link as the shares. */
 export type PeerCommand =
-  | { type: 'step'; xs: Float32Array; xt: Float32Array; shape: [number, number, number, number]; lr: number; labels: Int32Array | null }
+  | {
+      type: 'step';
+      xs: Float32Array;
+      xt: Float32Array;
+      shape: [number, number, number, number];
+      lr: number;
+      labels: Int32Array | null;
+    }
   | { type: 'load'; state: TrainingStepState }
   | { type: 'read' }
   | { type: 'dispose' };
@@ -167,9 +178,16 @@ export interface PeerWorkerData {
 
 /** Where the compiled peer entry is: beside this file in dist/, or in the project's dist/ from sources (tests). */
 function peerScriptPath(): string {
-  const candidates = [path.join(__dirname, 'replica-worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'electron', 'engine', 'replica-worker.js')];
+  const candidates = [
+    path.join(__dirname, 'replica-worker.js'),
+    path.resolve(__dirname, '..', '..', 'dist', 'electron', 'engine', 'replica-worker.js'),
+  ];
   const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new IsdError('INTERNAL', `the data-parallel replica worker is not built (looked for ${candidates.join(', ')}): run npm run build`);
+  if (!found)
+    throw new IsdError(
+      'INTERNAL',
+      `the data-parallel replica worker is not built (looked for ${candidates.join(', ')}): run npm run build`,
+    );
   return found;
 }
 
@@ -232,7 +250,8 @@ export class DataParallelTrainingStep implements TrainingStep {
   step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): StepResult {
     this.ensureReady();
     const b = xStudent.shape[0];
-    if (b % 2 !== 0 || xTeacher.shape[0] !== b) throw new Error(`data-parallel step needs an even batch of equal views, got ${b} and ${xTeacher.shape[0]}`);
+    if (b % 2 !== 0 || xTeacher.shape[0] !== b)
+      throw new Error(`data-parallel step needs an even batch of equal views, got ${b} and ${xTeacher.shape[0]}`);
     const h = b / 2;
     const [xsA, xsB] = tf.split(xStudent, 2, 0) as tf.Tensor4D[];
     const [xtA, xtB] = tf.split(xTeacher, 2, 0) as tf.Tensor4D[];
@@ -279,7 +298,10 @@ export class DataParallelTrainingStep implements TrainingStep {
   peerVariables(): VariableSnapshot[] {
     this.ensureReady();
     this.endpoint.send({ type: 'read' } satisfies PeerCommand);
-    return expectMessage<{ type: 'state'; variables: VariableSnapshot[] }>(this.endpoint.receive(READY_TIMEOUT_MS, 'variables'), 'state').variables;
+    return expectMessage<{ type: 'state'; variables: VariableSnapshot[] }>(
+      this.endpoint.receive(READY_TIMEOUT_MS, 'variables'),
+      'state',
+    ).variables;
   }
 
   dispose(): void {
@@ -296,15 +318,23 @@ export class DataParallelTrainingStep implements TrainingStep {
 
 /** Throws unless `replicas` is 1, or 2 with an even batch. */
 function checkReplicas(replicas: number, batchSize: number): void {
-  if (replicas !== 1 && replicas !== 2) throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${replicas}`, { field: 'replicas' });
-  if (replicas === 2 && batchSize % 2 !== 0) throw new IsdError('BAD_INPUT', `batch size ${batchSize} must be even to split it over two replicas`, { field: 'batchSize' });
+  if (replicas !== 1 && replicas !== 2)
+    throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${replicas}`, { field: 'replicas' });
+  if (replicas === 2 && batchSize % 2 !== 0)
+    throw new IsdError('BAD_INPUT', `batch size ${batchSize} must be even to split it over two replicas`, {
+      field: 'batchSize',
+    });
 }
 
 /**
  * The training step the engine uses: one replica, or `replicas` = 2 (data parallel over two threads,
  * batch split in halves). The peer starts on `backend` (the one this thread runs).
  */
-export function createEngineTrainingStep(options: TrainingStepOptions, replicas: number, backend: BackendName): TrainingStep {
+export function createEngineTrainingStep(
+  options: TrainingStepOptions,
+  replicas: number,
+  backend: BackendName,
+): TrainingStep {
   checkReplicas(replicas, options.batchSize);
   return replicas === 1 ? createTrainingStep(options) : new DataParallelTrainingStep(options, backend);
 }
@@ -318,7 +348,8 @@ export function plannedReplicas(requested: number | undefined, cores: number, ba
   const env = process.env.ISD_REPLICAS?.trim();
   if (requested === undefined && env) {
     const n = Number(env);
-    if (n !== 1 && n !== 2) throw new IsdError('BAD_INPUT', `ISD_REPLICAS: '${env}' must be 1 or 2`, { field: 'ISD_REPLICAS' });
+    if (n !== 1 && n !== 2)
+      throw new IsdError('BAD_INPUT', `ISD_REPLICAS: '${env}' must be 1 or 2`, { field: 'ISD_REPLICAS' });
     requested = n;
   }
   if (requested !== undefined) {
@@ -340,6 +371,7 @@ export async function initTrainingBackend(
   const planned = plannedReplicas(opts.replicas, os.cpus().length, batchSize);
   const started = await initBackend({ prefer: opts.prefer, threads: opts.threads ?? (planned > 1 ? 1 : undefined) });
   const replicas = started.backend === 'tensorflow' ? 1 : planned;
-  const backend = replicas > 1 ? { ...started, device: `${started.device} × ${replicas} replicas (data parallel)` } : started;
+  const backend =
+    replicas > 1 ? { ...started, device: `${started.device} × ${replicas} replicas (data parallel)` } : started;
   return { backend, replicas };
 }

@@ -35,7 +35,13 @@ function randomLabels(n: number, classes: number, rng: Rng): Int32Array {
 }
 
 /** Brute-force float64 kNN: sort by similarity (ties by index), majority (tie → nearest) and weighted votes. */
-function referenceKnn(bank: FeatureBank, queries: Float32Array, numClasses: number, ks: [number, number], temperature: number) {
+function referenceKnn(
+  bank: FeatureBank,
+  queries: Float32Array,
+  numClasses: number,
+  ks: [number, number],
+  temperature: number,
+) {
   const n = bank.labels.length;
   const q = queries.length / bank.dim;
   const out = { knn1: [] as number[], knn20: [] as number[], knn20Weighted: [] as number[] };
@@ -69,7 +75,10 @@ describe('knnPredict / knnEvaluate', () => {
   const query = { features: unitRows(150, dim, rng), labels: randomLabels(150, classes, rng) };
 
   it('matches a brute-force float64 reference exactly (predictions and accuracies)', () => {
-    for (const ks of [[1, 20], [3, 7]] as [number, number][]) {
+    for (const ks of [
+      [1, 20],
+      [3, 7],
+    ] as [number, number][]) {
       const ref = referenceKnn(bank, query.features, classes, ks, 0.07);
       const got = knnPredict(bank, query.features, { numClasses: classes, ks });
       expect(Array.from(got.knn1)).toEqual(ref.knn1);
@@ -99,14 +108,20 @@ describe('knnPredict / knnEvaluate', () => {
   it('votes as worked out by hand: weighted exp(s/0.07) against majority, ties to the nearest', () => {
     // Unit vectors at cosine s from the query (1, 0).
     const at = (s: number) => [s, Math.sqrt(1 - s * s)];
-    const tiny = (sims: number[], labels: number[]): FeatureBank => ({ features: Float32Array.from(sims.flatMap(at)), labels: Int32Array.from(labels), dim: 2 });
+    const tiny = (sims: number[], labels: number[]): FeatureBank => ({
+      features: Float32Array.from(sims.flatMap(at)),
+      labels: Int32Array.from(labels),
+      dim: 2,
+    });
     const q = Float32Array.from([1, 0]);
     // 0.9 → class 0; 0.8 and 0.75 → class 1. Majority of 3: class 1. Weighted: e^(0.9/0.07) ≈ 383,000
     // beats e^(0.8/0.07) + e^(0.75/0.07) ≈ 91,800 + 45,000: class 0.
     const a = knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3] });
     expect([a.knn1[0], a.knn20[0], a.knn20Weighted[0]]).toEqual([0, 1, 0]);
     // With T = 1 the weights are nearly equal: e^0.9 = 2.46 < e^0.8 + e^0.75 = 4.34: class 1.
-    expect(knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3], temperature: 1 }).knn20Weighted[0]).toBe(1);
+    expect(
+      knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3], temperature: 1 }).knn20Weighted[0],
+    ).toBe(1);
     // Four neighbours, two votes each for classes 2 and 1: the tie goes to the nearest (class 2).
     const t = knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [2, 2, 1, 1]), q, { numClasses: 3, ks: [1, 4] });
     expect(t.knn20[0]).toBe(2);
@@ -120,17 +135,31 @@ describe('knnPredict / knnEvaluate', () => {
     // Classes 0–3 as one-hot directions; queries of class 3 (rare) carry class 2's direction half the time.
     const onehot = (c: number) => [0, 1, 2, 3].map((d) => (d === c ? 1 : 0));
     const bankLabels = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3];
-    const bank4: FeatureBank = { features: Float32Array.from(bankLabels.flatMap(onehot)), labels: Int32Array.from(bankLabels), dim: 4 };
+    const bank4: FeatureBank = {
+      features: Float32Array.from(bankLabels.flatMap(onehot)),
+      labels: Int32Array.from(bankLabels),
+      dim: 4,
+    };
     const qLabels = [0, 0, 1, 1, 2, 2, 3, 3, 3, 3];
     const qDirs = [0, 0, 1, 1, 2, 2, 3, 3, 2, 2];
-    const res = knnEvaluate(bank4, { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) }, { numClasses: 5, ks: [1, 3], rareClasses: [3] });
+    const res = knnEvaluate(
+      bank4,
+      { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) },
+      { numClasses: 5, ks: [1, 3], rareClasses: [3] },
+    );
     expect(res.knn1).toBeCloseTo(8 / 10, 12);
     expect(res.knn20).toBeCloseTo(8 / 10, 12);
     expect(res.rare).toEqual({ knn1: 0.5, knn20: 0.5, knn20Weighted: 0.5 });
     expect(res.frequent).toEqual({ knn1: 1, knn20: 1, knn20Weighted: 1 });
     expect(res.perClass.knn20.slice(0, 4)).toEqual([1, 1, 1, 0.5]);
     expect(res.perClass.knn20[4]).toBeNaN(); // no query of class 4
-    expect(knnEvaluate(bank4, { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) }, { numClasses: 5 }).rare).toBeUndefined();
+    expect(
+      knnEvaluate(
+        bank4,
+        { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) },
+        { numClasses: 5 },
+      ).rare,
+    ).toBeUndefined();
   });
 
   it('does not leak tensors and refuses bad input with the field named', () => {
@@ -146,7 +175,9 @@ describe('knnPredict / knnEvaluate', () => {
       }
       return 'no error';
     };
-    expect(field(() => knnEvaluate(bank, { ...query, labels: query.labels.map(() => 9) }, { numClasses: classes }))).toBe('query.labels');
+    expect(
+      field(() => knnEvaluate(bank, { ...query, labels: query.labels.map(() => 9) }, { numClasses: classes })),
+    ).toBe('query.labels');
     expect(field(() => knnEvaluate({ ...bank, dim: 15 }, query, { numClasses: classes }))).toBe('query.features');
     expect(field(() => knnEvaluate(bank, query, { numClasses: classes, temperature: 0 }))).toBe('temperature');
     expect(field(() => knnEvaluate(bank, query, { numClasses: classes, rareClasses: [7] }))).toBe('rareClasses');
@@ -196,7 +227,9 @@ describe('extractFeatures', () => {
       const norm = Math.hypot(...raw);
       for (let d = 0; d < 5; d++) expect(feats[i * 5 + d]).toBeCloseTo(raw[d] / norm, 4);
     }
-    expect(() => extractFeatures(embed, images, 24, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 })).toThrow(/count 24/);
+    expect(() => extractFeatures(embed, images, 24, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 })).toThrow(
+      /count 24/,
+    );
   });
 });
 
@@ -209,7 +242,8 @@ describe('linearProbe', () => {
     const make = (n: number) => {
       const labels = randomLabels(n, classes, rng);
       const features = new Float32Array(n * dim);
-      for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) features[i * dim + d] = centres[labels[i]][d] + 0.3 * rng.normal();
+      for (let i = 0; i < n; i++)
+        for (let d = 0; d < dim; d++) features[i * dim + d] = centres[labels[i]][d] + 0.3 * rng.normal();
       return { features, labels };
     };
     const train = make(800);
@@ -223,7 +257,9 @@ describe('linearProbe', () => {
     for (const a of res.perClass) expect(a).toBeGreaterThan(0.85);
     // Same seed, same result; a useless learning rate does far worse (the training really trains).
     expect(linearProbe(train, test, { numClasses: classes, epochs: 20, batchSize: 64, seed: 1 }).top1).toBe(res.top1);
-    expect(linearProbe(train, test, { numClasses: classes, epochs: 1, lr: 1e-7, batchSize: 64, seed: 2 }).top1).toBeLessThan(0.8);
+    expect(
+      linearProbe(train, test, { numClasses: classes, epochs: 1, lr: 1e-7, batchSize: 64, seed: 2 }).top1,
+    ).toBeLessThan(0.8);
   });
 
   it('divides the learning rate by 10 at 15/40 and 30/40 of the epochs', () => {
@@ -234,7 +270,13 @@ describe('linearProbe', () => {
 
   it('refuses mismatched features', () => {
     const train = { features: new Float32Array(12), labels: Int32Array.from([0, 1, 0]) };
-    expect(() => linearProbe(train, { features: new Float32Array(6), labels: Int32Array.from([0, 1]) }, { numClasses: 2, seed: 1 })).toThrow(/3 dims, training features 4/);
+    expect(() =>
+      linearProbe(
+        train,
+        { features: new Float32Array(6), labels: Int32Array.from([0, 1]) },
+        { numClasses: 2, seed: 1 },
+      ),
+    ).toThrow(/3 dims, training features 4/);
     expect(() => linearProbe(train, train, { numClasses: 1, seed: 1 })).toThrow(IsdError);
   });
 });
@@ -253,7 +295,11 @@ describe.skipIf(!existsSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')))('
       }
       return out;
     };
-    const bank: FeatureBank = { features: pixels(ds.train.images, 10000), labels: (ds.train.labels as Int32Array).slice(0, 10000), dim: 784 };
+    const bank: FeatureBank = {
+      features: pixels(ds.train.images, 10000),
+      labels: (ds.train.labels as Int32Array).slice(0, 10000),
+      dim: 784,
+    };
     const query = { features: pixels(test.images, 1000), labels: (test.labels as Int32Array).slice(0, 1000) };
     const t0 = performance.now();
     const res = knnEvaluate(bank, query, { numClasses: 10, rareClasses: [0, 2, 4, 6] });

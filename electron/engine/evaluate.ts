@@ -39,11 +39,24 @@ export interface ExtractOptions {
  * toEvalBatch) and returns their L2-normalised features, row-major [count, D]. embed gets
  * [B, size, size, c] and returns [B, D]; it should run the backbone in inference mode.
  */
-export function extractFeatures(embed: (x: tf.Tensor4D) => tf.Tensor2D, images: Uint8Array, count: number, src: ImageShape, opts: ExtractOptions): Float32Array {
-  if (!Number.isInteger(count) || count < 1) throw new IsdError('BAD_INPUT', `count must be a whole number of at least 1, got ${count}`, { field: 'count' });
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new IsdError('BAD_INPUT', `batchSize must be a whole number of at least 1, got ${opts.batchSize}`, { field: 'batchSize' });
+export function extractFeatures(
+  embed: (x: tf.Tensor4D) => tf.Tensor2D,
+  images: Uint8Array,
+  count: number,
+  src: ImageShape,
+  opts: ExtractOptions,
+): Float32Array {
+  if (!Number.isInteger(count) || count < 1)
+    throw new IsdError('BAD_INPUT', `count must be a whole number of at least 1, got ${count}`, { field: 'count' });
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+    throw new IsdError('BAD_INPUT', `batchSize must be a whole number of at least 1, got ${opts.batchSize}`, {
+      field: 'batchSize',
+    });
   const available = images.length / (src.h * src.w * src.c);
-  if (count > available) throw new IsdError('BAD_INPUT', `count ${count} is more than the ${Math.floor(available)} images given`, { field: 'count' });
+  if (count > available)
+    throw new IsdError('BAD_INPUT', `count ${count} is more than the ${Math.floor(available)} images given`, {
+      field: 'count',
+    });
   let out: Float32Array | null = null;
   let dim = 0;
   for (let start = 0; start < count; start += opts.batchSize) {
@@ -110,25 +123,43 @@ function checkLabelled(set: LabelledFeatures, dim: number, numClasses: number, f
   const n = set.labels.length;
   if (n < 1) throw new IsdError('BAD_INPUT', `${field}: no features`, { field });
   if (set.features.length !== n * dim) {
-    throw new IsdError('BAD_INPUT', `${field}.features holds ${set.features.length} values, expected ${n} labels × ${dim} dims`, { field: `${field}.features` });
+    throw new IsdError(
+      'BAD_INPUT',
+      `${field}.features holds ${set.features.length} values, expected ${n} labels × ${dim} dims`,
+      { field: `${field}.features` },
+    );
   }
   for (let i = 0; i < n; i++) {
     const y = set.labels[i];
-    if (!(y >= 0 && y < numClasses)) throw new IsdError('BAD_INPUT', `${field}.labels[${i}] = ${y} is not a class in 0…${numClasses - 1}`, { field: `${field}.labels` });
+    if (!(y >= 0 && y < numClasses))
+      throw new IsdError('BAD_INPUT', `${field}.labels[${i}] = ${y} is not a class in 0…${numClasses - 1}`, {
+        field: `${field}.labels`,
+      });
   }
   return n;
 }
 
 function checkNumClasses(numClasses: number): void {
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new IsdError('BAD_INPUT', `numClasses must be a whole number of at least 1, got ${numClasses}`, { field: 'numClasses' });
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new IsdError('BAD_INPUT', `numClasses must be a whole number of at least 1, got ${numClasses}`, {
+      field: 'numClasses',
+    });
 }
 
 function checkKnnOptions(opts: KnnOptions, bankSize: number): { ks: [number, number]; temperature: number } {
   const ks = opts.ks ?? [1, 20];
-  for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new IsdError('BAD_INPUT', `ks must hold whole numbers of at least 1, got [${ks.join(', ')}]`, { field: 'ks' });
+  for (const k of ks)
+    if (!Number.isInteger(k) || k < 1)
+      throw new IsdError('BAD_INPUT', `ks must hold whole numbers of at least 1, got [${ks.join(', ')}]`, {
+        field: 'ks',
+      });
   const temperature = opts.temperature ?? 0.07;
-  if (!(temperature > 0)) throw new IsdError('BAD_INPUT', `temperature must be greater than 0, got ${temperature}`, { field: 'temperature' });
-  if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1)) throw new IsdError('BAD_INPUT', `chunk must be a whole number of at least 1, got ${opts.chunk}`, { field: 'chunk' });
+  if (!(temperature > 0))
+    throw new IsdError('BAD_INPUT', `temperature must be greater than 0, got ${temperature}`, { field: 'temperature' });
+  if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1))
+    throw new IsdError('BAD_INPUT', `chunk must be a whole number of at least 1, got ${opts.chunk}`, {
+      field: 'chunk',
+    });
   return { ks: [Math.min(ks[0], bankSize), Math.min(ks[1], bankSize)], temperature };
 }
 
@@ -136,14 +167,23 @@ function checkKnnOptions(opts: KnnOptions, bankSize: number): { ks: [number, num
  * Cosine kNN predictions for each query row ([Q, dim], L2-normalised like the bank) by majority and
  * weighted votes among the bank's nearest features.
  */
-export function knnPredict(bank: FeatureBank, queryFeatures: Float32Array, opts: KnnOptions): KnnPredictions & { ks: [number, number] } {
+export function knnPredict(
+  bank: FeatureBank,
+  queryFeatures: Float32Array,
+  opts: KnnOptions,
+): KnnPredictions & { ks: [number, number] } {
   const { dim } = bank;
-  if (!Number.isInteger(dim) || dim < 1) throw new IsdError('BAD_INPUT', `bank.dim must be a whole number of at least 1, got ${dim}`, { field: 'bank.dim' });
+  if (!Number.isInteger(dim) || dim < 1)
+    throw new IsdError('BAD_INPUT', `bank.dim must be a whole number of at least 1, got ${dim}`, { field: 'bank.dim' });
   checkNumClasses(opts.numClasses);
   const n = checkLabelled(bank, dim, opts.numClasses, 'bank');
   const { ks, temperature } = checkKnnOptions(opts, n);
   if (queryFeatures.length % dim !== 0 || queryFeatures.length === 0) {
-    throw new IsdError('BAD_INPUT', `query.features holds ${queryFeatures.length} values, not a non-empty whole number of ${dim}-dim rows`, { field: 'query.features' });
+    throw new IsdError(
+      'BAD_INPUT',
+      `query.features holds ${queryFeatures.length} values, not a non-empty whole number of ${dim}-dim rows`,
+      { field: 'query.features' },
+    );
   }
   const q = queryFeatures.length / dim;
   const kMax = Math.max(ks[0], ks[1]);
@@ -176,7 +216,12 @@ export function knnPredict(bank: FeatureBank, queryFeatures: Float32Array, opts:
 }
 
 /** Sums weight(r) per label over ranks 0…k−1; the highest total wins, a tie goes to the nearest. */
-function vote(votes: Float64Array, k: number, labelAt: (rank: number) => number, weight: (rank: number) => number): number {
+function vote(
+  votes: Float64Array,
+  k: number,
+  labelAt: (rank: number) => number,
+  weight: (rank: number) => number,
+): number {
   votes.fill(0);
   let best = 0;
   for (let r = 0; r < k; r++) {
@@ -197,7 +242,10 @@ export function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, opts: Kn
   checkLabelled(query, bank.dim, opts.numClasses, 'query');
   const rare = new Uint8Array(opts.numClasses);
   for (const c of opts.rareClasses ?? []) {
-    if (!Number.isInteger(c) || c < 0 || c >= opts.numClasses) throw new IsdError('BAD_INPUT', `rareClasses: ${c} is not a class in 0…${opts.numClasses - 1}`, { field: 'rareClasses' });
+    if (!Number.isInteger(c) || c < 0 || c >= opts.numClasses)
+      throw new IsdError('BAD_INPUT', `rareClasses: ${c} is not a class in 0…${opts.numClasses - 1}`, {
+        field: 'rareClasses',
+      });
     rare[c] = 1;
   }
   const pred = knnPredict(bank, query.features, opts);
@@ -235,10 +283,18 @@ export function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, opts: Kn
  * The k bank rows most similar (cosine, by dot product of L2-normalised features) to one feature,
  * most similar first. The query itself is among them when it is in the bank.
  */
-export function nearestNeighbours(bank: { features: Float32Array; dim: number }, queryFeature: ArrayLike<number>, k = 8): { index: number; similarity: number }[] {
+export function nearestNeighbours(
+  bank: { features: Float32Array; dim: number },
+  queryFeature: ArrayLike<number>,
+  k = 8,
+): { index: number; similarity: number }[] {
   const { dim, features } = bank;
-  if (queryFeature.length !== dim) throw new IsdError('BAD_INPUT', `queryFeature has ${queryFeature.length} dims, the bank ${dim}`, { field: 'queryFeature' });
-  if (!Number.isInteger(k) || k < 1) throw new IsdError('BAD_INPUT', `k must be a whole number of at least 1, got ${k}`, { field: 'k' });
+  if (queryFeature.length !== dim)
+    throw new IsdError('BAD_INPUT', `queryFeature has ${queryFeature.length} dims, the bank ${dim}`, {
+      field: 'queryFeature',
+    });
+  if (!Number.isInteger(k) || k < 1)
+    throw new IsdError('BAD_INPUT', `k must be a whole number of at least 1, got ${k}`, { field: 'k' });
   const n = Math.floor(features.length / dim);
   const kk = Math.min(k, n);
   const best: { index: number; similarity: number }[] = []; // sorted, most similar first

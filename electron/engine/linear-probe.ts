@@ -44,11 +44,16 @@ interface Split {
 function checkSplit(split: Split, numClasses: number, field: string): number {
   const n = split.labels.length;
   if (n < 1 || split.features.length % n !== 0) {
-    throw new IsdError('BAD_INPUT', `${field}: ${split.features.length} feature values do not split into ${n} rows`, { field: `${field}.features` });
+    throw new IsdError('BAD_INPUT', `${field}: ${split.features.length} feature values do not split into ${n} rows`, {
+      field: `${field}.features`,
+    });
   }
   for (let i = 0; i < n; i++) {
     const y = split.labels[i];
-    if (!(y >= 0 && y < numClasses)) throw new IsdError('BAD_INPUT', `${field}.labels[${i}] = ${y} is not a class in 0…${numClasses - 1}`, { field: `${field}.labels` });
+    if (!(y >= 0 && y < numClasses))
+      throw new IsdError('BAD_INPUT', `${field}.labels[${i}] = ${y} is not a class in 0…${numClasses - 1}`, {
+        field: `${field}.labels`,
+      });
   }
   return split.features.length / n;
 }
@@ -88,20 +93,32 @@ export function probeLearningRate(lr: number, epoch: number, epochs: number): nu
 /** Trains a linear classifier on train's features and returns its accuracy on test's. */
 export function linearProbe(train: Split, test: Split, opts: LinearProbeOptions): LinearProbeResult {
   const C = opts.numClasses;
-  if (!Number.isInteger(C) || C < 1) throw new IsdError('BAD_INPUT', `numClasses must be a whole number of at least 1, got ${C}`, { field: 'numClasses' });
+  if (!Number.isInteger(C) || C < 1)
+    throw new IsdError('BAD_INPUT', `numClasses must be a whole number of at least 1, got ${C}`, {
+      field: 'numClasses',
+    });
   const epochs = opts.epochs ?? 40;
   const lr = opts.lr ?? 0.01;
   const momentum = opts.momentum ?? 0.9;
   const weightDecay = opts.weightDecay ?? 1e-4;
   const batchSize = opts.batchSize ?? 256;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new IsdError('BAD_INPUT', `epochs must be a whole number of at least 1, got ${epochs}`, { field: 'epochs' });
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new IsdError('BAD_INPUT', `epochs must be a whole number of at least 1, got ${epochs}`, { field: 'epochs' });
   if (!(lr > 0)) throw new IsdError('BAD_INPUT', `lr must be greater than 0, got ${lr}`, { field: 'lr' });
-  if (!(momentum >= 0 && momentum < 1)) throw new IsdError('BAD_INPUT', `momentum must be in [0, 1), got ${momentum}`, { field: 'momentum' });
-  if (!(weightDecay >= 0)) throw new IsdError('BAD_INPUT', `weightDecay must be 0 or more, got ${weightDecay}`, { field: 'weightDecay' });
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new IsdError('BAD_INPUT', `batchSize must be a whole number of at least 1, got ${batchSize}`, { field: 'batchSize' });
+  if (!(momentum >= 0 && momentum < 1))
+    throw new IsdError('BAD_INPUT', `momentum must be in [0, 1), got ${momentum}`, { field: 'momentum' });
+  if (!(weightDecay >= 0))
+    throw new IsdError('BAD_INPUT', `weightDecay must be 0 or more, got ${weightDecay}`, { field: 'weightDecay' });
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new IsdError('BAD_INPUT', `batchSize must be a whole number of at least 1, got ${batchSize}`, {
+      field: 'batchSize',
+    });
   const D = checkSplit(train, C, 'train');
   const testDim = checkSplit(test, C, 'test');
-  if (testDim !== D) throw new IsdError('BAD_INPUT', `test features have ${testDim} dims, training features ${D}`, { field: 'test.features' });
+  if (testDim !== D)
+    throw new IsdError('BAD_INPUT', `test features have ${testDim} dims, training features ${D}`, {
+      field: 'test.features',
+    });
 
   const N = train.labels.length;
   const { mean, invStd } = featureStatistics(train.features, D);
@@ -161,7 +178,9 @@ export function linearProbe(train: Split, test: Split, opts: LinearProbeOptions)
       const chunk = 8192;
       for (let start = 0; start < n; start += chunk) {
         const m = Math.min(chunk, n - start);
-        const p = tf.tidy(() => tf.argMax(tf.add(tf.matMul(tf.tensor2d(x.subarray(start * D, (start + m) * D), [m, D]), w), b), 1).dataSync());
+        const p = tf.tidy(() =>
+          tf.argMax(tf.add(tf.matMul(tf.tensor2d(x.subarray(start * D, (start + m) * D), [m, D]), w), b), 1).dataSync(),
+        );
         out.set(p, start);
       }
       return out;

@@ -47,7 +47,8 @@ export type ControlMessage = { type: 'pause' } | { type: 'resume' } | { type: 's
 export type MainToWorker = StartMessage | ControlMessage;
 
 /** Engine-side status: what the trainer is doing now. */
-export type EngineStatus = 'loading' | 'running' | 'evaluating' | 'paused' | 'stopping' | 'completed' | 'stopped' | 'failed';
+export type EngineStatus =
+  'loading' | 'running' | 'evaluating' | 'paused' | 'stopping' | 'completed' | 'stopped' | 'failed';
 
 export interface DatasetReport {
   name: string;
@@ -169,7 +170,8 @@ export interface LogEvent {
 }
 
 /** What the trainer emits. */
-export type TrainerEvent = StatusEvent | ProgressEvent | EpochEvalEvent | CheckpointEvent | DoneEvent | FailedEvent | LogEvent;
+export type TrainerEvent =
+  StatusEvent | ProgressEvent | EpochEvalEvent | CheckpointEvent | DoneEvent | FailedEvent | LogEvent;
 /** What the worker posts. */
 export type WorkerToMain = ReadyEvent | TrainerEvent;
 export type EngineEvent = WorkerToMain;

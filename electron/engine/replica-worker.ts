@@ -18,7 +18,9 @@ function serve(step: TrainingStep, endpoint: SyncEndpoint): void {
     const cmd = endpoint.receive(IDLE_TIMEOUT_MS, 'command') as PeerCommand;
     if (cmd.type === 'dispose') return;
     if (cmd.type === 'read') {
-      const variables = step.params.list().map((e) => ({ name: e.name, shape: [...e.variable.shape], values: e.variable.dataSync() as Float32Array }));
+      const variables = step.params
+        .list()
+        .map((e) => ({ name: e.name, shape: [...e.variable.shape], values: e.variable.dataSync() as Float32Array }));
       endpoint.send({ type: 'state', variables });
       continue;
     }

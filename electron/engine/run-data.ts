@@ -42,13 +42,17 @@ function firstImages(split: LoadedDataset['train'], ds: LoadedDataset, n: number
  */
 export function prepareRunData(ds: LoadedDataset, config: RunConfig, engine: EngineOptions = {}): PreparedData {
   const px = ds.height * ds.width * ds.channels;
-  const numClasses = ds.classNames?.length ?? (ds.train.labels ? ds.train.labels.reduce((m, y) => Math.max(m, y), -1) + 1 : 0);
+  const numClasses =
+    ds.classNames?.length ?? (ds.train.labels ? ds.train.labels.reduce((m, y) => Math.max(m, y), -1) + 1 : 0);
   const spec = parseImbalance(config.imbalance);
   let indices: Int32Array | null = null;
   let trainClassCounts: number[] | null = null;
   let rareClasses: number[] | null = null;
   if (spec.kind !== 'none') {
-    if (!ds.train.labels) throw new IsdError('BAD_INPUT', `imbalance ${config.imbalance} needs class labels; ${ds.path} has none`, { field: 'imbalance' });
+    if (!ds.train.labels)
+      throw new IsdError('BAD_INPUT', `imbalance ${config.imbalance} needs class labels; ${ds.path} has none`, {
+        field: 'imbalance',
+      });
     const draw = drawImbalance(ds.train.labels, numClasses, spec, config.seed);
     indices = draw.indices;
     const largest = Math.max(...draw.classCounts);
@@ -60,7 +64,14 @@ export function prepareRunData(ds: LoadedDataset, config: RunConfig, engine: Eng
   }
   const trainSplit = indices ? selectImages(ds.train, indices, px) : ds.train;
   if (trainSplit.labels && numClasses > 0) trainClassCounts = countClasses(trainSplit.labels, numClasses);
-  const train: ImageSet = { images: trainSplit.images, labels: trainSplit.labels, count: trainSplit.count, h: ds.height, w: ds.width, c: ds.channels };
+  const train: ImageSet = {
+    images: trainSplit.images,
+    labels: trainSplit.labels,
+    count: trainSplit.count,
+    h: ds.height,
+    w: ds.width,
+    c: ds.channels,
+  };
 
   let evaluation: EvaluationSets | null = null;
   if (ds.train.labels && ds.test?.labels && numClasses > 0) {

@@ -20,7 +20,16 @@ let tmp: string;
 function request(runId: string, over: Partial<RunConfig>, extra: Partial<EngineRunRequest> = {}): EngineRunRequest {
   return {
     runId,
-    config: { ...DEFAULT_RUN_CONFIG, dataset: FASHION_MNIST, batchSize: 8, queueSize: 32, imageSize: 16, epochs: 1, trainLimit: 32, ...over },
+    config: {
+      ...DEFAULT_RUN_CONFIG,
+      dataset: FASHION_MNIST,
+      batchSize: 8,
+      queueSize: 32,
+      imageSize: 16,
+      epochs: 1,
+      trainLimit: 32,
+      ...over,
+    },
     datasetPath: FASHION_MNIST,
     checkpointRoot: tmp,
     engine: { backend: BACKEND, baseWidth: 1, evalBankLimit: 100, evalTestLimit: 50, evalBatchSize: 50 },
@@ -99,7 +108,10 @@ describe(`engine worker (${BACKEND})`, () => {
     expect(events.find((e) => e.type === 'checkpoint')).toMatchObject({ kind: 'stop', step: stoppedAt, path: stopCk });
 
     const more: EngineEvent[] = [];
-    const second = await startEngineRun(request('w2', { trainLimit: 80 }, { resume: { checkpointPath: stopCk } }), (e) => more.push(e)).done;
+    const second = await startEngineRun(
+      request('w2', { trainLimit: 80 }, { resume: { checkpointPath: stopCk } }),
+      (e) => more.push(e),
+    ).done;
     expect(second.status).toBe('completed');
     expect(progressSteps(more)).toEqual(Array.from({ length: 10 - stoppedAt }, (_, i) => stoppedAt + i + 1));
     expect(more.find((e) => e.type === 'ready')).toMatchObject({ resumedFrom: stopCk });
@@ -119,6 +131,12 @@ describe(`engine worker (${BACKEND})`, () => {
     const events: EngineEvent[] = [];
     const outcome = await startEngineRun(request('w4', {}, { workerPath: script }), (e) => events.push(e)).done;
     expect(outcome).toMatchObject({ status: 'failed', exitCode: 7 });
-    expect(events).toEqual([expect.objectContaining({ type: 'failed', code: 'INTERNAL', message: expect.stringMatching(/exited with code 7/) })]);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'failed',
+        code: 'INTERNAL',
+        message: expect.stringMatching(/exited with code 7/),
+      }),
+    ]);
   });
 });

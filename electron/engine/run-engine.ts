@@ -46,9 +46,16 @@ export interface EngineRunHandle {
 
 /** Where the compiled worker is: beside this file in dist/, or dist/ of the project when running from sources (tests). */
 export function workerScriptPath(): string {
-  const candidates = [path.join(__dirname, 'worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'electron', 'engine', 'worker.js')];
+  const candidates = [
+    path.join(__dirname, 'worker.js'),
+    path.resolve(__dirname, '..', '..', 'dist', 'electron', 'engine', 'worker.js'),
+  ];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new IsdError('INTERNAL', `engine worker not found (looked for ${candidates.join(', ')}): build it with npx tsc -p tsconfig.node.json`);
+  if (!found)
+    throw new IsdError(
+      'INTERNAL',
+      `engine worker not found (looked for ${candidates.join(', ')}): build it with npx tsc -p tsconfig.node.json`,
+    );
   return found;
 }
 
@@ -94,7 +101,11 @@ export function startEngineRun(req: EngineRunRequest, onEvent: (event: EngineEve
       if (graceTimer) clearTimeout(graceTimer);
       if (!done && !failed && !terminated) {
         const reason = workerError ? `: ${workerError.message}` : '';
-        failed = { type: 'failed', code: 'INTERNAL', message: `the engine worker exited with code ${code} before the run finished${reason}` };
+        failed = {
+          type: 'failed',
+          code: 'INTERNAL',
+          message: `the engine worker exited with code ${code} before the run finished${reason}`,
+        };
         emit(failed);
       }
       const status = done ? (done as DoneEvent).reason : failed ? 'failed' : 'terminated';

@@ -40,7 +40,18 @@ function evaluationSets(bank: number, test: number): EvaluationSets {
 }
 
 function config(over: Partial<RunConfig>): RunConfig {
-  return { ...DEFAULT_RUN_CONFIG, dataset: FASHION_MNIST, batchSize: 8, queueSize: 32, imageSize: 16, epochs: 1, evalEvery: 1, checkpointEvery: 1, seed: 3, ...over };
+  return {
+    ...DEFAULT_RUN_CONFIG,
+    dataset: FASHION_MNIST,
+    batchSize: 8,
+    queueSize: 32,
+    imageSize: 16,
+    epochs: 1,
+    evalEvery: 1,
+    checkpointEvery: 1,
+    seed: 3,
+    ...over,
+  };
 }
 
 interface Recorded {
@@ -51,7 +62,13 @@ interface Recorded {
 
 async function train(
   over: Partial<RunConfig>,
-  opts: Omit<Partial<TrainerOptions>, 'onEvent'> & { images: number; dir: string; baseWidth?: number; replicas?: number; onEvent?: (e: TrainerEvent, t: Trainer, events: TrainerEvent[]) => void },
+  opts: Omit<Partial<TrainerOptions>, 'onEvent'> & {
+    images: number;
+    dir: string;
+    baseWidth?: number;
+    replicas?: number;
+    onEvent?: (e: TrainerEvent, t: Trainer, events: TrainerEvent[]) => void;
+  },
 ): Promise<Recorded> {
   const events: TrainerEvent[] = [];
   const trainer: Trainer = new Trainer({
@@ -93,7 +110,15 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     expect(a.result.losses).toHaveLength(10);
     expect(b.result.losses).toEqual(a.result.losses);
     a.result.losses.forEach((l) => expect(Number.isFinite(l)).toBe(true));
-    const c = await train({ seed: 4 }, { images: 80, dir: path.join(tmp, 'det-c'), baseWidth: 1, onEvent: (e, t) => e.type === 'progress' && e.step === 2 && t.stop() });
+    const c = await train(
+      { seed: 4 },
+      {
+        images: 80,
+        dir: path.join(tmp, 'det-c'),
+        baseWidth: 1,
+        onEvent: (e, t) => e.type === 'progress' && e.step === 2 && t.stop(),
+      },
+    );
     expect(c.result.status).toBe('stopped');
     expect(c.result.losses.slice(0, 2)).not.toEqual(a.result.losses.slice(0, 2));
     // progress events carry what the host needs
@@ -114,10 +139,12 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
       [2, 10],
     ]);
     expect(whole.result.evals[0].meanLoss).toBeNull();
-    for (const e of whole.result.evals) for (const k of [e.knn1, e.knn20, e.knn20Weighted]) expect(k >= 0 && k <= 1).toBe(true);
+    for (const e of whole.result.evals)
+      for (const k of [e.knn1, e.knn20, e.knn20Weighted]) expect(k >= 0 && k <= 1).toBe(true);
 
     const dir = path.join(tmp, 'parts');
-    const lastStep = (events: TrainerEvent[]) => Math.max(0, ...events.map((e) => (e.type === 'progress' ? e.step : 0)));
+    const lastStep = (events: TrainerEvent[]) =>
+      Math.max(0, ...events.map((e) => (e.type === 'progress' ? e.step : 0)));
     let pausedAt = -1;
     let progressWhilePaused = -1;
     const first = await train(
@@ -157,12 +184,17 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     const lastWhole = whole.result.evals[2];
     const lastResumed = second.result.evals[second.result.evals.length - 1];
     expect([lastResumed.epoch, lastResumed.step]).toEqual([2, 10]);
-    relClose([lastResumed.knn1, lastResumed.knn20, lastResumed.knn20Weighted, lastResumed.meanLoss!], [lastWhole.knn1, lastWhole.knn20, lastWhole.knn20Weighted, lastWhole.meanLoss!]);
+    relClose(
+      [lastResumed.knn1, lastResumed.knn20, lastResumed.knn20Weighted, lastResumed.meanLoss!],
+      [lastWhole.knn1, lastWhole.knn20, lastWhole.knn20Weighted, lastWhole.meanLoss!],
+    );
     const a = await readCheckpoint(whole.result.checkpointPath!);
     const b = await readCheckpoint(second.result.checkpointPath!);
     expect(b.state.variables.map((v) => v.name)).toEqual(a.state.variables.map((v) => v.name));
     let maxDiff = 0;
-    a.state.variables.forEach((v, i) => v.values.forEach((x, j) => (maxDiff = Math.max(maxDiff, Math.abs(x - b.state.variables[i].values[j])))));
+    a.state.variables.forEach((v, i) =>
+      v.values.forEach((x, j) => (maxDiff = Math.max(maxDiff, Math.abs(x - b.state.variables[i].values[j])))),
+    );
     expect(maxDiff).toBeLessThan(1e-4);
     expect(Array.from(b.state.queueLabels)).toEqual(Array.from(a.state.queueLabels));
     expect(b.manifest.queue.pointer).toBe(a.manifest.queue.pointer);
@@ -182,9 +214,15 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     expect(whole.result.losses).toHaveLength(8);
     whole.result.losses.forEach((l) => expect(Number.isFinite(l)).toBe(true));
     const dir = path.join(tmp, 'dp-parts');
-    const first = await train({ epochs: 2 }, { images: 32, dir, replicas: 2, onEvent: (e, t) => e.type === 'progress' && e.step === 3 && t.stop() });
+    const first = await train(
+      { epochs: 2 },
+      { images: 32, dir, replicas: 2, onEvent: (e, t) => e.type === 'progress' && e.step === 3 && t.stop() },
+    );
     expect(first.result.status).toBe('stopped');
-    const second = await train({ epochs: 2 }, { images: 32, dir, replicas: 2, resumeFrom: first.result.checkpointPath });
+    const second = await train(
+      { epochs: 2 },
+      { images: 32, dir, replicas: 2, resumeFrom: first.result.checkpointPath },
+    );
     expect(second.result.status).toBe('completed');
     relClose([...first.result.losses, ...second.result.losses], whole.result.losses);
     // BatchNorm over halves: not the one-replica run's losses
@@ -195,7 +233,10 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
   it('a resume refuses a checkpoint written with other hyperparameters', async () => {
     const dir = path.join(tmp, 'conflict');
     const first = await train({}, { images: 16, dir });
-    const other = await train({ lr: 0.1 }, { images: 16, dir: path.join(tmp, 'conflict2'), resumeFrom: first.result.checkpointPath });
+    const other = await train(
+      { lr: 0.1 },
+      { images: 16, dir: path.join(tmp, 'conflict2'), resumeFrom: first.result.checkpointPath },
+    );
     expect(other.result.status).toBe('failed');
     expect(other.events.find((e) => e.type === 'failed')).toMatchObject({ code: 'CONFLICT', field: 'lr' });
   });
@@ -244,7 +285,13 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
   it('says what is wrong with a batch larger than the training set', () => {
     expect(
       () =>
-        new Trainer({ runId: 'x', config: config({ batchSize: 64, queueSize: 64 }), train: slice(fm.train, 0, 10), checkpointDir: tmp, onEvent: () => undefined }),
+        new Trainer({
+          runId: 'x',
+          config: config({ batchSize: 64, queueSize: 64 }),
+          train: slice(fm.train, 0, 10),
+          checkpointDir: tmp,
+          onEvent: () => undefined,
+        }),
     ).toThrow(/batch size 64 is larger than the 10 training images/);
   });
 });

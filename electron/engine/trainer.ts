@@ -135,12 +135,20 @@ export class Trainer {
     const { train } = opts;
     const { batchSize } = this.cfg;
     if (train.images.length !== train.count * train.h * train.w * train.c) {
-      throw new IsdError('BAD_INPUT', `training images: ${train.images.length} bytes for ${train.count} images of ${train.h}×${train.w}×${train.c}`, { field: 'train' });
+      throw new IsdError(
+        'BAD_INPUT',
+        `training images: ${train.images.length} bytes for ${train.count} images of ${train.h}×${train.w}×${train.c}`,
+        { field: 'train' },
+      );
     }
     if (train.count < batchSize) {
-      throw new IsdError('BAD_INPUT', `batch size ${batchSize} is larger than the ${train.count} training images (after the imbalance draw and train limit)`, {
-        field: 'batchSize',
-      });
+      throw new IsdError(
+        'BAD_INPUT',
+        `batch size ${batchSize} is larger than the ${train.count} training images (after the imbalance draw and train limit)`,
+        {
+          field: 'batchSize',
+        },
+      );
     }
     this.stepsPerEpoch = Math.floor(train.count / batchSize); // the last partial batch is dropped
     this.totalSteps = this.stepsPerEpoch * this.cfg.epochs;
@@ -150,7 +158,11 @@ export class Trainer {
     this.shuffleRng = root.fork();
     this.augmentRng = root.fork();
     this.epochShuffleState = this.shuffleRng.getState();
-    this.trainingStep = createEngineTrainingStep(this.stepOptions(), opts.engine?.replicas ?? 1, tf.getBackend() as BackendName);
+    this.trainingStep = createEngineTrainingStep(
+      this.stepOptions(),
+      opts.engine?.replicas ?? 1,
+      tf.getBackend() as BackendName,
+    );
   }
 
   get status(): EngineStatus {
@@ -231,9 +243,19 @@ export class Trainer {
     try {
       return await this.train();
     } catch (err) {
-      const e = isIsdError(err) ? err : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+      const e = isIsdError(err)
+        ? err
+        : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
       this.setStatus('failed');
-      this.emit({ type: 'failed', code: e.code, message: e.message, field: e.field, path: e.path, step: this.step, lastCheckpoint: this.lastCheckpoint });
+      this.emit({
+        type: 'failed',
+        code: e.code,
+        message: e.message,
+        field: e.field,
+        path: e.path,
+        step: this.step,
+        lastCheckpoint: this.lastCheckpoint,
+      });
       return this.result('failed', { code: e.code, message: e.message });
     } finally {
       this.trainingStep.dispose();
@@ -241,7 +263,15 @@ export class Trainer {
   }
 
   private result(status: TrainerResult['status'], error?: TrainerResult['error']): TrainerResult {
-    return { status, epoch: this.epoch, step: this.step, checkpointPath: this.lastCheckpoint, losses: this.losses, evals: this.evals, error };
+    return {
+      status,
+      epoch: this.epoch,
+      step: this.step,
+      checkpointPath: this.lastCheckpoint,
+      losses: this.losses,
+      evals: this.evals,
+      error,
+    };
   }
 
   private async train(): Promise<TrainerResult> {
@@ -268,13 +298,31 @@ export class Trainer {
         const t0 = performance.now();
         idx.set(order.subarray(s * B, (s + 1) * B));
         if (labels && train.labels) for (let i = 0; i < B; i++) labels[i] = train.labels[idx[i]];
-        const lr = learningRateAt(this.step, { lr: cfg.lr, schedule: cfg.schedule, epochs: cfg.epochs, warmupEpochs: cfg.warmupEpochs, stepsPerEpoch: this.stepsPerEpoch });
+        const lr = learningRateAt(this.step, {
+          lr: cfg.lr,
+          schedule: cfg.schedule,
+          epochs: cfg.epochs,
+          warmupEpochs: cfg.warmupEpochs,
+          stepsPerEpoch: this.stepsPerEpoch,
+        });
         let xs: tf.Tensor4D | null = null;
         let xt: tf.Tensor4D | null = null;
         let result;
         try {
-          xs = augmentBatch(train.images, idx, src, { size: this.imageSize, strength: cfg.augStudent, ...this.norm }, this.augmentRng);
-          xt = augmentBatch(train.images, idx, src, { size: this.imageSize, strength: cfg.augTeacher, ...this.norm }, this.augmentRng);
+          xs = augmentBatch(
+            train.images,
+            idx,
+            src,
+            { size: this.imageSize, strength: cfg.augStudent, ...this.norm },
+            this.augmentRng,
+          );
+          xt = augmentBatch(
+            train.images,
+            idx,
+            src,
+            { size: this.imageSize, strength: cfg.augTeacher, ...this.norm },
+            this.augmentRng,
+          );
           result = ts.step(xs, xt, lr, labels);
         } finally {
           xs?.dispose();
@@ -283,7 +331,13 @@ export class Trainer {
         if (!Number.isFinite(result.loss)) {
           const message = `diverged at step ${this.step + 1}`;
           this.setStatus('failed');
-          this.emit({ type: 'failed', code: 'DIVERGED', message, step: this.step, lastCheckpoint: this.lastCheckpoint });
+          this.emit({
+            type: 'failed',
+            code: 'DIVERGED',
+            message,
+            step: this.step,
+            lastCheckpoint: this.lastCheckpoint,
+          });
           return this.result('failed', { code: 'DIVERGED', message });
         }
         const dt = performance.now() - t0;
@@ -368,7 +422,11 @@ export class Trainer {
     const t0 = performance.now();
     const ts = this.trainingStep;
     const embed = (x: tf.Tensor4D) => ts.studentEmbed(x);
-    const opts = { size: this.imageSize, ...this.norm, batchSize: this.opts.engine?.evalBatchSize ?? DEFAULT_EVAL_BATCH };
+    const opts = {
+      size: this.imageSize,
+      ...this.norm,
+      batchSize: this.opts.engine?.evalBatchSize ?? DEFAULT_EVAL_BATCH,
+    };
     const bankFeatures = extractFeatures(embed, ev.bank.images, ev.bank.count, ev.bank, opts);
     const testFeatures = extractFeatures(embed, ev.test.images, ev.test.count, ev.test, opts);
     const bank = { features: bankFeatures, labels: ev.bank.labels.subarray(0, ev.bank.count), dim: ts.featureDim };
@@ -425,34 +483,62 @@ export class Trainer {
     const ck = await readCheckpoint(checkpointPath);
     const m = ck.manifest;
     if (m.runId !== this.opts.runId) {
-      throw new IsdError('CONFLICT', `${checkpointPath}: checkpoint of run ${m.runId}, not of run ${this.opts.runId}`, { path: checkpointPath, field: 'resume' });
+      throw new IsdError('CONFLICT', `${checkpointPath}: checkpoint of run ${m.runId}, not of run ${this.opts.runId}`, {
+        path: checkpointPath,
+        field: 'resume',
+      });
     }
-    const saved = m.config as { run?: Partial<RunConfig>; trainImages?: number; imageSize?: number; step?: { baseWidth?: number } };
+    const saved = m.config as {
+      run?: Partial<RunConfig>;
+      trainImages?: number;
+      imageSize?: number;
+      step?: { baseWidth?: number };
+    };
     for (const f of RESUME_FIXED_FIELDS) {
       if (saved.run?.[f] !== this.cfg[f]) {
-        throw new IsdError('CONFLICT', `cannot resume: the checkpoint was written with ${f} ${JSON.stringify(saved.run?.[f])}, this run has ${JSON.stringify(this.cfg[f])}`, { field: f, path: checkpointPath });
+        throw new IsdError(
+          'CONFLICT',
+          `cannot resume: the checkpoint was written with ${f} ${JSON.stringify(saved.run?.[f])}, this run has ${JSON.stringify(this.cfg[f])}`,
+          { field: f, path: checkpointPath },
+        );
       }
     }
     if (saved.trainImages !== this.opts.train.count) {
-      throw new IsdError('CONFLICT', `cannot resume: the checkpoint was trained on ${saved.trainImages} images, this dataset gives ${this.opts.train.count}`, { field: 'dataset', path: checkpointPath });
+      throw new IsdError(
+        'CONFLICT',
+        `cannot resume: the checkpoint was trained on ${saved.trainImages} images, this dataset gives ${this.opts.train.count}`,
+        { field: 'dataset', path: checkpointPath },
+      );
     }
     if (saved.imageSize !== this.imageSize || saved.step?.baseWidth !== this.opts.engine?.baseWidth) {
-      throw new IsdError('CONFLICT', `cannot resume: the checkpoint's model takes ${saved.imageSize}-pixel images (width ${saved.step?.baseWidth ?? 'default'}), this run ${this.imageSize} (width ${this.opts.engine?.baseWidth ?? 'default'})`, {
-        field: 'imageSize',
-        path: checkpointPath,
-      });
+      throw new IsdError(
+        'CONFLICT',
+        `cannot resume: the checkpoint's model takes ${saved.imageSize}-pixel images (width ${saved.step?.baseWidth ?? 'default'}), this run ${this.imageSize} (width ${this.opts.engine?.baseWidth ?? 'default'})`,
+        {
+          field: 'imageSize',
+          path: checkpointPath,
+        },
+      );
     }
     try {
       this.trainingStep.loadState(ck.state);
     } catch (err) {
-      throw new IsdError('BAD_INPUT', `${checkpointPath}: ${(err as Error).message}`, { path: checkpointPath, field: 'resume', cause: err });
+      throw new IsdError('BAD_INPUT', `${checkpointPath}: ${(err as Error).message}`, {
+        path: checkpointPath,
+        field: 'resume',
+        cause: err,
+      });
     }
     this.epoch = m.epoch;
     this.step = m.step;
     this.stepInEpoch = m.stepInEpoch;
     this.shuffleRng.setState(m.rng.shuffleEpochStart);
     this.augmentRng.setState(m.rng.augment);
-    const extra = m.extra as { epochLoss?: { sum: number; count: number }; epochPurity?: { sum: number; count: number }; lastEval?: EpochEvalEvent | null };
+    const extra = m.extra as {
+      epochLoss?: { sum: number; count: number };
+      epochPurity?: { sum: number; count: number };
+      lastEval?: EpochEvalEvent | null;
+    };
     if (extra.epochLoss) this.epochLoss = { ...extra.epochLoss };
     if (extra.epochPurity) this.epochPurity = { ...extra.epochPurity };
     this.lastEval = extra.lastEval ?? null;

@@ -118,18 +118,26 @@ function badInput(field: string, message: string): IsdError {
 }
 
 function checkOptions(o: TrainingStepOptions): void {
-  if (o.method !== 'isd' && o.method !== 'moco') throw badInput('method', `unknown method "${String(o.method)}": use isd or moco`);
-  if (!ARCHS.includes(o.arch)) throw badInput('arch', `unknown architecture "${String(o.arch)}": use resnet20 or resnet18`);
+  if (o.method !== 'isd' && o.method !== 'moco')
+    throw badInput('method', `unknown method "${String(o.method)}": use isd or moco`);
+  if (!ARCHS.includes(o.arch))
+    throw badInput('arch', `unknown architecture "${String(o.arch)}": use resnet20 or resnet18`);
   const [h, w] = o.inputShape;
   checkInputSize(h, w);
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 2) throw badInput('batchSize', `batch size must be a whole number ≥ 2 (BatchNorm needs two images), got ${o.batchSize}`);
-  if (!Number.isInteger(o.queueSize) || o.queueSize < o.batchSize) throw badInput('queueSize', `queue size ${o.queueSize} must be a whole number ≥ the batch size ${o.batchSize}`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 2)
+    throw badInput(
+      'batchSize',
+      `batch size must be a whole number ≥ 2 (BatchNorm needs two images), got ${o.batchSize}`,
+    );
+  if (!Number.isInteger(o.queueSize) || o.queueSize < o.batchSize)
+    throw badInput('queueSize', `queue size ${o.queueSize} must be a whole number ≥ the batch size ${o.batchSize}`);
   for (const f of ['tempTeacher', 'tempStudent', 'temperature'] as const) {
     if (!(o[f] > 0) || !Number.isFinite(o[f])) throw badInput(f, `${f} must be greater than 0, got ${o[f]}`);
   }
   if (!(o.ema >= 0 && o.ema < 1)) throw badInput('ema', `ema must be in [0, 1), got ${o.ema}`);
   if (!(o.momentum >= 0 && o.momentum < 1)) throw badInput('momentum', `momentum must be in [0, 1), got ${o.momentum}`);
-  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) throw badInput('weightDecay', `weight decay must be 0 or more, got ${o.weightDecay}`);
+  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay))
+    throw badInput('weightDecay', `weight decay must be 0 or more, got ${o.weightDecay}`);
 }
 
 class ContrastiveTrainingStep implements TrainingStep {
@@ -165,7 +173,12 @@ class ContrastiveTrainingStep implements TrainingStep {
       initEncoder(this.student, this.spec, initRng, this.usePredictor);
       createTeacherFromStudent(this.params);
       this.pairs = teacherPairs(this.params);
-      this.sgd = new SgdMomentum(this.params, this.params.list('student.').filter((e) => e.trainable), options.momentum, options.weightDecay);
+      this.sgd = new SgdMomentum(
+        this.params,
+        this.params.list('student.').filter((e) => e.trainable),
+        options.momentum,
+        options.weightDecay,
+      );
       this.queue = new TeacherQueue(this.params, options.queueSize, this.spec.projection.outDim, queueRng);
     } catch (e) {
       this.params.dispose();
@@ -179,14 +192,20 @@ class ContrastiveTrainingStep implements TrainingStep {
 
   private checkBatch(xs: tf.Tensor4D, xt: tf.Tensor4D, labels?: Int32Array | null): void {
     const [h, w, c] = this.options.inputShape;
-    for (const [what, x] of [['student', xs], ['teacher', xt]] as const) {
+    for (const [what, x] of [
+      ['student', xs],
+      ['teacher', xt],
+    ] as const) {
       if (x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
         throw new Error(`${what} batch has shape [${x.shape}], expected [B, ${h}, ${w}, ${c}]`);
       }
     }
-    if (xs.shape[0] !== xt.shape[0]) throw new Error(`student batch of ${xs.shape[0]} and teacher batch of ${xt.shape[0]} differ`);
-    if (xs.shape[0] < 2 || xs.shape[0] > this.queue.size) throw new Error(`batch of ${xs.shape[0]} outside 2…${this.queue.size}`);
-    if (labels && labels.length !== xs.shape[0]) throw new Error(`${labels.length} labels for a batch of ${xs.shape[0]}`);
+    if (xs.shape[0] !== xt.shape[0])
+      throw new Error(`student batch of ${xs.shape[0]} and teacher batch of ${xt.shape[0]} differ`);
+    if (xs.shape[0] < 2 || xs.shape[0] > this.queue.size)
+      throw new Error(`batch of ${xs.shape[0]} outside 2…${this.queue.size}`);
+    if (labels && labels.length !== xs.shape[0])
+      throw new Error(`${labels.length} labels for a batch of ${xs.shape[0]}`);
   }
 
   step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): StepResult {
@@ -250,7 +269,12 @@ class ContrastiveTrainingStep implements TrainingStep {
       const data = (await e.variable.data()) as Float32Array;
       variables.push({ name: e.name, shape: [...e.variable.shape], values: new Float32Array(data) });
     }
-    return { variables, queuePointer: this.queue.pointer, queueLabels: new Int32Array(this.queue.labels), stepsDone: this.steps };
+    return {
+      variables,
+      queuePointer: this.queue.pointer,
+      queueLabels: new Int32Array(this.queue.labels),
+      stepsDone: this.steps,
+    };
   }
 
   loadState(state: TrainingStepState): void {
@@ -259,8 +283,10 @@ class ContrastiveTrainingStep implements TrainingStep {
     for (const e of entries) {
       const v = byName.get(e.name);
       if (!v) throw new Error(`checkpoint lacks ${e.name}`);
-      if (v.shape.join() !== e.variable.shape.join()) throw new Error(`checkpoint's ${e.name} has shape [${v.shape}], the model needs [${e.variable.shape}]`);
-      if (v.values.length !== e.variable.size) throw new Error(`checkpoint's ${e.name} holds ${v.values.length} values, expected ${e.variable.size}`);
+      if (v.shape.join() !== e.variable.shape.join())
+        throw new Error(`checkpoint's ${e.name} has shape [${v.shape}], the model needs [${e.variable.shape}]`);
+      if (v.values.length !== e.variable.size)
+        throw new Error(`checkpoint's ${e.name} holds ${v.values.length} values, expected ${e.variable.size}`);
     }
     if (state.variables.length !== entries.length) {
       const known = new Set(entries.map((e) => e.name));
@@ -283,6 +309,9 @@ class ContrastiveTrainingStep implements TrainingStep {
 }
 
 /** Builds the student, teacher (a copy), heads, optimizer state and queue from the seed; `exchange` makes it one replica of data-parallel training. */
-export function createTrainingStep(options: TrainingStepOptions, exchange: ReplicaExchange | null = null): TrainingStep {
+export function createTrainingStep(
+  options: TrainingStepOptions,
+  exchange: ReplicaExchange | null = null,
+): TrainingStep {
   return new ContrastiveTrainingStep(options, exchange);
 }

@@ -12,7 +12,11 @@ describe('prepareRunData on Fashion-MNIST', () => {
   });
 
   it('applies the imbalance draw, then the train limit; the kNN bank stays the balanced training split', () => {
-    const d = prepareRunData(fm, { ...DEFAULT_RUN_CONFIG, imbalance: 'dominant:3:100', trainLimit: 0 }, { evalBankLimit: 1000, evalTestLimit: 500 });
+    const d = prepareRunData(
+      fm,
+      { ...DEFAULT_RUN_CONFIG, imbalance: 'dominant:3:100', trainLimit: 0 },
+      { evalBankLimit: 1000, evalTestLimit: 500 },
+    );
     expect(d.report.trainClassCounts).toEqual([6000, 6000, 6000, 100, 100, 100, 100, 100, 100, 100]);
     expect(d.train.count).toBe(18_700);
     expect(d.report.rareClasses).toEqual([3, 4, 5, 6, 7, 8, 9]);
@@ -24,7 +28,9 @@ describe('prepareRunData on Fashion-MNIST', () => {
     expect(limited.train.count).toBe(500);
     // the first 500 of the same draw
     expect(Array.from(limited.train.labels!)).toEqual(Array.from(d.train.labels!.subarray(0, 500)));
-    expect(Array.from(limited.train.images.subarray(0, 784 * 3))).toEqual(Array.from(d.train.images.subarray(0, 784 * 3)));
+    expect(Array.from(limited.train.images.subarray(0, 784 * 3))).toEqual(
+      Array.from(d.train.images.subarray(0, 784 * 3)),
+    );
     // quick runs evaluate on a bank of max(trainLimit, 5000) and 2000 queries
     expect([limited.evaluation?.bank.count, limited.evaluation?.test.count]).toEqual([5000, 2000]);
   });
@@ -32,6 +38,11 @@ describe('prepareRunData on Fashion-MNIST', () => {
   it('without imbalance or limit trains on everything and evaluates on both full splits', () => {
     const d = prepareRunData(fm, DEFAULT_RUN_CONFIG);
     expect(d.train.count).toBe(60_000);
-    expect(d.report).toMatchObject({ shape: [28, 28, 1], evalBankImages: 60_000, evalTestImages: 10_000, rareClasses: null });
+    expect(d.report).toMatchObject({
+      shape: [28, 28, 1],
+      evalBankImages: 60_000,
+      evalTestImages: 10_000,
+      rareClasses: null,
+    });
   });
 });

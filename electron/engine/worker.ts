@@ -15,9 +15,10 @@ import { isMainToWorker } from './protocol';
 import { Trainer } from './trainer';
 import { prepareRunData } from './run-data';
 
-
 function failedEvent(err: unknown): WorkerToMain {
-  const e = isIsdError(err) ? err : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+  const e = isIsdError(err)
+    ? err
+    : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
   return { type: 'failed', code: e.code, message: e.message, field: e.field, path: e.path };
 }
 
@@ -35,9 +36,16 @@ export async function runStartMessage(
   }
   const config = checked.config;
   const engine = msg.engine ?? {};
-  const { backend, replicas } = await initTrainingBackend({ prefer: engine.backend, threads: engine.threads, replicas: engine.replicas }, config.batchSize);
-  if (backend.backend === 'cpu') post({ type: 'log', level: 'warn', message: 'training on the pure-JS cpu backend: expect it to be very slow' });
-  const ds = await loadDataset(msg.datasetPath, { imageSize: config.imageSize > 0 ? config.imageSize : undefined, seed: config.seed });
+  const { backend, replicas } = await initTrainingBackend(
+    { prefer: engine.backend, threads: engine.threads, replicas: engine.replicas },
+    config.batchSize,
+  );
+  if (backend.backend === 'cpu')
+    post({ type: 'log', level: 'warn', message: 'training on the pure-JS cpu backend: expect it to be very slow' });
+  const ds = await loadDataset(msg.datasetPath, {
+    imageSize: config.imageSize > 0 ? config.imageSize : undefined,
+    seed: config.seed,
+  });
   const data = prepareRunData(ds, config, engine);
   const trainer = new Trainer({
     runId: msg.runId,
@@ -76,12 +84,17 @@ function attachToParent(port: NonNullable<typeof parentPort>): void {
     if (!finished) post(failedEvent(err));
     port.close(); // lets the thread end once the message is out
   };
-  const control = (t: Trainer, m: ControlMessage) => (m.type === 'pause' ? t.pause() : m.type === 'resume' ? t.resume() : t.stop());
+  const control = (t: Trainer, m: ControlMessage) =>
+    m.type === 'pause' ? t.pause() : m.type === 'resume' ? t.resume() : t.stop();
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
   port.on('message', (m: unknown) => {
     if (!isMainToWorker(m)) {
-      post({ type: 'log', level: 'warn', message: `engine worker ignored an unknown message: ${JSON.stringify(m)?.slice(0, 200)}` });
+      post({
+        type: 'log',
+        level: 'warn',
+        message: `engine worker ignored an unknown message: ${JSON.stringify(m)?.slice(0, 200)}`,
+      });
       return;
     }
     if (m.type !== 'start') {

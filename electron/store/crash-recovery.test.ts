@@ -66,13 +66,17 @@ afterAll(() => {
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
   });
 }
 
 /** Starts the writer, waits until it has committed `atLeast` steps, kills it with SIGKILL. */
-async function killWriterMidRun(dbFile: string, atLeast: number): Promise<{ runId: string; lastReported: number; signal: string | null }> {
+async function killWriterMidRun(
+  dbFile: string,
+  atLeast: number,
+): Promise<{ runId: string; lastReported: number; signal: string | null }> {
   const child = spawn(process.execPath, [childScript, dbFile], {
     cwd: path.dirname(childScript),
     env: { ...process.env, NODE_PATH: path.join(repo, 'node_modules') },
@@ -130,7 +134,9 @@ describe('crash recovery', () => {
       expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(store.openReport.interruptedRunIds).toEqual([runId]);
       const stats = store.db
-        .prepare<[string], { n: number; lo: number; hi: number }>('SELECT COUNT(*) AS n, MIN(step) AS lo, MAX(step) AS hi FROM step_metrics WHERE run_id = ?')
+        .prepare<[string], { n: number; lo: number; hi: number }>(
+          'SELECT COUNT(*) AS n, MIN(step) AS lo, MAX(step) AS hi FROM step_metrics WHERE run_id = ?',
+        )
         .get(runId)!;
       // Every reported commit is there; a batch is all or nothing; no gaps.
       expect(stats.n).toBeGreaterThanOrEqual(lastReported);
@@ -140,7 +146,9 @@ describe('crash recovery', () => {
       expect(run.status).toBe('interrupted');
       expect(run.finishedAt).toBeNull();
       expect(run.stepsDone).toBe(stats.n);
-      expect(run.error).toMatch(/^process \d+ ended while the run was running \(found at .*\); resume it from its last checkpoint$/);
+      expect(run.error).toMatch(
+        /^process \d+ ended while the run was running \(found at .*\); resume it from its last checkpoint$/,
+      );
       expect(store.getCurves(runId, { maxPoints: 100 }).points.at(-1)!.step).toBe(stats.n);
     } finally {
       store.close();
@@ -172,7 +180,9 @@ describe('crash recovery', () => {
     const after = openRunStore(dbFile);
     try {
       expect([...after.openReport.interruptedRunIds].sort()).toEqual([live.id, paused.id].sort());
-      expect(after.getRunRecord(paused.id).error).toMatch(new RegExp(`^process ${sleeperPid} ended while the run was paused`));
+      expect(after.getRunRecord(paused.id).error).toMatch(
+        new RegExp(`^process ${sleeperPid} ended while the run was paused`),
+      );
     } finally {
       after.close();
     }

@@ -20,7 +20,9 @@ afterEach(() => {
 
 function tables(db: Database.Database): string[] {
   return db
-    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .prepare<[], { name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
     .all()
     .map((r) => r.name);
 }
@@ -28,7 +30,10 @@ function tables(db: Database.Database): string[] {
 function schemaSql(file: string): string[] {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare<[], { sql: string }>('SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name').all().map((r) => r.sql);
+    return db
+      .prepare<[], { sql: string }>('SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name')
+      .all()
+      .map((r) => r.sql);
   } finally {
     db.close();
   }
@@ -52,13 +57,35 @@ describe('openDatabase', () => {
       expect(fromVersion).toBe(0);
       expect(toVersion).toBe(SCHEMA_VERSION);
       expect(userVersion(db)).toBe(SCHEMA_VERSION);
-      expect(tables(db)).toEqual(['checkpoints', 'datasets_user', 'epoch_evals', 'run_tags', 'runs', 'step_metric_blocks', 'step_metrics', 'studies']);
+      expect(tables(db)).toEqual([
+        'checkpoints',
+        'datasets_user',
+        'epoch_evals',
+        'run_tags',
+        'runs',
+        'step_metric_blocks',
+        'step_metrics',
+        'studies',
+      ]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
       expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
-      const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all().map((r) => r.name);
-      expect(indexes).toEqual(expect.arrayContaining(['runs_by_created', 'runs_by_status', 'runs_by_method', 'runs_by_dataset', 'checkpoints_by_run']));
+      const indexes = db
+        .prepare<[], { name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'",
+        )
+        .all()
+        .map((r) => r.name);
+      expect(indexes).toEqual(
+        expect.arrayContaining([
+          'runs_by_created',
+          'runs_by_status',
+          'runs_by_method',
+          'runs_by_dataset',
+          'checkpoints_by_run',
+        ]),
+      );
     } finally {
       db.close();
     }
@@ -74,7 +101,11 @@ describe('openDatabase', () => {
 
     const again = openRunStore(file);
     try {
-      expect(again.openReport).toEqual({ fromVersion: SCHEMA_VERSION, toVersion: SCHEMA_VERSION, interruptedRunIds: [] });
+      expect(again.openReport).toEqual({
+        fromVersion: SCHEMA_VERSION,
+        toVersion: SCHEMA_VERSION,
+        interruptedRunIds: [],
+      });
       expect(again.getRunRecord(run.id).dataset).toBe('fashion-mnist');
     } finally {
       again.close();
@@ -88,7 +119,9 @@ describe('openDatabase', () => {
     db.prepare(
       `INSERT INTO runs (id, name, method, arch, dataset, dataset_name, config, status, created_at, epochs) VALUES ('r1', 'old run', 'isd', 'resnet20', 'd', 'd', '{}', 'completed', 1, 1)`,
     ).run();
-    const insert = db.prepare('INSERT INTO step_metrics (run_id, step, epoch, loss, lr, time) VALUES (?, ?, 0, ?, 0.1, 0)');
+    const insert = db.prepare(
+      'INSERT INTO step_metrics (run_id, step, epoch, loss, lr, time) VALUES (?, ?, 0, ?, 0.1, 0)',
+    );
     const rows = Array.from({ length: 1000 }, (_, i) => ({ step: i + 1, loss: i === 500 ? null : Math.cos(i) }));
     for (const r of rows) insert.run('r1', r.step, r.loss);
     expect(userVersion(db)).toBe(10);
@@ -97,7 +130,11 @@ describe('openDatabase', () => {
     const store = openRunStore(file);
     try {
       expect(store.openReport).toMatchObject({ fromVersion: 10, toVersion: SCHEMA_VERSION });
-      const stored = store.db.prepare('SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks ORDER BY block').all();
+      const stored = store.db
+        .prepare(
+          'SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks ORDER BY block',
+        )
+        .all();
       expect(stored).toEqual([...blocksOf(rows).values()].sort((a, b) => a.block - b.block));
       expect(stored).toHaveLength(Math.floor(1000 / BLOCK_STEPS) + 1);
       expect(store.getCurves('r1', { maxPoints: 10 }).totalPoints).toBe(1000);
@@ -223,7 +260,14 @@ describe('openDatabase', () => {
 
   it('rejects a migration list that is out of order', () => {
     const noop = () => undefined;
-    const err = caught(() => openDatabase(path.join(dir, 'x.sqlite'), { migrations: [{ version: 20, up: noop }, { version: 10, up: noop }] }));
+    const err = caught(() =>
+      openDatabase(path.join(dir, 'x.sqlite'), {
+        migrations: [
+          { version: 20, up: noop },
+          { version: 10, up: noop },
+        ],
+      }),
+    );
     expect(err.code).toBe('INTERNAL');
   });
 });

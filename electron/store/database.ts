@@ -57,7 +57,11 @@ function configure(db: Database.Database, busyTimeoutMs: number): void {
 }
 
 /** Runs every pending migration in one IMMEDIATE transaction, so a second process waits rather than races. */
-function migrate(db: Database.Database, file: string, migrations: readonly Migration[]): { fromVersion: number; toVersion: number } {
+function migrate(
+  db: Database.Database,
+  file: string,
+  migrations: readonly Migration[],
+): { fromVersion: number; toVersion: number } {
   const known = migrations.length ? migrations[migrations.length - 1].version : 0;
   const run = db.transaction(() => {
     const current = userVersion(db);
@@ -69,12 +73,20 @@ function migrate(db: Database.Database, file: string, migrations: readonly Migra
       );
     }
     if (current === 0) {
-      const foreign = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1").get();
+      const foreign = db
+        .prepare<[], { name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1",
+        )
+        .get();
       if (foreign) {
-        throw new IsdError('BAD_INPUT', `${file} is a SQLite database of another program (it has a table "${foreign.name}"), not an ISD Studio run history; use another --db`, {
-          path: file,
-          field: 'db',
-        });
+        throw new IsdError(
+          'BAD_INPUT',
+          `${file} is a SQLite database of another program (it has a table "${foreign.name}"), not an ISD Studio run history; use another --db`,
+          {
+            path: file,
+            field: 'db',
+          },
+        );
       }
     }
     for (const m of migrations) {
@@ -82,7 +94,10 @@ function migrate(db: Database.Database, file: string, migrations: readonly Migra
       try {
         m.up(db);
       } catch (err) {
-        throw new IsdError('INTERNAL', `${file}: migration to schema ${m.version} failed: ${(err as Error).message}`, { path: file, cause: err });
+        throw new IsdError('INTERNAL', `${file}: migration to schema ${m.version} failed: ${(err as Error).message}`, {
+          path: file,
+          cause: err,
+        });
       }
     }
     // PRAGMA takes no bound parameters; `known` is an integer from our own list (checked above).
@@ -100,7 +115,10 @@ function checkMigrationOrder(migrations: readonly Migration[]): void {
   let last = 0;
   for (const m of migrations) {
     if (!Number.isInteger(m.version) || m.version <= last) {
-      throw new IsdError('INTERNAL', `migration versions must be increasing whole numbers, got ${m.version} after ${last}`);
+      throw new IsdError(
+        'INTERNAL',
+        `migration versions must be increasing whole numbers, got ${m.version} after ${last}`,
+      );
     }
     last = m.version;
   }
@@ -114,7 +132,8 @@ function prepareLocation(file: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(err, file);
   }
-  if (stat?.isDirectory()) throw new IsdError('BAD_INPUT', `${file} is a folder; --db needs a file path`, { path: file, field: 'db' });
+  if (stat?.isDirectory())
+    throw new IsdError('BAD_INPUT', `${file} is a folder; --db needs a file path`, { path: file, field: 'db' });
   const dir = path.dirname(path.resolve(file));
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -126,12 +145,24 @@ function prepareLocation(file: string): void {
 function fileError(err: unknown, at: string): IsdError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new IsdError('PERMISSION', `${at}: permission denied (the run history needs to read and write here)`, { path: at, field: 'db', cause: err });
+    return new IsdError('PERMISSION', `${at}: permission denied (the run history needs to read and write here)`, {
+      path: at,
+      field: 'db',
+      cause: err,
+    });
   }
   if (code === 'ENOTDIR' || code === 'EEXIST') {
-    return new IsdError('BAD_INPUT', `${at}: a part of this path is a file, not a folder`, { path: at, field: 'db', cause: err });
+    return new IsdError('BAD_INPUT', `${at}: a part of this path is a file, not a folder`, {
+      path: at,
+      field: 'db',
+      cause: err,
+    });
   }
-  return new IsdError('BAD_INPUT', `${at}: cannot be used as the run history: ${(err as Error).message}`, { path: at, field: 'db', cause: err });
+  return new IsdError('BAD_INPUT', `${at}: cannot be used as the run history: ${(err as Error).message}`, {
+    path: at,
+    field: 'db',
+    cause: err,
+  });
 }
 
 /** Maps SQLite's result codes on open to messages that name the file and say what to do. */
@@ -139,23 +170,43 @@ export function openError(err: unknown, file: string): IsdError {
   if (err instanceof IsdError) return err;
   const code = (err as { code?: string }).code ?? '';
   if (code === 'SQLITE_NOTADB') {
-    return new IsdError('BAD_INPUT', `${file} is not an ISD Studio run history (not a SQLite database); use another --db`, { path: file, field: 'db', cause: err });
+    return new IsdError(
+      'BAD_INPUT',
+      `${file} is not an ISD Studio run history (not a SQLite database); use another --db`,
+      { path: file, field: 'db', cause: err },
+    );
   }
   if (code.startsWith('SQLITE_CORRUPT')) {
-    return new IsdError('BAD_INPUT', `${file} is a damaged SQLite database (${(err as Error).message}); restore a copy or use another --db`, {
+    return new IsdError(
+      'BAD_INPUT',
+      `${file} is a damaged SQLite database (${(err as Error).message}); restore a copy or use another --db`,
+      {
+        path: file,
+        field: 'db',
+        cause: err,
+      },
+    );
+  }
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code === 'SQLITE_AUTH') {
+    return new IsdError(
+      'PERMISSION',
+      `${file}: permission denied (the run history needs to be writable, with its folder)`,
+      { path: file, field: 'db', cause: err },
+    );
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    return new IsdError(
+      'PERMISSION',
+      `${file}: cannot open the run history (check the folder exists and is writable)`,
+      { path: file, field: 'db', cause: err },
+    );
+  }
+  if (code.startsWith('SQLITE_BUSY')) {
+    return new IsdError('CONFLICT', `${file} is locked by another program; close it or use another --db`, {
       path: file,
       field: 'db',
       cause: err,
     });
-  }
-  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code === 'SQLITE_AUTH') {
-    return new IsdError('PERMISSION', `${file}: permission denied (the run history needs to be writable, with its folder)`, { path: file, field: 'db', cause: err });
-  }
-  if (code.startsWith('SQLITE_CANTOPEN')) {
-    return new IsdError('PERMISSION', `${file}: cannot open the run history (check the folder exists and is writable)`, { path: file, field: 'db', cause: err });
-  }
-  if (code.startsWith('SQLITE_BUSY')) {
-    return new IsdError('CONFLICT', `${file} is locked by another program; close it or use another --db`, { path: file, field: 'db', cause: err });
   }
   return new IsdError('INTERNAL', `${file}: ${(err as Error).message}`, { path: file, cause: err });
 }

@@ -51,7 +51,11 @@ export function blocksOf(rows: Iterable<{ step: number; loss: number | null }>):
 }
 
 /** Merges the blocks of freshly inserted steps (none of which existed before) into the stored ones. */
-export function mergeNewSteps(sc: StatementCache, runId: string, rows: Iterable<{ step: number; loss: number | null }>): void {
+export function mergeNewSteps(
+  sc: StatementCache,
+  runId: string,
+  rows: Iterable<{ step: number; loss: number | null }>,
+): void {
   // Every right-hand side sees the stored row as it was before this update, so the CASEs agree.
   const upsert = sc.get(
     `INSERT INTO step_metric_blocks (run_id, block, n, lo_step, lo_loss, hi_step, hi_loss) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -71,9 +75,13 @@ export function mergeNewSteps(sc: StatementCache, runId: string, rows: Iterable<
 
 /** Recomputes the given blocks from the stored rows (after steps were replaced or deleted). */
 export function rebuildBlocks(sc: StatementCache, runId: string, blocks: Iterable<number>): void {
-  const rowsOf = sc.get<{ step: number; loss: number | null }>('SELECT step, loss FROM step_metrics WHERE run_id = ? AND step >= ? AND step < ?');
+  const rowsOf = sc.get<{ step: number; loss: number | null }>(
+    'SELECT step, loss FROM step_metrics WHERE run_id = ? AND step >= ? AND step < ?',
+  );
   const drop = sc.get('DELETE FROM step_metric_blocks WHERE run_id = ? AND block = ?');
-  const put = sc.get('INSERT OR REPLACE INTO step_metric_blocks (run_id, block, n, lo_step, lo_loss, hi_step, hi_loss) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const put = sc.get(
+    'INSERT OR REPLACE INTO step_metric_blocks (run_id, block, n, lo_step, lo_loss, hi_step, hi_loss) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
   for (const block of new Set(blocks)) {
     const b = blocksOf(rowsOf.all(runId, block * BLOCK_STEPS, (block + 1) * BLOCK_STEPS)).get(block);
     if (b) put.run(runId, block, b.n, b.loStep, b.loLoss, b.hiStep, b.hiLoss);
@@ -84,17 +92,24 @@ export function rebuildBlocks(sc: StatementCache, runId: string, blocks: Iterabl
 /** Builds the rollup of every run from step_metrics (the migration that adds the table). */
 export function rebuildAllBlocks(db: Database.Database): void {
   db.exec('DELETE FROM step_metric_blocks');
-  const put = db.prepare('INSERT INTO step_metric_blocks (run_id, block, n, lo_step, lo_loss, hi_step, hi_loss) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const put = db.prepare(
+    'INSERT INTO step_metric_blocks (run_id, block, n, lo_step, lo_loss, hi_step, hi_loss) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
   const runs = db.prepare<[], { runId: string }>('SELECT DISTINCT run_id AS runId FROM step_metrics').all();
-  const rowsOf = db.prepare<[string], { step: number; loss: number | null }>('SELECT step, loss FROM step_metrics WHERE run_id = ?');
+  const rowsOf = db.prepare<[string], { step: number; loss: number | null }>(
+    'SELECT step, loss FROM step_metrics WHERE run_id = ?',
+  );
   for (const { runId } of runs) {
-    for (const b of blocksOf(rowsOf.iterate(runId)).values()) put.run(runId, b.block, b.n, b.loStep, b.loLoss, b.hiStep, b.hiLoss);
+    for (const b of blocksOf(rowsOf.iterate(runId)).values())
+      put.run(runId, b.block, b.n, b.loStep, b.loLoss, b.hiStep, b.hiLoss);
   }
 }
 
 /** The stored blocks of a run, in step order. */
 export function readBlocks(sc: StatementCache, runId: string): MetricBlock[] {
   return sc
-    .get<MetricBlock>('SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks WHERE run_id = ? ORDER BY block')
+    .get<MetricBlock>(
+      'SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks WHERE run_id = ? ORDER BY block',
+    )
     .all(runId);
 }

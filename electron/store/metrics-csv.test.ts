@@ -27,7 +27,15 @@ describe('csvField', () => {
   });
 
   it('joins rows with CRLF and ends with a line break', () => {
-    expect(csvText(['a', 'b'], [[1, 'x,y'], [null, 2]])).toBe('a,b\r\n1,"x,y"\r\n,2\r\n');
+    expect(
+      csvText(
+        ['a', 'b'],
+        [
+          [1, 'x,y'],
+          [null, 2],
+        ],
+      ),
+    ).toBe('a,b\r\n1,"x,y"\r\n,2\r\n');
     expect(csvText(['only'], [])).toBe('only\r\n');
   });
 });
@@ -37,7 +45,11 @@ describe('configDiff', () => {
     const a = { method: 'isd', lr: 0.05, epochs: 20, name: 'a', tags: ['x'], aug: { crop: 0.2 } };
     const b = { method: 'moco', lr: 0.05, epochs: 20, name: 'b', tags: [], aug: { crop: 0.2 } };
     const c = { method: 'isd', lr: 0.05, epochs: 40, name: 'c', tags: [], aug: { crop: 0.5 } };
-    expect(configDiff([a, b, c])).toEqual({ method: ['isd', 'moco', 'isd'], epochs: [20, 20, 40], aug: [{ crop: 0.2 }, { crop: 0.2 }, { crop: 0.5 }] });
+    expect(configDiff([a, b, c])).toEqual({
+      method: ['isd', 'moco', 'isd'],
+      epochs: [20, 20, 40],
+      aug: [{ crop: 0.2 }, { crop: 0.2 }, { crop: 0.5 }],
+    });
     expect(configDiff([a, { ...a }])).toEqual({});
   });
 

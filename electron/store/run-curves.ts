@@ -41,10 +41,16 @@ export function stepBucketBounds(first: number, last: number, count: number): nu
  * At most maxPoints rows of a run's step metrics, all of them real recorded rows: the first and the
  * last, and in each step bucket the rows with the lowest and highest loss, so spikes survive.
  */
-export function downsampledStepRows(sc: StatementCache, runId: string, maxPoints: number): { totalPoints: number; points: StepMetricRow[] } {
+export function downsampledStepRows(
+  sc: StatementCache,
+  runId: string,
+  maxPoints: number,
+): { totalPoints: number; points: StepMetricRow[] } {
   const range = stepRange(sc, runId);
   if (range.n <= maxPoints || range.first === null || range.last === null) {
-    const all = sc.get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`).all(runId);
+    const all = sc
+      .get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`)
+      .all(runId);
     return { totalPoints: range.n, points: all };
   }
   const interior = maxPoints - 2; // the first and last rows are always kept
@@ -54,14 +60,19 @@ export function downsampledStepRows(sc: StatementCache, runId: string, maxPoints
   if (buckets > 0) {
     const span = range.last - range.first + 1;
     // With several blocks per bucket, the rollup answers exactly for buckets snapped to block edges.
-    const picked = span / buckets >= 4 * BLOCK_STEPS ? extremesFromBlocks(sc, runId, range.first, span, buckets) : extremesFromRows(sc, runId, range.first, range.last, buckets);
+    const picked =
+      span / buckets >= 4 * BLOCK_STEPS
+        ? extremesFromBlocks(sc, runId, range.first, span, buckets)
+        : extremesFromRows(sc, runId, range.first, range.last, buckets);
     for (const { lowest, highest } of picked) {
       if (lowest !== null) chosen.add(lowest);
       if (keepMax && highest !== null) chosen.add(highest);
     }
   }
   const points = sc
-    .get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? AND step IN (SELECT value FROM json_each(?)) ORDER BY step`)
+    .get<StepMetricRow>(
+      `SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? AND step IN (SELECT value FROM json_each(?)) ORDER BY step`,
+    )
     .all(runId, JSON.stringify([...chosen]));
   return { totalPoints: range.n, points };
 }
@@ -72,7 +83,13 @@ interface BucketExtremes {
 }
 
 /** Per bucket, the steps of the lowest and highest loss, scanning the rows (one statement for all buckets). */
-function extremesFromRows(sc: StatementCache, runId: string, first: number, last: number, buckets: number): BucketExtremes[] {
+function extremesFromRows(
+  sc: StatementCache,
+  runId: string,
+  first: number,
+  last: number,
+  buckets: number,
+): BucketExtremes[] {
   // A lone MIN()/MAX() makes SQLite take the bare `step` from the row holding that extreme.
   return sc
     .get<BucketExtremes>(
@@ -85,7 +102,13 @@ function extremesFromRows(sc: StatementCache, runId: string, first: number, last
 }
 
 /** The same from the block rollup: each block joins the bucket holding its first step. */
-function extremesFromBlocks(sc: StatementCache, runId: string, first: number, span: number, buckets: number): BucketExtremes[] {
+function extremesFromBlocks(
+  sc: StatementCache,
+  runId: string,
+  first: number,
+  span: number,
+  buckets: number,
+): BucketExtremes[] {
   const out: { lowest: number | null; lowLoss: number | null; highest: number | null; highLoss: number | null }[] = [];
   for (const b of readBlocks(sc, runId)) {
     const start = Math.max(b.block * BLOCK_STEPS, first);
@@ -118,7 +141,9 @@ interface BucketMeans {
 export function alignedStepCurves(sc: StatementCache, runIds: string[], maxPoints: number): AlignedStepCurves {
   const out: AlignedStepCurves = { steps: [], loss: {}, lr: {}, purity: {}, imagesPerSec: {} };
   const ranges = runIds.map((id) => stepRange(sc, id)).filter((r) => r.n > 0);
-  const range = ranges.length ? { first: Math.min(...ranges.map((r) => r.first!)), last: Math.max(...ranges.map((r) => r.last!)) } : null;
+  const range = ranges.length
+    ? { first: Math.min(...ranges.map((r) => r.first!)), last: Math.max(...ranges.map((r) => r.last!)) }
+    : null;
   for (const id of runIds) {
     out.loss[id] = [];
     out.lr[id] = [];

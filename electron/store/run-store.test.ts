@@ -15,14 +15,21 @@ let clock: number;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-store-'));
   clock = 1_700_000_000_000;
-  store = openRunStore(path.join(dir, 'runs.sqlite'), { checkpointRoot: path.join(dir, 'checkpoints'), now: () => clock });
+  store = openRunStore(path.join(dir, 'runs.sqlite'), {
+    checkpointRoot: path.join(dir, 'checkpoints'),
+    now: () => clock,
+  });
 });
 afterEach(() => {
   store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const config = (over: Partial<RunConfig> = {}): RunConfig => ({ ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist', ...over });
+const config = (over: Partial<RunConfig> = {}): RunConfig => ({
+  ...DEFAULT_RUN_CONFIG,
+  dataset: 'fashion-mnist',
+  ...over,
+});
 
 function caught(fn: () => unknown): IsdError {
   try {
@@ -34,9 +41,21 @@ function caught(fn: () => unknown): IsdError {
   throw new Error('expected an IsdError, nothing was thrown');
 }
 
-function steps(from: number, to: number, loss: (s: number) => number | null = (s) => 2 / (1 + s / 100)): StepMetricInput[] {
+function steps(
+  from: number,
+  to: number,
+  loss: (s: number) => number | null = (s) => 2 / (1 + s / 100),
+): StepMetricInput[] {
   const rows: StepMetricInput[] = [];
-  for (let s = from; s <= to; s++) rows.push({ step: s, epoch: Math.floor(s / 100), loss: loss(s), lr: 0.05, imagesPerSec: 400, time: 1_700_000_000_000 + s });
+  for (let s = from; s <= to; s++)
+    rows.push({
+      step: s,
+      epoch: Math.floor(s / 100),
+      loss: loss(s),
+      lr: 0.05,
+      imagesPerSec: 400,
+      time: 1_700_000_000_000 + s,
+    });
   return rows;
 }
 
@@ -46,7 +65,10 @@ function count(table: string, runId: string): number {
 
 describe('createRun', () => {
   it('stores the full config and fills the list columns from it', () => {
-    const run = store.createRun(config({ method: 'moco', epochs: 7, imbalance: 'longtail:10', tags: ['b', 'a', 'b '] }), { datasetName: 'Fashion-MNIST' });
+    const run = store.createRun(
+      config({ method: 'moco', epochs: 7, imbalance: 'longtail:10', tags: ['b', 'a', 'b '] }),
+      { datasetName: 'Fashion-MNIST' },
+    );
     expect(run).toMatchObject({
       name: 'moco on Fashion-MNIST',
       method: 'moco',
@@ -96,8 +118,23 @@ describe('updateRun', () => {
     store.updateRun(run.id, { status: 'running' });
     expect(store.getRunRecord(run.id).startedAt).toBe(clock); // the first start is kept
     clock += 5000;
-    const done = store.updateRun(run.id, { status: 'completed', epochsDone: 20, knn1: 0.81, knn20: 0.84, linear: 0.86, imagesPerSec: 512.5 });
-    expect(done).toMatchObject({ status: 'completed', finishedAt: clock, epochsDone: 20, knn1: 0.81, knn20: 0.84, linear: 0.86, imagesPerSec: 512.5 });
+    const done = store.updateRun(run.id, {
+      status: 'completed',
+      epochsDone: 20,
+      knn1: 0.81,
+      knn20: 0.84,
+      linear: 0.86,
+      imagesPerSec: 512.5,
+    });
+    expect(done).toMatchObject({
+      status: 'completed',
+      finishedAt: clock,
+      epochsDone: 20,
+      knn1: 0.81,
+      knn20: 0.84,
+      linear: 0.86,
+      imagesPerSec: 512.5,
+    });
   });
 
   it('refuses transitions that make no sense with CONFLICT, and unknown runs with NOT_FOUND', () => {
@@ -118,7 +155,11 @@ describe('updateRun', () => {
     const resumed = store.updateRun(run.id, { status: 'running' });
     expect(resumed).toMatchObject({ status: 'running', error: null, finishedAt: null });
     store.updateRun(run.id, { status: 'failed', error: 'loss is NaN at step 40' });
-    expect(store.getRunRecord(run.id)).toMatchObject({ status: 'failed', error: 'loss is NaN at step 40', finishedAt: clock });
+    expect(store.getRunRecord(run.id)).toMatchObject({
+      status: 'failed',
+      error: 'loss is NaN at step 40',
+      finishedAt: clock,
+    });
   });
 
   it('checks values and field names', () => {
@@ -141,7 +182,15 @@ describe('step metrics', () => {
     store.appendStepMetrics(run.id, [{ step: 150, epoch: 1, loss: Number.NaN, lr: 0.01, time: 5 }]);
     const rows = store.getStepMetrics(run.id);
     expect(rows).toHaveLength(150);
-    expect(rows[0]).toEqual({ step: 1, epoch: 0, loss: 2 / 1.01, lr: 0.05, purity: null, imagesPerSec: 400, time: 1_700_000_000_001 });
+    expect(rows[0]).toEqual({
+      step: 1,
+      epoch: 0,
+      loss: 2 / 1.01,
+      lr: 0.05,
+      purity: null,
+      imagesPerSec: 400,
+      time: 1_700_000_000_001,
+    });
     expect(rows[149]).toEqual({ step: 150, epoch: 1, loss: null, lr: 0.01, purity: null, imagesPerSec: null, time: 5 });
   });
 
@@ -170,7 +219,9 @@ describe('block rollup', () => {
   function expectRollupMatchesRows(runId: string): void {
     const rows = store.getStepMetrics(runId);
     const stored = store.db
-      .prepare('SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks WHERE run_id = ? ORDER BY block')
+      .prepare(
+        'SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks WHERE run_id = ? ORDER BY block',
+      )
       .all(runId);
     expect(stored).toEqual([...blocksOf(rows).values()].sort((a, b) => a.block - b.block));
   }
@@ -180,15 +231,27 @@ describe('block rollup', () => {
     const wave = (s: number) => Math.round(Math.sin(s / 7) * 4) / 4; // many ties
     store.appendStepMetrics(run.id, steps(1, 100, wave));
     store.appendStepMetrics(run.id, steps(301, 400, wave)); // a gap
-    store.appendStepMetrics(run.id, steps(101, 300, (s) => (s % 17 === 0 ? null : wave(s)))); // fills it, with NaN-like holes
+    store.appendStepMetrics(
+      run.id,
+      steps(101, 300, (s) => (s % 17 === 0 ? null : wave(s))),
+    ); // fills it, with NaN-like holes
     expectRollupMatchesRows(run.id);
-    store.appendStepMetrics(run.id, steps(150, 180, () => -9)); // replaces existing steps with new lows
+    store.appendStepMetrics(
+      run.id,
+      steps(150, 180, () => -9),
+    ); // replaces existing steps with new lows
     expectRollupMatchesRows(run.id);
-    store.appendStepMetrics(run.id, steps(150, 180, () => 0)); // and again, removing those lows
+    store.appendStepMetrics(
+      run.id,
+      steps(150, 180, () => 0),
+    ); // and again, removing those lows
     expectRollupMatchesRows(run.id);
     store.appendStepMetrics(run.id, [...steps(401, 410), { step: 405, epoch: 4, loss: 99, lr: 0 }]); // a step twice in one batch
     expectRollupMatchesRows(run.id);
-    store.appendStepMetrics(run.id, steps(411, 440, () => null)); // a block of nothing but missing losses
+    store.appendStepMetrics(
+      run.id,
+      steps(411, 440, () => null),
+    ); // a block of nothing but missing losses
     expectRollupMatchesRows(run.id);
     store.discardAfterStep(run.id, 250);
     expectRollupMatchesRows(run.id);
@@ -211,8 +274,28 @@ describe('evaluations and checkpoints', () => {
     const run = store.createRun(config(), { status: 'running' });
     store.addEpochEval(run.id, { epoch: 0, step: 0, knn1: 0.9, knn20: 0.9 }); // the random-init baseline is no "best"
     expect(store.getRunRecord(run.id).bestKnn20).toBeNull();
-    const first = store.addEpochEval(run.id, { epoch: 1, step: 468, knn1: 0.6, knn20: 0.7, perClass: [0.5, 0.9], frequentAcc: 0.9, rareAcc: 0.5 });
-    expect(first).toEqual({ epoch: 1, step: 468, knn1: 0.6, knn20: 0.7, knn20Weighted: null, linear: null, purity: null, perClass: [0.5, 0.9], frequentAcc: 0.9, rareAcc: 0.5, time: clock });
+    const first = store.addEpochEval(run.id, {
+      epoch: 1,
+      step: 468,
+      knn1: 0.6,
+      knn20: 0.7,
+      perClass: [0.5, 0.9],
+      frequentAcc: 0.9,
+      rareAcc: 0.5,
+    });
+    expect(first).toEqual({
+      epoch: 1,
+      step: 468,
+      knn1: 0.6,
+      knn20: 0.7,
+      knn20Weighted: null,
+      linear: null,
+      purity: null,
+      perClass: [0.5, 0.9],
+      frequentAcc: 0.9,
+      rareAcc: 0.5,
+      time: clock,
+    });
     store.addEpochEval(run.id, { epoch: 2, step: 936, knn1: 0.65, knn20: 0.66 });
     expect(store.getRunRecord(run.id).bestKnn20).toBe(0.7);
     store.addEpochEval(run.id, { epoch: 2, step: 936, knn1: 0.7, knn20: 0.75, linear: 0.8 }); // a re-evaluation replaces
@@ -223,7 +306,9 @@ describe('evaluations and checkpoints', () => {
       [2, 0.75, 0.8],
     ]);
     expect(detail.run.bestKnn20).toBe(0.75);
-    expect(caught(() => store.addEpochEval(run.id, { epoch: 3, step: 1, knn1: 0, knn20: 0, perClass: [Number.NaN] })).field).toBe('perClass');
+    expect(
+      caught(() => store.addEpochEval(run.id, { epoch: 3, step: 1, knn1: 0, knn20: 0, perClass: [Number.NaN] })).field,
+    ).toBe('perClass');
   });
 
   it('records checkpoints in step order', () => {
@@ -237,8 +322,12 @@ describe('evaluations and checkpoints', () => {
       [200, 'periodic'],
       [250, 'stop'],
     ]);
-    expect(caught(() => store.addCheckpoint(run.id, { epoch: 1, step: 1, path: '/x', kind: 'daily' as never })).field).toBe('kind');
-    expect(caught(() => store.addCheckpoint('ghost', { epoch: 1, step: 1, path: '/x', kind: 'final' })).code).toBe('NOT_FOUND');
+    expect(
+      caught(() => store.addCheckpoint(run.id, { epoch: 1, step: 1, path: '/x', kind: 'daily' as never })).field,
+    ).toBe('kind');
+    expect(caught(() => store.addCheckpoint('ghost', { epoch: 1, step: 1, path: '/x', kind: 'final' })).code).toBe(
+      'NOT_FOUND',
+    );
   });
 });
 
@@ -249,7 +338,15 @@ describe('getRun', () => {
     const d = store.getRun(run.id);
     expect(d.config.seed).toBe(9);
     expect(d.run.id).toBe(run.id);
-    expect(d.metrics).toEqual({ points: 50, firstStep: 1, lastStep: 50, minLoss: 2 / 1.5, lastLoss: 2 / 1.5, meanImagesPerSec: 400, lastTime: 1_700_000_000_050 });
+    expect(d.metrics).toEqual({
+      points: 50,
+      firstStep: 1,
+      lastStep: 50,
+      minLoss: 2 / 1.5,
+      lastLoss: 2 / 1.5,
+      meanImagesPerSec: 400,
+      lastTime: 1_700_000_000_050,
+    });
     expect(caught(() => store.getRun('nope')).message).toBe('run nope not found');
   });
 
@@ -273,7 +370,11 @@ describe('listRuns', () => {
     ];
     specs.forEach(([method, status, knn20, datasetName], i) => {
       clock += 1000;
-      const r = store.createRun(config({ method, dataset: datasetName.toLowerCase() }), { datasetName, name: `run ${i}`, status: 'running' });
+      const r = store.createRun(config({ method, dataset: datasetName.toLowerCase() }), {
+        datasetName,
+        name: `run ${i}`,
+        status: 'running',
+      });
       if (status !== 'running') store.updateRun(r.id, { status: status as 'completed', knn20 });
       ids.push(r.id);
     });
@@ -290,7 +391,11 @@ describe('listRuns', () => {
 
   it('filters by status, method, dataset, search, tag and study', () => {
     const ids = seed();
-    const names = (q: Parameters<RunStore['listRuns']>[0]) => store.listRuns(q).runs.map((r) => r.name).sort();
+    const names = (q: Parameters<RunStore['listRuns']>[0]) =>
+      store
+        .listRuns(q)
+        .runs.map((r) => r.name)
+        .sort();
     expect(names({ status: 'completed' })).toEqual(['run 0', 'run 1', 'run 3']);
     expect(names({ status: ['failed', 'running'] })).toEqual(['run 2', 'run 4']);
     expect(names({ method: 'moco' })).toEqual(['run 1', 'run 4']);
@@ -315,9 +420,27 @@ describe('listRuns', () => {
 
   it('sorts by a whitelisted field with missing values last, and refuses other fields', () => {
     seed();
-    expect(store.listRuns({ sort: 'knn20', order: 'desc' }).runs.map((r) => r.knn20)).toEqual([0.9, 0.8, 0.7, null, null]);
-    expect(store.listRuns({ sort: 'knn20', order: 'asc' }).runs.map((r) => r.knn20)).toEqual([0.7, 0.8, 0.9, null, null]);
-    expect(store.listRuns({ sort: 'name', order: 'asc' }).runs.map((r) => r.name)).toEqual(['run 0', 'run 1', 'run 2', 'run 3', 'run 4']);
+    expect(store.listRuns({ sort: 'knn20', order: 'desc' }).runs.map((r) => r.knn20)).toEqual([
+      0.9,
+      0.8,
+      0.7,
+      null,
+      null,
+    ]);
+    expect(store.listRuns({ sort: 'knn20', order: 'asc' }).runs.map((r) => r.knn20)).toEqual([
+      0.7,
+      0.8,
+      0.9,
+      null,
+      null,
+    ]);
+    expect(store.listRuns({ sort: 'name', order: 'asc' }).runs.map((r) => r.name)).toEqual([
+      'run 0',
+      'run 1',
+      'run 2',
+      'run 3',
+      'run 4',
+    ]);
     expect(caught(() => store.listRuns({ sort: 'name; DROP TABLE runs' as never })).field).toBe('sort');
     expect(caught(() => store.listRuns({ order: 'sideways' as never })).field).toBe('order');
     expect(caught(() => store.listRuns({ limit: 0 })).field).toBe('limit');
@@ -360,7 +483,10 @@ describe('getCurves', () => {
 
   it('keeps a stretch of missing (diverged) losses visible', () => {
     const run = store.createRun(config(), { status: 'running' });
-    store.appendStepMetrics(run.id, steps(1, 2000, (s) => (s > 1500 ? Number.NaN : 1 / s)));
+    store.appendStepMetrics(
+      run.id,
+      steps(1, 2000, (s) => (s > 1500 ? Number.NaN : 1 / s)),
+    );
     const c = store.getCurves(run.id, { maxPoints: 50 });
     expect(c.points.length).toBeLessThanOrEqual(50);
     const nullSteps = c.points.filter((p) => p.loss === null).map((p) => p.step);
@@ -373,9 +499,17 @@ describe('getCurves', () => {
 describe('compareRuns', () => {
   it('aligns curves on one step grid, lists only differing settings and the final metrics per run', () => {
     const a = store.createRun(config({ method: 'isd', tempTeacher: 0.01, name: 'a' }), { status: 'running' });
-    const b = store.createRun(config({ method: 'moco', tempTeacher: 0.01, name: 'b', epochs: 30 }), { status: 'running' });
-    store.appendStepMetrics(a.id, steps(1, 1000, () => 1));
-    store.appendStepMetrics(b.id, steps(1, 500, () => 3));
+    const b = store.createRun(config({ method: 'moco', tempTeacher: 0.01, name: 'b', epochs: 30 }), {
+      status: 'running',
+    });
+    store.appendStepMetrics(
+      a.id,
+      steps(1, 1000, () => 1),
+    );
+    store.appendStepMetrics(
+      b.id,
+      steps(1, 500, () => 3),
+    );
     store.addEpochEval(a.id, { epoch: 1, step: 500, knn1: 0.5, knn20: 0.6 });
     store.addEpochEval(a.id, { epoch: 2, step: 1000, knn1: 0.55, knn20: 0.65 });
     store.addEpochEval(b.id, { epoch: 2, step: 500, knn1: 0.4, knn20: 0.45 });
@@ -438,7 +572,10 @@ describe('deleteRun', () => {
     expect(caught(() => store.deleteRun(run.id)).code).toBe('CONFLICT'); // still running
     store.updateRun(run.id, { status: 'completed' });
 
-    expect(store.deleteRun(run.id, { deleteFiles: true })).toEqual({ id: run.id, removedDir: fs.realpathSync(path.join(dir, 'checkpoints')) + '/run-a' });
+    expect(store.deleteRun(run.id, { deleteFiles: true })).toEqual({
+      id: run.id,
+      removedDir: fs.realpathSync(path.join(dir, 'checkpoints')) + '/run-a',
+    });
     expect(fs.existsSync(ckpt)).toBe(false);
     for (const t of ['step_metrics', 'epoch_evals', 'checkpoints', 'run_tags']) expect(count(t, run.id)).toBe(0);
     expect(count('step_metrics', keep.id)).toBe(20);
@@ -453,7 +590,9 @@ describe('deleteRun', () => {
     const run = store.createRun(config(), { checkpointDir: outside });
     const err = caught(() => store.deleteRun(run.id, { deleteFiles: true }));
     expect(err.code).toBe('BAD_INPUT');
-    expect(err.message).toBe(`refusing to delete ${outside}: it is not inside the checkpoint folder ${path.join(dir, 'checkpoints')}`);
+    expect(err.message).toBe(
+      `refusing to delete ${outside}: it is not inside the checkpoint folder ${path.join(dir, 'checkpoints')}`,
+    );
     expect(fs.readFileSync(path.join(outside, 'precious.txt'), 'utf8')).toBe('keep me');
     expect(store.getRunRecord(run.id).id).toBe(run.id);
 
@@ -509,10 +648,14 @@ describe('exports', () => {
     store.addEpochEval(run.id, { epoch: 1, step: 2, knn1: 0.5, knn20: 0.55, perClass: [0.5, 0.6] });
     const name = '"ISD, ""sharp"" teacher"';
     expect(store.exportMetricsCsv(run.id)).toBe(
-      'run_id,run_name,step,epoch,loss,lr,purity,images_per_sec,time\r\n' + `${run.id},${name},1,0,1.5,0.05,,,10\r\n` + `${run.id},${name},2,0,,1e-7,0.25,99.5,20\r\n`,
+      'run_id,run_name,step,epoch,loss,lr,purity,images_per_sec,time\r\n' +
+        `${run.id},${name},1,0,1.5,0.05,,,10\r\n` +
+        `${run.id},${name},2,0,,1e-7,0.25,99.5,20\r\n`,
     );
     const evals = store.exportMetricsCsv(run.id, 'evals').split('\r\n');
-    expect(evals[0]).toBe('run_id,run_name,epoch,step,knn1,knn20,knn20_weighted,linear,purity,frequent_acc,rare_acc,per_class,time');
+    expect(evals[0]).toBe(
+      'run_id,run_name,epoch,step,knn1,knn20,knn20_weighted,linear,purity,frequent_acc,rare_acc,per_class,time',
+    );
     expect(evals[1]).toBe(`${run.id},${name},1,2,0.5,0.55,,,,,,"[0.5,0.6]",${clock}`);
     expect(caught(() => store.exportMetricsCsv('ghost')).code).toBe('NOT_FOUND');
   });
@@ -536,7 +679,13 @@ describe('user datasets and studies', () => {
 
   it('creates, gets and lists studies with their run counts', () => {
     const s = store.createStudy({ name: 'queue size', spec: { vary: 'queueSize', values: [1024, 4096] } });
-    expect(s).toEqual({ id: s.id, name: 'queue size', spec: { vary: 'queueSize', values: [1024, 4096] }, createdAt: clock, runCount: 0 });
+    expect(s).toEqual({
+      id: s.id,
+      name: 'queue size',
+      spec: { vary: 'queueSize', values: [1024, 4096] },
+      createdAt: clock,
+      runCount: 0,
+    });
     store.createRun(config(), { studyId: s.id });
     store.createRun(config(), { studyId: s.id });
     expect(store.getStudy(s.id).runCount).toBe(2);

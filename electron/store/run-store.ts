@@ -152,7 +152,12 @@ export class RunStore {
   private readonly sc: StatementCache;
   private readonly now: () => number;
 
-  constructor(db: Database.Database, file: string, opts: RunStoreOptions, versions: { fromVersion: number; toVersion: number }) {
+  constructor(
+    db: Database.Database,
+    file: string,
+    opts: RunStoreOptions,
+    versions: { fromVersion: number; toVersion: number },
+  ) {
     this.db = db;
     this.file = file;
     this.sc = new StatementCache(db);
@@ -173,14 +178,21 @@ export class RunStore {
   recoverInterruptedRuns(): string[] {
     const recover = this.db.transaction(() => {
       const open = this.sc
-        .get<{ id: string; status: RunStatus; ownerPid: number | null }>("SELECT id, status, owner_pid AS ownerPid FROM runs WHERE status IN ('running', 'paused')")
+        .get<{ id: string; status: RunStatus; ownerPid: number | null }>(
+          "SELECT id, status, owner_pid AS ownerPid FROM runs WHERE status IN ('running', 'paused')",
+        )
         .all();
       const orphans = open.filter((r) => r.ownerPid === null || !processAlive(r.ownerPid));
-      const mark = this.sc.get("UPDATE runs SET status = 'interrupted', finished_at = NULL, owner_pid = NULL, error = ? WHERE id = ?");
+      const mark = this.sc.get(
+        "UPDATE runs SET status = 'interrupted', finished_at = NULL, owner_pid = NULL, error = ? WHERE id = ?",
+      );
       const when = new Date(this.now()).toISOString();
       for (const r of orphans) {
         const who = r.ownerPid === null ? 'its process' : `process ${r.ownerPid}`;
-        mark.run(`${who} ended while the run was ${r.status} (found at ${when}); resume it from its last checkpoint`, r.id);
+        mark.run(
+          `${who} ended while the run was ${r.status} (found at ${when}); resume it from its last checkpoint`,
+          r.id,
+        );
       }
       return orphans.map((r) => r.id);
     });
@@ -194,9 +206,14 @@ export class RunStore {
     const exact = this.sc.get<{ id: string }>('SELECT id FROM runs WHERE id = ?').get(idOrPrefix);
     if (exact) return exact.id;
     if (/^[0-9a-f-]{4,}$/i.test(idOrPrefix)) {
-      const matches = this.sc.get<{ id: string }>('SELECT id FROM runs WHERE id LIKE ? LIMIT 2').all(`${idOrPrefix.toLowerCase()}%`);
+      const matches = this.sc
+        .get<{ id: string }>('SELECT id FROM runs WHERE id LIKE ? LIMIT 2')
+        .all(`${idOrPrefix.toLowerCase()}%`);
       if (matches.length === 1) return matches[0].id;
-      if (matches.length > 1) throw new IsdError('BAD_INPUT', `run id prefix ${idOrPrefix} matches several runs; give more characters`, { field: 'id' });
+      if (matches.length > 1)
+        throw new IsdError('BAD_INPUT', `run id prefix ${idOrPrefix} matches several runs; give more characters`, {
+          field: 'id',
+        });
     }
     throw notFound(idOrPrefix);
   }
@@ -210,7 +227,8 @@ export class RunStore {
     }
     const c = parsed.data;
     const status = opts.status ?? 'queued';
-    if (status !== 'queued' && status !== 'running') throw new IsdError('BAD_INPUT', `a new run starts queued or running, not ${String(status)}`, { field: 'status' });
+    if (status !== 'queued' && status !== 'running')
+      throw new IsdError('BAD_INPUT', `a new run starts queued or running, not ${String(status)}`, { field: 'status' });
     const datasetName = (opts.datasetName ?? '').trim() || c.dataset;
     const name = checkName((opts.name ?? '').trim() || c.name.trim() || `${c.method} on ${datasetName}`);
     const tags = normalizeTags(c.tags);
@@ -257,7 +275,11 @@ export class RunStore {
       sets.set(spec.column, checkPatchValue(String(key), spec.kind, value));
     }
     const update = this.db.transaction(() => {
-      const cur = this.sc.get<{ status: RunStatus; startedAt: number | null }>('SELECT status, started_at AS startedAt FROM runs WHERE id = ?').get(id);
+      const cur = this.sc
+        .get<{ status: RunStatus; startedAt: number | null }>(
+          'SELECT status, started_at AS startedAt FROM runs WHERE id = ?',
+        )
+        .get(id);
       if (!cur) throw notFound(id);
       const next = patch.status;
       if (next !== undefined && next !== cur.status) {
@@ -280,7 +302,9 @@ export class RunStore {
       if (patch.studyId) this.requireStudy(patch.studyId);
       if (sets.size === 0) return;
       const columns = [...sets.keys()].sort();
-      this.sc.get(`UPDATE runs SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map((c) => sets.get(c)), id);
+      this.sc
+        .get(`UPDATE runs SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`)
+        .run(...columns.map((c) => sets.get(c)), id);
     });
     update.immediate();
     return this.getRunRecord(id);
@@ -318,10 +342,24 @@ export class RunStore {
     const append = this.db.transaction(() => {
       this.requireRun(runId);
       // Steps seen before (a resume, a repeated batch) are replaced; their rollup blocks are rebuilt, not merged.
-      const replaces = repeatsWithin || this.sc.get('SELECT 1 FROM step_metrics WHERE run_id = ? AND step >= ? AND step <= ? LIMIT 1').get(runId, first, last) !== undefined;
+      const replaces =
+        repeatsWithin ||
+        this.sc
+          .get('SELECT 1 FROM step_metrics WHERE run_id = ? AND step >= ? AND step <= ? LIMIT 1')
+          .get(runId, first, last) !== undefined;
       for (const v of values) insert.run(runId, ...v);
-      if (replaces) rebuildBlocks(this.sc, runId, stepsIn.map((s) => Math.floor(s / BLOCK_STEPS)));
-      else mergeNewSteps(this.sc, runId, values.map((v) => ({ step: v[0] as number, loss: v[2] as number | null })));
+      if (replaces)
+        rebuildBlocks(
+          this.sc,
+          runId,
+          stepsIn.map((s) => Math.floor(s / BLOCK_STEPS)),
+        );
+      else
+        mergeNewSteps(
+          this.sc,
+          runId,
+          values.map((v) => ({ step: v[0] as number, loss: v[2] as number | null })),
+        );
       this.sc.get('UPDATE runs SET steps_done = MAX(steps_done, ?) WHERE id = ?').run(last, runId);
     });
     append.immediate();
@@ -338,7 +376,9 @@ export class RunStore {
       const block = Math.floor(step / BLOCK_STEPS);
       this.sc.get('DELETE FROM step_metric_blocks WHERE run_id = ? AND block > ?').run(runId, block);
       rebuildBlocks(this.sc, runId, [block]);
-      this.sc.get(`UPDATE runs SET steps_done = MIN(steps_done, ?), best_knn20 = ${BEST_KNN20} WHERE id = ?`).run(step, runId, runId);
+      this.sc
+        .get(`UPDATE runs SET steps_done = MIN(steps_done, ?), best_knn20 = ${BEST_KNN20} WHERE id = ?`)
+        .run(step, runId, runId);
     });
     discard.immediate();
   }
@@ -346,7 +386,10 @@ export class RunStore {
   /** Stores (or replaces) one epoch's evaluation and keeps the run's best kNN-20 accuracy current. */
   addEpochEval(runId: string, e: EpochEvalInput): EpochEvalRow {
     const perClass = e.perClass ?? null;
-    if (perClass !== null && (!Array.isArray(perClass) || perClass.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
+    if (
+      perClass !== null &&
+      (!Array.isArray(perClass) || perClass.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
+    ) {
       throw new IsdError('BAD_INPUT', 'perClass must be an array of finite numbers', { field: 'perClass' });
     }
     const row = [
@@ -373,18 +416,26 @@ export class RunStore {
       this.sc.get(`UPDATE runs SET best_knn20 = ${BEST_KNN20} WHERE id = ?`).run(runId, runId);
     });
     add.immediate();
-    return parseEval(this.sc.get<EvalDbRow>(`SELECT ${EVAL_COLUMNS} FROM epoch_evals WHERE run_id = ? AND epoch = ?`).get(runId, e.epoch)!);
+    return parseEval(
+      this.sc
+        .get<EvalDbRow>(`SELECT ${EVAL_COLUMNS} FROM epoch_evals WHERE run_id = ? AND epoch = ?`)
+        .get(runId, e.epoch)!,
+    );
   }
 
   addCheckpoint(runId: string, c: CheckpointInput): CheckpointRow {
-    if (!CHECKPOINT_KINDS.includes(c.kind)) throw new IsdError('BAD_INPUT', `checkpoint kind must be ${CHECKPOINT_KINDS.join(', ')}`, { field: 'kind' });
-    if (typeof c.path !== 'string' || c.path.length === 0) throw new IsdError('BAD_INPUT', 'checkpoint path must be a non-empty string', { field: 'path' });
+    if (!CHECKPOINT_KINDS.includes(c.kind))
+      throw new IsdError('BAD_INPUT', `checkpoint kind must be ${CHECKPOINT_KINDS.join(', ')}`, { field: 'kind' });
+    if (typeof c.path !== 'string' || c.path.length === 0)
+      throw new IsdError('BAD_INPUT', 'checkpoint path must be a non-empty string', { field: 'path' });
     const epoch = checkCount('epoch', c.epoch);
     const step = checkCount('step', c.step);
     const createdAt = c.createdAt === undefined ? this.now() : checkTime('createdAt', c.createdAt);
     const add = this.db.transaction(() => {
       this.requireRun(runId);
-      return this.sc.get('INSERT INTO checkpoints (run_id, epoch, step, path, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(runId, epoch, step, c.path, c.kind, createdAt);
+      return this.sc
+        .get('INSERT INTO checkpoints (run_id, epoch, step, path, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(runId, epoch, step, c.path, c.kind, createdAt);
     });
     const result = add.immediate();
     return { id: Number(result.lastInsertRowid), runId, epoch, step, path: c.path, kind: c.kind, createdAt };
@@ -396,7 +447,11 @@ export class RunStore {
     const params: unknown[] = [];
     if (q.status !== undefined) {
       const statuses = Array.isArray(q.status) ? q.status : [q.status];
-      for (const s of statuses) if (!RUN_STATUSES.includes(s)) throw new IsdError('BAD_INPUT', `status must be one of ${RUN_STATUSES.join(', ')}, got ${String(s)}`, { field: 'status' });
+      for (const s of statuses)
+        if (!RUN_STATUSES.includes(s))
+          throw new IsdError('BAD_INPUT', `status must be one of ${RUN_STATUSES.join(', ')}, got ${String(s)}`, {
+            field: 'status',
+          });
       if (statuses.length === 0) return { total: 0, runs: [] };
       where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
       params.push(...statuses);
@@ -420,24 +475,34 @@ export class RunStore {
     const search = q.search?.trim();
     if (search) {
       const like = `%${search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-      where.push("(name LIKE ? ESCAPE '\\' OR dataset_name LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')");
+      where.push(
+        "(name LIKE ? ESCAPE '\\' OR dataset_name LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')",
+      );
       params.push(like, like, like, `${like.slice(1)}`);
     }
     const sort = q.sort ?? 'createdAt';
-    if (!RUN_SORT_FIELDS.includes(sort)) throw new IsdError('BAD_INPUT', `sort must be one of ${RUN_SORT_FIELDS.join(', ')}, got ${String(sort)}`, { field: 'sort' });
+    if (!RUN_SORT_FIELDS.includes(sort))
+      throw new IsdError('BAD_INPUT', `sort must be one of ${RUN_SORT_FIELDS.join(', ')}, got ${String(sort)}`, {
+        field: 'sort',
+      });
     const order = q.order ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') throw new IsdError('BAD_INPUT', `order must be asc or desc, got ${String(order)}`, { field: 'order' });
+    if (order !== 'asc' && order !== 'desc')
+      throw new IsdError('BAD_INPUT', `order must be asc or desc, got ${String(order)}`, { field: 'order' });
     const limit = q.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new IsdError('BAD_INPUT', 'limit must be a whole number from 1 to 10000', { field: 'limit' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw new IsdError('BAD_INPUT', 'limit must be a whole number from 1 to 10000', { field: 'limit' });
     const offset = q.offset ?? 0;
-    if (!Number.isInteger(offset) || offset < 0) throw new IsdError('BAD_INPUT', 'offset must be a whole number, 0 or more', { field: 'offset' });
+    if (!Number.isInteger(offset) || offset < 0)
+      throw new IsdError('BAD_INPUT', 'offset must be a whole number, 0 or more', { field: 'offset' });
 
     const { column, nullable } = SORT_COLUMNS[sort];
     const dir = order === 'asc' ? 'ASC' : 'DESC';
     const orderBy = `${column} ${dir}${nullable ? ' NULLS LAST' : ''}${sort === 'createdAt' ? '' : ', created_at DESC'}, id`;
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = this.sc.get<{ n: number }>(`SELECT COUNT(*) AS n FROM runs ${whereSql}`).get(...params)!.n;
-    const rows = this.sc.get<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM runs ${whereSql} ORDER BY ${orderBy} LIMIT ? OFFSET ?`).all(...params, limit, offset);
+    const rows = this.sc
+      .get<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM runs ${whereSql} ORDER BY ${orderBy} LIMIT ? OFFSET ?`)
+      .all(...params, limit, offset);
     return { total, runs: rows.map(parseSummary) };
   }
 
@@ -457,7 +522,11 @@ export class RunStore {
              FROM step_metrics WHERE run_id = ?`,
         )
         .get(id)!;
-      const last = this.sc.get<{ loss: number | null; time: number }>('SELECT loss, time FROM step_metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1').get(id);
+      const last = this.sc
+        .get<{ loss: number | null; time: number }>(
+          'SELECT loss, time FROM step_metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1',
+        )
+        .get(id);
       const metrics: StepMetricsSummary = { ...agg, lastLoss: last?.loss ?? null, lastTime: last?.time ?? null };
       return { run, config: run.config, metrics, evals: this.evalsOf(id), checkpoints: this.checkpointsOf(id) };
     });
@@ -477,19 +546,27 @@ export class RunStore {
   /** Every step metric row of a run, in step order (exports; charts want getCurves). */
   getStepMetrics(id: string): StepMetricRow[] {
     this.requireRun(id);
-    return this.sc.get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`).all(id);
+    return this.sc
+      .get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`)
+      .all(id);
   }
 
   /** Several runs side by side: summaries, curves on one step grid, evals by epoch, differing settings, final metrics. */
   compareRuns(ids: readonly string[], opts: CurveOptions = {}): RunComparison {
     const unique = [...new Set(ids)];
     if (unique.length === 0) throw new IsdError('BAD_INPUT', 'compare needs at least one run id', { field: 'ids' });
-    if (unique.length > MAX_COMPARE) throw new IsdError('BAD_INPUT', `compare at most ${MAX_COMPARE} runs at once, got ${unique.length}`, { field: 'ids' });
+    if (unique.length > MAX_COMPARE)
+      throw new IsdError('BAD_INPUT', `compare at most ${MAX_COMPARE} runs at once, got ${unique.length}`, {
+        field: 'ids',
+      });
     const maxPoints = checkMaxPoints(opts.maxPoints ?? 500);
     const read = this.db.transaction(() => {
       const records = unique.map((id) => this.getRunRecord(id));
       const runs: RunSummary[] = records.map(({ config: _config, notes: _notes, ...summary }) => summary);
-      const final = Object.fromEntries(FINAL_METRIC_NAMES.map((m) => [m, runs.map((r) => r[m])])) as Record<FinalMetricName, (number | null)[]>;
+      const final = Object.fromEntries(FINAL_METRIC_NAMES.map((m) => [m, runs.map((r) => r[m])])) as Record<
+        FinalMetricName,
+        (number | null)[]
+      >;
       const evalsByRun = new Map(unique.map((id) => [id, this.evalsOf(id)]));
       return {
         runs,
@@ -521,7 +598,8 @@ export class RunStore {
   }
 
   setNotes(id: string, notes: string): RunRecord {
-    if (typeof notes !== 'string' || notes.length > MAX_NOTES) throw new IsdError('BAD_INPUT', `notes must be text of at most ${MAX_NOTES} characters`, { field: 'notes' });
+    if (typeof notes !== 'string' || notes.length > MAX_NOTES)
+      throw new IsdError('BAD_INPUT', `notes must be text of at most ${MAX_NOTES} characters`, { field: 'notes' });
     if (this.sc.get('UPDATE runs SET notes = ? WHERE id = ?').run(notes, id).changes === 0) throw notFound(id);
     return this.getRunRecord(id);
   }
@@ -542,7 +620,11 @@ export class RunStore {
       try {
         fs.rmSync(folder, { recursive: true, force: true });
       } catch (err) {
-        throw new IsdError('PERMISSION', `run ${id} was deleted but its folder ${folder} could not be removed: ${(err as Error).message}`, { path: folder, cause: err });
+        throw new IsdError(
+          'PERMISSION',
+          `run ${id} was deleted but its folder ${folder} could not be removed: ${(err as Error).message}`,
+          { path: folder, cause: err },
+        );
       }
     }
     return { id, removedDir: folder };
@@ -553,8 +635,18 @@ export class RunStore {
     // One read transaction, so the run row and its metrics come from the same moment.
     const read = this.db.transaction((): RunExport => {
       const detail = this.getRun(id);
-      const cols: RunExport['stepMetrics'] = { step: [], epoch: [], loss: [], lr: [], purity: [], imagesPerSec: [], time: [] };
-      for (const r of this.sc.get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`).iterate(id)) {
+      const cols: RunExport['stepMetrics'] = {
+        step: [],
+        epoch: [],
+        loss: [],
+        lr: [],
+        purity: [],
+        imagesPerSec: [],
+        time: [],
+      };
+      for (const r of this.sc
+        .get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`)
+        .iterate(id)) {
         cols.step.push(r.step);
         cols.epoch.push(r.epoch);
         cols.loss.push(r.loss);
@@ -564,7 +656,16 @@ export class RunStore {
         cols.time.push(r.time);
       }
       const { config, ...run } = detail.run;
-      return { format: 'isd-studio-run', formatVersion: 1, exportedAt: this.now(), run, config, evals: detail.evals, checkpoints: detail.checkpoints, stepMetrics: cols };
+      return {
+        format: 'isd-studio-run',
+        formatVersion: 1,
+        exportedAt: this.now(),
+        run,
+        config,
+        evals: detail.evals,
+        checkpoints: detail.checkpoints,
+        stepMetrics: cols,
+      };
     });
     return read();
   }
@@ -578,7 +679,21 @@ export class RunStore {
   exportMetricsCsv(id: string, which: 'steps' | 'evals' = 'steps'): string {
     const run = this.getRunRecord(id);
     if (which === 'evals') {
-      const header = ['run_id', 'run_name', 'epoch', 'step', 'knn1', 'knn20', 'knn20_weighted', 'linear', 'purity', 'frequent_acc', 'rare_acc', 'per_class', 'time'];
+      const header = [
+        'run_id',
+        'run_name',
+        'epoch',
+        'step',
+        'knn1',
+        'knn20',
+        'knn20_weighted',
+        'linear',
+        'purity',
+        'frequent_acc',
+        'rare_acc',
+        'per_class',
+        'time',
+      ];
       const rows = this.evalsOf(id).map((e): CsvValue[] => [
         run.id,
         run.name,
@@ -596,11 +711,15 @@ export class RunStore {
       ]);
       return csvText(header, rows);
     }
-    if (which !== 'steps') throw new IsdError('BAD_INPUT', `export steps or evals, not ${String(which)}`, { field: 'which' });
+    if (which !== 'steps')
+      throw new IsdError('BAD_INPUT', `export steps or evals, not ${String(which)}`, { field: 'which' });
     const header = ['run_id', 'run_name', 'step', 'epoch', 'loss', 'lr', 'purity', 'images_per_sec', 'time'];
-    const stmt = this.sc.get<StepMetricRow>(`SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`);
+    const stmt = this.sc.get<StepMetricRow>(
+      `SELECT ${STEP_METRIC_COLUMNS} FROM step_metrics WHERE run_id = ? ORDER BY step`,
+    );
     function* rows(): Generator<CsvValue[]> {
-      for (const r of stmt.iterate(id)) yield [run.id, run.name, r.step, r.epoch, r.loss, r.lr, r.purity, r.imagesPerSec, r.time];
+      for (const r of stmt.iterate(id))
+        yield [run.id, run.name, r.step, r.epoch, r.loss, r.lr, r.purity, r.imagesPerSec, r.time];
     }
     return csvText(header, rows());
   }
@@ -614,19 +733,30 @@ export class RunStore {
     }
     const clean = path.resolve(datasetPath);
     const label = checkName(typeof name === 'string' ? name.trim() : '');
-    this.sc.get('INSERT INTO datasets_user (path, name, added_at) VALUES (?, ?, ?) ON CONFLICT (path) DO UPDATE SET name = excluded.name').run(clean, label, this.now());
-    return this.sc.get<UserDatasetRow>('SELECT path, name, added_at AS addedAt FROM datasets_user WHERE path = ?').get(clean)!;
+    this.sc
+      .get(
+        'INSERT INTO datasets_user (path, name, added_at) VALUES (?, ?, ?) ON CONFLICT (path) DO UPDATE SET name = excluded.name',
+      )
+      .run(clean, label, this.now());
+    return this.sc
+      .get<UserDatasetRow>('SELECT path, name, added_at AS addedAt FROM datasets_user WHERE path = ?')
+      .get(clean)!;
   }
 
   removeUserDataset(datasetPath: string): void {
-    const clean = typeof datasetPath === 'string' && path.isAbsolute(datasetPath) ? path.resolve(datasetPath) : datasetPath;
+    const clean =
+      typeof datasetPath === 'string' && path.isAbsolute(datasetPath) ? path.resolve(datasetPath) : datasetPath;
     if (this.sc.get('DELETE FROM datasets_user WHERE path = ?').run(clean).changes === 0) {
-      throw new IsdError('NOT_FOUND', `dataset ${datasetPath} is not in the list of added datasets`, { path: String(datasetPath) });
+      throw new IsdError('NOT_FOUND', `dataset ${datasetPath} is not in the list of added datasets`, {
+        path: String(datasetPath),
+      });
     }
   }
 
   listUserDatasets(): UserDatasetRow[] {
-    return this.sc.get<UserDatasetRow>('SELECT path, name, added_at AS addedAt FROM datasets_user ORDER BY added_at, path').all();
+    return this.sc
+      .get<UserDatasetRow>('SELECT path, name, added_at AS addedAt FROM datasets_user ORDER BY added_at, path')
+      .all();
   }
 
   // ── studies ───────────────────────────────────────────────────────────────────────────────────
@@ -638,7 +768,10 @@ export class RunStore {
     try {
       spec = JSON.stringify(input.spec);
     } catch (err) {
-      throw new IsdError('BAD_INPUT', `study spec cannot be stored as JSON: ${(err as Error).message}`, { field: 'spec', cause: err });
+      throw new IsdError('BAD_INPUT', `study spec cannot be stored as JSON: ${(err as Error).message}`, {
+        field: 'spec',
+        cause: err,
+      });
     }
     if (spec === undefined) throw new IsdError('BAD_INPUT', 'study spec must be a JSON value', { field: 'spec' });
     const id = randomUUID();
@@ -666,7 +799,8 @@ export class RunStore {
   }
 
   private requireStudy(id: string): void {
-    if (!this.sc.get('SELECT 1 FROM studies WHERE id = ?').get(id)) throw new IsdError('NOT_FOUND', `study ${id} not found`, { field: 'studyId' });
+    if (!this.sc.get('SELECT 1 FROM studies WHERE id = ?').get(id))
+      throw new IsdError('NOT_FOUND', `study ${id} not found`, { field: 'studyId' });
   }
 
   private writeTags(id: string, tags: readonly string[]): void {
@@ -675,26 +809,38 @@ export class RunStore {
   }
 
   private evalsOf(id: string): EpochEvalRow[] {
-    return this.sc.get<EvalDbRow>(`SELECT ${EVAL_COLUMNS} FROM epoch_evals WHERE run_id = ? ORDER BY epoch`).all(id).map(parseEval);
+    return this.sc
+      .get<EvalDbRow>(`SELECT ${EVAL_COLUMNS} FROM epoch_evals WHERE run_id = ? ORDER BY epoch`)
+      .all(id)
+      .map(parseEval);
   }
 
   private checkpointsOf(id: string): CheckpointRow[] {
     return this.sc
-      .get<CheckpointRow>('SELECT id, run_id AS runId, epoch, step, path, kind, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY step, id')
+      .get<CheckpointRow>(
+        'SELECT id, run_id AS runId, epoch, step, path, kind, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY step, id',
+      )
       .all(id);
   }
 
   /** The real path of a run's checkpoint folder if it may be removed, null if it is already gone; refuses anything outside the root. */
   private removableCheckpointFolder(dir: string): string | null {
     if (!this.checkpointRoot) {
-      throw new IsdError('BAD_INPUT', `refusing to delete ${dir}: the store was opened without a checkpoint folder to delete within`, { path: dir, field: 'deleteFiles' });
+      throw new IsdError(
+        'BAD_INPUT',
+        `refusing to delete ${dir}: the store was opened without a checkpoint folder to delete within`,
+        { path: dir, field: 'deleteFiles' },
+      );
     }
     let real: string;
     try {
       real = fs.realpathSync(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new IsdError('PERMISSION', `${dir}: cannot be inspected for deletion: ${(err as Error).message}`, { path: dir, cause: err });
+      throw new IsdError('PERMISSION', `${dir}: cannot be inspected for deletion: ${(err as Error).message}`, {
+        path: dir,
+        cause: err,
+      });
     }
     let root: string;
     try {
@@ -704,10 +850,17 @@ export class RunStore {
     }
     const rel = path.relative(root, real);
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-      throw new IsdError('BAD_INPUT', `refusing to delete ${dir}: it is not inside the checkpoint folder ${this.checkpointRoot}`, { path: dir, field: 'deleteFiles' });
+      throw new IsdError(
+        'BAD_INPUT',
+        `refusing to delete ${dir}: it is not inside the checkpoint folder ${this.checkpointRoot}`,
+        { path: dir, field: 'deleteFiles' },
+      );
     }
     if (!fs.statSync(real).isDirectory()) {
-      throw new IsdError('BAD_INPUT', `refusing to delete ${dir}: it is not a folder`, { path: dir, field: 'deleteFiles' });
+      throw new IsdError('BAD_INPUT', `refusing to delete ${dir}: it is not a folder`, {
+        path: dir,
+        field: 'deleteFiles',
+      });
     }
     return real;
   }
@@ -760,7 +913,8 @@ function parseEval(row: EvalDbRow): EpochEvalRow {
 
 function checkName(name: string): string {
   if (name.length === 0) throw new IsdError('BAD_INPUT', 'name must not be empty', { field: 'name' });
-  if (name.length > MAX_NAME) throw new IsdError('BAD_INPUT', `name must be at most ${MAX_NAME} characters`, { field: 'name' });
+  if (name.length > MAX_NAME)
+    throw new IsdError('BAD_INPUT', `name must be at most ${MAX_NAME} characters`, { field: 'name' });
   return name;
 }
 
@@ -768,7 +922,8 @@ function normalizeTags(tags: readonly string[]): string[] {
   if (!Array.isArray(tags)) throw new IsdError('BAD_INPUT', 'tags must be a list of words', { field: 'tags' });
   const clean = [...new Set(tags.map((t) => (typeof t === 'string' ? t.trim() : '')))].sort();
   for (const t of clean) {
-    if (t.length === 0 || t.length > MAX_TAG) throw new IsdError('BAD_INPUT', `each tag must be 1 to ${MAX_TAG} characters`, { field: 'tags' });
+    if (t.length === 0 || t.length > MAX_TAG)
+      throw new IsdError('BAD_INPUT', `each tag must be 1 to ${MAX_TAG} characters`, { field: 'tags' });
   }
   if (clean.length > MAX_TAGS) throw new IsdError('BAD_INPUT', `at most ${MAX_TAGS} tags per run`, { field: 'tags' });
   return clean;
@@ -779,37 +934,44 @@ function finiteOrNull(v: number | null | undefined): number | null {
 }
 
 function checkCount(field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new IsdError('BAD_INPUT', `${field} must be a whole number, 0 or more`, { field });
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new IsdError('BAD_INPUT', `${field} must be a whole number, 0 or more`, { field });
   return v;
 }
 
 function checkTime(field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new IsdError('BAD_INPUT', `${field} must be a time in ms since 1970`, { field });
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new IsdError('BAD_INPUT', `${field} must be a time in ms since 1970`, { field });
   return Math.round(v);
 }
 
 function checkMaxPoints(n: number): number {
-  if (!Number.isInteger(n) || n < 2 || n > 100_000) throw new IsdError('BAD_INPUT', 'maxPoints must be a whole number from 2 to 100000', { field: 'maxPoints' });
+  if (!Number.isInteger(n) || n < 2 || n > 100_000)
+    throw new IsdError('BAD_INPUT', 'maxPoints must be a whole number from 2 to 100000', { field: 'maxPoints' });
   return n;
 }
 
 function checkPatchValue(field: string, kind: PatchKind, value: unknown): unknown {
   switch (kind) {
     case 'status':
-      if (!RUN_STATUSES.includes(value as RunStatus)) throw new IsdError('BAD_INPUT', `status must be one of ${RUN_STATUSES.join(', ')}`, { field });
+      if (!RUN_STATUSES.includes(value as RunStatus))
+        throw new IsdError('BAD_INPUT', `status must be one of ${RUN_STATUSES.join(', ')}`, { field });
       return value;
     case 'text':
-      if (value !== null && typeof value !== 'string') throw new IsdError('BAD_INPUT', `${field} must be text or null`, { field });
+      if (value !== null && typeof value !== 'string')
+        throw new IsdError('BAD_INPUT', `${field} must be text or null`, { field });
       return value;
     case 'study':
-      if (value !== null && typeof value !== 'string') throw new IsdError('BAD_INPUT', `${field} must be a study id or null`, { field });
+      if (value !== null && typeof value !== 'string')
+        throw new IsdError('BAD_INPUT', `${field} must be a study id or null`, { field });
       return value;
     case 'time':
       return value === null ? null : checkTime(field, value);
     case 'count':
       return checkCount(field, value);
     case 'metric':
-      if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) throw new IsdError('BAD_INPUT', `${field} must be a finite number or null`, { field });
+      if (value !== null && (typeof value !== 'number' || !Number.isFinite(value)))
+        throw new IsdError('BAD_INPUT', `${field} must be a finite number or null`, { field });
       return value;
   }
 }

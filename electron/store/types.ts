@@ -242,7 +242,17 @@ export interface AlignedEvalCurves {
   linear: Record<string, (number | null)[]>;
 }
 
-export const FINAL_METRIC_NAMES = ['knn1', 'knn20', 'knn20Weighted', 'linear', 'bestKnn20', 'purity', 'imagesPerSec', 'epochsDone', 'stepsDone'] as const;
+export const FINAL_METRIC_NAMES = [
+  'knn1',
+  'knn20',
+  'knn20Weighted',
+  'linear',
+  'bestKnn20',
+  'purity',
+  'imagesPerSec',
+  'epochsDone',
+  'stepsDone',
+] as const;
 export type FinalMetricName = (typeof FINAL_METRIC_NAMES)[number];
 
 export interface RunComparison {

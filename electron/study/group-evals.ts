@@ -28,8 +28,12 @@ const knn = (m: KnnMetrics): KnnMetrics => ({ knn1: m.knn1, knn20: m.knn20, knn2
 export function readGroupEvals(checkpointDir: string | null): GroupEval[] {
   if (!checkpointDir) return [];
   try {
-    const parsed = JSON.parse(fs.readFileSync(path.join(checkpointDir, GROUP_EVALS_FILE), 'utf8')) as { evals?: GroupEval[] };
-    return Array.isArray(parsed.evals) ? parsed.evals.filter((e) => Number.isInteger(e?.epoch)).sort((a, b) => a.epoch - b.epoch) : [];
+    const parsed = JSON.parse(fs.readFileSync(path.join(checkpointDir, GROUP_EVALS_FILE), 'utf8')) as {
+      evals?: GroupEval[];
+    };
+    return Array.isArray(parsed.evals)
+      ? parsed.evals.filter((e) => Number.isInteger(e?.epoch)).sort((a, b) => a.epoch - b.epoch)
+      : [];
   } catch {
     return [];
   }

@@ -4,7 +4,18 @@ import { loadDataset, countClasses, RESOURCES_DIR } from '../data';
 import { prepareRunData } from '../engine/run-data';
 import { IsdError } from '../errors';
 import { runConfigSchema } from '../run-config';
-import { checkStudyAgainstDataset, estimateStudy, EVAL_SPEED_RATIO, planStudy, profileClasses, rareClassesOf, RUN_OVERHEAD_SEC, runCost, studyTag, validateStudySpec } from './plan';
+import {
+  checkStudyAgainstDataset,
+  estimateStudy,
+  EVAL_SPEED_RATIO,
+  planStudy,
+  profileClasses,
+  rareClassesOf,
+  RUN_OVERHEAD_SEC,
+  runCost,
+  studyTag,
+  validateStudySpec,
+} from './plan';
 import { DEFAULT_STUDY_SPEC } from './study-spec';
 
 const TEN = new Array(10).fill(1000);
@@ -39,20 +50,42 @@ describe('validateStudySpec', () => {
     expect(badField(() => validateStudySpec({ budget: { trainLimit: 64, batchSize: 128 } }))).toBe('budget.trainLimit');
     expect(badField(() => validateStudySpec({ budget: { epochs: 0 } }))).toBe('budget.epochs');
     expect(badField(() => validateStudySpec({ budget: { lr: 0.1 } }))).toBe('budget.lr');
-    expect(badField(() => validateStudySpec({ seeds: 20, profiles: ['none', 'longtail:2', 'longtail:4', 'longtail:8', 'longtail:16', 'longtail:32'] }))).toBe('seeds');
+    expect(
+      badField(() =>
+        validateStudySpec({
+          seeds: 20,
+          profiles: ['none', 'longtail:2', 'longtail:4', 'longtail:8', 'longtail:16', 'longtail:32'],
+        }),
+      ),
+    ).toBe('seeds');
     expect(badField(() => validateStudySpec(null))).toBe('spec');
   });
 });
 
 describe('planStudy', () => {
   it('makes one valid, tagged run config per method × profile × seed, seeds paired across methods', () => {
-    const spec = validateStudySpec({ name: 'tiny', profiles: ['none', 'dominant:3:100'], seeds: 3, firstSeed: 7, budget: { epochs: 2, trainLimit: 256, batchSize: 32, queueSize: 64 } });
+    const spec = validateStudySpec({
+      name: 'tiny',
+      profiles: ['none', 'dominant:3:100'],
+      seeds: 3,
+      firstSeed: 7,
+      budget: { epochs: 2, trainLimit: 256, batchSize: 32, queueSize: 64 },
+    });
     const runs = planStudy(spec, 'abcdef12-3456-7890-abcd-ef1234567890');
     expect(runs).toHaveLength(2 * 2 * 3);
     expect(new Set(runs.map((r) => r.key)).size).toBe(12);
     for (const r of runs) {
       expect(runConfigSchema.safeParse(r.config).success).toBe(true);
-      expect(r.config).toMatchObject({ method: r.method, imbalance: r.profile, seed: r.seed, epochs: 2, trainLimit: 256, batchSize: 32, queueSize: 64, dataset: 'sample' });
+      expect(r.config).toMatchObject({
+        method: r.method,
+        imbalance: r.profile,
+        seed: r.seed,
+        epochs: 2,
+        trainLimit: 256,
+        batchSize: 32,
+        queueSize: 64,
+        dataset: 'sample',
+      });
       expect(r.config.tags).toContain(studyTag('abcdef12-3456-7890-abcd-ef1234567890'));
       expect(r.config.tags).toContain(`imbalance:${r.profile}`);
     }
@@ -65,7 +98,13 @@ describe('planStudy', () => {
 
 describe('rare classes', () => {
   it('follow the draw: dominant keeps the first classes large, longtail makes the tail rare', () => {
-    expect(profileClasses(TEN, 'none', 0)).toEqual({ profile: 'none', counts: TEN, trainImages: 10_000, frequent: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], rare: [] });
+    expect(profileClasses(TEN, 'none', 0)).toEqual({
+      profile: 'none',
+      counts: TEN,
+      trainImages: 10_000,
+      frequent: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      rare: [],
+    });
     const dom = profileClasses(TEN, 'dominant:3:100', 2048);
     expect(dom.counts).toEqual([1000, 1000, 1000, 100, 100, 100, 100, 100, 100, 100]);
     expect([dom.frequent, dom.rare, dom.trainImages]).toEqual([[0, 1, 2], [3, 4, 5, 6, 7, 8, 9], 2048]);
@@ -86,7 +125,12 @@ describe('rare classes', () => {
       expect(engine.rareClasses).toEqual(profileClasses(available, profile, 512).rare);
       expect(engine.trainImages).toBe(512);
     }
-    expect(prepareRunData(ds, planStudy(validateStudySpec({ profiles: ['none'] }), 'x')[0].config, { evalBankLimit: 10, evalTestLimit: 10 }).report.rareClasses).toBeNull();
+    expect(
+      prepareRunData(ds, planStudy(validateStudySpec({ profiles: ['none'] }), 'x')[0].config, {
+        evalBankLimit: 10,
+        evalTestLimit: 10,
+      }).report.rareClasses,
+    ).toBeNull();
   });
 });
 
@@ -96,14 +140,21 @@ describe('checkStudyAgainstDataset', () => {
     expect(checkStudyAgainstDataset(spec, TEN).map((p) => p.rare.length)).toEqual([0, 7]);
     expect(badField(() => checkStudyAgainstDataset(spec, null))).toBe('dataset');
     expect(badField(() => checkStudyAgainstDataset(spec, [1000, 1000, 1000, 50]))).toBe('profiles');
-    const small = validateStudySpec({ profiles: ['dominant:1:10'], budget: { trainLimit: 0, batchSize: 128, queueSize: 128 } });
+    const small = validateStudySpec({
+      profiles: ['dominant:1:10'],
+      budget: { trainLimit: 0, batchSize: 128, queueSize: 128 },
+    });
     expect(badField(() => checkStudyAgainstDataset(small, [100, 20, 20]))).toBe('budget.batchSize');
   });
 });
 
 describe('estimate', () => {
   it('counts steps, kNN passes and overhead per run, from a measured speed', () => {
-    const spec = validateStudySpec({ profiles: ['none', 'dominant:3:100'], seeds: 2, budget: { epochs: 4, evalEvery: 2, trainLimit: 2048, batchSize: 128, queueSize: 1024 } });
+    const spec = validateStudySpec({
+      profiles: ['none', 'dominant:3:100'],
+      seeds: 2,
+      budget: { epochs: 4, evalEvery: 2, trainLimit: 2048, batchSize: 128, queueSize: 1024 },
+    });
     const input = { trainClassCounts: TEN, testImages: 2000, imagesPerSec: 50 };
     const c = runCost(spec, 'none', input);
     // 2048/128 = 16 steps per epoch; evals at step 0, epoch 2 and 4; bank max(2048, 5000) + test 2000
@@ -112,9 +163,17 @@ describe('estimate', () => {
     const e = estimateStudy(spec, input);
     expect(e.runs).toBe(8);
     expect(e.seconds).toBeCloseTo(8 * c.seconds, 6); // both profiles train on 2048 images
-    expect(e.perProfile[1]).toMatchObject({ profile: 'dominant:3:100', trainImages: 2048, rare: [3, 4, 5, 6, 7, 8, 9] });
+    expect(e.perProfile[1]).toMatchObject({
+      profile: 'dominant:3:100',
+      trainImages: 2048,
+      rare: [3, 4, 5, 6, 7, 8, 9],
+    });
     // without a train limit the whole draw trains and kNN uses the whole splits
-    const whole = runCost(validateStudySpec({ budget: { trainLimit: 0, epochs: 1, evalEvery: 1 } }), 'dominant:3:100', input);
+    const whole = runCost(
+      validateStudySpec({ budget: { trainLimit: 0, epochs: 1, evalEvery: 1 } }),
+      'dominant:3:100',
+      input,
+    );
     expect(whole).toMatchObject({ steps: Math.floor(3700 / 128), evalImages: 2 * 12_000 });
     expect(badField(() => runCost(spec, 'none', { ...input, imagesPerSec: 0 }))).toBe('imagesPerSec');
   });

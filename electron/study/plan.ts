@@ -41,11 +41,13 @@ export function studyTag(studyId: string): string {
 
 /** Validates a partial spec over DEFAULT_STUDY_SPEC; a bad field throws an IsdError naming it. */
 export function validateStudySpec(input: unknown): StudySpec {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new IsdError('BAD_INPUT', 'the study spec must be an object', { field: 'spec' });
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new IsdError('BAD_INPUT', 'the study spec must be an object', { field: 'spec' });
   const r = studySpecInputSchema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const field = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]].join('.') : issue.path.join('.') || 'spec';
+  const field =
+    issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]].join('.') : issue.path.join('.') || 'spec';
   const message = issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message;
   throw new IsdError('BAD_INPUT', `${field}: ${message}`, { field });
 }
@@ -114,14 +116,25 @@ export function planStudy(spec: StudySpec, studyId: string): PlannedRun[] {
 }
 
 /** Checks the spec against the dataset's class counts: every profile drawable, one batch per run at least. */
-export function checkStudyAgainstDataset(spec: StudySpec, trainClassCounts: readonly number[] | null): ProfileClasses[] {
+export function checkStudyAgainstDataset(
+  spec: StudySpec,
+  trainClassCounts: readonly number[] | null,
+): ProfileClasses[] {
   if (!trainClassCounts || trainClassCounts.length < 2) {
-    throw new IsdError('BAD_INPUT', `dataset: ${spec.dataset} needs class labels (at least 2 classes) to draw imbalance profiles and evaluate rare classes`, { field: 'dataset' });
+    throw new IsdError(
+      'BAD_INPUT',
+      `dataset: ${spec.dataset} needs class labels (at least 2 classes) to draw imbalance profiles and evaluate rare classes`,
+      { field: 'dataset' },
+    );
   }
   return spec.profiles.map((p) => {
     const pc = profileClasses(trainClassCounts, p, spec.budget.trainLimit);
     if (pc.trainImages < spec.budget.batchSize) {
-      throw new IsdError('BAD_INPUT', `budget.batchSize: ${spec.budget.batchSize} is larger than the ${pc.trainImages} images profile ${p} leaves`, { field: 'budget.batchSize' });
+      throw new IsdError(
+        'BAD_INPUT',
+        `budget.batchSize: ${spec.budget.batchSize} is larger than the ${pc.trainImages} images profile ${p} leaves`,
+        { field: 'budget.batchSize' },
+      );
     }
     return pc;
   });
@@ -170,8 +183,10 @@ export function runCost(spec: StudySpec, profile: string, input: StudyEstimateIn
   let evals = 1; // the random-init baseline at step 0
   for (let e = 1; e <= b.epochs; e++) if (e % b.evalEvery === 0 || e === b.epochs) evals++;
   const evalImages = evals * (bank + test);
-  if (!(input.imagesPerSec > 0)) throw new IsdError('BAD_INPUT', 'imagesPerSec must be greater than 0', { field: 'imagesPerSec' });
-  const seconds = trainImages / input.imagesPerSec + evalImages / (input.imagesPerSec * EVAL_SPEED_RATIO) + RUN_OVERHEAD_SEC;
+  if (!(input.imagesPerSec > 0))
+    throw new IsdError('BAD_INPUT', 'imagesPerSec must be greater than 0', { field: 'imagesPerSec' });
+  const seconds =
+    trainImages / input.imagesPerSec + evalImages / (input.imagesPerSec * EVAL_SPEED_RATIO) + RUN_OVERHEAD_SEC;
   return { steps, trainImages, evalImages, seconds };
 }
 
@@ -180,7 +195,14 @@ export interface StudyEstimate {
   /** Whole study, from scratch. */
   seconds: number;
   imagesPerSec: number;
-  perProfile: { profile: string; trainImages: number; steps: number; secondsPerRun: number; frequent: number[]; rare: number[] }[];
+  perProfile: {
+    profile: string;
+    trainImages: number;
+    steps: number;
+    secondsPerRun: number;
+    frequent: number[];
+    rare: number[];
+  }[];
 }
 
 export function estimateStudy(spec: StudySpec, input: StudyEstimateInput): StudyEstimate {
@@ -188,7 +210,14 @@ export function estimateStudy(spec: StudySpec, input: StudyEstimateInput): Study
   const perProfile = spec.profiles.map((profile) => {
     const cost = runCost(spec, profile, input);
     const pc = profileClasses(input.trainClassCounts, profile, spec.budget.trainLimit);
-    return { profile, trainImages: pc.trainImages, steps: cost.steps, secondsPerRun: cost.seconds, frequent: pc.frequent, rare: pc.rare };
+    return {
+      profile,
+      trainImages: pc.trainImages,
+      steps: cost.steps,
+      secondsPerRun: cost.seconds,
+      frequent: pc.frequent,
+      rare: pc.rare,
+    };
   });
   return {
     runs: runsPerProfile * spec.profiles.length,

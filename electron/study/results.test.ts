@@ -1,9 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { computeStudyResults, formatCell, mean, sampleStd, studyResultsCsv, studyResultsMarkdown, tQuantile975, type StudyRunResult } from './results';
+import {
+  computeStudyResults,
+  formatCell,
+  mean,
+  sampleStd,
+  studyResultsCsv,
+  studyResultsMarkdown,
+  tQuantile975,
+  type StudyRunResult,
+} from './results';
 import { DEFAULT_STUDY_SPEC } from './study-spec';
 
 /** A run with the same value on 1-NN and 20-NN, and the given frequent/rare 20-NN accuracy. */
-function run(method: string, profile: string, seed: number, all: number, rare?: number, frequent?: number, linear: number | null = null): StudyRunResult {
+function run(
+  method: string,
+  profile: string,
+  seed: number,
+  all: number,
+  rare?: number,
+  frequent?: number,
+  linear: number | null = null,
+): StudyRunResult {
   return {
     runId: `${method}-${profile}-${seed}`,
     method,
@@ -44,8 +61,17 @@ describe('computeStudyResults', () => {
       run('moco', 'dominant:3:100', 2, 0.71, 0.57, 0.81),
     ];
     const r = computeStudyResults(SPEC, results);
-    const cell = (method: string, metric: string, group: string) => r.cells.find((c) => c.method === method && c.profile === 'dominant:3:100' && c.metric === metric && c.group === group)!;
-    expect(cell('isd', 'knn20', 'all')).toMatchObject({ n: 3, min: 0.7, max: 0.74, values: [0.7, 0.74, 0.72], seeds: [0, 1, 2] });
+    const cell = (method: string, metric: string, group: string) =>
+      r.cells.find(
+        (c) => c.method === method && c.profile === 'dominant:3:100' && c.metric === metric && c.group === group,
+      )!;
+    expect(cell('isd', 'knn20', 'all')).toMatchObject({
+      n: 3,
+      min: 0.7,
+      max: 0.74,
+      values: [0.7, 0.74, 0.72],
+      seeds: [0, 1, 2],
+    });
     expect(cell('isd', 'knn20', 'all').mean).toBeCloseTo(0.72, 12);
     expect(cell('isd', 'knn20', 'all').std).toBeCloseTo(0.02, 12);
     expect(cell('moco', 'knn20', 'all').std).toBeCloseTo(0.017320508, 8);
@@ -62,7 +88,9 @@ describe('computeStudyResults', () => {
     expect(all.ciLow).toBeCloseTo(0.02 - 0.0248415, 6);
     expect(all.ciHigh).toBeCloseTo(0.02 + 0.0248415, 6);
     expect(all.spread).toBeCloseTo(0.02, 12);
-    expect(all.verdict).toMatch(/^no clear difference at this budget: ISD − MoCo = \+2\.0 points \(95% CI −0\.5 to \+4\.5 points, 3 seeds; the interval includes 0\)$/);
+    expect(all.verdict).toMatch(
+      /^no clear difference at this budget: ISD − MoCo = \+2\.0 points \(95% CI −0\.5 to \+4\.5 points, 3 seeds; the interval includes 0\)$/,
+    );
 
     // rare: .05 .06 .07 → mean .06, sd .01, CI .0352 to .0848, excludes 0, larger than the spread (.02 / .01)
     const rare = r.paired.find((p) => p.profile === 'dominant:3:100' && p.metric === 'knn20' && p.group === 'rare')!;
@@ -71,8 +99,12 @@ describe('computeStudyResults', () => {
     expect(rare.verdict).toBe('ISD higher by 6.0 points (95% CI +3.5 to +8.5 points, 3 seeds)');
 
     // frequent: .01 .01 .01 → sd 0, CI [.01, .01] excludes 0 but .01 < the spread (isd .02): weak
-    const freq = r.paired.find((p) => p.profile === 'dominant:3:100' && p.metric === 'knn20' && p.group === 'frequent')!;
-    expect(freq.verdict).toMatch(/^ISD higher by 1\.0 points .*smaller than the run-to-run spread of 2\.0 points: weak evidence$/);
+    const freq = r.paired.find(
+      (p) => p.profile === 'dominant:3:100' && p.metric === 'knn20' && p.group === 'frequent',
+    )!;
+    expect(freq.verdict).toMatch(
+      /^ISD higher by 1\.0 points .*smaller than the run-to-run spread of 2\.0 points: weak evidence$/,
+    );
 
     // the balanced profile has no runs yet: its rows say so, and it has no frequent/rare rows at all
     const none = r.paired.filter((p) => p.profile === 'none');
@@ -83,28 +115,54 @@ describe('computeStudyResults', () => {
     );
     expect(r.verdicts.find((v) => v.profile === 'none')!.verdict).toBe('not measured yet');
     expect([all.finding, rare.finding, freq.finding]).toEqual(['none', 'isd', 'weak']);
-    expect([all.short, rare.short, freq.short]).toEqual(['no clear difference (the CI includes 0)', 'ISD higher', 'ISD higher, but by less than the run-to-run spread (2.0 points): weak']);
+    expect([all.short, rare.short, freq.short]).toEqual([
+      'no clear difference (the CI includes 0)',
+      'ISD higher',
+      'ISD higher, but by less than the run-to-run spread (2.0 points): weak',
+    ]);
   });
 
   it('with two seeds reports the wide interval honestly, and pairs only seeds where both methods finished', () => {
-    const results = [run('isd', 'none', 0, 0.8), run('isd', 'none', 1, 0.83), run('isd', 'none', 2, 0.9), run('moco', 'none', 0, 0.78), run('moco', 'none', 1, 0.8)];
+    const results = [
+      run('isd', 'none', 0, 0.8),
+      run('isd', 'none', 1, 0.83),
+      run('isd', 'none', 2, 0.9),
+      run('moco', 'none', 0, 0.78),
+      run('moco', 'none', 1, 0.8),
+    ];
     const p = computeStudyResults(SPEC, results).paired.find((x) => x.profile === 'none' && x.metric === 'knn20')!;
     // pairs at seeds 0, 1: .02 and .03 → mean .025, sd .0070711, half 12.7062 · .0070711 / √2 = .063531
     expect([p.pairs, p.seeds]).toEqual([2, [0, 1]]);
     expect(p.ciLow).toBeCloseTo(0.025 - 0.063531, 5);
     expect(p.ciHigh).toBeCloseTo(0.025 + 0.063531, 5);
     expect(p.verdict).toContain('no clear difference at this budget');
-    expect(computeStudyResults(SPEC, results).verdicts[0].verdict).toBe('no clear difference at this budget (2 seeds): every 95% interval of ISD − MoCo includes 0');
-    const weak = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.6), run('isd', 'none', 1, 0.8), run('moco', 'none', 0, 0.58), run('moco', 'none', 1, 0.78)]);
-    expect(weak.verdicts[0].verdict).toBe('ISD ahead on 1-NN all classes by less than the run-to-run spread (+2.0 points, 95% CI +2.0 to +2.0): weak evidence; ISD ahead on 20-NN all classes by less than the run-to-run spread (+2.0 points, 95% CI +2.0 to +2.0): weak evidence (2 seeds)');
-    const one = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8), run('moco', 'none', 0, 0.85)]).paired.find((x) => x.profile === 'none' && x.metric === 'knn1')!;
+    expect(computeStudyResults(SPEC, results).verdicts[0].verdict).toBe(
+      'no clear difference at this budget (2 seeds): every 95% interval of ISD − MoCo includes 0',
+    );
+    const weak = computeStudyResults(SPEC, [
+      run('isd', 'none', 0, 0.6),
+      run('isd', 'none', 1, 0.8),
+      run('moco', 'none', 0, 0.58),
+      run('moco', 'none', 1, 0.78),
+    ]);
+    expect(weak.verdicts[0].verdict).toBe(
+      'ISD ahead on 1-NN all classes by less than the run-to-run spread (+2.0 points, 95% CI +2.0 to +2.0): weak evidence; ISD ahead on 20-NN all classes by less than the run-to-run spread (+2.0 points, 95% CI +2.0 to +2.0): weak evidence (2 seeds)',
+    );
+    const one = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8), run('moco', 'none', 0, 0.85)]).paired.find(
+      (x) => x.profile === 'none' && x.metric === 'knn1',
+    )!;
     expect([one.ciLow, one.ciHigh]).toEqual([null, null]);
     expect(one.verdict).toBe('one seed only: MoCo higher by 5.0 points, no interval; not enough to tell');
-    expect(computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8), run('moco', 'none', 0, 0.85)]).verdicts[0].verdict).toMatch(/^one seed has both methods finished so far/);
+    expect(
+      computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8), run('moco', 'none', 0, 0.85)]).verdicts[0].verdict,
+    ).toMatch(/^one seed has both methods finished so far/);
   });
 
   it('adds linear columns only when runs measured them, and skips pairing with one method', () => {
-    const r = computeStudyResults(SPEC, [run('isd', 'none', 0, 0.8, undefined, undefined, 0.7), run('isd', 'none', 1, 0.8, undefined, undefined, 0.72)]);
+    const r = computeStudyResults(SPEC, [
+      run('isd', 'none', 0, 0.8, undefined, undefined, 0.7),
+      run('isd', 'none', 1, 0.8, undefined, undefined, 0.72),
+    ]);
     expect(r.cells.find((c) => c.metric === 'linear' && c.method === 'isd')!.mean).toBeCloseTo(0.71, 12);
     const single = computeStudyResults({ methods: ['isd'], profiles: ['none'] }, [run('isd', 'none', 0, 0.8)]);
     expect(single.paired).toEqual([]);
@@ -132,14 +190,30 @@ describe('exports', () => {
   });
 
   it('Markdown: the spec and budget, a mean ± std (min–max) table and the paired table with verdicts', () => {
-    const md = studyResultsMarkdown({ id: 's1', name: 'imbalance | test', spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles }, completed: 4, total: 8, backend: 'wasm' }, results);
+    const md = studyResultsMarkdown(
+      {
+        id: 's1',
+        name: 'imbalance | test',
+        spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles },
+        completed: 4,
+        total: 8,
+        backend: 'wasm',
+      },
+      results,
+    );
     expect(md).toContain('### imbalance \\| test');
     expect(md).toContain('Runs completed: 4/8; backend wasm.');
     expect(md).toContain('| profile | method | 1-NN all | 20-NN all | 20-NN frequent | 20-NN rare |');
-    expect(md).toContain('| `dominant:3:100` | isd | 72.0 ± 2.8 (70.0–74.0) | 72.0 ± 2.8 (70.0–74.0) | 82.0 ± 2.8 (80.0–84.0) | 61.0 ± 1.4 (60.0–62.0) |');
+    expect(md).toContain(
+      '| `dominant:3:100` | isd | 72.0 ± 2.8 (70.0–74.0) | 72.0 ± 2.8 (70.0–74.0) | 82.0 ± 2.8 (80.0–84.0) | 61.0 ± 1.4 (60.0–62.0) |',
+    );
     expect(md).toContain('| `none` | isd | – | – | – | – |');
-    expect(md).toContain('| `dominant:3:100` | 20-NN | rare | 2 | +5.5 | −0.9 to +11.9 | no clear difference (the CI includes 0) |');
-    expect(md).toContain('- `dominant:3:100`: no clear difference at this budget (2 seeds): every 95% interval of ISD − MoCo includes 0');
+    expect(md).toContain(
+      '| `dominant:3:100` | 20-NN | rare | 2 | +5.5 | −0.9 to +11.9 | no clear difference (the CI includes 0) |',
+    );
+    expect(md).toContain(
+      '- `dominant:3:100`: no clear difference at this budget (2 seeds): every 95% interval of ISD − MoCo includes 0',
+    );
     expect(formatCell(undefined)).toBe('–');
   });
 });

@@ -90,8 +90,8 @@ export interface StudyResults {
 
 /** Two-sided 95% quantiles of Student's t, t_{0.975, df}, for df = 1 … 30. */
 const T975 = [
-  12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.093, 2.086, 2.0796, 2.0739,
-  2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+  12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788, 2.1604, 2.1448, 2.1314,
+  2.1199, 2.1098, 2.1009, 2.093, 2.086, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
 ];
 
 /** t_{0.975, df}: from the table up to 30, beyond it the Cornish–Fisher expansion around the normal quantile. */
@@ -121,7 +121,8 @@ function valueOf(r: StudyRunResult, metric: StudyMetric, group: ClassGroup): num
 
 const points = (v: number) => v * 100;
 /** |mean| below the spread, with a margin for float sums (0.0199999… is not below 0.02). */
-const belowSpread = (m: number, spread: number | null): spread is number => spread !== null && Math.abs(m) < spread - 1e-9;
+const belowSpread = (m: number, spread: number | null): spread is number =>
+  spread !== null && Math.abs(m) < spread - 1e-9;
 const signed = (v: number, digits = 1) => `${v >= 0 ? '+' : '−'}${Math.abs(points(v)).toFixed(digits)}`;
 
 /**
@@ -149,7 +150,9 @@ function verdictOf(d: Omit<PairedDifference, 'verdict' | 'finding' | 'short'>, f
   }
   const ci = `95% CI ${signed(d.ciLow)} to ${signed(d.ciHigh)} points, ${d.pairs} seeds`;
   if (finding === 'none') {
-    const within = belowSpread(d.mean, d.spread) ? `, smaller than the run-to-run spread of ${points(d.spread).toFixed(1)} points` : '';
+    const within = belowSpread(d.mean, d.spread)
+      ? `, smaller than the run-to-run spread of ${points(d.spread).toFixed(1)} points`
+      : '';
     return `no clear difference at this budget: ISD − MoCo = ${signed(d.mean)} points (${ci}; the interval includes 0${within})`;
   }
   if (finding === 'weak') {
@@ -174,35 +177,49 @@ function shortOf(mean: number | null, spread: number | null, finding: Finding): 
   }
 }
 
-const GROUP_LABEL: Record<ClassGroup, string> = { all: 'all classes', frequent: 'frequent classes', rare: 'rare classes' };
+const GROUP_LABEL: Record<ClassGroup, string> = {
+  all: 'all classes',
+  frequent: 'frequent classes',
+  rare: 'rare classes',
+};
 
 /** One sentence per profile over its headline comparisons (1-NN and 20-NN on all and rare classes). */
 function profileVerdict(rows: readonly PairedDifference[]): string {
   if (rows.length === 0) return 'no ISD − MoCo comparison (the study needs both methods)';
   const label = (p: PairedDifference) => `${METRIC_LABEL[p.metric]} ${GROUP_LABEL[p.group]}`;
-  const at = (p: PairedDifference) => `${signed(p.mean as number)} points, 95% CI ${signed(p.ciLow as number)} to ${signed(p.ciHigh as number)}`;
+  const at = (p: PairedDifference) =>
+    `${signed(p.mean as number)} points, 95% CI ${signed(p.ciLow as number)} to ${signed(p.ciHigh as number)}`;
   if (rows.every((p) => p.finding === 'unmeasured')) return 'not measured yet';
-  if (rows.some((p) => p.finding === 'single')) return `one seed has both methods finished so far: no interval yet, not enough to tell`;
+  if (rows.some((p) => p.finding === 'single'))
+    return `one seed has both methods finished so far: no interval yet, not enough to tell`;
   const clear = rows.filter((p) => p.finding === 'isd' || p.finding === 'moco');
   const weak = rows.filter((p) => p.finding === 'weak');
   const seeds = Math.min(...rows.map((p) => p.pairs));
   const parts: string[] = [];
   for (const p of clear) parts.push(`${p.finding === 'isd' ? 'ISD' : 'MoCo'} ahead on ${label(p)} (${at(p)})`);
-  for (const p of weak) parts.push(`${(p.mean as number) > 0 ? 'ISD' : 'MoCo'} ahead on ${label(p)} by less than the run-to-run spread (${at(p)}): weak evidence`);
+  for (const p of weak)
+    parts.push(
+      `${(p.mean as number) > 0 ? 'ISD' : 'MoCo'} ahead on ${label(p)} by less than the run-to-run spread (${at(p)}): weak evidence`,
+    );
   const rest = rows.length - clear.length - weak.length;
-  if (parts.length === 0) return `no clear difference at this budget (${seeds} seeds): every 95% interval of ISD − MoCo includes 0`;
+  if (parts.length === 0)
+    return `no clear difference at this budget (${seeds} seeds): every 95% interval of ISD − MoCo includes 0`;
   if (rest > 0) parts.push(`no clear difference on the other ${rest} comparison${rest > 1 ? 's' : ''}`);
   return `${parts.join('; ')} (${seeds} seeds)`;
 }
 
 /** The summary table, the paired differences and the verdicts from the completed runs. */
-export function computeStudyResults(spec: Pick<StudySpec, 'methods' | 'profiles'>, results: readonly StudyRunResult[]): StudyResults {
+export function computeStudyResults(
+  spec: Pick<StudySpec, 'methods' | 'profiles'>,
+  results: readonly StudyRunResult[],
+): StudyResults {
   const cells: SummaryCell[] = [];
   const paired: PairedDifference[] = [];
   const hasLinear = results.some((r) => r.all.linear !== null);
   const metrics = STUDY_METRICS.filter((m) => m !== 'linear' || hasLinear);
   for (const profile of spec.profiles) {
-    const runsOf = (method: string) => results.filter((r) => r.method === method && r.profile === profile).sort((a, b) => a.seed - b.seed);
+    const runsOf = (method: string) =>
+      results.filter((r) => r.method === method && r.profile === profile).sort((a, b) => a.seed - b.seed);
     for (const metric of metrics) {
       for (const group of CLASS_GROUPS) {
         const spreads: (number | null)[] = [];
@@ -240,7 +257,10 @@ export function computeStudyResults(spec: Pick<StudySpec, 'methods' | 'profiles'
         const differences = pairs.map((p) => p.d);
         const m = mean(differences);
         const sd = sampleStd(differences);
-        const half = sd !== null && m !== null ? (tQuantile975(differences.length - 1) * sd) / Math.sqrt(differences.length) : null;
+        const half =
+          sd !== null && m !== null
+            ? (tQuantile975(differences.length - 1) * sd) / Math.sqrt(differences.length)
+            : null;
         const known = spreads.filter((s): s is number => s !== null);
         const d: Omit<PairedDifference, 'verdict' | 'finding' | 'short'> = {
           profile,
@@ -262,7 +282,9 @@ export function computeStudyResults(spec: Pick<StudySpec, 'methods' | 'profiles'
   }
   const verdicts: ProfileVerdict[] = spec.profiles.map((profile) => ({
     profile,
-    verdict: profileVerdict(paired.filter((p) => p.profile === profile && p.metric !== 'linear' && (p.group === 'all' || p.group === 'rare'))),
+    verdict: profileVerdict(
+      paired.filter((p) => p.profile === profile && p.metric !== 'linear' && (p.group === 'all' || p.group === 'rare')),
+    ),
   }));
   return { runs: results.length, cells, paired, verdicts };
 }
@@ -273,11 +295,57 @@ const round = (v: number | null, digits = 5) => (v === null ? null : Number(v.to
 
 /** One rectangular table: summary rows (one per method × profile × metric × group), then paired rows. Accuracies as fractions. */
 export function studyResultsCsv(studyId: string, results: StudyResults): string {
-  const header = ['study_id', 'section', 'profile', 'method', 'metric', 'group', 'n', 'mean', 'std', 'min', 'max', 'ci95_low', 'ci95_high', 'verdict'];
+  const header = [
+    'study_id',
+    'section',
+    'profile',
+    'method',
+    'metric',
+    'group',
+    'n',
+    'mean',
+    'std',
+    'min',
+    'max',
+    'ci95_low',
+    'ci95_high',
+    'verdict',
+  ];
   const rows: CsvValue[][] = [];
-  for (const c of results.cells) rows.push([studyId, 'summary', c.profile, c.method, c.metric, c.group, c.n, round(c.mean), round(c.std), round(c.min), round(c.max), null, null, null]);
+  for (const c of results.cells)
+    rows.push([
+      studyId,
+      'summary',
+      c.profile,
+      c.method,
+      c.metric,
+      c.group,
+      c.n,
+      round(c.mean),
+      round(c.std),
+      round(c.min),
+      round(c.max),
+      null,
+      null,
+      null,
+    ]);
   for (const p of results.paired) {
-    rows.push([studyId, 'paired', p.profile, 'isd - moco', p.metric, p.group, p.pairs, round(p.mean), round(p.std), null, null, round(p.ciLow), round(p.ciHigh), p.verdict]);
+    rows.push([
+      studyId,
+      'paired',
+      p.profile,
+      'isd - moco',
+      p.metric,
+      p.group,
+      p.pairs,
+      round(p.mean),
+      round(p.std),
+      null,
+      null,
+      round(p.ciLow),
+      round(p.ciHigh),
+      p.verdict,
+    ]);
   }
   return csvText(header, rows);
 }
@@ -324,21 +392,32 @@ export function studyResultsMarkdown(header: StudyHeader, results: StudyResults)
     '',
   ];
   const cols: { metric: StudyMetric; group: ClassGroup }[] = [];
-  for (const metric of metrics) for (const group of CLASS_GROUPS) if (results.cells.some((c) => c.metric === metric && c.group === group)) cols.push({ metric, group });
+  for (const metric of metrics)
+    for (const group of CLASS_GROUPS)
+      if (results.cells.some((c) => c.metric === metric && c.group === group)) cols.push({ metric, group });
   lines.push(`| profile | method | ${cols.map((c) => `${METRIC_LABEL[c.metric]} ${c.group}`).join(' | ')} |`);
   lines.push(`|---|---|${cols.map(() => '---').join('|')}|`);
   for (const profile of s.profiles) {
     for (const method of s.methods) {
-      const cell = (c: { metric: StudyMetric; group: ClassGroup }) => results.cells.find((x) => x.profile === profile && x.method === method && x.metric === c.metric && x.group === c.group);
+      const cell = (c: { metric: StudyMetric; group: ClassGroup }) =>
+        results.cells.find(
+          (x) => x.profile === profile && x.method === method && x.metric === c.metric && x.group === c.group,
+        );
       lines.push(`| \`${profile}\` | ${method} | ${cols.map((c) => formatCell(cell(c))).join(' | ')} |`);
     }
   }
   if (results.paired.length) {
-    lines.push('', 'ISD − MoCo, paired by seed, in points; 95% CI from Student t over seeds (wide with few seeds).', '');
+    lines.push(
+      '',
+      'ISD − MoCo, paired by seed, in points; 95% CI from Student t over seeds (wide with few seeds).',
+      '',
+    );
     lines.push('| profile | metric | classes | pairs | ISD − MoCo | 95% CI | reading |');
     lines.push('|---|---|---|---|---|---|---|');
     for (const p of results.paired) {
-      lines.push(`| \`${p.profile}\` | ${METRIC_LABEL[p.metric]} | ${p.group} | ${p.pairs} | ${p.mean === null ? '–' : signed(p.mean)} | ${formatInterval(p)} | ${mdEscape(p.short)} |`);
+      lines.push(
+        `| \`${p.profile}\` | ${METRIC_LABEL[p.metric]} | ${p.group} | ${p.pairs} | ${p.mean === null ? '–' : signed(p.mean)} | ${formatInterval(p)} | ${mdEscape(p.short)} |`,
+      );
     }
   }
   lines.push('', '**Verdicts (ISD − MoCo).**', '');

@@ -12,7 +12,13 @@ import { GROUP_EVALS_FILE, readGroupEvals } from './group-evals';
 import type { StudyService } from './study-service';
 
 const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };
-const TINY = { name: 'tiny', dataset: 'sample', profiles: ['none', 'dominant:3:100'], seeds: 2, budget: { trainLimit: 128, batchSize: 32, queueSize: 64, epochs: 1, evalEvery: 1, imageSize: 0 } };
+const TINY = {
+  name: 'tiny',
+  dataset: 'sample',
+  profiles: ['none', 'dominant:3:100'],
+  seeds: 2,
+  budget: { trainLimit: 128, batchSize: 32, queueSize: 64, epochs: 1, evalEvery: 1, imageSize: 0 },
+};
 
 let dir: string;
 let app: AppServices;
@@ -27,7 +33,11 @@ async function call<C extends Channel>(channel: C, input: RequestInput<C>): Prom
 }
 
 /** Resolves with the first study.progress of `studyId` (from now on) that matches. */
-function progressWhere(studyId: string, match: (p: StudyProgress) => boolean, timeoutMs = 240_000): Promise<StudyProgress> {
+function progressWhere(
+  studyId: string,
+  match: (p: StudyProgress) => boolean,
+  timeoutMs = 240_000,
+): Promise<StudyProgress> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
@@ -45,7 +55,12 @@ function progressWhere(studyId: string, match: (p: StudyProgress) => boolean, ti
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-study-'));
   // The default engine starter carries the group-evaluation tap (group-evals.ts).
-  app = createAppServices({ dbPath: path.join(dir, 'history.db'), transport: 'web', engine: ENGINE, log: () => undefined });
+  app = createAppServices({
+    dbPath: path.join(dir, 'history.db'),
+    transport: 'web',
+    engine: ENGINE,
+    log: () => undefined,
+  });
   study = app.study;
   handlers = app.handlers;
   app.events.onAny((event, payload) => seen.push({ event, payload, at: Date.now() }));
@@ -67,9 +82,19 @@ describe('a tiny study', () => {
       ['none', 128, 4, []],
       ['dominant:3:100', 128, 4, [3, 4, 5, 6, 7, 8, 9]],
     ]);
-    const bad = await dispatchRequest(handlers, 'study.start', { spec: { ...TINY, profiles: ['dominant:12:5'] } }, () => undefined);
+    const bad = await dispatchRequest(
+      handlers,
+      'study.start',
+      { spec: { ...TINY, profiles: ['dominant:12:5'] } },
+      () => undefined,
+    );
     expect(bad).toMatchObject({ ok: false, error: { code: 'BAD_INPUT', field: 'profiles' } });
-    const missing = await dispatchRequest(handlers, 'study.start', { spec: { ...TINY, dataset: 'no-such-dataset' } }, () => undefined);
+    const missing = await dispatchRequest(
+      handlers,
+      'study.start',
+      { spec: { ...TINY, dataset: 'no-such-dataset' } },
+      () => undefined,
+    );
     expect(missing).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', field: 'dataset' } });
     expect(await call('study.list', {})).toEqual([]); // refused specs create nothing
   });
@@ -94,14 +119,23 @@ describe('a tiny study', () => {
     for (let i = 1; i < runs.length; i++) expect(runs[i].startedAt!).toBeGreaterThanOrEqual(runs[i - 1].finishedAt!);
 
     // progress went up run by run, with an ETA while work was left
-    const progress = seen.filter((s) => s.event === 'study.progress' && (s.payload as StudyProgress).studyId === studyId).map((s) => s.payload as StudyProgress);
+    const progress = seen
+      .filter((s) => s.event === 'study.progress' && (s.payload as StudyProgress).studyId === studyId)
+      .map((s) => s.payload as StudyProgress);
     expect(progress.length).toBeGreaterThan(8);
     const counts = progress.map((p) => p.completed);
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
     expect(progress.some((p) => p.active !== null && p.etaSec !== null && p.etaSec > 0)).toBe(true);
 
     const d = await call('study.get', { id: studyId.slice(0, 8) });
-    expect(d.summary).toMatchObject({ id: studyId, state: 'completed', completed: 8, total: 8, methods: ['isd', 'moco'], profiles: ['none', 'dominant:3:100'] });
+    expect(d.summary).toMatchObject({
+      id: studyId,
+      state: 'completed',
+      completed: 8,
+      total: 8,
+      methods: ['isd', 'moco'],
+      profiles: ['none', 'dominant:3:100'],
+    });
     expect(d.profiles.map((p) => p.rare)).toEqual([[], [3, 4, 5, 6, 7, 8, 9]]);
     // the table: 2 methods × (none: all; dominant: all, frequent, rare) × 1-NN and 20-NN, each over 2 seeds
     expect(d.results.runs).toBe(8);
@@ -118,9 +152,13 @@ describe('a tiny study', () => {
     expect(groups.map((g) => g.epoch)).toEqual([0, 1]);
     expect(groups[1].rare!.knn20).toBeCloseTo(dominantIsd.rareKnn20!, 12);
     expect(groups[1].all.knn1).toBeCloseTo(dominantIsd.knn1!, 12);
-    const rare1 = d.results.cells.find((c) => c.method === 'isd' && c.profile === 'dominant:3:100' && c.metric === 'knn1' && c.group === 'rare')!;
+    const rare1 = d.results.cells.find(
+      (c) => c.method === 'isd' && c.profile === 'dominant:3:100' && c.metric === 'knn1' && c.group === 'rare',
+    )!;
     expect(rare1.values).toContain(groups[1].rare!.knn1);
-    expect(fs.existsSync(path.join(dir, 'runs', d.runs.find((r) => r.profile === 'none')!.runId!, GROUP_EVALS_FILE))).toBe(false); // balanced: nothing apart
+    expect(
+      fs.existsSync(path.join(dir, 'runs', d.runs.find((r) => r.profile === 'none')!.runId!, GROUP_EVALS_FILE)),
+    ).toBe(false); // balanced: nothing apart
 
     // paired ISD − MoCo per profile with a 95% interval over the 2 seeds, and a verdict per profile
     const pairedAll = d.results.paired.filter((p) => p.group === 'all');
@@ -139,7 +177,9 @@ describe('a tiny study', () => {
     expect(md.content).toContain('Runs completed: 8/8');
     const csv = await call('study.export', { id: studyId, format: 'csv' });
     expect(csv.content.split('\r\n').filter((l) => l.includes(',summary,'))).toHaveLength(d.results.cells.length);
-    expect((await call('study.list', {})).map((s) => [s.id, s.state, s.completed])).toEqual([[studyId, 'completed', 8]]);
+    expect((await call('study.list', {})).map((s) => [s.id, s.state, s.completed])).toEqual([
+      [studyId, 'completed', 8],
+    ]);
   });
 
   it('a resume of a finished study redoes nothing', async () => {
@@ -158,7 +198,12 @@ describe('a tiny study', () => {
 
 describe('stop and resume', () => {
   it('stops the study mid-run with a checkpoint, then resumes only the unfinished runs, the stopped one from its checkpoint', async () => {
-    const spec = { ...TINY, name: 'stop me', profiles: ['dominant:3:100'], budget: { ...TINY.budget, trainLimit: 256, epochs: 2 } };
+    const spec = {
+      ...TINY,
+      name: 'stop me',
+      profiles: ['dominant:3:100'],
+      budget: { ...TINY.budget, trainLimit: 256, epochs: 2 },
+    };
     const started = await call('study.start', { spec });
     const id = started.summary.id;
     const order = started.runs.map((r) => r.runId!);
@@ -194,9 +239,15 @@ describe('stop and resume', () => {
     expect(done).toMatchObject({ state: 'completed', completed: 4 });
     // the completed run was left alone; the stopped one went on from its checkpoint, not from step 1
     expect(app.store.getRunRecord(order[0])).toEqual(firstDone);
-    const resumedSteps = seen.filter((s) => s.at >= since && s.event === 'run.progress' && (s.payload as { runId: string }).runId === second).map((s) => (s.payload as { step: number }).step);
+    const resumedSteps = seen
+      .filter((s) => s.at >= since && s.event === 'run.progress' && (s.payload as { runId: string }).runId === second)
+      .map((s) => (s.payload as { step: number }).step);
     expect(Math.min(...resumedSteps)).toBeGreaterThan(stopCheckpoint.step);
     expect(app.store.getRunRecord(second).stepsDone).toBe(16);
-    expect(seen.some((s) => s.at >= since && s.event === 'run.status' && (s.payload as { runId: string }).runId === order[0])).toBe(false);
+    expect(
+      seen.some(
+        (s) => s.at >= since && s.event === 'run.status' && (s.payload as { runId: string }).runId === order[0],
+      ),
+    ).toBe(false);
   });
 });

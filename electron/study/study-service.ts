@@ -20,9 +20,20 @@ import type { Handlers, RunSummary } from '../contract';
 import { checkStudyAgainstDataset, estimateStudy, planStudy, validateStudySpec } from './plan';
 import type { StudySpec } from './study-spec';
 import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study-types';
-import { exportStudy, listStudySummaries, loadStudy, resolveStudyId, STUDY_KIND, studyDetail, studyProgress, type LiveLookup, type StoredStudy } from './study-view';
+import {
+  exportStudy,
+  listStudySummaries,
+  loadStudy,
+  resolveStudyId,
+  STUDY_KIND,
+  studyDetail,
+  studyProgress,
+  type LiveLookup,
+  type StoredStudy,
+} from './study-view';
 
-export type StudyChannel = 'study.estimate' | 'study.start' | 'study.list' | 'study.get' | 'study.stop' | 'study.resume' | 'study.export';
+export type StudyChannel =
+  'study.estimate' | 'study.start' | 'study.list' | 'study.get' | 'study.stop' | 'study.resume' | 'study.export';
 export type StudyHandlers = Pick<Handlers, StudyChannel>;
 
 export interface StudyServiceOptions {
@@ -76,7 +87,9 @@ export class StudyService {
   private readonly live: LiveLookup = (runId) => this.o.runs.liveState(runId);
 
   /** Class counts, the profiles' rare classes and the duration estimate for a spec on its dataset. */
-  private async prepare(spec: StudySpec): Promise<Omit<StoredStudy, 'kind' | 'version' | 'spec'> & { datasetName: string }> {
+  private async prepare(
+    spec: StudySpec,
+  ): Promise<Omit<StoredStudy, 'kind' | 'version' | 'spec'> & { datasetName: string }> {
     const { path: p, entry } = await this.o.datasets.resolve(spec.dataset, 'dataset');
     if (entry?.error) throw new IsdError('DATASET_INVALID', entry.error, { field: 'dataset', path: entry.path });
     const ds = await this.o.datasets.load(p);
@@ -84,10 +97,17 @@ export class StudyService {
     const train = ds.train.labels && classes > 0 ? countClasses(ds.train.labels, classes) : null;
     const profiles = checkStudyAgainstDataset(spec, train);
     if (!ds.test?.labels || ds.test.count === 0) {
-      throw new IsdError('BAD_INPUT', `dataset: ${p} has no labelled test split to evaluate on`, { field: 'dataset', path: p });
+      throw new IsdError('BAD_INPUT', `dataset: ${p} has no labelled test split to evaluate on`, {
+        field: 'dataset',
+        path: p,
+      });
     }
     const probe = await this.o.handlers['runs.estimate']({ config: planStudy(spec, 'estimate')[0].config });
-    const e = estimateStudy(spec, { trainClassCounts: train as number[], testImages: ds.test.count, imagesPerSec: probe.imagesPerSec });
+    const e = estimateStudy(spec, {
+      trainClassCounts: train as number[],
+      testImages: ds.test.count,
+      imagesPerSec: probe.imagesPerSec,
+    });
     const estimate: StudyEstimateView = { ...e, basis: probe.basis, backend: probe.backend };
     return { estimate, profiles, datasetName: entry?.name ?? ds.name };
   }
@@ -161,7 +181,8 @@ export class StudyService {
       if (rec.status === 'completed') report.skipped.push({ runId: rec.id, reason: 'completed' });
       else if (live?.status === 'queued') report.skipped.push({ runId: rec.id, reason: 'already queued' });
       else if (live && rec.status === 'running') report.skipped.push({ runId: rec.id, reason: 'training' });
-      else if (!live && (rec.status === 'running' || rec.status === 'paused')) report.skipped.push({ runId: rec.id, reason: `${rec.status} in another process` });
+      else if (!live && (rec.status === 'running' || rec.status === 'paused'))
+        report.skipped.push({ runId: rec.id, reason: `${rec.status} in another process` });
       else {
         await this.o.runs.resume(rec.id); // paused here: continues; stopped/interrupted/failed: from its newest checkpoint
         report.requeued.push(rec.id);

@@ -42,7 +42,10 @@ export function canonicalProfile(text: string): string | null {
 const profileField = z
   .string()
   .max(60, 'at most 60 characters')
-  .refine((s) => canonicalProfile(s) !== null, 'use none, longtail:<rho ≥ 1> (e.g. longtail:10) or dominant:<large>:<perSmall> (e.g. dominant:3:100)')
+  .refine(
+    (s) => canonicalProfile(s) !== null,
+    'use none, longtail:<rho ≥ 1> (e.g. longtail:10) or dominant:<large>:<perSmall> (e.g. dominant:3:100)',
+  )
   .transform((s) => canonicalProfile(s) as string);
 
 const unique = <T>(items: readonly T[]) => new Set(items).size === items.length;
@@ -52,11 +55,23 @@ export const studySpecFields = {
   name: z.string().trim().max(200, 'at most 200 characters'),
   /** Dataset id from the registry or a path; its training split must have class labels. */
   dataset: runConfigFields.dataset,
-  methods: z.array(z.enum(STUDY_METHODS)).min(1, 'choose at least one method').max(2).refine(unique, 'each method once'),
+  methods: z
+    .array(z.enum(STUDY_METHODS))
+    .min(1, 'choose at least one method')
+    .max(2)
+    .refine(unique, 'each method once'),
   /** Imbalance profiles of the unlabeled training set, e.g. none, dominant:3:100, longtail:10. */
-  profiles: z.array(profileField).min(1, 'choose at least one profile').max(8, 'at most 8 profiles').refine(unique, 'each profile once'),
+  profiles: z
+    .array(profileField)
+    .min(1, 'choose at least one profile')
+    .max(8, 'at most 8 profiles')
+    .refine(unique, 'each profile once'),
   /** Runs per method and profile; seeds firstSeed … firstSeed + seeds − 1 (the same for every method: paired). */
-  seeds: z.number().int('must be a whole number').min(2, 'at least 2 seeds: a spread needs two runs').max(20, 'at most 20'),
+  seeds: z
+    .number()
+    .int('must be a whole number')
+    .min(2, 'at least 2 seeds: a spread needs two runs')
+    .max(20, 'at most 20'),
   firstSeed: runConfigFields.seed,
   budget: budgetObject,
 } as const;
@@ -67,16 +82,29 @@ export type StudySpec = z.infer<typeof studySpecObject>;
 function checkStudy(s: StudySpec, ctx: z.RefinementCtx): void {
   const b = s.budget;
   if (b.queueSize % b.batchSize !== 0) {
-    ctx.addIssue({ code: 'custom', path: ['budget', 'queueSize'], message: `queue size ${b.queueSize} must be a multiple of the batch size ${b.batchSize}` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['budget', 'queueSize'],
+      message: `queue size ${b.queueSize} must be a multiple of the batch size ${b.batchSize}`,
+    });
   }
   if (b.trainLimit > 0 && b.trainLimit < b.batchSize) {
-    ctx.addIssue({ code: 'custom', path: ['budget', 'trainLimit'], message: `train limit ${b.trainLimit} is smaller than one batch (${b.batchSize})` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['budget', 'trainLimit'],
+      message: `train limit ${b.trainLimit} is smaller than one batch (${b.batchSize})`,
+    });
   }
   const runs = s.methods.length * s.profiles.length * s.seeds;
   if (runs > MAX_STUDY_RUNS) {
-    ctx.addIssue({ code: 'custom', path: ['seeds'], message: `${s.methods.length} methods × ${s.profiles.length} profiles × ${s.seeds} seeds = ${runs} runs; at most ${MAX_STUDY_RUNS}` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['seeds'],
+      message: `${s.methods.length} methods × ${s.profiles.length} profiles × ${s.seeds} seeds = ${runs} runs; at most ${MAX_STUDY_RUNS}`,
+    });
   }
-  if (s.firstSeed + s.seeds - 1 > 2 ** 31 - 1) ctx.addIssue({ code: 'custom', path: ['firstSeed'], message: 'the last seed must stay below 2^31' });
+  if (s.firstSeed + s.seeds - 1 > 2 ** 31 - 1)
+    ctx.addIssue({ code: 'custom', path: ['firstSeed'], message: 'the last seed must stay below 2^31' });
 }
 
 export const studySpecSchema = studySpecObject.superRefine(checkStudy);
@@ -112,9 +140,14 @@ export const studySpecInputSchema = z
   })
   .partial()
   .transform((partial, ctx): StudySpec => {
-    const merged = studySpecSchema.safeParse({ ...DEFAULT_STUDY_SPEC, ...partial, budget: { ...DEFAULT_STUDY_SPEC.budget, ...(partial.budget ?? {}) } });
+    const merged = studySpecSchema.safeParse({
+      ...DEFAULT_STUDY_SPEC,
+      ...partial,
+      budget: { ...DEFAULT_STUDY_SPEC.budget, ...(partial.budget ?? {}) },
+    });
     if (merged.success) return merged.data;
-    for (const issue of merged.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+    for (const issue of merged.error.issues)
+      ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
     return z.NEVER;
   });
 export type StudySpecInput = z.input<typeof studySpecInputSchema>;

@@ -22,7 +22,14 @@ export interface StudyEstimateView {
   imagesPerSec: number;
   basis: 'measured' | 'benchmark' | 'assumed';
   backend: string;
-  perProfile: { profile: string; trainImages: number; steps: number; secondsPerRun: number; frequent: number[]; rare: number[] }[];
+  perProfile: {
+    profile: string;
+    trainImages: number;
+    steps: number;
+    secondsPerRun: number;
+    frequent: number[];
+    rare: number[];
+  }[];
 }
 
 /** One planned run and where it stands; runId null when it was never created (study.resume creates it). */

@@ -8,9 +8,24 @@ import { IsdError } from '../errors';
 import type { EpochEvalRow, RunRecord, RunStatus, RunStore, StudyRow } from '../store';
 import { readGroupEvals } from './group-evals';
 import { planStudy, studyRunKey, type PlannedRun, type ProfileClasses } from './plan';
-import { computeStudyResults, studyResultsCsv, studyResultsMarkdown, type StudyResults, type StudyRunResult } from './results';
+import {
+  computeStudyResults,
+  studyResultsCsv,
+  studyResultsMarkdown,
+  type StudyResults,
+  type StudyRunResult,
+} from './results';
 import { studySpecSchema, type StudySpec } from './study-spec';
-import type { StudyActiveRun, StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudyRunView, StudyState, StudySummary } from './study-types';
+import type {
+  StudyActiveRun,
+  StudyDetail,
+  StudyEstimateView,
+  StudyExport,
+  StudyProgress,
+  StudyRunView,
+  StudyState,
+  StudySummary,
+} from './study-types';
 
 export const STUDY_KIND = 'imbalance-study';
 
@@ -46,15 +61,27 @@ export function resolveStudyId(store: RunStore, idOrPrefix: string): string {
   if (all.some((s) => s.id === idOrPrefix)) return idOrPrefix;
   const matches = idOrPrefix.length >= 4 ? all.filter((s) => s.id.startsWith(idOrPrefix.toLowerCase())) : [];
   if (matches.length === 1) return matches[0].id;
-  if (matches.length > 1) throw new IsdError('BAD_INPUT', `study id prefix ${idOrPrefix} matches several studies; give more characters`, { field: 'id' });
+  if (matches.length > 1)
+    throw new IsdError('BAD_INPUT', `study id prefix ${idOrPrefix} matches several studies; give more characters`, {
+      field: 'id',
+    });
   throw new IsdError('NOT_FOUND', `study ${idOrPrefix} not found (\`isd study list\` shows them)`, { field: 'id' });
 }
 
 export function parseStoredStudy(row: StudyRow): StoredStudy {
   const s = row.spec as Partial<StoredStudy> | null;
   const spec = s && s.kind === STUDY_KIND ? studySpecSchema.safeParse(s.spec) : null;
-  if (!s || !spec?.success) throw new IsdError('BAD_INPUT', `study ${row.id} is not an imbalance study this version of the app can read`, { field: 'id' });
-  return { kind: STUDY_KIND, version: 1, spec: spec.data, estimate: s.estimate ?? null, profiles: Array.isArray(s.profiles) ? s.profiles : [] };
+  if (!s || !spec?.success)
+    throw new IsdError('BAD_INPUT', `study ${row.id} is not an imbalance study this version of the app can read`, {
+      field: 'id',
+    });
+  return {
+    kind: STUDY_KIND,
+    version: 1,
+    spec: spec.data,
+    estimate: s.estimate ?? null,
+    profiles: Array.isArray(s.profiles) ? s.profiles : [],
+  };
 }
 
 export function loadStudy(store: RunStore, id: string): LoadedStudy {
@@ -122,8 +149,16 @@ export function studyRunResults(store: RunStore, s: LoadedStudy): StudyRunResult
       profile: p.profile,
       seed: p.seed,
       all: { knn1: rec.knn1, knn20: rec.knn20, linear: rec.linear },
-      frequent: imbalanced ? { knn1: groups?.frequent?.knn1 ?? null, knn20: final?.frequentAcc ?? groups?.frequent?.knn20 ?? null, linear: null } : null,
-      rare: imbalanced ? { knn1: groups?.rare?.knn1 ?? null, knn20: final?.rareAcc ?? groups?.rare?.knn20 ?? null, linear: null } : null,
+      frequent: imbalanced
+        ? {
+            knn1: groups?.frequent?.knn1 ?? null,
+            knn20: final?.frequentAcc ?? groups?.frequent?.knn20 ?? null,
+            linear: null,
+          }
+        : null,
+      rare: imbalanced
+        ? { knn1: groups?.rare?.knn1 ?? null, knn20: final?.rareAcc ?? groups?.rare?.knn20 ?? null, linear: null }
+        : null,
     });
   }
   return out;
@@ -149,14 +184,14 @@ export function studyProgress(s: LoadedStudy, live?: LiveLookup, now = Date.now(
     const status = runStatusOf(rec, live);
     if (status === 'completed') {
       completed++;
-      if (rec?.startedAt && rec.finishedAt && rec.finishedAt > rec.startedAt) wall.push((rec.finishedAt - rec.startedAt) / 1000);
+      if (rec?.startedAt && rec.finishedAt && rec.finishedAt > rec.startedAt)
+        wall.push((rec.finishedAt - rec.startedAt) / 1000);
     } else if (status === 'failed') failed++;
     else if (status === 'stopped' || status === 'interrupted') stopped++;
     else if (status === 'queued') {
       queued++;
       if (rec && live?.(rec.id)?.status === 'queued') queuedHere = true;
-    }
-    else if ((status === 'running' || status === 'paused') && rec && !active) {
+    } else if ((status === 'running' || status === 'paused') && rec && !active) {
       const l = live?.(rec.id);
       active = {
         runId: rec.id,
@@ -234,7 +269,17 @@ export function studyDetail(store: RunStore, id: string, live?: LiveLookup): Stu
     runs: runViews(store, s, live),
     progress,
     results,
-    markdown: studyResultsMarkdown({ id: s.row.id, name: s.row.name, spec: s.stored.spec, completed: progress.completed, total: progress.total, backend }, results),
+    markdown: studyResultsMarkdown(
+      {
+        id: s.row.id,
+        name: s.row.name,
+        spec: s.stored.spec,
+        completed: progress.completed,
+        total: progress.total,
+        backend,
+      },
+      results,
+    ),
   };
 }
 
@@ -253,13 +298,20 @@ export function listStudySummaries(store: RunStore, live?: LiveLookup): StudySum
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'study';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'study'
+  );
 }
 
 export function exportStudy(store: RunStore, id: string, format: 'csv' | 'md', live?: LiveLookup): StudyExport {
   const d = studyDetail(store, id, live);
   const base = `${slug(d.summary.name)}-${id.slice(0, 8)}`;
-  if (format === 'csv') return { filename: `${base}.csv`, mimeType: 'text/csv', content: studyResultsCsv(id, d.results) };
+  if (format === 'csv')
+    return { filename: `${base}.csv`, mimeType: 'text/csv', content: studyResultsCsv(id, d.results) };
   if (format === 'md') return { filename: `${base}.md`, mimeType: 'text/markdown', content: d.markdown };
   throw new IsdError('BAD_INPUT', `format must be csv or md, got ${String(format)}`, { field: 'format' });
 }

@@ -38,7 +38,12 @@ export function getApi(): RendererApi {
   if (api) return api;
   const bridge = window.isd;
   if (bridge) {
-    api = { transport: 'electron', invoke: bridge.invoke.bind(bridge), on: bridge.on.bind(bridge), onConnection: () => () => {} };
+    api = {
+      transport: 'electron',
+      invoke: bridge.invoke.bind(bridge),
+      on: bridge.on.bind(bridge),
+      onConnection: () => () => {},
+    };
   } else {
     const client = createWsClient(webSocketUrl(window.location));
     api = { transport: 'web', invoke: client.invoke, on: client.on, onConnection: client.onConnection };

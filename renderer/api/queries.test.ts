@@ -3,7 +3,18 @@ import type { Curves, RunProgressEvent } from '../../electron/contract';
 import { appendProgress } from './queries';
 
 const base: Curves = { runId: 'r', points: [], evals: [], baseline: null, totalSteps: 100, recorded: 0 };
-const event = (step: number): RunProgressEvent => ({ runId: 'r', step, epoch: 1, loss: 1 / step, lr: 0.1, purity: null, imagesPerSec: 50, totalSteps: 100, etaSec: 10, at: 0 });
+const event = (step: number): RunProgressEvent => ({
+  runId: 'r',
+  step,
+  epoch: 1,
+  loss: 1 / step,
+  lr: 0.1,
+  purity: null,
+  imagesPerSec: 50,
+  totalSteps: 100,
+  etaSec: 10,
+  at: 0,
+});
 
 describe('appendProgress', () => {
   it('appends new steps and ignores steps the fetched curves already hold', () => {

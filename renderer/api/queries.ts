@@ -20,11 +20,17 @@ export const keys = {
   compare: (ids: string[]) => ['runs', 'compare', ...ids] as const,
 };
 
-export const useSystemInfo = () => useQuery({ queryKey: keys.system, queryFn: () => call('system.info', {}), staleTime: 60_000 });
+export const useSystemInfo = () =>
+  useQuery({ queryKey: keys.system, queryFn: () => call('system.info', {}), staleTime: 60_000 });
 export const useDatasets = () => useQuery({ queryKey: keys.datasets, queryFn: () => call('datasets.list', {}) });
 
 export const useDatasetPreview = (id: string | null) =>
-  useQuery({ queryKey: keys.preview(id ?? ''), queryFn: () => call('datasets.preview', { id: id!, perClass: 8, size: 32 }), enabled: !!id, staleTime: Infinity });
+  useQuery({
+    queryKey: keys.preview(id ?? ''),
+    queryFn: () => call('datasets.preview', { id: id!, perClass: 8, size: 32 }),
+    enabled: !!id,
+    staleTime: Infinity,
+  });
 
 export const useImbalancePreview = (id: string | null, imbalance: string, seed: number, enabled: boolean) =>
   useQuery({
@@ -41,16 +47,28 @@ export const useRunList = (input: RequestInput<'runs.list'> = { limit: 1000 }) =
 export const useRun = (id: string) => useQuery({ queryKey: keys.run(id), queryFn: () => call('runs.get', { id }) });
 
 export const CURVE_POINTS = 1500;
-export const useCurves = (id: string) => useQuery({ queryKey: keys.curves(id), queryFn: () => call('runs.curves', { id, maxPoints: CURVE_POINTS }) });
+export const useCurves = (id: string) =>
+  useQuery({ queryKey: keys.curves(id), queryFn: () => call('runs.curves', { id, maxPoints: CURVE_POINTS }) });
 
 export const useComparison = (ids: string[]) =>
-  useQuery({ queryKey: keys.compare(ids), queryFn: () => call('runs.compare', { ids, maxPoints: CURVE_POINTS }), enabled: ids.length >= 2 && ids.length <= 8 });
+  useQuery({
+    queryKey: keys.compare(ids),
+    queryFn: () => call('runs.compare', { ids, maxPoints: CURVE_POINTS }),
+    enabled: ids.length >= 2 && ids.length <= 8,
+  });
 
 /** Appends a live progress event to cached curves, halving the older points when there are too many. */
 export function appendProgress(curves: Curves, e: RunProgressEvent, maxPoints = CURVE_POINTS * 2): Curves {
   const last = curves.points.at(-1);
   if (last && e.step <= last.step) return curves; // already in the fetched curves
-  const point: ProgressPoint = { step: e.step, epoch: e.epoch, loss: e.loss, lr: e.lr, purity: e.purity, imagesPerSec: e.imagesPerSec };
+  const point: ProgressPoint = {
+    step: e.step,
+    epoch: e.epoch,
+    loss: e.loss,
+    lr: e.lr,
+    purity: e.purity,
+    imagesPerSec: e.imagesPerSec,
+  };
   let points = [...curves.points, point];
   if (points.length > maxPoints) points = points.filter((_, i) => i % 2 === 0 || i >= points.length - maxPoints / 2);
   return { ...curves, points, totalSteps: e.totalSteps, recorded: curves.recorded + 1 };
@@ -64,7 +82,9 @@ export function subscribeAppEvents(queryClient: QueryClient): () => void {
       queryClient.setQueryData<Curves>(keys.curves(e.runId), (c) => (c ? appendProgress(c, e) : c));
     }),
     api.on('run.eval', (e) => {
-      queryClient.setQueryData<Curves>(keys.curves(e.runId), (c) => (c && !c.evals.some((x) => x.step === e.step) ? { ...c, evals: [...c.evals, e] } : c));
+      queryClient.setQueryData<Curves>(keys.curves(e.runId), (c) =>
+        c && !c.evals.some((x) => x.step === e.step) ? { ...c, evals: [...c.evals, e] } : c,
+      );
       void queryClient.invalidateQueries({ queryKey: keys.run(e.runId), exact: true });
       void queryClient.invalidateQueries({ queryKey: keys.runList });
     }),

@@ -14,7 +14,8 @@ export const studyKeys = {
 };
 
 export const useStudies = () => useQuery({ queryKey: studyKeys.list, queryFn: () => call('study.list', {}) });
-export const useStudy = (id: string) => useQuery({ queryKey: studyKeys.one(id), queryFn: () => call('study.get', { id }) });
+export const useStudy = (id: string) =>
+  useQuery({ queryKey: studyKeys.one(id), queryFn: () => call('study.get', { id }) });
 
 /** Whether a progress event changes more than the active run's step (then the whole study is refetched). */
 export function progressChangesRuns(before: StudyProgress, after: StudyProgress): boolean {

@@ -14,12 +14,16 @@ async function startServer(answer: (channel: string, input: unknown) => Promise<
     ws.on('close', () => sockets.delete(ws));
     ws.on('message', async (data) => {
       const parsed = parseWireRequest(String(data));
-      if (!parsed.ok) return ws.send(JSON.stringify({ id: parsed.id, result: { ok: false, error: parsed.error } } satisfies WireMessage));
+      if (!parsed.ok)
+        return ws.send(
+          JSON.stringify({ id: parsed.id, result: { ok: false, error: parsed.error } } satisfies WireMessage),
+        );
       const { id, channel, input } = parsed.request;
       const valid = validateRequest(channel, input);
       if (!valid.ok) return ws.send(JSON.stringify({ id, result: valid } satisfies WireMessage));
       const value = await answer(channel, valid.value);
-      if (ws.readyState === NodeWebSocket.OPEN) ws.send(JSON.stringify({ id, result: { ok: true, value } } satisfies WireMessage));
+      if (ws.readyState === NodeWebSocket.OPEN)
+        ws.send(JSON.stringify({ id, result: { ok: true, value } } satisfies WireMessage));
     });
   });
   const actualPort = (wss.address() as AddressInfo).port;
@@ -33,10 +37,11 @@ async function startServer(answer: (channel: string, input: unknown) => Promise<
     dropAll() {
       for (const s of sockets) s.terminate();
     },
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.terminate();
-      wss.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.terminate();
+        wss.close(() => r());
+      }),
   };
 }
 
@@ -72,7 +77,7 @@ describe('createWsClient over a real socket', () => {
     expect(client.state).toBe('open');
   });
 
-  it('returns the host\'s error envelope for an invalid input', async () => {
+  it("returns the host's error envelope for an invalid input", async () => {
     const server = await startServer(() => 'unreachable');
     cleanups.push(server.close);
     const client = track(createWsClient(server.url, { createSocket: nodeSocket }));
@@ -126,7 +131,9 @@ describe('createWsClient over a real socket', () => {
     const first = await startServer(() => 1);
     const port = first.port;
     await first.close();
-    const client = track(createWsClient(`ws://127.0.0.1:${port}/ws?token=t`, { createSocket: nodeSocket, minDelayMs: 20, maxDelayMs: 40 }));
+    const client = track(
+      createWsClient(`ws://127.0.0.1:${port}/ws?token=t`, { createSocket: nodeSocket, minDelayMs: 20, maxDelayMs: 40 }),
+    );
     const pending = client.invoke('datasets.list', {});
     await sleep(100); // a few refused connection attempts
     expect(client.state).not.toBe('open');
@@ -151,7 +158,9 @@ describe('createWsClient over a real socket', () => {
 
 describe('webSocketUrl', () => {
   it('takes the token from the page query and the scheme from the page protocol', () => {
-    expect(webSocketUrl({ protocol: 'http:', host: '127.0.0.1:5123', search: '?token=a%2Bb' })).toBe('ws://127.0.0.1:5123/ws?token=a%2Bb');
+    expect(webSocketUrl({ protocol: 'http:', host: '127.0.0.1:5123', search: '?token=a%2Bb' })).toBe(
+      'ws://127.0.0.1:5123/ws?token=a%2Bb',
+    );
     expect(webSocketUrl({ protocol: 'https:', host: 'box:443', search: '' })).toBe('wss://box:443/ws?token=');
   });
 });

@@ -4,7 +4,17 @@
  * reconnects with backoff and requests in flight when it drops are answered with an error (the host
  * may or may not have run them, so they are not re-sent).
  */
-import type { Channel, ContractError, EventName, EventPayload, IsdApi, RequestInput, RequestOutput, Result, WireRequest } from '../../electron/contract';
+import type {
+  Channel,
+  ContractError,
+  EventName,
+  EventPayload,
+  IsdApi,
+  RequestInput,
+  RequestOutput,
+  Result,
+  WireRequest,
+} from '../../electron/contract';
 
 /** The part of the WebSocket API this client uses (the browser's and the `ws` package's both fit). */
 export interface SocketLike {

@@ -1,5 +1,17 @@
 /** Line and bar charts (recharts) with the app's captions, colours and number formats. */
-import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Legend,
+  Line,
+  LineChart,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
 
 /** Okabe–Ito colours: distinguishable with colour-vision deficiencies, readable on light and dark. */
 export const SERIES_COLORS = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#999999', '#8c6d31'];
@@ -14,7 +26,8 @@ export interface Series {
 // Rows are plain objects keyed by series (recharts reads them by dataKey).
 type Row = object;
 
-const compact = (v: number) => (Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(v >= 10_000 ? 0 : 1)}k` : Number(v.toPrecision(3)).toString());
+const compact = (v: number) =>
+  Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(v >= 10_000 ? 0 : 1)}k` : Number(v.toPrecision(3)).toString();
 
 export function LineChartCard(props: {
   title: string;
@@ -37,7 +50,11 @@ export function LineChartCard(props: {
     <figure className="chart card" data-testid={props.testId}>
       <figcaption>
         <span>{props.title}</span>
-        {props.latest && <span className="latest" data-testid={props.testId ? `${props.testId}-latest` : undefined}>{props.latest}</span>}
+        {props.latest && (
+          <span className="latest" data-testid={props.testId ? `${props.testId}-latest` : undefined}>
+            {props.latest}
+          </span>
+        )}
       </figcaption>
       <div className={props.tall ? 'chart-box tall' : 'chart-box'}>
         {props.data.length === 0 ? (
@@ -46,12 +63,33 @@ export function LineChartCard(props: {
           <ResponsiveContainer width="100%" height="100%">
             <LineChart data={props.data} margin={{ top: 8, right: 12, bottom: 4, left: 0 }}>
               <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey={xKey} type="number" domain={['dataMin', 'dataMax']} tickFormatter={compact} label={props.xLabel ? { value: props.xLabel, position: 'insideBottomRight', offset: -2 } : undefined} />
-              <YAxis width={56} tickFormatter={format} domain={props.yDomain ?? ['auto', 'auto']} scale={props.log ? 'log' : 'auto'} allowDataOverflow={props.log} />
-              <Tooltip formatter={(v) => (typeof v === 'number' ? format(v) : String(v))} labelFormatter={(l) => `${props.xLabel ?? xKey} ${l}`} />
+              <XAxis
+                dataKey={xKey}
+                type="number"
+                domain={['dataMin', 'dataMax']}
+                tickFormatter={compact}
+                label={props.xLabel ? { value: props.xLabel, position: 'insideBottomRight', offset: -2 } : undefined}
+              />
+              <YAxis
+                width={56}
+                tickFormatter={format}
+                domain={props.yDomain ?? ['auto', 'auto']}
+                scale={props.log ? 'log' : 'auto'}
+                allowDataOverflow={props.log}
+              />
+              <Tooltip
+                formatter={(v) => (typeof v === 'number' ? format(v) : String(v))}
+                labelFormatter={(l) => `${props.xLabel ?? xKey} ${l}`}
+              />
               {props.series.length > 1 && <Legend />}
               {props.references?.map((r) => (
-                <ReferenceLine key={r.label} y={r.y} stroke={r.color ?? '#999999'} strokeDasharray="4 4" label={{ value: r.label, position: 'insideTopLeft' }} />
+                <ReferenceLine
+                  key={r.label}
+                  y={r.y}
+                  stroke={r.color ?? '#999999'}
+                  strokeDasharray="4 4"
+                  label={{ value: r.label, position: 'insideTopLeft' }}
+                />
               ))}
               {props.series.map((s, i) => (
                 <Line
@@ -96,12 +134,26 @@ export function BarChartCard(props: {
         <ResponsiveContainer width="100%" height="100%">
           <BarChart data={props.data} margin={{ top: 8, right: 8, bottom: 4, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
-            <XAxis dataKey={props.xKey} interval={props.data.length > 20 ? 'preserveStartEnd' : 0} tick={{ fontSize: 10 }} angle={props.data.length > 10 ? -40 : 0} textAnchor={props.data.length > 10 ? 'end' : 'middle'} height={props.data.length > 10 ? 60 : 30} />
+            <XAxis
+              dataKey={props.xKey}
+              interval={props.data.length > 20 ? 'preserveStartEnd' : 0}
+              tick={{ fontSize: 10 }}
+              angle={props.data.length > 10 ? -40 : 0}
+              textAnchor={props.data.length > 10 ? 'end' : 'middle'}
+              height={props.data.length > 10 ? 60 : 30}
+            />
             <YAxis width={52} tickFormatter={format} />
             <Tooltip formatter={(v) => (typeof v === 'number' ? format(v) : String(v))} />
             {props.series.length > 1 && <Legend />}
             {props.series.map((s, i) => (
-              <Bar key={s.key} dataKey={s.key} name={s.name} fill={s.color ?? SERIES_COLORS[i % SERIES_COLORS.length]} stackId={props.stacked ? 'one' : undefined} isAnimationActive={false} />
+              <Bar
+                key={s.key}
+                dataKey={s.key}
+                name={s.name}
+                fill={s.color ?? SERIES_COLORS[i % SERIES_COLORS.length]}
+                stackId={props.stacked ? 'one' : undefined}
+                isAnimationActive={false}
+              />
             ))}
           </BarChart>
         </ResponsiveContainer>

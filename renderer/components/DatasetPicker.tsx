@@ -11,7 +11,11 @@ import { BarChartCard } from './Charts';
 import { ConfirmDialog } from './Dialogs';
 import { Empty, ErrorState, Loading, QueryView } from './StateViews';
 
-const SOURCE_LABEL: Record<DatasetEntry['source'], string> = { bundled: 'bundled', system: 'found on this system', user: 'added by you' };
+const SOURCE_LABEL: Record<DatasetEntry['source'], string> = {
+  bundled: 'bundled',
+  system: 'found on this system',
+  user: 'added by you',
+};
 
 export function DatasetPicker({ value, onChange }: { value: string; onChange: (id: string) => void }) {
   const datasets = useDatasets();
@@ -61,16 +65,28 @@ export function DatasetPicker({ value, onChange }: { value: string; onChange: (i
                 {list.map((d) => (
                   <li key={d.id}>
                     <label>
-                      <input type="radio" name="dataset" value={d.id} checked={d.id === value} onChange={() => onChange(d.id)} />
+                      <input
+                        type="radio"
+                        name="dataset"
+                        value={d.id}
+                        checked={d.id === value}
+                        onChange={() => onChange(d.id)}
+                      />
                       <span>
                         <strong>{d.name}</strong>{' '}
                         <span className="meta">
-                          {d.images.toLocaleString()} images · {d.classes} classes · {d.shape.join('×')} · {SOURCE_LABEL[d.source]}
+                          {d.images.toLocaleString()} images · {d.classes} classes · {d.shape.join('×')} ·{' '}
+                          {SOURCE_LABEL[d.source]}
                         </span>
                       </span>
                     </label>
                     {d.source === 'user' && (
-                      <button type="button" className="link small" onClick={() => setRemoving(d)} aria-label={`Remove ${d.name} from the list`}>
+                      <button
+                        type="button"
+                        className="link small"
+                        onClick={() => setRemoving(d)}
+                        aria-label={`Remove ${d.name} from the list`}
+                      >
                         Remove
                       </button>
                     )}
@@ -100,7 +116,13 @@ export function DatasetPicker({ value, onChange }: { value: string; onChange: (i
           }}
         >
           <label htmlFor={pathId}>Dataset path on the host</label>
-          <input id={pathId} value={path} onChange={(e) => setPath(e.target.value)} placeholder="/data/my-images or …/train-images-idx3-ubyte.gz" size={36} />
+          <input
+            id={pathId}
+            value={path}
+            onChange={(e) => setPath(e.target.value)}
+            placeholder="/data/my-images or …/train-images-idx3-ubyte.gz"
+            size={36}
+          />
           <button type="submit" disabled={add.isPending || !path.trim()}>
             Add dataset
           </button>
@@ -120,9 +142,7 @@ export function DatasetPicker({ value, onChange }: { value: string; onChange: (i
         onConfirm={() => removing && remove.mutate(removing.id)}
         onCancel={() => setRemoving(null)}
       >
-        <p>
-          {removing?.name} leaves the list; its files stay on disk.
-        </p>
+        <p>{removing?.name} leaves the list; its files stay on disk.</p>
         {remove.isError && <p className="form-error">{errorMessage(remove.error)}</p>}
       </ConfirmDialog>
     </section>
@@ -140,10 +160,18 @@ function DatasetPreviewView({ dataset }: { dataset: DatasetEntry }) {
             <div className="thumb-grid">
               {p.groups.map((g) => (
                 <div key={g.className} className="thumb-row">
-                  <span className="class-name" title={g.className}>{g.className}</span>
+                  <span className="class-name" title={g.className}>
+                    {g.className}
+                  </span>
                   <div className="thumbs">
                     {g.samples.map((s) => (
-                      <img key={s.index} src={s.dataUrl} alt={`${g.className}, image ${s.index}`} width={p.size} height={p.size} />
+                      <img
+                        key={s.index}
+                        src={s.dataUrl}
+                        alt={`${g.className}, image ${s.index}`}
+                        width={p.size}
+                        height={p.size}
+                      />
                     ))}
                   </div>
                 </div>

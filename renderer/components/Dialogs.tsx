@@ -25,14 +25,26 @@ export function ConfirmDialog(props: {
   const ref = useModal(props.open);
   const titleId = useId();
   return (
-    <dialog ref={ref} aria-labelledby={titleId} onCancel={(e) => { e.preventDefault(); props.onCancel(); }}>
+    <dialog
+      ref={ref}
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        props.onCancel();
+      }}
+    >
       <h2 id={titleId}>{props.title}</h2>
       <div>{props.children}</div>
       <div className="row">
         <button type="button" onClick={props.onCancel} autoFocus>
           Cancel
         </button>
-        <button type="button" className={props.danger ? 'danger primary' : 'primary'} onClick={props.onConfirm} disabled={props.busy}>
+        <button
+          type="button"
+          className={props.danger ? 'danger primary' : 'primary'}
+          onClick={props.onConfirm}
+          disabled={props.busy}
+        >
           {props.confirmLabel}
         </button>
       </div>
@@ -61,7 +73,14 @@ export function TextDialog(props: {
     if (props.open) setValue(props.initial);
   }, [props.open, props.initial]);
   return (
-    <dialog ref={ref} aria-labelledby={titleId} onCancel={(e) => { e.preventDefault(); props.onCancel(); }}>
+    <dialog
+      ref={ref}
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        props.onCancel();
+      }}
+    >
       <form
         method="dialog"
         onSubmit={(e) => {
@@ -71,9 +90,22 @@ export function TextDialog(props: {
       >
         <h2 id={titleId}>{props.title}</h2>
         <label htmlFor={inputId}>{props.label}</label>
-        <input id={inputId} value={value} onChange={(e) => setValue(e.target.value)} aria-invalid={props.error ? true : undefined} aria-describedby={`${inputId}-help`} autoFocus />
+        <input
+          id={inputId}
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+          aria-invalid={props.error ? true : undefined}
+          aria-describedby={`${inputId}-help`}
+          autoFocus
+        />
         <div id={`${inputId}-help`} className="small muted">
-          {props.error ? <span className="form-error" role="alert">{props.error}</span> : props.help}
+          {props.error ? (
+            <span className="form-error" role="alert">
+              {props.error}
+            </span>
+          ) : (
+            props.help
+          )}
         </div>
         <div className="row">
           <button type="button" onClick={props.onCancel}>

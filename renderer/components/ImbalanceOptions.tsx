@@ -20,21 +20,35 @@ function safeParse(text: string): ImbalanceSpec {
 }
 
 /** Builds the spec text from the typed parameters, or says what is wrong with them. */
-export function imbalanceFromInputs(kind: Kind, rho: string, large: string, perSmall: string): { ok: true; text: string } | { ok: false; field: string; message: string } {
+export function imbalanceFromInputs(
+  kind: Kind,
+  rho: string,
+  large: string,
+  perSmall: string,
+): { ok: true; text: string } | { ok: false; field: string; message: string } {
   if (kind === 'none') return { ok: true, text: 'none' };
   if (kind === 'longtail') {
     const r = Number(rho);
-    if (rho.trim() === '' || !Number.isFinite(r) || r < 1) return { ok: false, field: 'rho', message: 'ratio must be a number of at least 1' };
+    if (rho.trim() === '' || !Number.isFinite(r) || r < 1)
+      return { ok: false, field: 'rho', message: 'ratio must be a number of at least 1' };
     return { ok: true, text: formatImbalance({ kind, rho: r }) };
   }
   const l = Number(large);
   const p = Number(perSmall);
-  if (large.trim() === '' || !Number.isInteger(l) || l < 1) return { ok: false, field: 'large', message: 'large classes must be a whole number of at least 1' };
-  if (perSmall.trim() === '' || !Number.isInteger(p) || p < 1) return { ok: false, field: 'perSmall', message: 'images per small class must be a whole number of at least 1' };
+  if (large.trim() === '' || !Number.isInteger(l) || l < 1)
+    return { ok: false, field: 'large', message: 'large classes must be a whole number of at least 1' };
+  if (perSmall.trim() === '' || !Number.isInteger(p) || p < 1)
+    return { ok: false, field: 'perSmall', message: 'images per small class must be a whole number of at least 1' };
   return { ok: true, text: formatImbalance({ kind, large: l, perSmall: p }) };
 }
 
-export function ImbalanceOptions(props: { datasetId: string | null; value: string; seed: number; onChange: (text: string) => void; error?: string }) {
+export function ImbalanceOptions(props: {
+  datasetId: string | null;
+  value: string;
+  seed: number;
+  onChange: (text: string) => void;
+  error?: string;
+}) {
   const initial = safeParse(props.value);
   const [kind, setKind] = useState<Kind>(initial.kind);
   const [rho, setRho] = useState(initial.kind === 'longtail' ? String(initial.rho) : '10');
@@ -54,7 +68,10 @@ export function ImbalanceOptions(props: { datasetId: string | null; value: strin
   return (
     <section aria-labelledby="imbalance-heading" className="card">
       <h2 id="imbalance-heading">Imbalance of the training set</h2>
-      <p className="small muted">ISD is meant for unlabeled data that is not balanced: draw such a set from a balanced one to see the difference with MoCo.</p>
+      <p className="small muted">
+        ISD is meant for unlabeled data that is not balanced: draw such a set from a balanced one to see the difference
+        with MoCo.
+      </p>
       <div className="imbalance-params">
         <label htmlFor={ids.kind}>
           Profile
@@ -75,21 +92,54 @@ export function ImbalanceOptions(props: { datasetId: string | null; value: strin
         {kind === 'longtail' && (
           <label htmlFor={ids.rho}>
             Largest / smallest class
-            <input id={ids.rho} type="number" min={1} step="any" value={rho} aria-invalid={!built.ok || undefined} aria-describedby={ids.err}
-              onChange={(e) => { setRho(e.target.value); update(kind, e.target.value, large, perSmall); }} />
+            <input
+              id={ids.rho}
+              type="number"
+              min={1}
+              step="any"
+              value={rho}
+              aria-invalid={!built.ok || undefined}
+              aria-describedby={ids.err}
+              onChange={(e) => {
+                setRho(e.target.value);
+                update(kind, e.target.value, large, perSmall);
+              }}
+            />
           </label>
         )}
         {kind === 'dominant' && (
           <>
             <label htmlFor={ids.large}>
               Classes kept whole
-              <input id={ids.large} type="number" min={1} step={1} value={large} aria-invalid={(!built.ok && built.field === 'large') || undefined} aria-describedby={ids.err}
-                onChange={(e) => { setLarge(e.target.value); update(kind, rho, e.target.value, perSmall); }} />
+              <input
+                id={ids.large}
+                type="number"
+                min={1}
+                step={1}
+                value={large}
+                aria-invalid={(!built.ok && built.field === 'large') || undefined}
+                aria-describedby={ids.err}
+                onChange={(e) => {
+                  setLarge(e.target.value);
+                  update(kind, rho, e.target.value, perSmall);
+                }}
+              />
             </label>
             <label htmlFor={ids.perSmall}>
               Images per other class
-              <input id={ids.perSmall} type="number" min={1} step={1} value={perSmall} aria-invalid={(!built.ok && built.field === 'perSmall') || undefined} aria-describedby={ids.err}
-                onChange={(e) => { setPerSmall(e.target.value); update(kind, rho, large, e.target.value); }} />
+              <input
+                id={ids.perSmall}
+                type="number"
+                min={1}
+                step={1}
+                value={perSmall}
+                aria-invalid={(!built.ok && built.field === 'perSmall') || undefined}
+                aria-describedby={ids.err}
+                onChange={(e) => {
+                  setPerSmall(e.target.value);
+                  update(kind, rho, large, e.target.value);
+                }}
+              />
             </label>
           </>
         )}
@@ -106,7 +156,11 @@ export function ImbalanceOptions(props: { datasetId: string | null; value: strin
               title="Training images per class"
               caption={`${preview.data.total.toLocaleString()} images after the draw${preview.isFetching ? ' (updating…)' : ''}`}
               xKey="name"
-              data={preview.data.after.map((after, i) => ({ name: preview.data.classNames?.[i] ?? String(i), before: preview.data.before[i] ?? 0, after }))}
+              data={preview.data.after.map((after, i) => ({
+                name: preview.data.classNames?.[i] ?? String(i),
+                before: preview.data.before[i] ?? 0,
+                after,
+              }))}
               series={[
                 { key: 'before', name: 'dataset', color: '#999999' },
                 { key: 'after', name: 'after the draw' },

@@ -59,19 +59,29 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
         <button type="button" onClick={() => go(index - 1)} disabled={index === 0} aria-label="Previous test image">
           ◀ Previous
         </button>
-        <button type="button" onClick={() => go(index + 1)} disabled={count !== null && index >= count - 1} aria-label="Next test image">
+        <button
+          type="button"
+          onClick={() => go(index + 1)}
+          disabled={count !== null && index >= count - 1}
+          aria-label="Next test image"
+        >
           Next ▶
         </button>
         <button type="button" onClick={() => count && go(Math.floor(Math.random() * count))} disabled={!count}>
           Random image
         </button>
-        {(gallery.isFetching || teacher.isFetching) && <span className="small muted" role="status">Computing…</span>}
+        {(gallery.isFetching || teacher.isFetching) && (
+          <span className="small muted" role="status">
+            Computing…
+          </span>
+        )}
       </div>
       <QueryView query={gallery} loading="Computing features from the final checkpoint…">
         {(g) => (
           <>
             <p className="small muted">
-              From the checkpoint at epoch {g.checkpoint.epoch} (step {g.checkpoint.step.toLocaleString()}). Green: same class as the test image.
+              From the checkpoint at epoch {g.checkpoint.epoch} (step {g.checkpoint.step.toLocaleString()}). Green: same
+              class as the test image.
             </p>
             <div className="gallery" data-testid="neighbour-gallery">
               <Picture image={g.query} caption="test image" className="query" />
@@ -80,14 +90,22 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
                   key={n.index}
                   image={n}
                   caption={`#${i + 1} · ${n.similarity.toFixed(4)}`}
-                  className={g.query.label === null || n.label === null ? undefined : n.label === g.query.label ? 'same' : 'other'}
+                  className={
+                    g.query.label === null || n.label === null
+                      ? undefined
+                      : n.label === g.query.label
+                        ? 'same'
+                        : 'other'
+                  }
                 />
               ))}
             </div>
           </>
         )}
       </QueryView>
-      <h3>{method === 'isd' ? 'Teacher’s soft similarity over the queue' : 'Key encoder’s similarity over the queue'}</h3>
+      <h3>
+        {method === 'isd' ? 'Teacher’s soft similarity over the queue' : 'Key encoder’s similarity over the queue'}
+      </h3>
       <QueryView query={teacher} loading="Computing the teacher’s similarities…">
         {(t) => <TeacherView t={t} />}
       </QueryView>
@@ -111,17 +129,30 @@ function Picture({ image, caption, className }: { image: NeighbourImage; caption
 
 function TeacherView({ t }: { t: TeacherSimilarity }) {
   // Bin edges to two significant digits: a tick label, not the value.
-  const hist = t.probability.counts.map((count, i) => ({ bin: formatNumber(Number(t.probability.edges[i]!.toPrecision(2))), count }));
+  const hist = t.probability.counts.map((count, i) => ({
+    bin: formatNumber(Number(t.probability.edges[i]!.toPrecision(2))),
+    count,
+  }));
   const cos = t.cosine.counts.map((count, i) => ({ bin: t.cosine.edges[i]!.toFixed(2), count }));
   return (
     <div data-testid="teacher-similarity">
       <p className="small">
-        softmax(k·Qᵀ / {formatNumber(t.temperature)}) over {t.queueSize.toLocaleString()} anchors: the mass sits on about{' '}
-        <strong>{formatNumber(Number(t.effectiveAnchors.toPrecision(3)))}</strong> anchors (exp of the entropy).
+        softmax(k·Qᵀ / {formatNumber(t.temperature)}) over {t.queueSize.toLocaleString()} anchors: the mass sits on
+        about <strong>{formatNumber(Number(t.effectiveAnchors.toPrecision(3)))}</strong> anchors (exp of the entropy).
       </p>
       <div className="grid-charts">
-        <BarChartCard title="Soft target per anchor (histogram)" xKey="bin" data={hist} series={[{ key: 'count', name: 'anchors' }]} />
-        <BarChartCard title="Cosine similarity to the anchors (histogram)" xKey="bin" data={cos} series={[{ key: 'count', name: 'anchors', color: '#009E73' }]} />
+        <BarChartCard
+          title="Soft target per anchor (histogram)"
+          xKey="bin"
+          data={hist}
+          series={[{ key: 'count', name: 'anchors' }]}
+        />
+        <BarChartCard
+          title="Cosine similarity to the anchors (histogram)"
+          xKey="bin"
+          data={cos}
+          series={[{ key: 'count', name: 'anchors', color: '#009E73' }]}
+        />
       </div>
       <h3>Top anchors</h3>
       <div className="table-wrap">
@@ -131,15 +162,30 @@ function TeacherView({ t }: { t: TeacherSimilarity }) {
               <th scope="col">Anchor</th>
               <th scope="col">Image</th>
               <th scope="col">Label</th>
-              <th scope="col" className="num">Cosine</th>
-              <th scope="col" className="num">Soft target</th>
+              <th scope="col" className="num">
+                Cosine
+              </th>
+              <th scope="col" className="num">
+                Soft target
+              </th>
             </tr>
           </thead>
           <tbody>
             {t.topAnchors.map((a) => (
               <tr key={a.queueIndex}>
                 <td>{a.queueIndex}</td>
-                <td>{a.dataUrl ? <img src={a.dataUrl} alt={`anchor ${a.queueIndex}: ${a.className ?? 'unknown class'}`} width={32} height={32} /> : '—'}</td>
+                <td>
+                  {a.dataUrl ? (
+                    <img
+                      src={a.dataUrl}
+                      alt={`anchor ${a.queueIndex}: ${a.className ?? 'unknown class'}`}
+                      width={32}
+                      height={32}
+                    />
+                  ) : (
+                    '—'
+                  )}
+                </td>
                 <td>{a.className ?? (a.label === null ? '—' : a.label)}</td>
                 <td className="num">{a.cosine.toFixed(3)}</td>
                 <td className="num">{formatPercent(a.probability, 2)}</td>

@@ -13,8 +13,23 @@ export function TrainingCharts({ curves }: { curves: Curves }) {
   const hasPurity = pts.some((p) => p.purity !== null);
   return (
     <div className="grid-charts">
-      <LineChartCard title="Loss" testId="chart-loss" data={pts} series={[{ key: 'loss', name: 'loss' }]} xLabel="step" latest={last ? formatNumber(last.loss) : undefined} />
-      <LineChartCard title="Learning rate" testId="chart-lr" data={pts} series={[{ key: 'lr', name: 'learning rate', color: '#E69F00' }]} xLabel="step" format={formatNumber} latest={last ? formatNumber(last.lr) : undefined} />
+      <LineChartCard
+        title="Loss"
+        testId="chart-loss"
+        data={pts}
+        series={[{ key: 'loss', name: 'loss' }]}
+        xLabel="step"
+        latest={last ? formatNumber(last.loss) : undefined}
+      />
+      <LineChartCard
+        title="Learning rate"
+        testId="chart-lr"
+        data={pts}
+        series={[{ key: 'lr', name: 'learning rate', color: '#E69F00' }]}
+        xLabel="step"
+        format={formatNumber}
+        latest={last ? formatNumber(last.lr) : undefined}
+      />
       <LineChartCard
         title="Purity (top-5 anchors sharing the label)"
         testId="chart-purity"
@@ -25,13 +40,23 @@ export function TrainingCharts({ curves }: { curves: Curves }) {
         yDomain={[0, 1]}
         latest={last?.purity != null ? formatPercent(last.purity) : undefined}
       />
-      <LineChartCard title="Images per second" testId="chart-speed" data={pts} series={[{ key: 'imagesPerSec', name: 'images/s', color: '#CC79A7' }]} xLabel="step" latest={last ? Math.round(last.imagesPerSec).toLocaleString() : undefined} />
+      <LineChartCard
+        title="Images per second"
+        testId="chart-speed"
+        data={pts}
+        series={[{ key: 'imagesPerSec', name: 'images/s', color: '#CC79A7' }]}
+        xLabel="step"
+        latest={last ? Math.round(last.imagesPerSec).toLocaleString() : undefined}
+      />
     </div>
   );
 }
 
 export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) {
-  const evals = curves.baseline && !curves.evals.some((e) => e.step === curves.baseline!.step) ? [curves.baseline, ...curves.evals] : curves.evals;
+  const evals =
+    curves.baseline && !curves.evals.some((e) => e.step === curves.baseline!.step)
+      ? [curves.baseline, ...curves.evals]
+      : curves.evals;
   const last = evals.at(-1);
   const hasLinear = evals.some((e) => e.linear !== null);
   return (
@@ -50,7 +75,11 @@ export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) 
       xLabel="step"
       format={pct}
       yDomain={[0, 1]}
-      references={curves.baseline ? [{ y: curves.baseline.knn20, label: `step 0: ${formatPercent(curves.baseline.knn20)} (20-NN)` }] : undefined}
+      references={
+        curves.baseline
+          ? [{ y: curves.baseline.knn20, label: `step 0: ${formatPercent(curves.baseline.knn20)} (20-NN)` }]
+          : undefined
+      }
       latest={last ? `20-NN ${formatPercent(last.knn20)}` : undefined}
     />
   );

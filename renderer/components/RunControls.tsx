@@ -9,9 +9,15 @@ type Action = 'runs.pause' | 'runs.resume' | 'runs.stop';
 export function actionsFor(status: RunSummary['status'], canResume: boolean): { action: Action; label: string }[] {
   switch (status) {
     case 'running':
-      return [{ action: 'runs.pause', label: 'Pause' }, { action: 'runs.stop', label: 'Stop' }];
+      return [
+        { action: 'runs.pause', label: 'Pause' },
+        { action: 'runs.stop', label: 'Stop' },
+      ];
     case 'paused':
-      return [{ action: 'runs.resume', label: 'Resume' }, { action: 'runs.stop', label: 'Stop' }];
+      return [
+        { action: 'runs.resume', label: 'Resume' },
+        { action: 'runs.stop', label: 'Stop' },
+      ];
     case 'queued':
       return [{ action: 'runs.stop', label: 'Cancel' }];
     case 'interrupted':
@@ -47,7 +53,11 @@ export function RunControls({ run, canResume, compact }: { run: RunSummary; canR
           {a.label}
         </button>
       ))}
-      {control.isError && <span className="form-error small" role="alert">{errorMessage(control.error)}</span>}
+      {control.isError && (
+        <span className="form-error small" role="alert">
+          {errorMessage(control.error)}
+        </span>
+      )}
     </span>
   );
 }

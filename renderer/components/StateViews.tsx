@@ -13,7 +13,15 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
   );
 }
 
-export function ErrorState({ error, title = 'Something went wrong', onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
+export function ErrorState({
+  error,
+  title = 'Something went wrong',
+  onRetry,
+}: {
+  error: unknown;
+  title?: string;
+  onRetry?: () => void;
+}) {
   return (
     <div className="state state-error" role="alert">
       <strong>{title}</strong>
@@ -36,11 +44,19 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
-
 /** Renders a query's data, or its loading or error state. */
-export function QueryView<T>({ query, loading, children }: { query: UseQueryResult<T>; loading?: string; children: (data: T) => ReactNode }) {
+export function QueryView<T>({
+  query,
+  loading,
+  children,
+}: {
+  query: UseQueryResult<T>;
+  loading?: string;
+  children: (data: T) => ReactNode;
+}) {
   if (query.isPending) return <Loading label={loading} />;
-  if (query.isError) return <ErrorState error={query.error} onRetry={retryable(query.error) ? () => void query.refetch() : undefined} />;
+  if (query.isError)
+    return <ErrorState error={query.error} onRetry={retryable(query.error) ? () => void query.refetch() : undefined} />;
   return <>{children(query.data)}</>;
 }
 

@@ -6,7 +6,15 @@ import { studyChartRows, type ChartMetric } from '../lib/study-form';
 import { formatMethod } from '../lib/format';
 import { SERIES_COLORS } from './Charts';
 
-export function StudyChart({ profiles, methods, results }: { profiles: string[]; methods: string[]; results: StudyResults }) {
+export function StudyChart({
+  profiles,
+  methods,
+  results,
+}: {
+  profiles: string[];
+  methods: string[];
+  results: StudyResults;
+}) {
   const [metric, setMetric] = useState<ChartMetric>('knn20');
   const rows = studyChartRows(profiles, methods, results, metric);
   const hasData = rows.some((r) => methods.some((m) => r[`${m}_all`] !== null));
@@ -46,7 +54,12 @@ export function StudyChart({ profiles, methods, results }: { profiles: string[];
                     connectNulls={false}
                     isAnimationActive={false}
                   >
-                    <ErrorBar dataKey={`${m}_${g}_sd`} width={4} strokeWidth={1} stroke={SERIES_COLORS[i % SERIES_COLORS.length]} />
+                    <ErrorBar
+                      dataKey={`${m}_${g}_sd`}
+                      width={4}
+                      strokeWidth={1}
+                      stroke={SERIES_COLORS[i % SERIES_COLORS.length]}
+                    />
                   </Line>
                 )),
               )}
@@ -54,7 +67,9 @@ export function StudyChart({ profiles, methods, results }: { profiles: string[];
           </ResponsiveContainer>
         )}
       </div>
-      <p className="small muted">Mean over seeds; bars: ± sample std. Rare classes exist only in imbalanced profiles.</p>
+      <p className="small muted">
+        Mean over seeds; bars: ± sample std. Rare classes exist only in imbalanced profiles.
+      </p>
     </figure>
   );
 }

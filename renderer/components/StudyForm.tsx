@@ -12,7 +12,13 @@ import { useDatasets } from '../api/queries';
 import { studyKeys } from '../api/study-queries';
 import { formatDuration } from '../lib/format';
 import { navigate } from '../lib/navigate';
-import { DEFAULT_STUDY_FORM, studyFormIssues, studyFormSchema, toSpecInput, type StudyFormValues } from '../lib/study-form';
+import {
+  DEFAULT_STUDY_FORM,
+  studyFormIssues,
+  studyFormSchema,
+  toSpecInput,
+  type StudyFormValues,
+} from '../lib/study-form';
 import { useDebounced } from './useDebounced';
 
 function FieldError({ id, message }: { id: string; message?: string }) {
@@ -26,9 +32,17 @@ function FieldError({ id, message }: { id: string; message?: string }) {
 
 const BUDGET_FIELDS: { name: keyof StudySpec['budget']; label: string; help: string }[] = [
   { name: 'epochs', label: 'Epochs', help: 'Passes over each run’s training images.' },
-  { name: 'trainLimit', label: 'Images per run', help: 'The first n images of each draw (same budget for every profile); 0: the whole draw.' },
+  {
+    name: 'trainLimit',
+    label: 'Images per run',
+    help: 'The first n images of each draw (same budget for every profile); 0: the whole draw.',
+  },
   { name: 'batchSize', label: 'Batch size', help: 'Images per step.' },
-  { name: 'queueSize', label: 'Queue size', help: 'Anchors in the queue; a multiple of the batch size, smaller than the images per run.' },
+  {
+    name: 'queueSize',
+    label: 'Queue size',
+    help: 'Anchors in the queue; a multiple of the batch size, smaller than the images per run.',
+  },
   { name: 'evalEvery', label: 'Evaluate every', help: 'kNN evaluation every n epochs (always at the end).' },
   { name: 'imageSize', label: 'Image size', help: '0 keeps the dataset’s own size.' },
 ];
@@ -36,7 +50,11 @@ const BUDGET_FIELDS: { name: keyof StudySpec['budget']; label: string; help: str
 export function StudyForm() {
   const queryClient = useQueryClient();
   const datasets = useDatasets();
-  const form = useForm<StudyFormValues, unknown, StudySpec>({ resolver: zodResolver(studyFormSchema), defaultValues: DEFAULT_STUDY_FORM, mode: 'onChange' });
+  const form = useForm<StudyFormValues, unknown, StudySpec>({
+    resolver: zodResolver(studyFormSchema),
+    defaultValues: DEFAULT_STUDY_FORM,
+    mode: 'onChange',
+  });
   const { register, handleSubmit, control } = form;
   const values = useWatch({ control }) as StudyFormValues;
   const issues = useMemo(() => studyFormIssues(values), [values]);
@@ -51,14 +69,24 @@ export function StudyForm() {
     },
   });
 
-  const aria = (field: string) => ({ 'aria-invalid': issues[field] ? true : undefined, 'aria-describedby': issues[field] ? `study-${field}-error` : undefined });
+  const aria = (field: string) => ({
+    'aria-invalid': issues[field] ? true : undefined,
+    'aria-describedby': issues[field] ? `study-${field}-error` : undefined,
+  });
 
   return (
-    <form className="card" onSubmit={handleSubmit((spec) => start.mutate(spec))} noValidate aria-labelledby="study-form-heading" data-testid="study-form">
+    <form
+      className="card"
+      onSubmit={handleSubmit((spec) => start.mutate(spec))}
+      noValidate
+      aria-labelledby="study-form-heading"
+      data-testid="study-form"
+    >
       <h2 id="study-form-heading">New imbalance study</h2>
       <p className="small muted">
-        Trains ISD and MoCo on a balanced draw and on imbalanced draws of the same dataset, several seeds each, with one budget; then compares them on a balanced test set, on all,
-        frequent and rare classes. Every run lands in the history.
+        Trains ISD and MoCo on a balanced draw and on imbalanced draws of the same dataset, several seeds each, with one
+        budget; then compares them on a balanced test set, on all, frequent and rare classes. Every run lands in the
+        history.
       </p>
       <fieldset>
         <legend>Data</legend>
@@ -76,7 +104,9 @@ export function StudyForm() {
               </option>
             ))}
           </select>
-          <span className="help">Labelled datasets only: the draws need classes, the evaluation a labelled test split.</span>
+          <span className="help">
+            Labelled datasets only: the draws need classes, the evaluation a labelled test split.
+          </span>
           <FieldError id="study-dataset-error" message={issues.dataset} />
         </div>
       </fieldset>
@@ -97,22 +127,59 @@ export function StudyForm() {
           </label>
           <label>
             <input type="checkbox" {...register('dominant')} /> Dominant classes: the first{' '}
-            <input type="number" min={1} step={1} aria-label="large classes" className="study-inline-number" {...register('dominantLarge', { valueAsNumber: true })} /> classes keep all their
-            images, every other class keeps <input type="number" min={1} step={1} aria-label="images per small class" className="study-inline-number" {...register('dominantPerSmall', { valueAsNumber: true })} />
+            <input
+              type="number"
+              min={1}
+              step={1}
+              aria-label="large classes"
+              className="study-inline-number"
+              {...register('dominantLarge', { valueAsNumber: true })}
+            />{' '}
+            classes keep all their images, every other class keeps{' '}
+            <input
+              type="number"
+              min={1}
+              step={1}
+              aria-label="images per small class"
+              className="study-inline-number"
+              {...register('dominantPerSmall', { valueAsNumber: true })}
+            />
           </label>
           <label>
             <input type="checkbox" {...register('longtail')} /> Long tail: largest / smallest class ={' '}
-            <input type="number" min={1} step="any" aria-label="long-tail ratio" className="study-inline-number" {...register('longtailRho', { valueAsNumber: true })} />
+            <input
+              type="number"
+              min={1}
+              step="any"
+              aria-label="long-tail ratio"
+              className="study-inline-number"
+              {...register('longtailRho', { valueAsNumber: true })}
+            />
           </label>
           <label>
-            More profiles <input type="text" placeholder="e.g. longtail:50, dominant:1:200" {...register('extraProfiles')} {...aria('profiles')} />
+            More profiles{' '}
+            <input
+              type="text"
+              placeholder="e.g. longtail:50, dominant:1:200"
+              {...register('extraProfiles')}
+              {...aria('profiles')}
+            />
           </label>
           <FieldError id="study-profiles-error" message={issues.profiles} />
         </div>
         <div className="field">
           <label htmlFor="study-seeds">Seeds</label>
-          <input id="study-seeds" type="number" min={2} step={1} {...register('seeds', { valueAsNumber: true })} {...aria('seeds')} />
-          <span className="help">Runs per method and profile (at least 2); the same seeds for both methods, so differences are paired.</span>
+          <input
+            id="study-seeds"
+            type="number"
+            min={2}
+            step={1}
+            {...register('seeds', { valueAsNumber: true })}
+            {...aria('seeds')}
+          />
+          <span className="help">
+            Runs per method and profile (at least 2); the same seeds for both methods, so differences are paired.
+          </span>
           <FieldError id="study-seeds-error" message={issues.seeds} />
         </div>
       </fieldset>
@@ -128,7 +195,14 @@ export function StudyForm() {
         {BUDGET_FIELDS.map((f) => (
           <div key={f.name} className="field">
             <label htmlFor={`study-${f.name}`}>{f.label}</label>
-            <input id={`study-${f.name}`} type="number" min={0} step={1} {...register(`budget.${f.name}`, { valueAsNumber: true })} {...aria(`budget.${f.name}`)} />
+            <input
+              id={`study-${f.name}`}
+              type="number"
+              min={0}
+              step={1}
+              {...register(`budget.${f.name}`, { valueAsNumber: true })}
+              {...aria(`budget.${f.name}`)}
+            />
             <span className="help">{f.help}</span>
             <FieldError id={`study-budget.${f.name}-error`} message={issues[`budget.${f.name}`]} />
           </div>
@@ -157,14 +231,20 @@ export function StudyForm() {
 /** The whole study's duration at the speed measured on this backend, and each profile's rare classes. */
 function StudyEstimate({ values, valid }: { values: StudyFormValues; valid: boolean }) {
   const spec = useDebounced(valid ? toSpecInput(values) : null, 400);
-  const estimate = useQuery({ queryKey: ['study.estimate', spec], queryFn: () => call('study.estimate', { spec: spec! }), enabled: spec !== null, staleTime: 30_000 });
+  const estimate = useQuery({
+    queryKey: ['study.estimate', spec],
+    queryFn: () => call('study.estimate', { spec: spec! }),
+    enabled: spec !== null,
+    staleTime: 30_000,
+  });
   if (!valid || !spec) return <span className="muted small">The estimate appears once the form is valid.</span>;
   if (estimate.isPending) return <span className="muted small">Estimating…</span>;
   if (estimate.isError) return <span className="form-error small">{errorMessage(estimate.error)}</span>;
   const e = estimate.data;
   return (
     <span className="small" data-testid="study-estimate">
-      {e.runs} runs, about <strong>{formatDuration(e.seconds)}</strong> at {Math.round(e.imagesPerSec)} images/s on {e.backend}
+      {e.runs} runs, about <strong>{formatDuration(e.seconds)}</strong> at {Math.round(e.imagesPerSec)} images/s on{' '}
+      {e.backend}
       {e.basis === 'assumed' ? ' (a guess until this backend has been measured)' : ''}. Rare classes:{' '}
       {e.perProfile.map((p) => `${p.profile} → ${p.rare.length ? p.rare.join(' ') : 'none'}`).join('; ')}
     </span>

@@ -12,7 +12,8 @@ describe('the hyperparameter form description', () => {
   });
 
   it('every preset gives a valid config over the defaults', () => {
-    for (const p of PRESETS) expect(runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, ...p.values }).success, p.id).toBe(true);
+    for (const p of PRESETS)
+      expect(runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, ...p.values }).success, p.id).toBe(true);
   });
 
   it('the form schema turns tag text into tags and refuses what the contract refuses', () => {

@@ -26,52 +26,152 @@ export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, Fiel
   method: {
     label: 'Method',
     help: 'ISD learns soft similarities from a slow teacher; MoCo contrasts with hard labels (the baseline).',
-    widget: { kind: 'select', options: [{ value: 'isd', label: 'ISD (similarity distillation)' }, { value: 'moco', label: 'MoCo v2 (contrastive baseline)' }] },
+    widget: {
+      kind: 'select',
+      options: [
+        { value: 'isd', label: 'ISD (similarity distillation)' },
+        { value: 'moco', label: 'MoCo v2 (contrastive baseline)' },
+      ],
+    },
   },
   arch: {
     label: 'Architecture',
     help: 'ResNet-20 (0.27M parameters) suits a CPU; ResNet-18 (CIFAR form) wants a GPU.',
-    widget: { kind: 'select', options: [{ value: 'resnet20', label: 'ResNet-20' }, { value: 'resnet18', label: 'ResNet-18' }] },
+    widget: {
+      kind: 'select',
+      options: [
+        { value: 'resnet20', label: 'ResNet-20' },
+        { value: 'resnet18', label: 'ResNet-18' },
+      ],
+    },
   },
   epochs: { label: 'Epochs', help: 'Passes over the training set.', widget: { kind: 'number', step: 1, min: 1 } },
-  batchSize: { label: 'Batch size', help: 'Images per step; the queue size must be a multiple of it.', widget: { kind: 'number', step: 1, min: 1 } },
-  lr: { label: 'Learning rate', help: 'Peak SGD learning rate, reached after the warm-up.', widget: { kind: 'number', step: 'any', min: 0 } },
+  batchSize: {
+    label: 'Batch size',
+    help: 'Images per step; the queue size must be a multiple of it.',
+    widget: { kind: 'number', step: 1, min: 1 },
+  },
+  lr: {
+    label: 'Learning rate',
+    help: 'Peak SGD learning rate, reached after the warm-up.',
+    widget: { kind: 'number', step: 'any', min: 0 },
+  },
   schedule: {
     label: 'Schedule',
     help: 'Cosine decays to 0 over the run; step multiplies by 0.2 at 60% and 80% of the epochs.',
-    widget: { kind: 'select', options: [{ value: 'cosine', label: 'Cosine' }, { value: 'step', label: 'Step' }] },
+    widget: {
+      kind: 'select',
+      options: [
+        { value: 'cosine', label: 'Cosine' },
+        { value: 'step', label: 'Step' },
+      ],
+    },
   },
-  warmupEpochs: { label: 'Warm-up epochs', help: 'Linear ramp of the learning rate at the start (0: none).', widget: { kind: 'number', step: 'any', min: 0 } },
-  momentum: { label: 'SGD momentum', help: 'Momentum of the optimizer (0.9 in the papers).', widget: { kind: 'number', step: 'any', min: 0, max: 1 } },
-  weightDecay: { label: 'Weight decay', help: 'L2 penalty on the weights (1e-4 in the papers).', widget: { kind: 'number', step: 'any', min: 0 } },
-  ema: { label: 'Teacher momentum', help: 'm in teacher ← m·teacher + (1−m)·student; closer to 1 moves the teacher slower.', widget: { kind: 'number', step: 'any', min: 0, max: 1 } },
-  queueSize: { label: 'Queue size', help: 'Number of anchors (earlier teacher embeddings); smaller than the dataset.', widget: { kind: 'number', step: 1, min: 1 } },
-  tempTeacher: { label: 'Teacher temperature', help: 'T_t: lower gives the teacher sharper targets (ISD+: 0.01).', widget: { kind: 'number', step: 'any', min: 0 }, method: 'isd' },
-  tempStudent: { label: 'Student temperature', help: 'T_s: the student’s softmax temperature (ISD+: 0.1).', widget: { kind: 'number', step: 'any', min: 0 }, method: 'isd' },
-  temperature: { label: 'Temperature', help: 'T of MoCo’s InfoNCE loss (MoCo v2: 0.2).', widget: { kind: 'number', step: 'any', min: 0 }, method: 'moco' },
+  warmupEpochs: {
+    label: 'Warm-up epochs',
+    help: 'Linear ramp of the learning rate at the start (0: none).',
+    widget: { kind: 'number', step: 'any', min: 0 },
+  },
+  momentum: {
+    label: 'SGD momentum',
+    help: 'Momentum of the optimizer (0.9 in the papers).',
+    widget: { kind: 'number', step: 'any', min: 0, max: 1 },
+  },
+  weightDecay: {
+    label: 'Weight decay',
+    help: 'L2 penalty on the weights (1e-4 in the papers).',
+    widget: { kind: 'number', step: 'any', min: 0 },
+  },
+  ema: {
+    label: 'Teacher momentum',
+    help: 'm in teacher ← m·teacher + (1−m)·student; closer to 1 moves the teacher slower.',
+    widget: { kind: 'number', step: 'any', min: 0, max: 1 },
+  },
+  queueSize: {
+    label: 'Queue size',
+    help: 'Number of anchors (earlier teacher embeddings); smaller than the dataset.',
+    widget: { kind: 'number', step: 1, min: 1 },
+  },
+  tempTeacher: {
+    label: 'Teacher temperature',
+    help: 'T_t: lower gives the teacher sharper targets (ISD+: 0.01).',
+    widget: { kind: 'number', step: 'any', min: 0 },
+    method: 'isd',
+  },
+  tempStudent: {
+    label: 'Student temperature',
+    help: 'T_s: the student’s softmax temperature (ISD+: 0.1).',
+    widget: { kind: 'number', step: 'any', min: 0 },
+    method: 'isd',
+  },
+  temperature: {
+    label: 'Temperature',
+    help: 'T of MoCo’s InfoNCE loss (MoCo v2: 0.2).',
+    widget: { kind: 'number', step: 'any', min: 0 },
+    method: 'moco',
+  },
   augTeacher: {
     label: 'Teacher augmentation',
     help: 'Weak: crop and flip. Strong: adds colour jitter, grayscale and blur.',
-    widget: { kind: 'select', options: [{ value: 'weak', label: 'Weak' }, { value: 'strong', label: 'Strong' }] },
+    widget: {
+      kind: 'select',
+      options: [
+        { value: 'weak', label: 'Weak' },
+        { value: 'strong', label: 'Strong' },
+      ],
+    },
   },
   augStudent: {
     label: 'Student augmentation',
     help: 'The student sees this view; ISD+ uses strong here and weak for the teacher.',
-    widget: { kind: 'select', options: [{ value: 'weak', label: 'Weak' }, { value: 'strong', label: 'Strong' }] },
+    widget: {
+      kind: 'select',
+      options: [
+        { value: 'weak', label: 'Weak' },
+        { value: 'strong', label: 'Strong' },
+      ],
+    },
   },
-  imageSize: { label: 'Image size', help: 'Side of the square input in pixels; 0 keeps the dataset’s size.', widget: { kind: 'number', step: 1, min: 0 } },
-  trainLimit: { label: 'Training images', help: 'Use only the first n images after the imbalance draw (0: all).', widget: { kind: 'number', step: 1, min: 0 } },
-  evalEvery: { label: 'Evaluate every', help: 'Run the kNN evaluation every this many epochs, and at the end.', widget: { kind: 'number', step: 1, min: 1 } },
-  checkpointEvery: { label: 'Checkpoint every', help: 'Save a resumable checkpoint every this many epochs.', widget: { kind: 'number', step: 1, min: 1 } },
-  linearEval: { label: 'Linear probe at the end', help: 'Also fit a linear classifier on frozen features when the run ends (slower).', widget: { kind: 'checkbox' } },
-  seed: { label: 'Seed', help: 'Same seed, same data order and initialisation: runs repeat exactly.', widget: { kind: 'number', step: 1, min: 0 } },
+  imageSize: {
+    label: 'Image size',
+    help: 'Side of the square input in pixels; 0 keeps the dataset’s size.',
+    widget: { kind: 'number', step: 1, min: 0 },
+  },
+  trainLimit: {
+    label: 'Training images',
+    help: 'Use only the first n images after the imbalance draw (0: all).',
+    widget: { kind: 'number', step: 1, min: 0 },
+  },
+  evalEvery: {
+    label: 'Evaluate every',
+    help: 'Run the kNN evaluation every this many epochs, and at the end.',
+    widget: { kind: 'number', step: 1, min: 1 },
+  },
+  checkpointEvery: {
+    label: 'Checkpoint every',
+    help: 'Save a resumable checkpoint every this many epochs.',
+    widget: { kind: 'number', step: 1, min: 1 },
+  },
+  linearEval: {
+    label: 'Linear probe at the end',
+    help: 'Also fit a linear classifier on frozen features when the run ends (slower).',
+    widget: { kind: 'checkbox' },
+  },
+  seed: {
+    label: 'Seed',
+    help: 'Same seed, same data order and initialisation: runs repeat exactly.',
+    widget: { kind: 'number', step: 1, min: 0 },
+  },
   name: { label: 'Run name', help: 'Shown in History; leave empty for an automatic name.', widget: { kind: 'text' } },
   tags: { label: 'Tags', help: 'Comma-separated labels to filter History by.', widget: { kind: 'text' } },
 };
 
 export const FIELD_GROUPS: { title: string; fields: (keyof typeof FIELD_DOCS)[] }[] = [
   { title: 'Method and model', fields: ['method', 'arch', 'imageSize'] },
-  { title: 'Optimisation', fields: ['epochs', 'batchSize', 'lr', 'schedule', 'warmupEpochs', 'momentum', 'weightDecay'] },
+  {
+    title: 'Optimisation',
+    fields: ['epochs', 'batchSize', 'lr', 'schedule', 'warmupEpochs', 'momentum', 'weightDecay'],
+  },
   { title: 'Teacher and queue', fields: ['ema', 'queueSize', 'tempTeacher', 'tempStudent', 'temperature'] },
   { title: 'Augmentation', fields: ['augTeacher', 'augStudent'] },
   { title: 'Evaluation and data', fields: ['evalEvery', 'checkpointEvery', 'linearEval', 'trainLimit', 'seed'] },
@@ -88,26 +188,112 @@ export const PRESETS: Preset[] = [
   {
     id: 'quick',
     label: 'Quick look',
-    description: 'A few minutes on a CPU: ResNet-20, 2 epochs on 5,000 images. To see the pipeline work; too short to learn much beyond the random-init features.',
-    values: { method: 'isd', arch: 'resnet20', epochs: 2, batchSize: 64, lr: 0.05, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.99, queueSize: 1024, tempTeacher: 0.01, tempStudent: 0.1, augTeacher: 'weak', augStudent: 'strong', imageSize: 0, trainLimit: 5000, evalEvery: 1, checkpointEvery: 1, linearEval: false },
+    description:
+      'A few minutes on a CPU: ResNet-20, 2 epochs on 5,000 images. To see the pipeline work; too short to learn much beyond the random-init features.',
+    values: {
+      method: 'isd',
+      arch: 'resnet20',
+      epochs: 2,
+      batchSize: 64,
+      lr: 0.05,
+      schedule: 'cosine',
+      warmupEpochs: 0,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      ema: 0.99,
+      queueSize: 1024,
+      tempTeacher: 0.01,
+      tempStudent: 0.1,
+      augTeacher: 'weak',
+      augStudent: 'strong',
+      imageSize: 0,
+      trainLimit: 5000,
+      evalEvery: 1,
+      checkpointEvery: 1,
+      linearEval: false,
+    },
   },
   {
     id: 'cpu-ten-minutes',
     label: 'Ten minutes on a CPU',
-    description: 'Enough steps to learn on a laptop: ResNet-20 at 16 px, 9 epochs on 16,384 images (about 1,150 steps, 9–10 minutes on 2 cores). On Fashion-MNIST it lifted 20-NN accuracy about 4 points over the random-init baseline.',
-    values: { method: 'isd', arch: 'resnet20', epochs: 9, batchSize: 128, lr: 0.05, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.99, queueSize: 4096, tempTeacher: 0.01, tempStudent: 0.1, augTeacher: 'weak', augStudent: 'strong', imageSize: 16, trainLimit: 16384, evalEvery: 3, checkpointEvery: 3, linearEval: false },
+    description:
+      'Enough steps to learn on a laptop: ResNet-20 at 16 px, 9 epochs on 16,384 images (about 1,150 steps, 9–10 minutes on 2 cores). On Fashion-MNIST it lifted 20-NN accuracy about 4 points over the random-init baseline.',
+    values: {
+      method: 'isd',
+      arch: 'resnet20',
+      epochs: 9,
+      batchSize: 128,
+      lr: 0.05,
+      schedule: 'cosine',
+      warmupEpochs: 0,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      ema: 0.99,
+      queueSize: 4096,
+      tempTeacher: 0.01,
+      tempStudent: 0.1,
+      augTeacher: 'weak',
+      augStudent: 'strong',
+      imageSize: 16,
+      trainLimit: 16384,
+      evalEvery: 3,
+      checkpointEvery: 3,
+      linearEval: false,
+    },
   },
   {
     id: 'isd-plus',
     label: 'ISD+ paper defaults',
-    description: 'ISD+ as published: T_t 0.01, T_s 0.1, m 0.99, lr 0.05 cosine, weak teacher / strong student, 200 epochs.',
-    values: { method: 'isd', arch: 'resnet18', epochs: 200, batchSize: 256, lr: 0.05, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.99, queueSize: 4096, tempTeacher: 0.01, tempStudent: 0.1, augTeacher: 'weak', augStudent: 'strong', imageSize: 0, trainLimit: 0, evalEvery: 10, checkpointEvery: 10, linearEval: true },
+    description:
+      'ISD+ as published: T_t 0.01, T_s 0.1, m 0.99, lr 0.05 cosine, weak teacher / strong student, 200 epochs.',
+    values: {
+      method: 'isd',
+      arch: 'resnet18',
+      epochs: 200,
+      batchSize: 256,
+      lr: 0.05,
+      schedule: 'cosine',
+      warmupEpochs: 0,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      ema: 0.99,
+      queueSize: 4096,
+      tempTeacher: 0.01,
+      tempStudent: 0.1,
+      augTeacher: 'weak',
+      augStudent: 'strong',
+      imageSize: 0,
+      trainLimit: 0,
+      evalEvery: 10,
+      checkpointEvery: 10,
+      linearEval: true,
+    },
   },
   {
     id: 'moco-v2',
     label: 'MoCo v2 baseline',
     description: 'MoCo v2: InfoNCE with T 0.2, m 0.999, lr 0.03 cosine, strong views on both branches, 200 epochs.',
-    values: { method: 'moco', arch: 'resnet18', epochs: 200, batchSize: 256, lr: 0.03, schedule: 'cosine', warmupEpochs: 0, momentum: 0.9, weightDecay: 1e-4, ema: 0.999, queueSize: 4096, temperature: 0.2, augTeacher: 'strong', augStudent: 'strong', imageSize: 0, trainLimit: 0, evalEvery: 10, checkpointEvery: 10, linearEval: true },
+    values: {
+      method: 'moco',
+      arch: 'resnet18',
+      epochs: 200,
+      batchSize: 256,
+      lr: 0.03,
+      schedule: 'cosine',
+      warmupEpochs: 0,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      ema: 0.999,
+      queueSize: 4096,
+      temperature: 0.2,
+      augTeacher: 'strong',
+      augStudent: 'strong',
+      imageSize: 0,
+      trainLimit: 0,
+      evalEvery: 10,
+      checkpointEvery: 10,
+      linearEval: true,
+    },
   },
 ];
 
@@ -115,7 +301,10 @@ export const PRESETS: Preset[] = [
 export type RunFormValues = Omit<RunConfig, 'tags'> & { tags: string };
 
 export function splitTags(text: string): string[] {
-  return text.split(',').map((t) => t.trim()).filter(Boolean);
+  return text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 /**

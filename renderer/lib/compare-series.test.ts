@@ -4,8 +4,23 @@ import { mergeCurves } from './compare-series';
 
 const curves = (runId: string, losses: number[], stepsPerEpoch: number, knn20: number[]): Curves => ({
   runId,
-  points: losses.map((loss, i) => ({ step: (i + 1) * 10, epoch: ((i + 1) * 10) / stepsPerEpoch, loss, lr: 0.1, purity: null, imagesPerSec: 100 })),
-  evals: knn20.map((k, i) => ({ epoch: i + 1, step: (i + 1) * stepsPerEpoch, knn1: k - 0.1, knn20: k, knn20Weighted: k, linear: null, at: 0 })),
+  points: losses.map((loss, i) => ({
+    step: (i + 1) * 10,
+    epoch: ((i + 1) * 10) / stepsPerEpoch,
+    loss,
+    lr: 0.1,
+    purity: null,
+    imagesPerSec: 100,
+  })),
+  evals: knn20.map((k, i) => ({
+    epoch: i + 1,
+    step: (i + 1) * stepsPerEpoch,
+    knn1: k - 0.1,
+    knn20: k,
+    knn20Weighted: k,
+    linear: null,
+    at: 0,
+  })),
   baseline: { epoch: 0, step: 0, knn1: 0.1, knn20: 0.12, knn20Weighted: 0.12, linear: null, at: 0 },
   totalSteps: losses.length * 10,
   recorded: losses.length,
@@ -31,7 +46,11 @@ describe('mergeCurves', () => {
 
   it('aligns runs of different epoch lengths on the epoch axis and leads evaluations with step 0', () => {
     const rows = mergeCurves([a, b], 'knn20', 'epoch', 0.9);
-    expect(rows.filter((r) => 'run0' in r)).toEqual([{ x: 0, run0: 0.12 }, { x: 1, run0: 0.5 }, { x: 2, run0: 0.6 }]);
+    expect(rows.filter((r) => 'run0' in r)).toEqual([
+      { x: 0, run0: 0.12 },
+      { x: 1, run0: 0.5 },
+      { x: 2, run0: 0.6 },
+    ]);
     expect(rows.filter((r) => 'run1' in r).map((r) => r.x)).toEqual([0, 1, 2]);
   });
 });

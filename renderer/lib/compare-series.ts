@@ -16,21 +16,31 @@ export function seriesKey(i: number): string {
  * Merges each run's points into rows sorted by x (step or fractional epoch). Progress metrics are
  * smoothed with `smoothing`; evaluations are few and stay raw (the step-0 baseline leads when known).
  */
-export function mergeCurves(curves: readonly Curves[], metric: CompareMetric, x: 'step' | 'epoch', smoothing: number): MergedRow[] {
+export function mergeCurves(
+  curves: readonly Curves[],
+  metric: CompareMetric,
+  x: 'step' | 'epoch',
+  smoothing: number,
+): MergedRow[] {
   const rows: MergedRow[] = [];
   curves.forEach((c, i) => {
     const key = seriesKey(i);
     const stepsPerEpoch = epochLength(c);
-    const xOf = (p: { step: number; epoch: number }) => (x === 'step' ? p.step : stepsPerEpoch ? p.step / stepsPerEpoch : p.epoch);
+    const xOf = (p: { step: number; epoch: number }) =>
+      x === 'step' ? p.step : stepsPerEpoch ? p.step / stepsPerEpoch : p.epoch;
     if (PROGRESS_METRICS.includes(metric)) {
       const m = metric as keyof Omit<ProgressPoint, 'step' | 'epoch'>;
-      const smoothed = smoothEma(c.points.map((p) => p[m]), smoothing);
+      const smoothed = smoothEma(
+        c.points.map((p) => p[m]),
+        smoothing,
+      );
       c.points.forEach((p, j) => {
         if (smoothed[j] !== null) rows.push({ x: xOf(p), [key]: smoothed[j]! } as MergedRow);
       });
     } else {
       const m = metric as keyof Pick<EvalPoint, 'knn1' | 'knn20' | 'knn20Weighted' | 'linear'>;
-      const evals = c.baseline && !c.evals.some((e) => e.step === c.baseline!.step) ? [c.baseline, ...c.evals] : c.evals;
+      const evals =
+        c.baseline && !c.evals.some((e) => e.step === c.baseline!.step) ? [c.baseline, ...c.evals] : c.evals;
       for (const e of evals) if (e[m] !== null) rows.push({ x: xOf(e), [key]: e[m] } as MergedRow);
     }
   });
@@ -40,6 +50,7 @@ export function mergeCurves(curves: readonly Curves[], metric: CompareMetric, x:
 /** Steps per epoch: evaluations fall at the end of an epoch, so they give it exactly; else the latest progress point. */
 function epochLength(c: Curves): number | null {
   const byStep = (a: { step: number }, b: { step: number }) => b.step - a.step;
-  const last = c.evals.filter((e) => e.epoch > 0).sort(byStep)[0] ?? c.points.filter((p) => p.epoch > 0).sort(byStep)[0];
+  const last =
+    c.evals.filter((e) => e.epoch > 0).sort(byStep)[0] ?? c.points.filter((p) => p.epoch > 0).sort(byStep)[0];
   return last ? last.step / last.epoch : null;
 }

@@ -9,7 +9,11 @@ export interface ConfigRow {
 }
 
 /** Fields in the order the form shows them; any field not listed follows in its own order. */
-export function configRows(configs: readonly RunConfig[], order: readonly (keyof RunConfig)[], differencesOnly: boolean): ConfigRow[] {
+export function configRows(
+  configs: readonly RunConfig[],
+  order: readonly (keyof RunConfig)[],
+  differencesOnly: boolean,
+): ConfigRow[] {
   if (configs.length === 0) return [];
   const fields = [...order, ...(Object.keys(configs[0]!) as (keyof RunConfig)[]).filter((f) => !order.includes(f))];
   const rows = fields.map((field) => {

@@ -7,7 +7,11 @@ describe('splitFrequentRare', () => {
   });
 
   it('picks the large classes of a dominant-class draw', () => {
-    expect(splitFrequentRare([6000, 100, 6000, 100, 100, 6000])).toEqual({ balanced: false, frequent: [0, 2, 5], rare: [1, 3, 4] });
+    expect(splitFrequentRare([6000, 100, 6000, 100, 100, 6000])).toEqual({
+      balanced: false,
+      frequent: [0, 2, 5],
+      rare: [1, 3, 4],
+    });
   });
 
   it('splits an exponential long tail near its middle, largest first', () => {

@@ -12,7 +12,8 @@ describe('hash routes', () => {
     ];
     for (const r of routes) {
       const parsed = parseRoute(href(r));
-      if (r.page === 'compare') expect(parsed).toEqual({ page: 'compare', runIds: ['a', 'b', 'c'] }); // a comma splits ids
+      if (r.page === 'compare')
+        expect(parsed).toEqual({ page: 'compare', runIds: ['a', 'b', 'c'] }); // a comma splits ids
       else expect(parsed).toEqual(r);
     }
   });

@@ -3,27 +3,60 @@ import { computeStudyResults, type StudyRunResult } from '../../electron/study/r
 import { DEFAULT_STUDY_SPEC } from '../../electron/study/study-spec';
 import { progressChangesRuns } from '../api/study-queries';
 import { href, parseRoute } from './route';
-import { cellText, DEFAULT_STUDY_FORM, signedPoints, studyChartRows, studyFormIssues, studyFormSchema, toFormValues, toSpecInput } from './study-form';
+import {
+  cellText,
+  DEFAULT_STUDY_FORM,
+  signedPoints,
+  studyChartRows,
+  studyFormIssues,
+  studyFormSchema,
+  toFormValues,
+  toSpecInput,
+} from './study-form';
 
 describe('study form', () => {
   it('round-trips the default study and validates to exactly the default spec', () => {
-    expect(toSpecInput(DEFAULT_STUDY_FORM)).toMatchObject({ profiles: DEFAULT_STUDY_SPEC.profiles, methods: ['isd', 'moco'], seeds: 2 });
+    expect(toSpecInput(DEFAULT_STUDY_FORM)).toMatchObject({
+      profiles: DEFAULT_STUDY_SPEC.profiles,
+      methods: ['isd', 'moco'],
+      seeds: 2,
+    });
     expect(studyFormSchema.parse(DEFAULT_STUDY_FORM)).toEqual(DEFAULT_STUDY_SPEC);
     expect(studyFormIssues(DEFAULT_STUDY_FORM)).toEqual({});
   });
 
   it('builds profiles from the toggles and extras, dropping duplicates', () => {
-    const v = { ...DEFAULT_STUDY_FORM, balanced: false, dominantLarge: 2, dominantPerSmall: 50, longtailRho: 20, extraProfiles: 'longtail:50, longtail:20.0, none' };
+    const v = {
+      ...DEFAULT_STUDY_FORM,
+      balanced: false,
+      dominantLarge: 2,
+      dominantPerSmall: 50,
+      longtailRho: 20,
+      extraProfiles: 'longtail:50, longtail:20.0, none',
+    };
     expect(toSpecInput(v).profiles).toEqual(['dominant:2:50', 'longtail:20', 'longtail:50', 'none']);
-    expect(toFormValues(studyFormSchema.parse(v))).toMatchObject({ balanced: true, dominantLarge: 2, longtailRho: 20, extraProfiles: 'longtail:50' });
+    expect(toFormValues(studyFormSchema.parse(v))).toMatchObject({
+      balanced: true,
+      dominantLarge: 2,
+      longtailRho: 20,
+      extraProfiles: 'longtail:50',
+    });
   });
 
   it('puts each error on its control, in words a user can act on', () => {
-    expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, isd: false, moco: false })).toEqual({ methods: 'choose at least one method' });
-    expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, balanced: false, dominant: false, longtail: false })).toEqual({ profiles: 'choose at least one profile' });
+    expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, isd: false, moco: false })).toEqual({
+      methods: 'choose at least one method',
+    });
+    expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, balanced: false, dominant: false, longtail: false })).toEqual({
+      profiles: 'choose at least one profile',
+    });
     expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, seeds: 1 })).toHaveProperty('seeds');
-    expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, budget: { ...DEFAULT_STUDY_FORM.budget, epochs: Number.NaN } })).toEqual({ 'budget.epochs': 'enter a number' });
-    expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, budget: { ...DEFAULT_STUDY_FORM.budget, batchSize: 100 } })).toHaveProperty(['budget.queueSize']);
+    expect(
+      studyFormIssues({ ...DEFAULT_STUDY_FORM, budget: { ...DEFAULT_STUDY_FORM.budget, epochs: Number.NaN } }),
+    ).toEqual({ 'budget.epochs': 'enter a number' });
+    expect(
+      studyFormIssues({ ...DEFAULT_STUDY_FORM, budget: { ...DEFAULT_STUDY_FORM.budget, batchSize: 100 } }),
+    ).toHaveProperty(['budget.queueSize']);
     expect(studyFormIssues({ ...DEFAULT_STUDY_FORM, extraProfiles: 'sideways' })).toHaveProperty('profiles');
   });
 });
@@ -48,8 +81,22 @@ describe('study display', () => {
 
   it('charts mean and std per method, all and rare, against profile; null where nothing was measured', () => {
     const rows = studyChartRows(['none', 'dominant:3:100'], ['isd', 'moco'], results, 'knn20');
-    expect(rows[0]).toMatchObject({ profile: 'none', isd_all: 81, isd_all_sd: 1.41, moco_all: 79, moco_all_sd: null, isd_rare: null, moco_rare: null });
-    expect(rows[1]).toMatchObject({ profile: 'dominant:3:100', isd_all: 72, isd_all_sd: 2.83, isd_rare: 62, moco_all: null });
+    expect(rows[0]).toMatchObject({
+      profile: 'none',
+      isd_all: 81,
+      isd_all_sd: 1.41,
+      moco_all: 79,
+      moco_all_sd: null,
+      isd_rare: null,
+      moco_rare: null,
+    });
+    expect(rows[1]).toMatchObject({
+      profile: 'dominant:3:100',
+      isd_all: 72,
+      isd_all_sd: 2.83,
+      isd_rare: 62,
+      moco_all: null,
+    });
   });
 
   it('formats cells and differences', () => {
@@ -61,7 +108,29 @@ describe('study display', () => {
   });
 
   it('refetches a study only when runs change, not on every step', () => {
-    const p = { studyId: 's', state: 'running' as const, total: 4, completed: 1, failed: 0, stopped: 0, queued: 2, active: { runId: 'r', key: 'k', method: 'isd', profile: 'none', seed: 0, status: 'running' as const, step: 3, totalSteps: 10, imagesPerSec: 40 }, fraction: 0.3, etaSec: 60, at: 1 };
+    const p = {
+      studyId: 's',
+      state: 'running' as const,
+      total: 4,
+      completed: 1,
+      failed: 0,
+      stopped: 0,
+      queued: 2,
+      active: {
+        runId: 'r',
+        key: 'k',
+        method: 'isd',
+        profile: 'none',
+        seed: 0,
+        status: 'running' as const,
+        step: 3,
+        totalSteps: 10,
+        imagesPerSec: 40,
+      },
+      fraction: 0.3,
+      etaSec: 60,
+      at: 1,
+    };
     expect(progressChangesRuns(p, { ...p, active: { ...p.active, step: 4 }, fraction: 0.32 })).toBe(false);
     expect(progressChangesRuns(p, { ...p, completed: 2 })).toBe(true);
     expect(progressChangesRuns(p, { ...p, state: 'incomplete' })).toBe(true);

@@ -57,13 +57,24 @@ export function toSpecInput(v: StudyFormValues): StudySpecInput {
   if (v.balanced) profiles.push('none');
   if (v.dominant) profiles.push(`dominant:${v.dominantLarge}:${v.dominantPerSmall}`);
   if (v.longtail) profiles.push(`longtail:${v.longtailRho}`);
-  for (const p of v.extraProfiles.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const p of v.extraProfiles
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!profiles.includes(canonicalProfile(p) ?? p)) profiles.push(p);
   }
   const methods: ('isd' | 'moco')[] = [];
   if (v.isd) methods.push('isd');
   if (v.moco) methods.push('moco');
-  return { name: v.name.trim(), dataset: v.dataset, methods, profiles, seeds: v.seeds, firstSeed: 0, budget: { ...v.budget } };
+  return {
+    name: v.name.trim(),
+    dataset: v.dataset,
+    methods,
+    profiles,
+    seeds: v.seeds,
+    firstSeed: 0,
+    budget: { ...v.budget },
+  };
 }
 
 /** The form's schema: form values → the spec, checked by the contract's schema (errors at spec paths: methods, profiles, seeds, budget.*). */
@@ -85,20 +96,26 @@ export function studyFormIssues(v: StudyFormValues): Record<string, string> {
   if (r.success) return out;
   for (const issue of r.error.issues) {
     const field = formFieldOfIssue(issue.path);
-    out[field] ??= /expected number, received (NaN|undefined|null)/.test(issue.message) ? 'enter a number' : issue.message;
+    out[field] ??= /expected number, received (NaN|undefined|null)/.test(issue.message)
+      ? 'enter a number'
+      : issue.message;
   }
   return out;
 }
 
 // ── display ──────────────────────────────────────────────────────────────────────────────────────
 
-const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : (v * 100).toFixed(1));
+const pct = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : (v * 100).toFixed(1);
 
 /** "72.0 ± 2.8" (percent, sample std), with min–max for the title attribute. */
 export function cellText(c: SummaryCell | undefined): { text: string; title: string } {
   if (!c || c.mean === null) return { text: '—', title: 'not measured yet' };
   if (c.n < 2) return { text: `${pct(c.mean)} (1 run)`, title: `one run: ${pct(c.mean)}%` };
-  return { text: `${pct(c.mean)} ± ${pct(c.std)}`, title: `${c.n} runs, min ${pct(c.min)}%, max ${pct(c.max)}%: ${c.values.map(pct).join(', ')}` };
+  return {
+    text: `${pct(c.mean)} ± ${pct(c.std)}`,
+    title: `${c.n} runs, min ${pct(c.min)}%, max ${pct(c.max)}%: ${c.values.map(pct).join(', ')}`,
+  };
 }
 
 /** Signed points: +2.0, −0.5. */
@@ -114,12 +131,19 @@ export type ChartMetric = 'knn1' | 'knn20';
  * mean accuracy on all classes and on rare classes (percent) and their sample std as [low, high] error
  * bars. Null where nothing is measured (balanced profiles have no rare classes).
  */
-export function studyChartRows(profiles: readonly string[], methods: readonly string[], results: StudyResults, metric: ChartMetric): Record<string, string | number | null>[] {
+export function studyChartRows(
+  profiles: readonly string[],
+  methods: readonly string[],
+  results: StudyResults,
+  metric: ChartMetric,
+): Record<string, string | number | null>[] {
   return profiles.map((profile) => {
     const row: Record<string, string | number | null> = { profile };
     for (const method of methods) {
       for (const group of ['all', 'rare'] as const) {
-        const c = results.cells.find((x) => x.profile === profile && x.method === method && x.metric === metric && x.group === group);
+        const c = results.cells.find(
+          (x) => x.profile === profile && x.method === method && x.metric === metric && x.group === group,
+        );
         const key = `${method}_${group}`;
         row[key] = c?.mean === null || c?.mean === undefined ? null : Number((c.mean * 100).toFixed(2));
         row[`${key}_sd`] = c?.std === null || c?.std === undefined ? null : Number((c.std * 100).toFixed(2));

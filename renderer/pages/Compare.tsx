@@ -79,7 +79,16 @@ function ComparisonView({ c }: { c: Comparison }) {
           </label>
           <label htmlFor={ids.smoothing}>
             Smoothing: {smoothing.toFixed(2)}
-            <input id={ids.smoothing} type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-describedby={`${ids.smoothing}-help`} />
+            <input
+              id={ids.smoothing}
+              type="range"
+              min={0}
+              max={0.99}
+              step={0.01}
+              value={smoothing}
+              onChange={(e) => setSmoothing(Number(e.target.value))}
+              aria-describedby={`${ids.smoothing}-help`}
+            />
           </label>
           <span id={`${ids.smoothing}-help`} className="small muted">
             Smoothing applies to training curves; evaluations are shown as measured.
@@ -94,7 +103,11 @@ function ComparisonView({ c }: { c: Comparison }) {
           xLabel={x}
           dots={!['loss', 'lr', 'purity', 'imagesPerSec'].includes(metric)}
           format={m.percent ? (v) => `${(v * 100).toFixed(0)}%` : undefined}
-          series={c.runs.map((_, i) => ({ key: seriesKey(i), name: label(c, i), color: SERIES_COLORS[i % SERIES_COLORS.length] }))}
+          series={c.runs.map((_, i) => ({
+            key: seriesKey(i),
+            name: label(c, i),
+            color: SERIES_COLORS[i % SERIES_COLORS.length],
+          }))}
         />
       </section>
 
@@ -105,11 +118,21 @@ function ComparisonView({ c }: { c: Comparison }) {
             <tr>
               <th scope="col">Run</th>
               <th scope="col">Status</th>
-              <th scope="col" className="num">Step 0 20-NN</th>
-              <th scope="col" className="num">Best 20-NN</th>
-              <th scope="col" className="num">Final 20-NN</th>
-              <th scope="col" className="num">Final 1-NN</th>
-              <th scope="col" className="num">Linear</th>
+              <th scope="col" className="num">
+                Step 0 20-NN
+              </th>
+              <th scope="col" className="num">
+                Best 20-NN
+              </th>
+              <th scope="col" className="num">
+                Final 20-NN
+              </th>
+              <th scope="col" className="num">
+                Final 1-NN
+              </th>
+              <th scope="col" className="num">
+                Linear
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -139,7 +162,12 @@ function ComparisonView({ c }: { c: Comparison }) {
       <div className="row spread">
         <h2>Configuration</h2>
         <label htmlFor={ids.diff} className="row">
-          <input id={ids.diff} type="checkbox" checked={differencesOnly} onChange={(e) => setDifferencesOnly(e.target.checked)} />
+          <input
+            id={ids.diff}
+            type="checkbox"
+            checked={differencesOnly}
+            onChange={(e) => setDifferencesOnly(e.target.checked)}
+          />
           Differences only
         </label>
       </div>
@@ -161,7 +189,13 @@ function ComparisonView({ c }: { c: Comparison }) {
             <tbody>
               {rows.map((row) => (
                 <tr key={row.field} className={row.differs ? 'differs' : undefined}>
-                  <th scope="row">{row.field in FIELD_DOCS ? FIELD_DOCS[row.field as keyof typeof FIELD_DOCS].label : row.field === 'dataset' ? 'Dataset' : 'Imbalance'}</th>
+                  <th scope="row">
+                    {row.field in FIELD_DOCS
+                      ? FIELD_DOCS[row.field as keyof typeof FIELD_DOCS].label
+                      : row.field === 'dataset'
+                        ? 'Dataset'
+                        : 'Imbalance'}
+                  </th>
                   {row.values.map((v, i) => (
                     <td key={i}>{v}</td>
                   ))}
@@ -182,24 +216,40 @@ const bestOf = (evals: EvalPoint[]) => (evals.length ? Math.max(...evals.map((e)
 
 function PerClassTable({ c }: { c: Comparison }) {
   const reference = c.perClass.find((p) => p !== null);
-  if (!reference) return <Empty title="No per-class accuracy yet">It is measured at each run’s final evaluation.</Empty>;
+  if (!reference)
+    return <Empty title="No per-class accuracy yet">It is measured at each run’s final evaluation.</Empty>;
   const split = splitFrequentRare(reference.trainCounts);
-  const sameClasses = c.perClass.every((p) => p === null || p.classNames.join('\n') === reference.classNames.join('\n'));
-  if (!sameClasses) return <Empty title="These runs use different classes">Per-class accuracy is compared across runs on the same dataset.</Empty>;
+  const sameClasses = c.perClass.every(
+    (p) => p === null || p.classNames.join('\n') === reference.classNames.join('\n'),
+  );
+  if (!sameClasses)
+    return (
+      <Empty title="These runs use different classes">
+        Per-class accuracy is compared across runs on the same dataset.
+      </Empty>
+    );
   const sameSplit = c.perClass.every((p) => p === null || p.trainCounts.join() === reference.trainCounts.join());
-  const groups = split.balanced ? [{ title: 'All classes (balanced training set)', classes: split.frequent }] : [
-    { title: 'Frequent classes', classes: split.frequent },
-    { title: 'Rare classes', classes: split.rare },
-  ];
+  const groups = split.balanced
+    ? [{ title: 'All classes (balanced training set)', classes: split.frequent }]
+    : [
+        { title: 'Frequent classes', classes: split.frequent },
+        { title: 'Rare classes', classes: split.rare },
+      ];
   return (
     <>
-      {!sameSplit && <p className="small muted">The runs drew different training sets; classes are grouped by the first run’s counts.</p>}
+      {!sameSplit && (
+        <p className="small muted">
+          The runs drew different training sets; classes are grouped by the first run’s counts.
+        </p>
+      )}
       <div className="table-wrap">
         <table aria-label="Per-class accuracy">
           <thead>
             <tr>
               <th scope="col">Class</th>
-              <th scope="col" className="num">Training images</th>
+              <th scope="col" className="num">
+                Training images
+              </th>
               {c.runs.map((r, i) => (
                 <th key={r.id} scope="col" className="num">
                   {label(c, i)}

@@ -37,7 +37,9 @@ const cellClass = (meta: unknown) => {
 export const runMatches = (run: RunSummary, query: string): boolean => {
   const q = query.trim().toLowerCase();
   if (!q) return true;
-  return [run.name, run.datasetName, run.dataset, run.method, run.imbalance, run.notes, ...run.tags].some((s) => s.toLowerCase().includes(q));
+  return [run.name, run.datasetName, run.dataset, run.method, run.imbalance, run.notes, ...run.tags].some((s) =>
+    s.toLowerCase().includes(q),
+  );
 };
 const globalFilter: FilterFn<RunSummary> = (row, _columnId, value: string) => runMatches(row.original, value);
 const nullsLast = (a: number | null, b: number | null) => (a === null ? (b === null ? 0 : -1) : b === null ? 1 : a - b);
@@ -73,8 +75,20 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
   const [dialog, setDialog] = useState<Dialog>(null);
 
   const refresh = () => void queryClient.invalidateQueries({ queryKey: keys.runs });
-  const rename = useMutation({ mutationFn: (a: { id: string; name: string }) => call('runs.rename', a), onSuccess: () => { setDialog(null); refresh(); } });
-  const tag = useMutation({ mutationFn: (a: { id: string; tags: string[] }) => call('runs.tag', a), onSuccess: () => { setDialog(null); refresh(); } });
+  const rename = useMutation({
+    mutationFn: (a: { id: string; name: string }) => call('runs.rename', a),
+    onSuccess: () => {
+      setDialog(null);
+      refresh();
+    },
+  });
+  const tag = useMutation({
+    mutationFn: (a: { id: string; tags: string[] }) => call('runs.tag', a),
+    onSuccess: () => {
+      setDialog(null);
+      refresh();
+    },
+  });
   const remove = useMutation({
     mutationFn: (id: string) => call('runs.delete', { id }),
     onSuccess: (_r, id) => {
@@ -88,7 +102,8 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
     onSuccess: (file) => downloadText(file.filename, file.mimeType, file.content),
   });
 
-  const toggle = (id: string) => setSelected((s) => (s.has(id) ? new Set([...s].filter((x) => x !== id)) : new Set([...s, id])));
+  const toggle = (id: string) =>
+    setSelected((s) => (s.has(id) ? new Set([...s].filter((x) => x !== id)) : new Set([...s, id])));
 
   const columns = useMemo(
     () => [
@@ -96,7 +111,12 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
         id: 'select',
         header: () => <span className="visually-hidden">Select for comparison</span>,
         cell: ({ row }) => (
-          <input type="checkbox" checked={selected.has(row.original.id)} onChange={() => toggle(row.original.id)} aria-label={`Select ${row.original.name} for comparison`} />
+          <input
+            type="checkbox"
+            checked={selected.has(row.original.id)}
+            onChange={() => toggle(row.original.id)}
+            aria-label={`Select ${row.original.name} for comparison`}
+          />
         ),
       }),
       col.accessor('name', {
@@ -116,9 +136,20 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
       col.accessor('method', { header: 'Method', cell: (c) => formatMethod(c.getValue()), filterFn: 'equals' }),
       col.accessor('datasetName', { header: 'Dataset', meta: { wrap: true } satisfies ColumnMeta }),
       col.accessor('imbalance', { header: 'Imbalance' }),
-      col.accessor('status', { header: 'Status', cell: (c) => <StatusBadge status={c.getValue()} />, filterFn: 'equals' }),
-      col.accessor('createdAt', { header: 'Started', cell: (c) => formatDate(c.row.original.startedAt ?? c.getValue()) }),
-      col.accessor('durationSec', { header: 'Duration', cell: (c) => formatDuration(c.getValue()), sortingFn: (a, b) => nullsLast(a.original.durationSec, b.original.durationSec) }),
+      col.accessor('status', {
+        header: 'Status',
+        cell: (c) => <StatusBadge status={c.getValue()} />,
+        filterFn: 'equals',
+      }),
+      col.accessor('createdAt', {
+        header: 'Started',
+        cell: (c) => formatDate(c.row.original.startedAt ?? c.getValue()),
+      }),
+      col.accessor('durationSec', {
+        header: 'Duration',
+        cell: (c) => formatDuration(c.getValue()),
+        sortingFn: (a, b) => nullsLast(a.original.durationSec, b.original.durationSec),
+      }),
       ...(['bestKnn20', 'knn20', 'knn1', 'linear'] as const).map((k) =>
         col.accessor(k, {
           header: { bestKnn20: 'Best 20-NN', knn20: 'Final 20-NN', knn1: '1-NN', linear: 'Linear' }[k],
@@ -142,19 +173,45 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
                 </a>
               )}
               <RunControls run={r} canResume={r.status === 'interrupted' || r.status === 'stopped'} compact />
-              <button type="button" className="small" onClick={() => setDialog({ kind: 'rename', run: r })} aria-label={`Rename ${r.name}`}>
+              <button
+                type="button"
+                className="small"
+                onClick={() => setDialog({ kind: 'rename', run: r })}
+                aria-label={`Rename ${r.name}`}
+              >
                 Rename
               </button>
-              <button type="button" className="small" onClick={() => setDialog({ kind: 'tags', run: r })} aria-label={`Edit tags of ${r.name}`}>
+              <button
+                type="button"
+                className="small"
+                onClick={() => setDialog({ kind: 'tags', run: r })}
+                aria-label={`Edit tags of ${r.name}`}
+              >
                 Tags
               </button>
-              <button type="button" className="small" onClick={() => exporter.mutate({ id: r.id, format: 'json' })} aria-label={`Export ${r.name} as JSON`}>
+              <button
+                type="button"
+                className="small"
+                onClick={() => exporter.mutate({ id: r.id, format: 'json' })}
+                aria-label={`Export ${r.name} as JSON`}
+              >
                 JSON
               </button>
-              <button type="button" className="small" onClick={() => exporter.mutate({ id: r.id, format: 'csv' })} aria-label={`Export ${r.name} as CSV`}>
+              <button
+                type="button"
+                className="small"
+                onClick={() => exporter.mutate({ id: r.id, format: 'csv' })}
+                aria-label={`Export ${r.name} as CSV`}
+              >
                 CSV
               </button>
-              <button type="button" className="small danger" onClick={() => setDialog({ kind: 'delete', run: r })} aria-label={`Delete ${r.name}`} disabled={r.status === 'running'}>
+              <button
+                type="button"
+                className="small danger"
+                onClick={() => setDialog({ kind: 'delete', run: r })}
+                aria-label={`Delete ${r.name}`}
+                disabled={r.status === 'running'}
+              >
                 Delete
               </button>
             </span>
@@ -189,11 +246,19 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
       <div className="toolbar">
         <label>
           Search
-          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="name, dataset, tag, notes" />
+          <input
+            type="search"
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+            placeholder="name, dataset, tag, notes"
+          />
         </label>
         <label>
           Status
-          <select value={statusFilter} onChange={(e) => table.getColumn('status')?.setFilterValue(e.target.value || undefined)}>
+          <select
+            value={statusFilter}
+            onChange={(e) => table.getColumn('status')?.setFilterValue(e.target.value || undefined)}
+          >
             <option value="">All</option>
             {RUN_STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -204,20 +269,32 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
         </label>
         <label>
           Method
-          <select value={methodFilter} onChange={(e) => table.getColumn('method')?.setFilterValue(e.target.value || undefined)}>
+          <select
+            value={methodFilter}
+            onChange={(e) => table.getColumn('method')?.setFilterValue(e.target.value || undefined)}
+          >
             <option value="">All</option>
             <option value="isd">ISD</option>
             <option value="moco">MoCo</option>
           </select>
         </label>
-        <button type="button" className="primary" disabled={chosen.length < 2 || chosen.length > 8} onClick={() => navigate({ page: 'compare', runIds: chosen })}>
+        <button
+          type="button"
+          className="primary"
+          disabled={chosen.length < 2 || chosen.length > 8}
+          onClick={() => navigate({ page: 'compare', runIds: chosen })}
+        >
           Compare selected ({chosen.length})
         </button>
         <span className="muted small" role="status">
           {rows.length} of {runs.length} runs
         </span>
       </div>
-      {exporter.isError && <p className="form-error" role="alert">Export failed: {errorMessage(exporter.error)}</p>}
+      {exporter.isError && (
+        <p className="form-error" role="alert">
+          Export failed: {errorMessage(exporter.error)}
+        </p>
+      )}
       <div className="table-wrap">
         <table aria-label="Runs">
           <thead>
@@ -227,7 +304,12 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
                   const sorted = h.column.getIsSorted();
                   const numeric = (h.column.columnDef.meta as ColumnMeta | undefined)?.numeric;
                   return (
-                    <th key={h.id} className={numeric ? 'num' : undefined} aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined} scope="col">
+                    <th
+                      key={h.id}
+                      className={numeric ? 'num' : undefined}
+                      aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}
+                      scope="col"
+                    >
                       {h.column.getCanSort() ? (
                         <button type="button" className="sort" onClick={h.column.getToggleSortingHandler()}>
                           {flexRender(h.column.columnDef.header, h.getContext())}
@@ -266,7 +348,10 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
         busy={rename.isPending}
         error={rename.isError ? errorMessage(rename.error) : null}
         onSubmit={(name) => dialog && rename.mutate({ id: dialog.run.id, name })}
-        onCancel={() => { setDialog(null); rename.reset(); }}
+        onCancel={() => {
+          setDialog(null);
+          rename.reset();
+        }}
       />
       <TextDialog
         open={dialog?.kind === 'tags'}
@@ -278,7 +363,10 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
         busy={tag.isPending}
         error={tag.isError ? errorMessage(tag.error) : null}
         onSubmit={(text) => dialog && tag.mutate({ id: dialog.run.id, tags: splitTags(text) })}
-        onCancel={() => { setDialog(null); tag.reset(); }}
+        onCancel={() => {
+          setDialog(null);
+          tag.reset();
+        }}
       />
       <ConfirmDialog
         open={dialog?.kind === 'delete'}
@@ -287,11 +375,12 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
         danger
         busy={remove.isPending}
         onConfirm={() => dialog && remove.mutate(dialog.run.id)}
-        onCancel={() => { setDialog(null); remove.reset(); }}
+        onCancel={() => {
+          setDialog(null);
+          remove.reset();
+        }}
       >
-        <p>
-          “{dialog?.run.name}” and its checkpoints will be deleted. This cannot be undone.
-        </p>
+        <p>“{dialog?.run.name}” and its checkpoints will be deleted. This cannot be undone.</p>
         {remove.isError && <p className="form-error">{errorMessage(remove.error)}</p>}
       </ConfirmDialog>
     </>

@@ -50,7 +50,9 @@ export function LiveRunPage({ runId }: { runId: string }) {
                 </div>
                 <div>
                   <dt>Time left</dt>
-                  <dd data-testid="live-eta">{r.status === 'running' ? formatDuration(latest?.etaSec ?? null) : '—'}</dd>
+                  <dd data-testid="live-eta">
+                    {r.status === 'running' ? formatDuration(latest?.etaSec ?? null) : '—'}
+                  </dd>
                 </div>
                 <div>
                   <dt>Elapsed</dt>
@@ -81,7 +83,11 @@ export function LiveRunPage({ runId }: { runId: string }) {
                   {r.error.message}
                 </p>
               )}
-              {!active && r.status === 'completed' && <p className="muted">Finished. Final 20-NN {formatPercent(r.knn20)}, best {formatPercent(r.bestKnn20)}.</p>}
+              {!active && r.status === 'completed' && (
+                <p className="muted">
+                  Finished. Final 20-NN {formatPercent(r.knn20)}, best {formatPercent(r.bestKnn20)}.
+                </p>
+              )}
             </section>
             <h2>Training</h2>
             <RunCurves query={curves} />

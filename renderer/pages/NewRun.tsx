@@ -30,7 +30,11 @@ const fieldId = (name: string) => `field-${name}`;
 
 export function NewRunPage() {
   const queryClient = useQueryClient();
-  const form = useForm<RunFormValues, unknown, RunConfig>({ resolver: zodResolver(runFormSchema), defaultValues: DEFAULT_FORM_VALUES, mode: 'onChange' });
+  const form = useForm<RunFormValues, unknown, RunConfig>({
+    resolver: zodResolver(runFormSchema),
+    defaultValues: DEFAULT_FORM_VALUES,
+    mode: 'onChange',
+  });
   const { register, handleSubmit, setValue, getValues, reset, setError, control, formState } = form;
   const values = useWatch({ control }) as RunFormValues;
   const datasets = useDatasets();
@@ -38,7 +42,8 @@ export function NewRunPage() {
   // Select a dataset that exists when the default one is missing.
   useEffect(() => {
     const list = datasets.data;
-    if (list && list.length > 0 && !list.some((d) => d.id === getValues('dataset'))) setValue('dataset', list[0]!.id, { shouldValidate: true });
+    if (list && list.length > 0 && !list.some((d) => d.id === getValues('dataset')))
+      setValue('dataset', list[0]!.id, { shouldValidate: true });
   }, [datasets.data, getValues, setValue]);
 
   const activePreset = PRESETS.find((p) => Object.entries(p.values).every(([k, v]) => values[k as FieldKey] === v))?.id;
@@ -51,7 +56,8 @@ export function NewRunPage() {
     },
     onError: (e) => {
       // Main validates again; a field it names is marked like the form's own errors.
-      if (e instanceof ApiError && e.field?.startsWith('config.')) setError(e.field.slice(7) as keyof RunFormValues, { message: e.message.replace(/^config\.\w+: /, '') });
+      if (e instanceof ApiError && e.field?.startsWith('config.'))
+        setError(e.field.slice(7) as keyof RunFormValues, { message: e.message.replace(/^config\.\w+: /, '') });
     },
   });
 
@@ -59,8 +65,15 @@ export function NewRunPage() {
     <div className="grid-2">
       <div>
         <h1>New run</h1>
-        <DatasetPicker value={values.dataset} onChange={(id) => setValue('dataset', id, { shouldValidate: true, shouldDirty: true })} />
-        {formState.errors.dataset && <p className="form-error" role="alert">{formState.errors.dataset.message}</p>}
+        <DatasetPicker
+          value={values.dataset}
+          onChange={(id) => setValue('dataset', id, { shouldValidate: true, shouldDirty: true })}
+        />
+        {formState.errors.dataset && (
+          <p className="form-error" role="alert">
+            {formState.errors.dataset.message}
+          </p>
+        )}
         <ImbalanceOptions
           datasetId={values.dataset || null}
           value={values.imbalance}
@@ -70,7 +83,12 @@ export function NewRunPage() {
         />
       </div>
 
-      <form className="card" onSubmit={handleSubmit((config) => start.mutate(config))} noValidate aria-labelledby="hp-heading">
+      <form
+        className="card"
+        onSubmit={handleSubmit((config) => start.mutate(config))}
+        noValidate
+        aria-labelledby="hp-heading"
+      >
         <h2 id="hp-heading">Hyperparameters</h2>
         <div className="presets" role="group" aria-label="Presets">
           {PRESETS.map((p) => (
@@ -101,7 +119,16 @@ export function NewRunPage() {
                 <div key={name} className={w.kind === 'checkbox' ? 'field checkbox' : 'field'}>
                   <label htmlFor={id}>{doc.label}</label>
                   {w.kind === 'number' ? (
-                    <input id={id} type="number" step={w.step} min={w.min} max={w.max} aria-invalid={!!error} aria-describedby={described} {...register(name, { valueAsNumber: true })} />
+                    <input
+                      id={id}
+                      type="number"
+                      step={w.step}
+                      min={w.min}
+                      max={w.max}
+                      aria-invalid={!!error}
+                      aria-describedby={described}
+                      {...register(name, { valueAsNumber: true })}
+                    />
                   ) : w.kind === 'select' ? (
                     <select id={id} aria-invalid={!!error} aria-describedby={described} {...register(name)}>
                       {w.options.map((o) => (
@@ -113,7 +140,13 @@ export function NewRunPage() {
                   ) : w.kind === 'checkbox' ? (
                     <input id={id} type="checkbox" aria-describedby={described} {...register(name)} />
                   ) : (
-                    <input id={id} type="text" aria-invalid={!!error} aria-describedby={described} {...register(name)} />
+                    <input
+                      id={id}
+                      type="text"
+                      aria-invalid={!!error}
+                      aria-describedby={described}
+                      {...register(name)}
+                    />
                   )}
                   <span id={`${id}-help`} className="help">
                     {doc.help}
@@ -164,7 +197,13 @@ function ErrorSummary({ errors }: { errors: FieldErrors<RunFormValues> }) {
       <ul>
         {entries.map(([name, e]) => (
           <li key={name}>
-            <a href={`#${fieldId(name)}`} onClick={(ev) => { ev.preventDefault(); document.getElementById(fieldId(name))?.focus(); }}>
+            <a
+              href={`#${fieldId(name)}`}
+              onClick={(ev) => {
+                ev.preventDefault();
+                document.getElementById(fieldId(name))?.focus();
+              }}
+            >
               {FIELD_DOCS[name as keyof typeof FIELD_DOCS]?.label ?? name}
             </a>
             : {friendlyMessage(e?.message as string)}
@@ -193,8 +232,13 @@ function Estimate({ values, valid }: { values: RunFormValues; valid: boolean }) 
   return (
     <span className="small" data-testid="run-estimate">
       About <strong>{formatDuration(e.seconds)}</strong> on {e.backend}
-      {system.data ? ` (${system.data.device})` : ''}: {e.steps.toLocaleString()} steps at {Math.round(e.imagesPerSec).toLocaleString()} images/s
-      {e.basis === 'assumed' ? ', a guess until this backend has been measured' : e.basis === 'benchmark' ? ', from a timed step' : ''}
+      {system.data ? ` (${system.data.device})` : ''}: {e.steps.toLocaleString()} steps at{' '}
+      {Math.round(e.imagesPerSec).toLocaleString()} images/s
+      {e.basis === 'assumed'
+        ? ', a guess until this backend has been measured'
+        : e.basis === 'benchmark'
+          ? ', from a timed step'
+          : ''}
     </span>
   );
 }

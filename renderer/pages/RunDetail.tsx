@@ -56,8 +56,16 @@ function Detail({ d }: { d: RunDetail }) {
           </button>
         </span>
       </div>
-      {exporter.isError && <p className="form-error" role="alert">Export failed: {errorMessage(exporter.error)}</p>}
-      {r.error && <p className="form-error" role="alert">{r.error.message}</p>}
+      {exporter.isError && (
+        <p className="form-error" role="alert">
+          Export failed: {errorMessage(exporter.error)}
+        </p>
+      )}
+      {r.error && (
+        <p className="form-error" role="alert">
+          {r.error.message}
+        </p>
+      )}
       <section className="card" aria-label="Summary">
         <dl className="stat-list">
           <Stat label="Method" value={`${formatMethod(r.method)} · ${r.arch}`} />
@@ -83,11 +91,21 @@ function Detail({ d }: { d: RunDetail }) {
             <thead>
               <tr>
                 <th scope="col">Epoch</th>
-                <th scope="col" className="num">Step</th>
-                <th scope="col" className="num">1-NN</th>
-                <th scope="col" className="num">20-NN</th>
-                <th scope="col" className="num">20-NN weighted</th>
-                <th scope="col" className="num">Linear</th>
+                <th scope="col" className="num">
+                  Step
+                </th>
+                <th scope="col" className="num">
+                  1-NN
+                </th>
+                <th scope="col" className="num">
+                  20-NN
+                </th>
+                <th scope="col" className="num">
+                  20-NN weighted
+                </th>
+                <th scope="col" className="num">
+                  Linear
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -107,13 +125,19 @@ function Detail({ d }: { d: RunDetail }) {
       )}
 
       <h2>Per-class 20-NN accuracy</h2>
-      {d.perClass ? <PerClass p={d.perClass} /> : <Empty title="No per-class accuracy yet">It is measured at the final evaluation.</Empty>}
+      {d.perClass ? (
+        <PerClass p={d.perClass} />
+      ) : (
+        <Empty title="No per-class accuracy yet">It is measured at the final evaluation.</Empty>
+      )}
 
       <h2>What the encoder learned</h2>
       {d.checkpoints.length > 0 ? (
         <NeighbourExplorer runId={r.id} method={r.method} />
       ) : (
-        <Empty title="No checkpoint yet">The neighbour gallery uses the run’s last checkpoint, written at the end of each epoch.</Empty>
+        <Empty title="No checkpoint yet">
+          The neighbour gallery uses the run’s last checkpoint, written at the end of each epoch.
+        </Empty>
       )}
 
       <h2>Configuration</h2>
@@ -122,7 +146,13 @@ function Detail({ d }: { d: RunDetail }) {
           <tbody>
             {configRows([d.config], FIELD_ORDER, false).map((row) => (
               <tr key={row.field}>
-                <th scope="row">{row.field in FIELD_DOCS ? FIELD_DOCS[row.field as keyof typeof FIELD_DOCS].label : row.field === 'dataset' ? 'Dataset' : 'Imbalance'}</th>
+                <th scope="row">
+                  {row.field in FIELD_DOCS
+                    ? FIELD_DOCS[row.field as keyof typeof FIELD_DOCS].label
+                    : row.field === 'dataset'
+                      ? 'Dataset'
+                      : 'Imbalance'}
+                </th>
                 <td className="mono">{row.values[0]}</td>
               </tr>
             ))}
@@ -144,19 +174,35 @@ function Stat({ label, value, testId }: { label: string; value: string; testId?:
 
 function PerClass({ p }: { p: PerClassAccuracy }) {
   const split = splitFrequentRare(p.trainCounts);
-  const rows = p.classNames.map((name, i) => ({ name, accuracy: p.knn20[i] ?? 0, group: split.rare.includes(i) ? 'rare' : 'frequent' }));
+  const rows = p.classNames.map((name, i) => ({
+    name,
+    accuracy: p.knn20[i] ?? 0,
+    group: split.rare.includes(i) ? 'rare' : 'frequent',
+  }));
   return (
     <div className="card">
       {!split.balanced && (
         <p>
-          Frequent classes: <strong>{formatPercent(meanOver(p.knn20, split.frequent))}</strong> · rare classes: <strong>{formatPercent(meanOver(p.knn20, split.rare))}</strong>
+          Frequent classes: <strong>{formatPercent(meanOver(p.knn20, split.frequent))}</strong> · rare classes:{' '}
+          <strong>{formatPercent(meanOver(p.knn20, split.rare))}</strong>
         </p>
       )}
       <BarChartCard
         title="Accuracy per class"
         xKey="name"
-        data={[...split.frequent, ...split.rare].map((i) => ({ name: rows[i]!.name, frequent: rows[i]!.group === 'frequent' ? rows[i]!.accuracy : null, rare: rows[i]!.group === 'rare' ? rows[i]!.accuracy : null }))}
-        series={split.balanced ? [{ key: 'frequent', name: '20-NN accuracy' }] : [{ key: 'frequent', name: 'frequent classes' }, { key: 'rare', name: 'rare classes', color: '#D55E00' }]}
+        data={[...split.frequent, ...split.rare].map((i) => ({
+          name: rows[i]!.name,
+          frequent: rows[i]!.group === 'frequent' ? rows[i]!.accuracy : null,
+          rare: rows[i]!.group === 'rare' ? rows[i]!.accuracy : null,
+        }))}
+        series={
+          split.balanced
+            ? [{ key: 'frequent', name: '20-NN accuracy' }]
+            : [
+                { key: 'frequent', name: 'frequent classes' },
+                { key: 'rare', name: 'rare classes', color: '#D55E00' },
+              ]
+        }
         format={(v) => `${(v * 100).toFixed(0)}%`}
         stacked
       />
@@ -184,13 +230,28 @@ function Notes({ runId, notes }: { runId: string; notes: string }) {
       <label htmlFor={id}>
         <strong>Notes</strong>
       </label>
-      <textarea id={id} value={text} onChange={(e) => setText(e.target.value)} rows={3} className="notes" maxLength={10_000} />
+      <textarea
+        id={id}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        rows={3}
+        className="notes"
+        maxLength={10_000}
+      />
       <div className="row">
         <button type="submit" disabled={save.isPending || text === notes}>
           Save notes
         </button>
-        {save.isSuccess && text === notes && <span className="small muted" role="status">Saved</span>}
-        {save.isError && <span className="form-error small" role="alert">{errorMessage(save.error)}</span>}
+        {save.isSuccess && text === notes && (
+          <span className="small muted" role="status">
+            Saved
+          </span>
+        )}
+        {save.isError && (
+          <span className="form-error small" role="alert">
+            {errorMessage(save.error)}
+          </span>
+        )}
       </div>
     </form>
   );

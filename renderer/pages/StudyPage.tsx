@@ -19,7 +19,11 @@ import { cellText, signedPoints } from '../lib/study-form';
 import './StudyPage.css';
 
 const METRIC_LABEL: Record<StudyMetric, string> = { knn1: '1-NN', knn20: '20-NN', linear: 'Linear' };
-const STATE_CLASS: Record<StudyState, string> = { running: 'status status-running', completed: 'status status-completed', incomplete: 'status status-stopped' };
+const STATE_CLASS: Record<StudyState, string> = {
+  running: 'status status-running',
+  completed: 'status status-completed',
+  incomplete: 'status status-stopped',
+};
 
 function StateBadge({ state }: { state: StudyState }) {
   return (
@@ -43,7 +47,9 @@ function StudiesHome() {
         <QueryView query={studies} loading="Loading studies…">
           {(list) =>
             list.length === 0 ? (
-              <Empty title="No studies yet">Start one with the form: the defaults finish in under an hour on a 2-core CPU.</Empty>
+              <Empty title="No studies yet">
+                Start one with the form: the defaults finish in under an hour on a 2-core CPU.
+              </Empty>
             ) : (
               <div className="table-wrap">
                 <table data-testid="study-list">
@@ -123,12 +129,23 @@ function StudyBody({ d }: { d: StudyDetail }) {
         </h1>
         <div className="actions">
           {state === 'running' && (
-            <button type="button" onClick={() => stop.mutate()} disabled={stop.isPending} title="Waiting runs leave the queue; the training run stops with a checkpoint">
+            <button
+              type="button"
+              onClick={() => stop.mutate()}
+              disabled={stop.isPending}
+              title="Waiting runs leave the queue; the training run stops with a checkpoint"
+            >
               Stop study
             </button>
           )}
           {state === 'incomplete' && (
-            <button type="button" className="primary" onClick={() => resume.mutate()} disabled={resume.isPending} title="Queues the runs that are not completed; completed runs are never redone">
+            <button
+              type="button"
+              className="primary"
+              onClick={() => resume.mutate()}
+              disabled={resume.isPending}
+              title="Queues the runs that are not completed; completed runs are never redone"
+            >
               Resume study
             </button>
           )}
@@ -146,10 +163,13 @@ function StudyBody({ d }: { d: StudyDetail }) {
         </p>
       )}
       <p className="small muted">
-        {d.spec.dataset} · {d.spec.methods.join(' vs ')} · profiles {d.spec.profiles.join(', ')} · seeds {d.spec.firstSeed}–{d.spec.firstSeed + d.spec.seeds - 1} · per run: {b.arch}, {b.epochs}{' '}
-        epoch(s), {b.trainLimit > 0 ? `${b.trainLimit} images` : 'the whole draw'}, batch {b.batchSize}, queue {b.queueSize}
+        {d.spec.dataset} · {d.spec.methods.join(' vs ')} · profiles {d.spec.profiles.join(', ')} · seeds{' '}
+        {d.spec.firstSeed}–{d.spec.firstSeed + d.spec.seeds - 1} · per run: {b.arch}, {b.epochs} epoch(s),{' '}
+        {b.trainLimit > 0 ? `${b.trainLimit} images` : 'the whole draw'}, batch {b.batchSize}, queue {b.queueSize}
         {b.linearEval ? ', linear probe' : ''}
-        {d.estimate ? ` · estimated ${formatDuration(d.estimate.seconds)} at ${Math.round(d.estimate.imagesPerSec)} images/s (${d.estimate.basis})` : ''}
+        {d.estimate
+          ? ` · estimated ${formatDuration(d.estimate.seconds)} at ${Math.round(d.estimate.imagesPerSec)} images/s (${d.estimate.basis})`
+          : ''}
       </p>
 
       <ProgressCard p={d.progress} />
@@ -194,7 +214,11 @@ function ProgressCard({ p }: { p: StudyProgress }) {
         )}
         <div>
           <dt>Training now</dt>
-          <dd>{a ? `${a.method} · ${a.profile} · seed ${a.seed}: ${a.totalSteps ? `step ${a.step}/${a.totalSteps}` : 'starting'}` : '—'}</dd>
+          <dd>
+            {a
+              ? `${a.method} · ${a.profile} · seed ${a.seed}: ${a.totalSteps ? `step ${a.step}/${a.totalSteps}` : 'starting'}`
+              : '—'}
+          </dd>
         </div>
         <div>
           <dt>{p.state === 'running' ? 'ETA' : 'Work left'}</dt>
@@ -207,13 +231,17 @@ function ProgressCard({ p }: { p: StudyProgress }) {
 
 function ResultsTable({ d }: { d: StudyDetail }) {
   const cols = (['knn1', 'knn20', 'linear'] as const).flatMap((metric) =>
-    (['all', 'frequent', 'rare'] as const).filter((group) => d.results.cells.some((c) => c.metric === metric && c.group === group)).map((group) => ({ metric, group })),
+    (['all', 'frequent', 'rare'] as const)
+      .filter((group) => d.results.cells.some((c) => c.metric === metric && c.group === group))
+      .map((group) => ({ metric, group })),
   );
   if (d.results.runs === 0) return <Empty title="No completed runs yet">The table fills in as runs complete.</Empty>;
   return (
     <div className="table-wrap">
       <table className="study-table" data-testid="study-results">
-        <caption className="small muted">Accuracy in %, mean ± sample std over seeds (hover for min, max and each run), kNN on the balanced test set.</caption>
+        <caption className="small muted">
+          Accuracy in %, mean ± sample std over seeds (hover for min, max and each run), kNN on the balanced test set.
+        </caption>
         <thead>
           <tr>
             <th>Profile</th>
@@ -232,7 +260,12 @@ function ResultsTable({ d }: { d: StudyDetail }) {
                 <td className="mono">{profile}</td>
                 <td>{method}</td>
                 {cols.map((c) => {
-                  const cell = cellText(d.results.cells.find((x) => x.profile === profile && x.method === method && x.metric === c.metric && x.group === c.group));
+                  const cell = cellText(
+                    d.results.cells.find(
+                      (x) =>
+                        x.profile === profile && x.method === method && x.metric === c.metric && x.group === c.group,
+                    ),
+                  );
                   return (
                     <td key={`${c.metric}-${c.group}`} className="num" title={cell.title}>
                       {cell.text}
@@ -249,7 +282,8 @@ function ResultsTable({ d }: { d: StudyDetail }) {
 }
 
 function PairedTable({ d }: { d: StudyDetail }) {
-  if (d.results.paired.length === 0) return <Empty title="No paired comparison">The study needs both ISD and MoCo.</Empty>;
+  if (d.results.paired.length === 0)
+    return <Empty title="No paired comparison">The study needs both ISD and MoCo.</Empty>;
   return (
     <>
       <ul className="study-verdicts" data-testid="study-verdicts">
@@ -261,7 +295,9 @@ function PairedTable({ d }: { d: StudyDetail }) {
       </ul>
       <div className="table-wrap">
         <table className="study-table" data-testid="study-paired">
-          <caption className="small muted">Points of accuracy; 95% confidence interval from Student’s t over the seeds (wide with few seeds).</caption>
+          <caption className="small muted">
+            Points of accuracy; 95% confidence interval from Student’s t over the seeds (wide with few seeds).
+          </caption>
           <thead>
             <tr>
               <th>Profile</th>
@@ -281,7 +317,9 @@ function PairedTable({ d }: { d: StudyDetail }) {
                 <td>{p.group}</td>
                 <td className="num">{p.pairs}</td>
                 <td className="num">{signedPoints(p.mean)}</td>
-                <td className="num">{p.ciLow === null ? '—' : `${signedPoints(p.ciLow)} to ${signedPoints(p.ciHigh)}`}</td>
+                <td className="num">
+                  {p.ciLow === null ? '—' : `${signedPoints(p.ciLow)} to ${signedPoints(p.ciHigh)}`}
+                </td>
                 <td className="study-reading" title={p.verdict}>
                   {p.short}
                 </td>
@@ -349,7 +387,13 @@ function RunsTable({ d }: { d: StudyDetail }) {
                 <td>{r.runId ? <a href={href({ page: 'run', runId: r.runId })}>{r.method}</a> : r.method}</td>
                 <td className="mono">{r.profile}</td>
                 <td className="num">{r.seed}</td>
-                <td>{r.status === 'missing' ? <span className="status status-stopped">not created</span> : <StatusBadge status={r.status} />}</td>
+                <td>
+                  {r.status === 'missing' ? (
+                    <span className="status status-stopped">not created</span>
+                  ) : (
+                    <StatusBadge status={r.status} />
+                  )}
+                </td>
                 <td className="num">{total ? `${step}/${total}` : '—'}</td>
                 <td className="num">{formatPercent(r.knn1)}</td>
                 <td className="num">{formatPercent(r.knn20)}</td>

@@ -30,12 +30,22 @@ function batchMatMul(args: KernelArgs, shipped: tf.KernelFunc): tf.TensorInfo {
   const made: tf.TensorInfo[] = [];
   if (transposeA) made.push((a = swapLast(wasm, a)));
   if (transposeB) made.push((b = swapLast(wasm, b)));
-  const out = shipped({ inputs: { a, b }, backend: wasm, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+  const out = shipped({
+    inputs: { a, b },
+    backend: wasm,
+    attrs: { ...attrs, transposeA: false, transposeB: false },
+  }) as tf.TensorInfo;
   release(wasm, ...made);
   return out;
 }
 
 export function batchMatMulKernels(shipped: (name: string) => tf.KernelFunc): tf.KernelConfig[] {
   const own = shipped('BatchMatMul');
-  return [{ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => batchMatMul(args, own)) as tf.KernelFunc }];
+  return [
+    {
+      kernelName: 'BatchMatMul',
+      backendName: 'wasm',
+      kernelFunc: ((args: KernelArgs) => batchMatMul(args, own)) as tf.KernelFunc,
+    },
+  ];
 }

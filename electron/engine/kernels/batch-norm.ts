@@ -55,12 +55,18 @@ function channelAffine(x: tf.Tensor, scale: tf.Tensor1D, shift: tf.Tensor1D | nu
  * gamma, beta [C]. Gradients reach x, gamma and beta; mean and variance carry none (use them for
  * the running statistics). Call inside tf.tidy.
  */
-export function batchNormTraining<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, opts: BatchNormTrainingOptions = {}): BatchNormTrainingResult<T> {
+export function batchNormTraining<T extends tf.Tensor>(
+  x: T,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  opts: BatchNormTrainingOptions = {},
+): BatchNormTrainingResult<T> {
   const epsilon = opts.epsilon ?? 1e-5;
   const relu = opts.relu ?? false;
   const c = x.shape[x.shape.length - 1];
   if (x.rank < 2) throw new Error(`batchNormTraining needs [B, ..., C], got shape [${x.shape}]`);
-  if (gamma.size !== c || beta.size !== c) throw new Error(`gamma and beta must have ${c} values, got ${gamma.size} and ${beta.size}`);
+  if (gamma.size !== c || beta.size !== c)
+    throw new Error(`gamma and beta must have ${c} values, got ${gamma.size} and ${beta.size}`);
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = x.size / c;
   // The statistics leave customGrad's inner tidy through keep(); they are re-owned below.

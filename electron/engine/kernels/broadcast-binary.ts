@@ -33,7 +33,12 @@ function asImage(big: tf.TensorInfo): tf.TensorInfo {
 }
 
 /** x·scale + bias per channel, with scale and bias given as JS arrays of length C. */
-function channelAffine(wasm: BackendWasm, big: tf.TensorInfo, scale: Float32Array, bias: Float32Array | null): tf.TensorInfo {
+function channelAffine(
+  wasm: BackendWasm,
+  big: tf.TensorInfo,
+  scale: Float32Array,
+  bias: Float32Array | null,
+): tf.TensorInfo {
   const c = scale.length;
   const filter = wasm.makeOutput([1, 1, c, 1], 'float32', undefined, scale);
   const inputs: Record<string, tf.TensorInfo> = { x: asImage(big), filter };
@@ -79,18 +84,34 @@ function binary(op: Op, args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInf
     case 'Multiply':
       return channelAffine(wasm, big, v, null);
     case 'RealDiv':
-      return channelAffine(wasm, big, v.map((d) => 1 / d), null);
+      return channelAffine(
+        wasm,
+        big,
+        v.map((d) => 1 / d),
+        null,
+      );
     case 'Add':
       return channelAffine(wasm, big, new Float32Array(c).fill(1), v);
     case 'Sub':
       // a − v = a·1 + (−v);  v − b = b·(−1) + v
-      return bigIsA ? channelAffine(wasm, big, new Float32Array(c).fill(1), v.map((d) => -d)) : channelAffine(wasm, big, new Float32Array(c).fill(-1), v);
+      return bigIsA
+        ? channelAffine(
+            wasm,
+            big,
+            new Float32Array(c).fill(1),
+            v.map((d) => -d),
+          )
+        : channelAffine(wasm, big, new Float32Array(c).fill(-1), v);
   }
 }
 
 export function broadcastBinaryKernels(shipped: (name: string) => tf.KernelFunc): tf.KernelConfig[] {
   return (['Multiply', 'Add', 'Sub', 'RealDiv'] as const).map((op) => {
     const fallback = shipped(op);
-    return { kernelName: op, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => binary(op, args, fallback)) as tf.KernelFunc };
+    return {
+      kernelName: op,
+      backendName: 'wasm',
+      kernelFunc: ((args: KernelArgs) => binary(op, args, fallback)) as tf.KernelFunc,
+    };
   });
 }

@@ -17,12 +17,68 @@ const cases: Case[] = [
   [4, 6, 6, 3, 3, 1, 1, 'valid'],
   [3, 6, 5, 16, 1, 3, 2, 'same'],
   [2, 8, 8, 3, 4, 2, 2, 'same'],
-  [1, 6, 7, 3, 16, 3, 1, [[0, 0], [1, 2], [0, 1], [0, 0]]],
-  [2, 10, 10, 16, 3, 3, 2, [[0, 0], [2, 1], [1, 0], [0, 0]]],
-  [2, 5, 5, 3, 3, 3, 1, [[0, 0], [3, 0], [0, 3], [0, 0]]], // padding past the filter: the input gradient's fallback path
+  [
+    1,
+    6,
+    7,
+    3,
+    16,
+    3,
+    1,
+    [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  ],
+  [
+    2,
+    10,
+    10,
+    16,
+    3,
+    3,
+    2,
+    [
+      [0, 0],
+      [2, 1],
+      [1, 0],
+      [0, 0],
+    ],
+  ],
+  [
+    2,
+    5,
+    5,
+    3,
+    3,
+    3,
+    1,
+    [
+      [0, 0],
+      [3, 0],
+      [0, 3],
+      [0, 0],
+    ],
+  ], // padding past the filter: the input gradient's fallback path
   [4, 20, 20, 16, 32, 3, 2, 'same'],
   [8, 14, 14, 32, 64, 1, 2, 'same'],
-  [4, 12, 12, 8, 16, 3, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]], // the engine's resnet: symmetric k//2 padding
+  [
+    4,
+    12,
+    12,
+    8,
+    16,
+    3,
+    2,
+    [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  ], // the engine's resnet: symmetric k//2 padding
 ];
 
 function name([n, h, w, ci, co, k, s, p]: Case): string {
@@ -30,7 +86,12 @@ function name([n, h, w, ci, co, k, s, p]: Case): string {
 }
 
 /** Both gradients of conv2d through the kernel registry of the current backend. */
-function gradients(c: Case, xv: Float32Array, wv: Float32Array, dyv: Float32Array): { dx: Float32Array; dW: Float32Array; outShape: number[] } {
+function gradients(
+  c: Case,
+  xv: Float32Array,
+  wv: Float32Array,
+  dyv: Float32Array,
+): { dx: Float32Array; dW: Float32Array; outShape: number[] } {
   const [n, h, w, ci, co, k, s, p] = c;
   return tf.tidy(() => {
     const x = tf.tensor4d(xv, [n, h, w, ci]);
@@ -51,9 +112,27 @@ describe('conv2d gradients on wasm match the cpu backend', () => {
   it.each([
     ...cases.map((c) => [name(c), c, false] as const),
     // The filter gradient split into groups of 16 images (lowered threshold so small shapes split).
-    ...([[32, 6, 6, 8, 8, 3, 1, 'same'], [48, 8, 8, 3, 16, 3, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]], [32, 6, 6, 16, 8, 1, 2, 'same']] as Case[]).map(
-      (c) => [`${name(c)}, filter gradient by image groups`, c, true] as const,
-    ),
+    ...(
+      [
+        [32, 6, 6, 8, 8, 3, 1, 'same'],
+        [
+          48,
+          8,
+          8,
+          3,
+          16,
+          3,
+          2,
+          [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ],
+        ],
+        [32, 6, 6, 16, 8, 1, 2, 'same'],
+      ] as Case[]
+    ).map((c) => [`${name(c)}, filter gradient by image groups`, c, true] as const),
   ])('%s', async (_label, c, grouped) => {
     if (grouped) process.env.ISD_WASM_DW_GROUP_BYTES = '256';
     else delete process.env.ISD_WASM_DW_GROUP_BYTES;

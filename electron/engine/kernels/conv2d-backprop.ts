@@ -43,7 +43,15 @@ function explicitPad(top: number, bottom: number, left: number, right: number): 
 }
 
 /** dx [N, H, W, Ci] from dy [N, Ho, Wo, Co] and filter [kh, kw, Ci, Co]. */
-function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function conv2DBackpropInput({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const wasm = backend as BackendWasm;
   const dy = inputs.dy as tf.TensorInfo;
   const filter = inputs.filter as tf.TensorInfo;
@@ -76,7 +84,17 @@ function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: tf.NamedTenso
       wasm,
       'PadV2',
       { x: view(dy, [n, ho, 1, wo, 1, co]) },
-      { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
     );
     src = view(dilated, [n, srcH, srcW, co]);
   }
@@ -127,7 +145,12 @@ function axisPhases(k: number, s: number, pad: number): AxisPhases {
  * per dy value and channel pair where the dilated form does 36 (and the direct sum 9).
  * Null when the input size is not a multiple of the stride (the result would need a crop).
  */
-function backpropInputStrided(wasm: BackendWasm, dy: tf.TensorInfo, filter: tf.TensorInfo, info: ConvInfo): tf.TensorInfo | null {
+function backpropInputStrided(
+  wasm: BackendWasm,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: ConvInfo,
+): tf.TensorInfo | null {
   const { strideHeight: s, strideWidth: sw, filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w } = info;
   const { outHeight: ho, outWidth: wo, inChannels: ci, outChannels: co } = info;
   if (s !== sw || h % s !== 0 || w % s !== 0) return null;
@@ -161,7 +184,12 @@ function backpropInputStrided(wasm: BackendWasm, dy: tf.TensorInfo, filter: tf.T
     }
   }
   const gInfo = wasm.makeOutput([th, tw, co, depth], 'float32', undefined, g);
-  const z = call(wasm, 'Conv2D', { x: dy, filter: gInfo }, { strides: [1, 1], pad: explicitPad(top, bottom, left, right), dataFormat: 'NHWC', dilations: [1, 1] });
+  const z = call(
+    wasm,
+    'Conv2D',
+    { x: dy, filter: gInfo },
+    { strides: [1, 1], pad: explicitPad(top, bottom, left, right), dataFormat: 'NHWC', dilations: [1, 1] },
+  );
   release(wasm, gInfo);
   // DepthToSpace as a transpose (the shipped DepthToSpace is ~10× slower): z [N·P, Q, s, s·Ci] with
   // axes (row phase r, column phase r'·ci) → [N·P, s, Q, s·Ci], which is dx [N, s·P, s·Q, Ci].
@@ -172,7 +200,15 @@ function backpropInputStrided(wasm: BackendWasm, dy: tf.TensorInfo, filter: tf.T
 }
 
 /** dW [kh, kw, Ci, Co] from x [N, H, W, Ci] and dy [N, Ho, Wo, Co]. */
-function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function conv2DBackpropFilter({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const wasm = backend as BackendWasm;
   const x = inputs.x as tf.TensorInfo;
   const dy = inputs.dy as tf.TensorInfo;
@@ -194,7 +230,20 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: tf.NamedTens
   let grad = dy;
   let padded: tf.TensorInfo | null = null;
   if (extraRows > 0 || extraCols > 0) {
-    padded = call(wasm, 'PadV2', { x: dy }, { paddings: [[0, 0], [0, extraRows], [0, extraCols], [0, 0]], constantValue: 0 });
+    padded = call(
+      wasm,
+      'PadV2',
+      { x: dy },
+      {
+        paddings: [
+          [0, 0],
+          [0, extraRows],
+          [0, extraCols],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     grad = padded;
     ho += extraRows;
     wo += extraCols;
@@ -212,7 +261,12 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: tf.NamedTens
     const xT = transpose(wasm, x, [3, 1, 2, 0]); // [Ci, H, W, N]
     const dyT = transpose(wasm, grad, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
     if (padded !== null) release(wasm, padded);
-    out = call(wasm, 'Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw] });
+    out = call(
+      wasm,
+      'Conv2D',
+      { x: xT, filter: dyT },
+      { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw] },
+    );
     release(wasm, xT, dyT);
   } else {
     // The same, summed over groups of images: [G, n, ·, ·] transposed so that each group's
@@ -225,7 +279,12 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: tf.NamedTens
     for (let k = 0; k < groups; k++) {
       const xg = copyBlock(wasm, xT, k, [ci, h, w, g]);
       const dyg = copyBlock(wasm, dyT, k, [ho, wo, g, co]);
-      const part = call(wasm, 'Conv2D', { x: xg, filter: dyg }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw] });
+      const part = call(
+        wasm,
+        'Conv2D',
+        { x: xg, filter: dyg },
+        { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw] },
+      );
       release(wasm, xg, dyg);
       const pv = heapF32(wasm, part);
       for (let i = 0; i < sum.length; i++) sum[i] += pv[i];
@@ -278,7 +337,11 @@ function copyBlock(wasm: BackendWasm, x: tf.TensorInfo, k: number, shape: number
 }
 
 let shippedInput: tf.KernelFunc | undefined;
-function shippedBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+function shippedBackpropInput(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
   if (shippedInput === undefined) throw new Error('wasm backend has no Conv2DBackpropInput kernel');
   return shippedInput(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
 }

@@ -5,9 +5,19 @@ import { initBackend } from '../backend';
 import { maxRelativeError, onBackend, randomArray } from './kernel-test-support';
 
 /** Runs f on fresh tensors from the same values on the cpu backend and on wasm; checks values, shapes and leaks. */
-async function compare(shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor, seed: number, tol = 1e-5): Promise<void> {
+async function compare(
+  shapes: number[][],
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  seed: number,
+  tol = 1e-5,
+): Promise<void> {
   const rng = new Rng(seed);
-  const values = shapes.map((s) => randomArray(rng, s.reduce((p, d) => p * d, 1)));
+  const values = shapes.map((s) =>
+    randomArray(
+      rng,
+      s.reduce((p, d) => p * d, 1),
+    ),
+  );
   const run = () =>
     tf.tidy(() => {
       const y = f(...values.map((v, i) => tf.tensor(v, shapes[i])));
@@ -55,11 +65,46 @@ describe('wasm kernels replaced for speed give the cpu backend results', () => {
     ['[C] divided by x (shipped)', [[16], big4], (v: tf.Tensor, x: tf.Tensor) => tf.div(v, tf.add(tf.abs(x), 0.5))],
     ['mul by [H, W, C] (shipped)', [big4, [12, 12, 16]], (x: tf.Tensor, v: tf.Tensor) => tf.mul(x, v)],
     ['mul same shape (shipped)', [big4, big4], (x: tf.Tensor, v: tf.Tensor) => tf.mul(x, v)],
-    ['matMul', [[64, 32], [32, 48]], (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)],
-    ['matMul transposeB', [[64, 32], [48, 32]], (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true)],
-    ['matMul transposeA', [[32, 64], [32, 48]], (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, false)],
-    ['matMul both transposed', [[32, 64], [48, 32]], (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, true)],
-    ['batched matMul transposeB', [[3, 20, 8], [3, 24, 8]], (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true)],
+    [
+      'matMul',
+      [
+        [64, 32],
+        [32, 48],
+      ],
+      (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    ],
+    [
+      'matMul transposeB',
+      [
+        [64, 32],
+        [48, 32],
+      ],
+      (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true),
+    ],
+    [
+      'matMul transposeA',
+      [
+        [32, 64],
+        [32, 48],
+      ],
+      (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, false),
+    ],
+    [
+      'matMul both transposed',
+      [
+        [32, 64],
+        [48, 32],
+      ],
+      (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, true),
+    ],
+    [
+      'batched matMul transposeB',
+      [
+        [3, 20, 8],
+        [3, 24, 8],
+      ],
+      (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true),
+    ],
   ] as [string, number[][], (...xs: tf.Tensor[]) => tf.Tensor][])('%s', async (_name, shapes, f) => {
     await compare(shapes, f, shapes.flat().reduce((p, d) => p * 31 + d, 7) % 100000);
   });

@@ -62,12 +62,21 @@ function reduceLeading(name: 'Sum' | 'Mean', args: KernelArgs, fallback: tf.Kern
   if (split === null) return fallback(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   const [a, b] = split;
   const c = x.shape[x.shape.length - 1];
-  const pooled = call(wasm, 'AvgPool', { x: view(x, [a, b, 1, c]) }, { filterSize: [b, 1], strides: [1, 1], pad: 'valid' }); // [A, 1, 1, C]
+  const pooled = call(
+    wasm,
+    'AvgPool',
+    { x: view(x, [a, b, 1, c]) },
+    { filterSize: [b, 1], strides: [1, 1], pad: 'valid' },
+  ); // [A, 1, 1, C]
   let out: tf.TensorInfo;
   if (a === 1) {
     out = pooled;
   } else {
-    out = fallback({ inputs: { x: view(pooled, [a, c]) }, backend: wasm, attrs: { axis: [0], keepDims: false } }) as tf.TensorInfo; // [C]
+    out = fallback({
+      inputs: { x: view(pooled, [a, c]) },
+      backend: wasm,
+      attrs: { axis: [0], keepDims: false },
+    }) as tf.TensorInfo; // [C]
     release(wasm, pooled);
   }
   if (name === 'Sum') {
@@ -87,7 +96,15 @@ export function reductionKernels(shipped: (name: string) => tf.KernelFunc): tf.K
   const sum = shipped('Sum');
   const mean = shipped('Mean');
   return [
-    { kernelName: 'Sum', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceLeading('Sum', args, sum)) as tf.KernelFunc },
-    { kernelName: 'Mean', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => reduceLeading('Mean', args, mean)) as tf.KernelFunc },
+    {
+      kernelName: 'Sum',
+      backendName: 'wasm',
+      kernelFunc: ((args: KernelArgs) => reduceLeading('Sum', args, sum)) as tf.KernelFunc,
+    },
+    {
+      kernelName: 'Mean',
+      backendName: 'wasm',
+      kernelFunc: ((args: KernelArgs) => reduceLeading('Mean', args, mean)) as tf.KernelFunc,
+    },
   ];
 }

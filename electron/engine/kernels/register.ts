@@ -22,7 +22,18 @@ function shipped(name: string): tf.KernelFunc {
 let registered: string[] | null = null;
 
 /** Kernels that replace a shipped one and may be left out (ISD_WASM_KERNELS_OFF) to measure what each gives. */
-export const OPTIONAL_KERNELS = ['Conv2DBackpropInput', 'Sum', 'Mean', 'Multiply', 'Add', 'Sub', 'RealDiv', 'BatchMatMul', 'Identity', 'Cast'] as const;
+export const OPTIONAL_KERNELS = [
+  'Conv2DBackpropInput',
+  'Sum',
+  'Mean',
+  'Multiply',
+  'Add',
+  'Sub',
+  'RealDiv',
+  'BatchMatMul',
+  'Identity',
+  'Cast',
+] as const;
 
 /**
  * Idempotent. Call before the wasm backend starts (initBackend does), so that setup functions run.
@@ -32,13 +43,26 @@ export const OPTIONAL_KERNELS = ['Conv2DBackpropInput', 'Sum', 'Mean', 'Multiply
  */
 export function registerWasmTrainingKernels(): string[] {
   if (registered !== null) return registered;
-  const off = new Set((process.env.ISD_WASM_KERNELS_OFF ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const off = new Set(
+    (process.env.ISD_WASM_KERNELS_OFF ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   for (const name of off) {
     if (!(OPTIONAL_KERNELS as readonly string[]).includes(name)) {
-      throw new IsdError('BAD_INPUT', `ISD_WASM_KERNELS_OFF: '${name}' is not one of ${OPTIONAL_KERNELS.join(', ')}`, { field: 'ISD_WASM_KERNELS_OFF' });
+      throw new IsdError('BAD_INPUT', `ISD_WASM_KERNELS_OFF: '${name}' is not one of ${OPTIONAL_KERNELS.join(', ')}`, {
+        field: 'ISD_WASM_KERNELS_OFF',
+      });
     }
   }
-  const all = [...conv2dBackpropKernels(), ...reductionKernels(shipped), ...broadcastBinaryKernels(shipped), ...batchMatMulKernels(shipped), ...zeroCopyKernels(shipped)];
+  const all = [
+    ...conv2dBackpropKernels(),
+    ...reductionKernels(shipped),
+    ...broadcastBinaryKernels(shipped),
+    ...batchMatMulKernels(shipped),
+    ...zeroCopyKernels(shipped),
+  ];
   const configs = all.filter((c) => !off.has(c.kernelName));
   for (const config of configs) {
     // The shipped kernel's setup (cwrap of its C function) still runs at backend start, so that

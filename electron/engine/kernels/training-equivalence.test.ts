@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../rng';
 import { initBackend } from '../backend';
-import { createTrainingStep, type Method, type TrainingStep, type TrainingStepOptions, type TrainingStepState } from '../training-step';
+import {
+  createTrainingStep,
+  type Method,
+  type TrainingStep,
+  type TrainingStepOptions,
+  type TrainingStepState,
+} from '../training-step';
 import { randomArray, tinyStepOptions } from './kernel-test-support';
 
 const B = 8;
@@ -32,7 +38,12 @@ const GROUPS: [string, (name: string) => boolean][] = [
 ];
 
 /** ‖Δwasm − Δcpu‖ / ‖Δcpu‖ over a group's variables, Δ being what one step changed from `before`. */
-function changeError(before: TrainingStepState, wasm: TrainingStepState, cpu: TrainingStepState, inGroup: (name: string) => boolean): number {
+function changeError(
+  before: TrainingStepState,
+  wasm: TrainingStepState,
+  cpu: TrainingStepState,
+  inGroup: (name: string) => boolean,
+): number {
   let diff = 0;
   let norm = 0;
   before.variables.forEach((v, k) => {
@@ -67,45 +78,51 @@ describe('the engine trains the same on wasm (with our kernels) and on cpu', () 
     ['moco', 5],
     ['isd', 11],
     ['moco', 11],
-  ] as [Method, number][])('%s, data %i: every step gives the same loss and the same update from a shared state', async (method, dataSeed) => {
-    const rng = new Rng(dataSeed);
-    const xs = Array.from({ length: 6 }, () => randomArray(rng, B * SIZE * SIZE));
-    const tensorsBefore = tf.memory().numTensors;
-    const wasm = createTrainingStep(options(method));
-    await tf.setBackend('cpu');
-    const cpu = createTrainingStep(options(method));
-    await tf.setBackend('wasm');
-    const losses: number[] = [];
-    const overTight: string[] = []; // 'step i: group error' where a change differs by 1e-4 or more
-    try {
-      for (let i = 0; i < STEPS; i++) {
-        const before = await wasm.readState();
-        const wasmLoss = stepOn(wasm, xs, i);
-        await tf.setBackend('cpu');
-        let cpuLoss: number;
-        try {
-          cpu.loadState(before);
-          cpuLoss = stepOn(cpu, xs, i);
-        } finally {
-          await tf.setBackend('wasm');
+  ] as [Method, number][])(
+    '%s, data %i: every step gives the same loss and the same update from a shared state',
+    async (method, dataSeed) => {
+      const rng = new Rng(dataSeed);
+      const xs = Array.from({ length: 6 }, () => randomArray(rng, B * SIZE * SIZE));
+      const tensorsBefore = tf.memory().numTensors;
+      const wasm = createTrainingStep(options(method));
+      await tf.setBackend('cpu');
+      const cpu = createTrainingStep(options(method));
+      await tf.setBackend('wasm');
+      const losses: number[] = [];
+      const overTight: string[] = []; // 'step i: group error' where a change differs by 1e-4 or more
+      try {
+        for (let i = 0; i < STEPS; i++) {
+          const before = await wasm.readState();
+          const wasmLoss = stepOn(wasm, xs, i);
+          await tf.setBackend('cpu');
+          let cpuLoss: number;
+          try {
+            cpu.loadState(before);
+            cpuLoss = stepOn(cpu, xs, i);
+          } finally {
+            await tf.setBackend('wasm');
+          }
+          losses.push(wasmLoss);
+          expect(Number.isFinite(wasmLoss)).toBe(true);
+          expect(
+            Math.abs(wasmLoss - cpuLoss) / Math.abs(cpuLoss),
+            `step ${i + 1}: loss ${wasmLoss} vs ${cpuLoss}`,
+          ).toBeLessThan(1e-4);
+          const [afterWasm, afterCpu] = [await wasm.readState(), await cpu.readState()];
+          for (const [group, inGroup] of GROUPS) {
+            const error = changeError(before, afterWasm, afterCpu, inGroup);
+            expect(error, `step ${i + 1}: ${group}`).toBeLessThan(3e-2);
+            if (error >= 1e-4) overTight.push(`step ${i + 1}: ${group} ${error.toExponential(1)}`);
+          }
         }
-        losses.push(wasmLoss);
-        expect(Number.isFinite(wasmLoss)).toBe(true);
-        expect(Math.abs(wasmLoss - cpuLoss) / Math.abs(cpuLoss), `step ${i + 1}: loss ${wasmLoss} vs ${cpuLoss}`).toBeLessThan(1e-4);
-        const [afterWasm, afterCpu] = [await wasm.readState(), await cpu.readState()];
-        for (const [group, inGroup] of GROUPS) {
-          const error = changeError(before, afterWasm, afterCpu, inGroup);
-          expect(error, `step ${i + 1}: ${group}`).toBeLessThan(3e-2);
-          if (error >= 1e-4) overTight.push(`step ${i + 1}: ${group} ${error.toExponential(1)}`);
-        }
+      } finally {
+        wasm.dispose();
+        cpu.dispose();
       }
-    } finally {
-      wasm.dispose();
-      cpu.dispose();
-    }
-    expect(new Set(overTight.map((e) => e.split(':')[0])).size, overTight.join('; ')).toBeLessThanOrEqual(1);
-    // The losses move: the steps really train (a frozen model would repeat its loss on repeated inputs).
-    expect(new Set(losses.map((l) => l.toFixed(6))).size).toBeGreaterThan(1);
-    expect(tf.memory().numTensors - tensorsBefore).toBe(0);
-  });
+      expect(new Set(overTight.map((e) => e.split(':')[0])).size, overTight.join('; ')).toBeLessThanOrEqual(1);
+      // The losses move: the steps really train (a frozen model would repeat its loss on repeated inputs).
+      expect(new Set(losses.map((l) => l.toFixed(6))).size).toBeGreaterThan(1);
+      expect(tf.memory().numTensors - tensorsBefore).toBe(0);
+    },
+  );
 });

@@ -26,7 +26,10 @@ interface WasmApi {
 const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type CWrap = (name: string, ret: string | null, args: string[]) => (...a: number[]) => number;
-type EmscriptenModule = tfwasm.BackendWasm['wasm'] & { cwrap: CWrap; PThread?: { runningWorkers: { unref(): void }[] } };
+type EmscriptenModule = tfwasm.BackendWasm['wasm'] & {
+  cwrap: CWrap;
+  PThread?: { runningWorkers: { unref(): void }[] };
+};
 type WasmImports = { env: Record<string, unknown> };
 interface FactoryConfig {
   locateFile: (file: string) => string;
@@ -61,7 +64,9 @@ export function threadsSupported(): boolean {
 /** Writes the package's pthread worker script to a file Node's Worker can start (once per content). */
 function pthreadWorkerFile(dir: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { wasmWorkerContents } = require(path.join(dir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(path.join(dir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
   // The script is stored in a template literal, where its "\n" escapes became real newlines.
   const source = wasmWorkerContents.replace(/\n/g, '\\n');
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
@@ -77,15 +82,24 @@ function pthreadWorkerFile(dir: string): string {
 async function loadModule(dir: string, threads: number, simd: boolean): Promise<EmscriptenModule> {
   const threaded = threads > 1;
   const script = threaded ? 'tfjs-backend-wasm-threaded-simd' : 'tfjs-backend-wasm';
-  const wasmFile = threaded ? 'tfjs-backend-wasm-threaded-simd.wasm' : simd ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm';
+  const wasmFile = threaded
+    ? 'tfjs-backend-wasm-threaded-simd.wasm'
+    : simd
+      ? 'tfjs-backend-wasm-simd.wasm'
+      : 'tfjs-backend-wasm.wasm';
   const binary = fs.readFileSync(path.join(dir, 'wasm-out', wasmFile));
   // Emscripten's Node glue adds process listeners that rethrow every uncaught error from inside its
   // own one-line source (printing 50 kB of it); Node's defaults do the same minus the noise.
-  const before = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };
+  const before = {
+    uncaughtException: process.listeners('uncaughtException'),
+    unhandledRejection: process.listeners('unhandledRejection'),
+  };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const factory = require(path.join(dir, 'wasm-out', `${script}.js`)) as Factory;
-  for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
-  for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
+  for (const l of process.listeners('uncaughtException'))
+    if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
+  for (const l of process.listeners('unhandledRejection'))
+    if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
   const worker = threaded ? pthreadWorkerFile(dir) : '';
   const module = await factory({
     locateFile: (file) => (file.endsWith('.worker.js') ? worker : path.join(dir, 'wasm-out', file)),
@@ -136,7 +150,9 @@ export function registerWasmBackend(threads: number): void {
           note = `the threaded wasm build failed to start (${e instanceof Error ? e.message : String(e)}): running on one thread`;
         }
       } else if (wanted > 1) {
-        note = simd ? 'this runtime has no shared WebAssembly memory (wasm threads): running on one thread' : 'this runtime has no wasm SIMD: running the plain build on one thread';
+        note = simd
+          ? 'this runtime has no shared WebAssembly memory (wasm threads): running on one thread'
+          : 'this runtime has no wasm SIMD: running the plain build on one thread';
       }
       module ??= await loadModule(dir, 1, simd);
       tfwasm.setThreadsCount(module.PThread ? wanted : 1);

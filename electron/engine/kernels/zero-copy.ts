@@ -24,7 +24,9 @@ export function zeroCopyKernels(shipped: (name: string) => tf.KernelFunc): tf.Ke
       backendName: 'wasm',
       kernelFunc: ((args: KernelArgs) => {
         const x = args.inputs.x as tf.TensorInfo;
-        return x.dtype === 'string' ? identity(args as Parameters<tf.KernelFunc>[0]) : shared(args.backend as BackendWasm, x);
+        return x.dtype === 'string'
+          ? identity(args as Parameters<tf.KernelFunc>[0])
+          : shared(args.backend as BackendWasm, x);
       }) as tf.KernelFunc,
     },
     {
@@ -32,7 +34,9 @@ export function zeroCopyKernels(shipped: (name: string) => tf.KernelFunc): tf.Ke
       backendName: 'wasm',
       kernelFunc: ((args: KernelArgs) => {
         const x = args.inputs.x as tf.TensorInfo;
-        return x.dtype === args.attrs?.dtype && x.dtype !== 'string' ? shared(args.backend as BackendWasm, x) : cast(args as Parameters<tf.KernelFunc>[0]);
+        return x.dtype === args.attrs?.dtype && x.dtype !== 'string'
+          ? shared(args.backend as BackendWasm, x)
+          : cast(args as Parameters<tf.KernelFunc>[0]);
       }) as tf.KernelFunc,
     },
   ];

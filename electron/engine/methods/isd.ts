@@ -5,7 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** From similarities already taken: simQ, simK [B, K] (unit vectors · queue). */
-export function isdLossFromSimilarities(simQ: tf.Tensor2D, simK: tf.Tensor2D, tempStudent: number, tempTeacher: number): tf.Scalar {
+export function isdLossFromSimilarities(
+  simQ: tf.Tensor2D,
+  simK: tf.Tensor2D,
+  tempStudent: number,
+  tempTeacher: number,
+): tf.Scalar {
   return tf.tidy(() => {
     const logPq = tf.logSoftmax(tf.div(simQ, tempStudent)); // [B, K]
     const logPk = tf.logSoftmax(tf.div(simK, tempTeacher)); // [B, K]
@@ -16,7 +21,13 @@ export function isdLossFromSimilarities(simQ: tf.Tensor2D, simK: tf.Tensor2D, te
 }
 
 /** q, k [B, D] L2-normalised (student prediction, teacher key), queue [K, D] → scalar loss. */
-export function isdLoss(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, tempStudent: number, tempTeacher: number): tf.Scalar {
+export function isdLoss(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  queue: tf.Tensor2D,
+  tempStudent: number,
+  tempTeacher: number,
+): tf.Scalar {
   return tf.tidy(() => {
     const simQ = tf.matMul(q, queue, false, true) as tf.Tensor2D; // [B, K]
     const simK = tf.matMul(k, queue, false, true) as tf.Tensor2D; // [B, K]

@@ -79,7 +79,17 @@ describe('losses against a float64 reference', () => {
 
   it('hand-worked case: one query, positive aligned, two orthogonal negatives', () => {
     // logits [1, 0, 0]/T with T = 1: loss = −log(e / (e + 2))
-    const got = value(() => mocoLoss(tf.tensor2d([[1, 0]]), tf.tensor2d([[1, 0]]), tf.tensor2d([[0, 1], [0, -1]]), 1));
+    const got = value(() =>
+      mocoLoss(
+        tf.tensor2d([[1, 0]]),
+        tf.tensor2d([[1, 0]]),
+        tf.tensor2d([
+          [0, 1],
+          [0, -1],
+        ]),
+        1,
+      ),
+    );
     expect(got).toBeCloseTo(-Math.log(Math.E / (Math.E + 2)), 6);
   });
 });

@@ -5,7 +5,11 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** From similarities already taken: positive [B, 1] = q·k, negatives [B, K] = q·Qᵀ. */
-export function mocoLossFromSimilarities(positive: tf.Tensor2D, negatives: tf.Tensor2D, temperature: number): tf.Scalar {
+export function mocoLossFromSimilarities(
+  positive: tf.Tensor2D,
+  negatives: tf.Tensor2D,
+  temperature: number,
+): tf.Scalar {
   return tf.tidy(() => {
     const logits = tf.div(tf.concat([positive, negatives], 1), temperature); // [B, 1 + K]
     const logProb = tf.logSoftmax(logits); // [B, 1 + K]

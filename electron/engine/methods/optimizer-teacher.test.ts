@@ -41,7 +41,11 @@ describe('SGD with momentum and the EMA teacher', () => {
     store.add('student.proj.b', tf.tensor1d([3]), true);
     store.add('student.pred.w', tf.tensor1d([7]), true);
     createTeacherFromStudent(store);
-    expect(store.list('teacher.').map((e) => e.name)).toEqual(['teacher.backbone.w', 'teacher.backbone.runningMean', 'teacher.proj.b']);
+    expect(store.list('teacher.').map((e) => e.name)).toEqual([
+      'teacher.backbone.w',
+      'teacher.backbone.runningMean',
+      'teacher.proj.b',
+    ]);
     expect(store.list('teacher.').every((e) => !e.trainable)).toBe(true);
     const pairs = teacherPairs(store);
     expect(pairs.map((p) => p.name)).toEqual(['student.backbone.w', 'student.proj.b']);

@@ -17,7 +17,11 @@ export class SgdMomentum {
     readonly momentum: number,
     readonly weightDecay: number,
   ) {
-    this.slots = params.map((p) => ({ param: p.variable, buffer: store.add(MOMENTUM_PREFIX + p.name, tf.zerosLike(p.variable), false), name: p.name }));
+    this.slots = params.map((p) => ({
+      param: p.variable,
+      buffer: store.add(MOMENTUM_PREFIX + p.name, tf.zerosLike(p.variable), false),
+      name: p.name,
+    }));
   }
 
   /** The variables this optimizer updates, in order (the varList for tf.variableGrads). */

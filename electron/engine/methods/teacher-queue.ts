@@ -94,7 +94,8 @@ export class TeacherQueue {
 
   /** Restores pointer and labels from a checkpoint (the keys come back with the other variables). */
   restore(pointer: number, labels: ArrayLike<number>): void {
-    if (!Number.isInteger(pointer) || pointer < 0 || pointer >= this.size) throw new Error(`queue pointer ${pointer} outside 0…${this.size - 1}`);
+    if (!Number.isInteger(pointer) || pointer < 0 || pointer >= this.size)
+      throw new Error(`queue pointer ${pointer} outside 0…${this.size - 1}`);
     if (labels.length !== this.size) throw new Error(`${labels.length} queue labels for a queue of ${this.size}`);
     this.labels.set(labels);
     this.ptr = pointer;

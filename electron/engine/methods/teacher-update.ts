@@ -19,17 +19,23 @@ export function teacherPairs(store: ParamStore, studentPrefix = 'student.', teac
     const rest = e.name.slice(studentPrefix.length);
     if (!e.trainable || !(rest.startsWith('backbone.') || rest.startsWith('proj.'))) continue;
     const teacher = store.get(teacherPrefix + rest);
-    if (teacher.shape.join() !== e.variable.shape.join()) throw new Error(`teacher ${rest} has shape [${teacher.shape}], student [${e.variable.shape}]`);
+    if (teacher.shape.join() !== e.variable.shape.join())
+      throw new Error(`teacher ${rest} has shape [${teacher.shape}], student [${e.variable.shape}]`);
     pairs.push({ name: e.name, student: e.variable, teacher });
   }
   return pairs;
 }
 
 /** Creates the teacher as a copy of the student's backbone and projection (parameters and running statistics), none trainable. */
-export function createTeacherFromStudent(store: ParamStore, studentPrefix = 'student.', teacherPrefix = 'teacher.'): void {
+export function createTeacherFromStudent(
+  store: ParamStore,
+  studentPrefix = 'student.',
+  teacherPrefix = 'teacher.',
+): void {
   for (const e of store.list(studentPrefix)) {
     const rest = e.name.slice(studentPrefix.length);
-    if (rest.startsWith('backbone.') || rest.startsWith('proj.')) store.add(teacherPrefix + rest, tf.clone(e.variable), false);
+    if (rest.startsWith('backbone.') || rest.startsWith('proj.'))
+      store.add(teacherPrefix + rest, tf.clone(e.variable), false);
   }
 }
 

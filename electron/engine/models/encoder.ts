@@ -18,7 +18,11 @@ export interface EncoderSpec {
   predictor: MlpHeadSpec;
 }
 
-export function encoderSpec(arch: Arch, channels: number, opts: { baseWidth?: number; embedDim?: number } = {}): EncoderSpec {
+export function encoderSpec(
+  arch: Arch,
+  channels: number,
+  opts: { baseWidth?: number; embedDim?: number } = {},
+): EncoderSpec {
   const backbone = backboneSpec(arch, channels, opts.baseWidth);
   const d = backbone.featureDim;
   const e = opts.embedDim ?? EMBED_DIM;
@@ -42,7 +46,13 @@ export function encoderFeatures(scope: ParamScope, spec: EncoderSpec, x: tf.Tens
 }
 
 /** Projection [B, embedDim], then through the predictor when `withPredictor`; not normalised. */
-export function encoderEmbedding(scope: ParamScope, spec: EncoderSpec, x: tf.Tensor4D, mode: ForwardMode, withPredictor: boolean): tf.Tensor2D {
+export function encoderEmbedding(
+  scope: ParamScope,
+  spec: EncoderSpec,
+  x: tf.Tensor4D,
+  mode: ForwardMode,
+  withPredictor: boolean,
+): tf.Tensor2D {
   const projected = mlpHeadForward(scope.child('proj'), encoderFeatures(scope, spec, x, mode), mode);
   return withPredictor ? mlpHeadForward(scope.child('pred'), projected, mode) : projected;
 }

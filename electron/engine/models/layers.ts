@@ -77,7 +77,19 @@ export function initLinear(scope: ParamScope, inDim: number, outDim: number, rng
 export function conv2d(scope: ParamScope, x: tf.Tensor4D, stride: number): tf.Tensor4D {
   const w = scope.get('w') as tf.Tensor4D;
   const p = Math.floor(w.shape[0] / 2);
-  return tf.conv2d(x, w, stride, p === 0 ? 'valid' : [[0, 0], [p, p], [p, p], [0, 0]]);
+  return tf.conv2d(
+    x,
+    w,
+    stride,
+    p === 0
+      ? 'valid'
+      : [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ],
+  );
 }
 
 /**
@@ -85,7 +97,12 @@ export function conv2d(scope: ParamScope, x: tf.Tensor4D, stride: number): tf.Te
  * normalise with the batch statistics (the fused op of kernels/batch-norm.ts, with its own gradient)
  * and move the running ones (assigned as a side effect: not on the loss's gradient path).
  */
-export function batchNorm<T extends tf.Tensor>(scope: ParamScope, x: T, mode: ForwardMode, opts: { relu?: boolean } = {}): T {
+export function batchNorm<T extends tf.Tensor>(
+  scope: ParamScope,
+  x: T,
+  mode: ForwardMode,
+  opts: { relu?: boolean } = {},
+): T {
   const gamma = scope.get('gamma');
   const beta = scope.get('beta');
   const runningMean = scope.get('runningMean');

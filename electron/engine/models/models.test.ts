@@ -20,12 +20,17 @@ describe('functional models', () => {
     const spec = backboneSpec('resnet20', 3);
     initBackbone(new ParamScope(store, 'b.', true), spec, new Rng(0));
     // conv 270,256 (stem 432, stages 13,824 + 50,688 + 202,752, shortcuts 512 + 2,048) + BN γ/β 1,568
-    const trainable = store.list().filter((e) => e.trainable).reduce((n, e) => n + e.variable.size, 0);
+    const trainable = store
+      .list()
+      .filter((e) => e.trainable)
+      .reduce((n, e) => n + e.variable.size, 0);
     expect(trainable).toBe(271_824);
     expect(store.has('b.stage2.block0.shortcut.conv.w')).toBe(true);
     expect(store.has('b.stage2.block1.shortcut.conv.w')).toBe(false);
     expect(store.get('b.stage1.block0.bn1.runningVar').shape).toEqual([16]);
-    const y = tf.tidy(() => backboneForward(new ParamScope(store, 'b.', true), spec, tf.zeros([2, 28, 28, 3]), { training: false }));
+    const y = tf.tidy(() =>
+      backboneForward(new ParamScope(store, 'b.', true), spec, tf.zeros([2, 28, 28, 3]), { training: false }),
+    );
     expect(y.shape).toEqual([2, 64]);
     y.dispose();
     store.dispose();
@@ -38,7 +43,9 @@ describe('functional models', () => {
       const scope = new ParamScope(store, 's.', true);
       initEncoder(scope, spec, new Rng(0), true);
       expect(spec.backbone.stages.map((s) => s.width)).toEqual([8, 16, 32, 64]);
-      const out = tf.tidy(() => encoderEmbedding(scope, spec, tf.randomNormal([4, 16, 16, c]), { training: true }, true));
+      const out = tf.tidy(() =>
+        encoderEmbedding(scope, spec, tf.randomNormal([4, 16, 16, c]), { training: true }, true),
+      );
       expect(out.shape).toEqual([4, 128]);
       out.dispose();
       store.dispose();
@@ -105,7 +112,9 @@ describe('functional models', () => {
         const { mean, variance } = tf.moments(xx, [0, 1, 2]);
         return tf.relu(tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b));
       };
-      const grads = tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plain(xx, g, b), tf.tensor(rv, shape))))([x, gamma, beta]);
+      const grads = tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(plain(xx, g, b), tf.tensor(rv, shape))),
+      )([x, gamma, beta]);
       const { mean, variance } = tf.moments(x, [0, 1, 2]);
       const runningMean = tf.mul(mean, 0.1);
       const runningVar = tf.add(0.9, tf.mul(variance, (0.1 * 100) / 99)); // unbiased: n = 100 per channel
@@ -118,12 +127,27 @@ describe('functional models', () => {
       y = tf.keep(batchNorm(scope, x, { training: true }, { relu: true }));
       return tf.sum(tf.mul(y, r)) as tf.Scalar;
     }, [x, gamma, beta]);
-    const got = [y!, grads[x.name], grads[gamma.name], grads[beta.name], store.get('bn.runningMean'), store.get('bn.runningVar')].map((t) => t.dataSync() as Float32Array);
-    ['y', 'dx', 'dgamma', 'dbeta', 'runningMean', 'runningVar'].forEach((what, i) => expect(maxRelativeError(got[i], reference[i]), what).toBeLessThan(1e-5));
+    const got = [
+      y!,
+      grads[x.name],
+      grads[gamma.name],
+      grads[beta.name],
+      store.get('bn.runningMean'),
+      store.get('bn.runningVar'),
+    ].map((t) => t.dataSync() as Float32Array);
+    ['y', 'dx', 'dgamma', 'dbeta', 'runningMean', 'runningVar'].forEach((what, i) =>
+      expect(maxRelativeError(got[i], reference[i]), what).toBeLessThan(1e-5),
+    );
     // Inference: the running statistics, then relu.
-    const [rm, rvar, g, b] = [store.get('bn.runningMean'), store.get('bn.runningVar'), gamma, beta].map((t) => t.dataSync());
-    const inference = tf.tidy(() => batchNorm(scope, tf.tensor(xv, shape), { training: false }, { relu: true }).dataSync());
-    const want = Float32Array.from(xv, (v, i) => Math.max(0, ((v - rm[i % 3]) / Math.sqrt(rvar[i % 3] + 1e-5)) * g[i % 3] + b[i % 3]));
+    const [rm, rvar, g, b] = [store.get('bn.runningMean'), store.get('bn.runningVar'), gamma, beta].map((t) =>
+      t.dataSync(),
+    );
+    const inference = tf.tidy(() =>
+      batchNorm(scope, tf.tensor(xv, shape), { training: false }, { relu: true }).dataSync(),
+    );
+    const want = Float32Array.from(xv, (v, i) =>
+      Math.max(0, ((v - rm[i % 3]) / Math.sqrt(rvar[i % 3] + 1e-5)) * g[i % 3] + b[i % 3]),
+    );
     expect(maxRelativeError(inference, want)).toBeLessThan(1e-5);
     tf.dispose([y!, value, x, r, ...Object.values(grads)]);
     store.dispose();

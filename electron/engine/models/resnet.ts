@@ -59,7 +59,9 @@ export function backboneSpec(arch: Arch, channels: number, baseWidth?: number): 
       { width: 8 * w, blocks: 2, stride: 2 },
     ];
   } else {
-    throw new IsdError('BAD_INPUT', `unknown architecture "${String(arch)}": use resnet20 or resnet18`, { field: 'arch' });
+    throw new IsdError('BAD_INPUT', `unknown architecture "${String(arch)}": use resnet20 or resnet18`, {
+      field: 'arch',
+    });
   }
   if (!Number.isInteger(stages[0].width) || stages[0].width < 1) {
     throw new IsdError('BAD_INPUT', `base width must be a whole number ≥ 1, got ${baseWidth}`, { field: 'width' });
@@ -70,9 +72,13 @@ export function backboneSpec(arch: Arch, channels: number, baseWidth?: number): 
 /** Throws a BAD_INPUT IsdError naming imageSize when the encoders cannot take [h, w]. */
 export function checkInputSize(h: number, w: number): void {
   if (!Number.isInteger(h) || !Number.isInteger(w) || h < MIN_INPUT_SIZE || w < MIN_INPUT_SIZE) {
-    throw new IsdError('BAD_INPUT', `image size ${h}×${w} is too small: the encoders need at least ${MIN_INPUT_SIZE}×${MIN_INPUT_SIZE}`, {
-      field: 'imageSize',
-    });
+    throw new IsdError(
+      'BAD_INPUT',
+      `image size ${h}×${w} is too small: the encoders need at least ${MIN_INPUT_SIZE}×${MIN_INPUT_SIZE}`,
+      {
+        field: 'imageSize',
+      },
+    );
   }
 }
 
