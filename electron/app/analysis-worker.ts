@@ -254,14 +254,12 @@ async function teacherSimilarity(
     probability: histogram(probability, 0, pmax, req.bins),
     cosine: histogram(cosine, -1, 1, req.bins),
     effectiveAnchors: Math.exp(entropy),
-    topAnchors: order
-      .slice(0, req.top)
-      .map((i) => ({
-        queueIndex: i,
-        cosine: cosine[i],
-        probability: probability[i],
-        label: labels[i] >= 0 ? labels[i] : null,
-      })),
+    topAnchors: order.slice(0, req.top).map((i) => ({
+      queueIndex: i,
+      cosine: cosine[i],
+      probability: probability[i],
+      label: labels[i] >= 0 ? labels[i] : null,
+    })),
   };
 }
 
