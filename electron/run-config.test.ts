@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, formatImbalance, parseImbalance, runConfigSchema, validateRunConfig } from './run-config';
+import {
+  checkAgainstDataset,
+  DEFAULT_RUN_CONFIG,
+  formatImbalance,
+  KNN_K,
+  MIN_MEANINGFUL_TEST_IMAGES,
+  parseImbalance,
+  runConfigSchema,
+  validateRunConfig,
+} from './run-config';
 
 describe('validateRunConfig', () => {
   it('accepts the defaults and fills omitted fields from them', () => {
@@ -63,5 +72,44 @@ describe('imbalance specs', () => {
     for (const t of ['longtail', 'longtail:0.5', 'dominant:3', 'dominant:0:10', 'dominant:2:1.5', 'zipf:2']) {
       expect(() => parseImbalance(t), t).toThrow(/imbalance must be/);
     }
+  });
+});
+
+describe('checkAgainstDataset', () => {
+  const sizes = { trainImages: 20, bankImages: 20, testImages: 2 };
+
+  it('names the batch and queue a 20-image training set cannot hold, and offers the fix', () => {
+    const c = checkAgainstDataset({ batchSize: 64, queueSize: 1024, trainLimit: 0 }, sizes);
+    expect(c.errors).toEqual([
+      { field: 'batchSize', message: 'Batch size must be at most 20 for this dataset (20 training images)' },
+      { field: 'queueSize', message: 'Queue size must be at most 20 for this dataset (20 training images)' },
+    ]);
+    expect(c.fix).toEqual({ batchSize: 16, queueSize: 16 });
+    const fixed = checkAgainstDataset({ ...c.fix!, trainLimit: 0 }, sizes);
+    expect(fixed.errors).toEqual([]);
+    expect(fixed.fix).toBeNull();
+    expect(validateRunConfig({ ...c.fix }).ok).toBe(true);
+  });
+
+  it('counts the train limit, keeps a batch that fits, and skips fields that are not numbers yet', () => {
+    const big = { trainImages: 10_000, bankImages: 10_000, testImages: 2_000 };
+    const c = checkAgainstDataset({ batchSize: 32, queueSize: 4096, trainLimit: 1000 }, big);
+    expect(c.errors.map((e) => e.field)).toEqual(['queueSize']);
+    expect(c.fix).toEqual({ batchSize: 32, queueSize: 992 });
+    expect(c.warnings).toEqual([]);
+    expect(checkAgainstDataset({ batchSize: NaN, queueSize: 64, trainLimit: 0 }, big).errors).toEqual([]);
+  });
+
+  it('warns when the test split is too small for a meaningful kNN, or there is none', () => {
+    const w = checkAgainstDataset({ batchSize: 16, queueSize: 16, trainLimit: 0 }, sizes).warnings;
+    expect(w.map((x) => x.message)).toEqual([
+      `Only 2 test images: each moves kNN accuracy by 50.0 points, too coarse to compare runs (${MIN_MEANINGFUL_TEST_IMAGES}+ is meaningful).`,
+    ]);
+    const small = checkAgainstDataset({ batchSize: 4, queueSize: 8, trainLimit: 0 }, { ...sizes, bankImages: 12 });
+    expect(small.warnings[0]!.message).toMatch(`${KNN_K}-NN votes over fewer than ${KNN_K}`);
+    const none = checkAgainstDataset({ batchSize: 4, queueSize: 8, trainLimit: 0 }, { ...sizes, testImages: 0 });
+    expect(none.warnings.map((x) => x.message)).toEqual([
+      'No labelled test split: the run trains but reports no kNN accuracy.',
+    ]);
   });
 });

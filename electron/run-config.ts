@@ -222,3 +222,82 @@ export function validateRunConfig(
     })),
   };
 }
+
+// ── checks against the chosen dataset ──────────────────────────────────────────────────────────
+
+/** The k of the k-NN accuracy the app reports (20-NN, engine/evaluate.ts). */
+export const KNN_K = 20;
+/** Below this many labelled test images a kNN accuracy moves in steps too coarse to compare runs by. */
+export const MIN_MEANINGFUL_TEST_IMAGES = 100;
+
+/** The sizes of the chosen dataset a config is checked against (main and the form both compute them). */
+export interface DatasetSizes {
+  /** Training images after the imbalance draw, before trainLimit. */
+  trainImages: number;
+  /** Labelled images of the training split: the kNN bank (0 when unlabeled). */
+  bankImages: number;
+  /** Labelled test images the kNN evaluation scores (0: none, so no kNN accuracy). */
+  testImages: number;
+}
+
+export interface DatasetCheck {
+  /** The run cannot train as configured: main refuses it, the form marks the field. */
+  errors: ConfigIssue[];
+  /** The run trains, but its accuracy will say little. */
+  warnings: ConfigIssue[];
+  /** Values that clear every error (batch and queue size), when errors exist. */
+  fix: Partial<Pick<RunConfig, 'batchSize' | 'queueSize'>> | null;
+}
+
+/** Images one epoch trains on: the draw, then the first trainLimit. */
+export function imagesTrainedOn(config: Pick<RunConfig, 'trainLimit'>, sizes: DatasetSizes): number {
+  return config.trainLimit > 0 ? Math.min(sizes.trainImages, config.trainLimit) : sizes.trainImages;
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/**
+ * Batch and queue size against the images the run trains on, and the kNN sets against k and a
+ * meaningful accuracy. Fields that are not yet whole numbers are skipped (the schema marks them).
+ */
+export function checkAgainstDataset(
+  config: Partial<Pick<RunConfig, 'batchSize' | 'queueSize' | 'trainLimit'>>,
+  sizes: DatasetSizes,
+): DatasetCheck {
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const trainLimit = isCount(config.trainLimit) ? config.trainLimit : 0;
+  const n = imagesTrainedOn({ trainLimit }, sizes);
+  const what = `${n.toLocaleString('en')} training image${n === 1 ? '' : 's'}`;
+  const batch = isCount(config.batchSize) ? config.batchSize : null;
+  const queue = isCount(config.queueSize) ? config.queueSize : null;
+  if (n === 0) {
+    errors.push({ field: 'dataset', message: 'This dataset leaves no training images (after the draw and limit)' });
+    return { errors, warnings, fix: null };
+  }
+  if (batch !== null && batch > n)
+    errors.push({ field: 'batchSize', message: `Batch size must be at most ${n} for this dataset (${what})` });
+  // The queue holds keys of earlier batches: more slots than images would hold the same images twice.
+  if (queue !== null && queue > n)
+    errors.push({ field: 'queueSize', message: `Queue size must be at most ${n} for this dataset (${what})` });
+  if (sizes.testImages === 0)
+    warnings.push({ field: 'dataset', message: 'No labelled test split: the run trains but reports no kNN accuracy.' });
+  else {
+    if (sizes.bankImages < KNN_K)
+      warnings.push({
+        field: 'dataset',
+        message: `Only ${sizes.bankImages} labelled training images: ${KNN_K}-NN votes over fewer than ${KNN_K} neighbours.`,
+      });
+    if (sizes.testImages < MIN_MEANINGFUL_TEST_IMAGES)
+      warnings.push({
+        field: 'dataset',
+        message: `Only ${sizes.testImages} test image${sizes.testImages === 1 ? '' : 's'}: each moves kNN accuracy by ${(100 / sizes.testImages).toFixed(1)} points, too coarse to compare runs (${MIN_MEANINGFUL_TEST_IMAGES}+ is meaningful).`,
+      });
+  }
+  if (errors.length === 0) return { errors, warnings, fix: null };
+  // The largest power of two that fits, and the largest queue that fits and is a multiple of it.
+  const fixedBatch = batch !== null && batch <= n ? batch : 2 ** Math.floor(Math.log2(n));
+  const wantQueue = queue ?? fixedBatch;
+  const fixedQueue = Math.max(fixedBatch, Math.floor(Math.min(wantQueue, n) / fixedBatch) * fixedBatch);
+  return { errors, warnings, fix: { batchSize: fixedBatch, queueSize: fixedQueue } };
+}

@@ -16,9 +16,11 @@ import {
   type RequestOutput,
   type Result,
 } from '../contract';
+import { DEFAULT_RUN_CONFIG } from '../run-config';
 import { createAppServices, type AppServices } from './services';
 import { dispatchRequest } from './dispatch';
 
+const DEFAULT_EPOCHS = DEFAULT_RUN_CONFIG.epochs;
 const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
 const TINY = { dataset: 'sample', trainLimit: 64, batchSize: 16, queueSize: 64, epochs: 1, imageSize: 0 };
 /** 2 epochs × 16 steps: long enough to pause, resume and stop in the middle. */
@@ -178,7 +180,7 @@ describe('system info and estimates', () => {
 
   it('estimates from the training images after the draw and limit', async () => {
     const e = await call('runs.estimate', {
-      config: { dataset: 'sample', imbalance: 'longtail:10', batchSize: 128, epochs: 3 },
+      config: { dataset: 'sample', imbalance: 'longtail:10', batchSize: 128, queueSize: 2048, epochs: 3 },
     });
     const kept = (await call('datasets.imbalancePreview', { id: 'sample', imbalance: 'longtail:10' })).total;
     expect(e.steps).toBe(Math.floor(kept / 128) * 3);
@@ -187,6 +189,38 @@ describe('system info and estimates', () => {
     expect(
       await fail('runs.estimate', { config: { dataset: 'sample', trainLimit: 10, batchSize: 16, queueSize: 64 } }),
     ).toMatchObject({ code: 'BAD_INPUT', field: 'config.batchSize' });
+  });
+
+  it('refuses a batch or queue larger than a 22-image folder, on start and estimate, writing no run', async () => {
+    const root = path.join(dir, 'tiny-folder');
+    for (const [cls, value] of [
+      ['dark', 30],
+      ['light', 220],
+    ] as const) {
+      fs.mkdirSync(path.join(root, cls), { recursive: true });
+      for (let i = 0; i < 11; i++)
+        await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: value, g: value, b: value - i } } })
+          .png()
+          .toFile(path.join(root, cls, `${i}.png`));
+    }
+    const entry = await call('datasets.add', { path: root });
+    const summary = await call('datasets.inspect', { id: entry.id });
+    const n = summary.splits.train.images;
+    const before = app.store.listRuns().total;
+    for (const channel of ['runs.start', 'runs.estimate'] as const) {
+      const big = await fail(channel, { config: { dataset: entry.id, batchSize: 64, queueSize: 64 } });
+      expect(big).toMatchObject({ code: 'BAD_INPUT', field: 'config.batchSize' });
+      expect(big.message).toBe(
+        `config.batchSize: Batch size must be at most ${n} for this dataset (${n} training images)`,
+      );
+      const queue = await fail(channel, { config: { dataset: entry.id, batchSize: 8, queueSize: 64 } });
+      expect(queue).toMatchObject({ code: 'BAD_INPUT', field: 'config.queueSize' });
+    }
+    expect(app.store.listRuns().total).toBe(before);
+    // The form's one-click fix is accepted by main.
+    const fixed = await call('runs.estimate', { config: { dataset: entry.id, batchSize: 16, queueSize: 16 } });
+    expect(fixed.steps).toBe(Math.floor(n / 16) * DEFAULT_EPOCHS);
+    await call('datasets.remove', { id: entry.id });
   });
 });
 

@@ -30,7 +30,15 @@ import { startEngineRun } from '../engine/run-engine';
 import { recordGroupEvals } from '../study/group-evals';
 import { StudyService, type StudyChannel } from '../study/study-service';
 import { IsdError } from '../errors';
-import { DEFAULT_RUN_CONFIG, parseImbalance, validateRunConfig, type RunConfig } from '../run-config';
+import {
+  checkAgainstDataset,
+  DEFAULT_RUN_CONFIG,
+  imagesTrainedOn,
+  parseImbalance,
+  validateRunConfig,
+  type DatasetSizes,
+  type RunConfig,
+} from '../run-config';
 import { openRunStore, type RunStore, type RunSummary as StoredRunSummary } from '../store';
 import { AnalysisClient } from './analysis-client';
 import type { EvaluateResult, NeighboursResult, TeacherSimilarityResult, ImagePixels } from './analysis-worker';
@@ -207,11 +215,11 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     return checked.config;
   }
 
-  /** Images one epoch trains on: the dataset's training split after the imbalance draw and trainLimit. */
-  async function trainImageCount(config: RunConfig): Promise<number> {
+  /** The chosen dataset's sizes a config is checked against (checkAgainstDataset). */
+  async function datasetSizes(config: RunConfig): Promise<DatasetSizes> {
     const { path: p } = await datasets.resolve(config.dataset, 'config.dataset');
     const ds = await datasets.load(p);
-    let n = ds.train.count;
+    let trainImages = ds.train.count;
     const spec = parseImbalance(config.imbalance);
     if (spec.kind !== 'none') {
       if (!ds.train.labels || !ds.classNames)
@@ -219,12 +227,29 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
           field: 'config.imbalance',
         });
       try {
-        n = imbalanceCounts(countClasses(ds.train.labels, ds.classNames.length), spec).reduce((a, b) => a + b, 0);
+        trainImages = imbalanceCounts(countClasses(ds.train.labels, ds.classNames.length), spec).reduce(
+          (a, b) => a + b,
+          0,
+        );
       } catch (err) {
         throw new IsdError('BAD_INPUT', `config.imbalance: ${(err as Error).message}`, { field: 'config.imbalance' });
       }
     }
-    return config.trainLimit > 0 ? Math.min(n, config.trainLimit) : n;
+    const labelled = !!ds.train.labels && !!ds.test?.labels;
+    return {
+      trainImages,
+      bankImages: labelled ? ds.train.count : 0,
+      testImages: labelled ? ds.test!.count : 0,
+    };
+  }
+
+  /** Refuses a config the dataset cannot train (the form shows the same check before anything is sent). */
+  async function checkedForDataset(config: RunConfig): Promise<DatasetSizes> {
+    const sizes = await datasetSizes(config);
+    const first = checkAgainstDataset(config, sizes).errors[0];
+    if (first)
+      throw new IsdError('BAD_INPUT', `config.${first.field}: ${first.message}`, { field: `config.${first.field}` });
+    return sizes;
   }
 
   /** Everything the analysis worker needs about a finished run's final checkpoint. */
@@ -281,6 +306,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
       const { entry } = await datasets.resolve(config.dataset, 'config.dataset');
       if (entry?.error)
         throw new IsdError('DATASET_INVALID', entry.error, { field: 'config.dataset', path: entry.path });
+      await checkedForDataset(config);
       return runs.start(config, entry?.name ?? path.basename(config.dataset));
     },
     'runs.pause': (input) => runs.pause(store.resolveRunId(input.id)),
@@ -415,14 +441,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.estimate': async (input): Promise<RunEstimate> => {
       const config = checkedConfig(input.config);
-      const n = await trainImageCount(config);
-      if (n < config.batchSize) {
-        throw new IsdError(
-          'BAD_INPUT',
-          `config.batchSize: ${config.batchSize} is larger than the ${n} training images (after the imbalance draw and train limit)`,
-          { field: 'config.batchSize' },
-        );
-      }
+      const n = imagesTrainedOn(config, await checkedForDataset(config));
       const steps = Math.floor(n / config.batchSize) * config.epochs;
       const b = await backendReport();
       const speed = measuredSpeed(b.backend, config.arch);

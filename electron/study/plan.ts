@@ -6,7 +6,7 @@
  */
 import { imbalanceCounts } from '../data/imbalance';
 import { IsdError } from '../errors';
-import { DEFAULT_RUN_CONFIG, parseImbalance, type RunConfig } from '../run-config';
+import { checkAgainstDataset, DEFAULT_RUN_CONFIG, parseImbalance, type RunConfig } from '../run-config';
 import { studySeeds, studySpecInputSchema, type StudyMethod, type StudySpec } from './study-spec';
 
 /** One run of the study: its place in the design and its config. */
@@ -129,12 +129,13 @@ export function checkStudyAgainstDataset(
   }
   return spec.profiles.map((p) => {
     const pc = profileClasses(trainClassCounts, p, spec.budget.trainLimit);
-    if (pc.trainImages < spec.budget.batchSize) {
-      throw new IsdError(
-        'BAD_INPUT',
-        `budget.batchSize: ${spec.budget.batchSize} is larger than the ${pc.trainImages} images profile ${p} leaves`,
-        { field: 'budget.batchSize' },
-      );
+    // The runs' own check (runs.start refuses the same), on the images this profile leaves.
+    const sizes = { trainImages: pc.trainImages, bankImages: 0, testImages: 0 };
+    const first = checkAgainstDataset({ ...spec.budget, trainLimit: 0 }, sizes).errors[0];
+    if (first) {
+      throw new IsdError('BAD_INPUT', `budget.${first.field}: ${first.message} under profile ${p}`, {
+        field: `budget.${first.field}`,
+      });
     }
     return pc;
   });

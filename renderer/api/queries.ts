@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'react';
 import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query';
 import type { Curves, ProgressPoint, RequestInput, RunProgressEvent } from '../../electron/contract';
+import type { DatasetSizes } from '../../electron/run-config';
 import { call, getApi } from './isd';
 import type { ConnectionState } from './ws-client';
 
@@ -12,6 +13,7 @@ export const keys = {
   system: ['system.info'] as const,
   datasets: ['datasets'] as const,
   preview: (id: string) => ['datasets', id, 'preview'] as const,
+  summary: (id: string) => ['datasets', id, 'summary'] as const,
   imbalance: (id: string, imbalance: string, seed: number) => ['datasets', id, 'imbalance', imbalance, seed] as const,
   runs: ['runs'] as const,
   runList: ['runs', 'list'] as const,
@@ -40,6 +42,34 @@ export const useImbalancePreview = (id: string | null, imbalance: string, seed: 
     placeholderData: keepPreviousData,
     staleTime: Infinity,
   });
+
+export const useDatasetSummary = (id: string | null) =>
+  useQuery({
+    queryKey: keys.summary(id ?? ''),
+    queryFn: () => call('datasets.inspect', { id: id! }),
+    enabled: !!id,
+    staleTime: Infinity,
+  });
+
+/** The chosen dataset's sizes a config is checked against (checkAgainstDataset); null until known. */
+export function useDatasetSizes(id: string | null, imbalance: string, seed: number): DatasetSizes | null {
+  const summary = useDatasetSummary(id);
+  const drawn = imbalance !== 'none';
+  const draw = useImbalancePreview(id, imbalance, seed, drawn);
+  const s = summary.data;
+  if (!s) return null;
+  let trainImages = s.splits.train.images;
+  if (drawn) {
+    if (!draw.data || draw.data.imbalance !== imbalance || draw.data.datasetId !== id) return null;
+    trainImages = draw.data.total;
+  }
+  const labelled = s.splits.train.classCounts !== null && !!s.splits.test?.classCounts;
+  return {
+    trainImages,
+    bankImages: labelled ? s.splits.train.images : 0,
+    testImages: labelled ? s.splits.test!.images : 0,
+  };
+}
 
 export const useRunList = (input: RequestInput<'runs.list'> = { limit: 1000 }) =>
   useQuery({ queryKey: [...keys.runList, input], queryFn: () => call('runs.list', input) });

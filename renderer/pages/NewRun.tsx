@@ -2,13 +2,14 @@
  * New run: dataset picker, imbalance, and the hyperparameter form. The form validates with the
  * contract's RunConfig schema as the user types; nothing is sent until it is valid.
  */
-import { useEffect, useId, useMemo } from 'react';
-import { useForm, useWatch, type FieldErrors } from 'react-hook-form';
+import { useEffect, useId, useMemo, useRef } from 'react';
+import { useForm, useWatch, type FieldErrors, type Resolver } from 'react-hook-form';
 import { zodResolver } from '@hookform/resolvers/zod';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { RunConfig } from '../../electron/contract';
 import { ApiError, call, errorMessage } from '../api/isd';
-import { keys, useDatasets, useSystemInfo } from '../api/queries';
+import { checkAgainstDataset, type DatasetSizes } from '../../electron/run-config';
+import { keys, useDatasetSizes, useDatasets, useSystemInfo } from '../api/queries';
 import { DatasetPicker } from '../components/DatasetPicker';
 import { ImbalanceOptions } from '../components/ImbalanceOptions';
 import { useDebounced } from '../components/useDebounced';
@@ -28,16 +29,42 @@ import { navigate } from '../lib/navigate';
 
 const fieldId = (name: string) => `field-${name}`;
 
+/** The schema's resolver, then the checks against the chosen dataset's sizes (once they are known). */
+function datasetAwareResolver(sizes: { current: DatasetSizes | null }): Resolver<RunFormValues, unknown, RunConfig> {
+  const schema = zodResolver(runFormSchema);
+  return async (values, context, options) => {
+    const result = await schema(values, context, options);
+    const errors = sizes.current ? checkAgainstDataset(values, sizes.current).errors : [];
+    if (errors.length === 0) return result;
+    const all: FieldErrors<RunFormValues> = { ...result.errors };
+    for (const e of errors) all[e.field as FieldKey] ??= { type: 'dataset', message: e.message };
+    return { values: {}, errors: all };
+  };
+}
+
 export function NewRunPage() {
   const queryClient = useQueryClient();
+  const sizesRef = useRef<DatasetSizes | null>(null);
+  const resolver = useMemo(() => datasetAwareResolver(sizesRef), []);
   const form = useForm<RunFormValues, unknown, RunConfig>({
-    resolver: zodResolver(runFormSchema),
+    resolver,
     defaultValues: DEFAULT_FORM_VALUES,
     mode: 'onChange',
   });
-  const { register, handleSubmit, setValue, getValues, reset, setError, control, formState } = form;
+  const { register, handleSubmit, setValue, getValues, reset, setError, control, formState, trigger } = form;
   const values = useWatch({ control }) as RunFormValues;
   const datasets = useDatasets();
+  const sizes = useDatasetSizes(
+    values.dataset || null,
+    values.imbalance,
+    Number.isInteger(values.seed) ? values.seed : 0,
+  );
+  const check = sizes ? checkAgainstDataset(values, sizes) : null;
+  // Revalidate the whole form when the dataset's sizes change (another dataset, another draw).
+  useEffect(() => {
+    sizesRef.current = sizes;
+    void trigger();
+  }, [sizes?.trainImages, sizes?.bankImages, sizes?.testImages, trigger]);
 
   // Select a dataset that exists when the default one is missing.
   useEffect(() => {
@@ -97,7 +124,10 @@ export function NewRunPage() {
               type="button"
               aria-pressed={activePreset === p.id}
               title={p.description}
-              onClick={() => reset({ ...getValues(), ...p.values }, { keepDefaultValues: true })}
+              onClick={() => {
+                reset({ ...getValues(), ...p.values }, { keepDefaultValues: true });
+                void trigger();
+              }}
             >
               {p.label}
             </button>
@@ -110,7 +140,9 @@ export function NewRunPage() {
             <legend>{group.title}</legend>
             {group.fields.map((name) => {
               const doc = FIELD_DOCS[name];
-              const error = friendlyMessage(formState.errors[name]?.message);
+              const error =
+                friendlyMessage(formState.errors[name]?.message) ??
+                check?.errors.find((e) => e.field === name)?.message;
               const id = fieldId(name);
               const described = `${id}-help${error ? ` ${id}-error` : ''}`;
               const unused = doc.method && doc.method !== values.method;
@@ -164,11 +196,33 @@ export function NewRunPage() {
         ))}
 
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={start.isPending}>
+          <button type="submit" className="primary" disabled={start.isPending || !!check?.errors.length}>
             {start.isPending ? 'Starting…' : 'Start training'}
           </button>
           <Estimate values={values} valid={formState.isValid} />
         </div>
+        {check?.fix && (
+          <p className="form-error" role="alert" data-testid="dataset-fix">
+            {check.errors.map((e) => e.message).join('. ')}.{' '}
+            <button
+              type="button"
+              onClick={() => {
+                for (const [k, v] of Object.entries(check.fix!))
+                  setValue(k as 'batchSize' | 'queueSize', v, { shouldDirty: true });
+                void trigger();
+              }}
+            >
+              Use batch {check.fix.batchSize}, queue {check.fix.queueSize}
+            </button>
+          </p>
+        )}
+        {check && check.warnings.length > 0 && (
+          <ul className="form-warning" role="status" data-testid="dataset-warnings">
+            {check.warnings.map((w) => (
+              <li key={w.message}>{w.message}</li>
+            ))}
+          </ul>
+        )}
         {formState.submitCount > 0 && !formState.isValid && <ErrorSummary errors={formState.errors} />}
         {start.isError && (
           <p className="form-error" role="alert">

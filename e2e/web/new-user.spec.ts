@@ -1,0 +1,82 @@
+// The app as a new user meets it (issue 16): a folder too small for the form's settings cannot start
+// a run. Orders of events are asserted, never their timing.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { expect, test, type Page } from '@playwright/test';
+import { field, openApp } from '../fixtures/app-page';
+import { hostCall, webHostPerFile } from '../fixtures/web-host';
+
+const host = webHostPerFile();
+
+/** The contract requests the page sends over its WebSocket, by channel name. */
+function recordRequests(page: Page): string[] {
+  const channels: string[] = [];
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (frame) => {
+      const msg = JSON.parse(String(frame.payload)) as { channel?: string };
+      if (msg.channel) channels.push(msg.channel);
+    });
+  });
+  return channels;
+}
+
+/** A folder of 22 images in two class subfolders, as a user's own small dataset. */
+async function tinyFolder(): Promise<string> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-22-'));
+  for (const [cls, value] of [
+    ['cats', 40],
+    ['dogs', 210],
+  ] as const) {
+    fs.mkdirSync(path.join(root, cls));
+    for (let i = 0; i < 11; i++)
+      await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: value, g: value - i, b: 90 } } })
+        .png()
+        .toFile(path.join(root, cls, `${i}.png`));
+  }
+  return root;
+}
+
+test('the 22-image folder cannot start an invalid run; the one-click fix makes it valid', async ({ page }) => {
+  const sent = recordRequests(page);
+  const folder = await tinyFolder();
+  await openApp(page, host(), '#/new');
+  await page.getByLabel('Dataset path on the host').fill(folder);
+  await page.getByRole('button', { name: 'Add dataset' }).click();
+  await expect(page.getByRole('radio', { name: /isd-22-/ })).toBeChecked();
+  await page.getByRole('button', { name: 'Quick look' }).click(); // batch 64, queue 1024
+
+  const summary = await hostCall(host(), 'datasets.inspect', { path: folder });
+  const n = summary.splits.train.images;
+  const testImages = summary.splits.test!.images;
+  const start = page.getByRole('button', { name: 'Start training' });
+  await expect(page.locator('#field-batchSize-error')).toHaveText(
+    `Batch size must be at most ${n} for this dataset (${n} training images)`,
+  );
+  await expect(field(page, 'Batch size')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#field-queueSize-error')).toHaveText(
+    `Queue size must be at most ${n} for this dataset (${n} training images)`,
+  );
+  await expect(start).toBeDisabled();
+  await expect(page.getByTestId('dataset-warnings')).toContainText(`Only ${testImages} test images`);
+
+  // Nothing was sent and no run row exists.
+  expect(sent).not.toContain('runs.start');
+  expect((await hostCall(host(), 'runs.list', {})).total).toBe(0);
+
+  // The fix: the largest power of two that fits, and a queue that fits and is a multiple of it.
+  const batch = 2 ** Math.floor(Math.log2(n));
+  await page
+    .getByTestId('dataset-fix')
+    .getByRole('button', { name: `Use batch ${batch}, queue ${batch}` })
+    .click();
+  await expect(field(page, 'Batch size')).toHaveValue(String(batch));
+  await expect(page.locator('form [aria-invalid="true"]')).toHaveCount(0);
+  await expect(start).toBeEnabled();
+  await expect(page.getByTestId('run-estimate')).toBeVisible();
+  // The small test split still warns: the run may train, its accuracy says little.
+  await expect(page.getByTestId('dataset-warnings')).toBeVisible();
+  expect(sent).not.toContain('runs.start');
+  fs.rmSync(folder, { recursive: true, force: true });
+});
