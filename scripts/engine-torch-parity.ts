@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   for (let i = 0; i < steps; i++) {
     const xs = tf.tensor4d(inputs.subarray(2 * i * per, (2 * i + 1) * per), [B, size, size, c]);
     const xt = tf.tensor4d(inputs.subarray((2 * i + 1) * per, (2 * i + 2) * per), [B, size, size, c]);
-    losses.push(ts.step(xs, xt, lrs[i]).loss);
+    losses.push((await ts.step(xs, xt, lrs[i])).loss);
     xs.dispose();
     xt.dispose();
   }

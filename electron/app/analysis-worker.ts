@@ -16,6 +16,7 @@ import { initBackend, type BackendName } from '../engine/backend';
 import { restoreTrainingStep } from '../engine/checkpoint';
 import { prepareRunData } from '../engine/run-data';
 import { extractFeatures, knnEvaluate, linearProbe, nearestNeighbours } from '../engine/evaluate';
+import { readAllAndDispose, readAndDispose } from '../engine/read-back';
 import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
 import type { TrainingStep } from '../engine/training-step';
@@ -164,17 +165,19 @@ function shapeOf(ds: LoadedDataset): [number, number, number] {
 }
 
 /** One L2-normalised feature row of a single image: [D]. */
-function featureOf(
+async function featureOf(
   run: LoadedRun,
   embed: (x: tf.Tensor4D) => tf.Tensor2D,
   images: Uint8Array,
   index: number,
-): Float32Array {
+): Promise<Float32Array> {
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
-  return tf.tidy(() => {
-    const f = embed(toEvalBatch(images, [index], src, { size: run.imageSize, ...run.norm })); // [1, D]
-    return tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-12)).dataSync() as Float32Array;
-  });
+  return readAndDispose(
+    tf.tidy(() => {
+      const f = embed(toEvalBatch(images, [index], src, { size: run.imageSize, ...run.norm })); // [1, D]
+      return tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-12));
+    }),
+  );
 }
 
 async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>): Promise<NeighboursResult> {
@@ -183,12 +186,12 @@ async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>)
   const query = testImage(run, req.testIndex);
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   const embed = (x: tf.Tensor4D) => run.step.studentEmbed(x);
-  run.bankFeatures ??= extractFeatures(embed, run.bank.images, run.bank.count, src, {
+  run.bankFeatures ??= await extractFeatures(embed, run.bank.images, run.bank.count, src, {
     size: run.imageSize,
     ...run.norm,
     batchSize: req.engine?.evalBatchSize ?? 256,
   });
-  const q = featureOf(run, embed, run.ds.test!.images, req.testIndex);
+  const q = await featureOf(run, embed, run.ds.test!.images, req.testIndex);
   const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k);
   return {
     shape: shapeOf(run.ds),
@@ -228,14 +231,16 @@ async function teacherSimilarity(
   const temperature = req.config.method === 'isd' ? req.config.tempTeacher : req.config.temperature;
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   const queue = run.step.params.get(QUEUE_KEYS_NAME); // [K, D]
-  const { cosine, probability } = tf.tidy(() => {
-    const k = run.step.teacherKeys(
-      toEvalBatch(run.ds.test!.images, [req.testIndex], src, { size: run.imageSize, ...run.norm }),
-    ); // [1, D], L2-normalised
-    const cos = tf.matMul(k, queue as tf.Tensor2D, false, true).reshape([-1]); // [K]
-    const p = tf.softmax(tf.div(cos, temperature)); // [K], the teacher's soft targets
-    return { cosine: cos.dataSync() as Float32Array, probability: p.dataSync() as Float32Array };
-  });
+  const [cosine, probability] = (await readAllAndDispose(
+    tf.tidy(() => {
+      const k = run.step.teacherKeys(
+        toEvalBatch(run.ds.test!.images, [req.testIndex], src, { size: run.imageSize, ...run.norm }),
+      ); // [1, D], L2-normalised
+      const cos = tf.matMul(k, queue as tf.Tensor2D, false, true).reshape([-1]); // [K]
+      const p = tf.softmax(tf.div(cos, temperature)); // [K], the teacher's soft targets
+      return [cos, p];
+    }),
+  )) as [Float32Array, Float32Array];
   let entropy = 0;
   let pmax = 0;
   for (let i = 0; i < probability.length; i++) {
@@ -277,16 +282,16 @@ async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluat
   const embed = (x: tf.Tensor4D) => step.studentEmbed(x);
   const dim = step.featureDim;
   const bank = {
-    features: extractFeatures(embed, ds.train.images, ds.train.count, src, opts),
+    features: await extractFeatures(embed, ds.train.images, ds.train.count, src, opts),
     labels: ds.train.labels,
     dim,
   }; // [N, D]
   const query = {
-    features: extractFeatures(embed, ds.test.images, ds.test.count, src, opts),
+    features: await extractFeatures(embed, ds.test.images, ds.test.count, src, opts),
     labels: ds.test.labels,
     dim,
   }; // [M, D]
-  const knn = knnEvaluate(bank, query, { numClasses: ds.classNames.length });
+  const knn = await knnEvaluate(bank, query, { numClasses: ds.classNames.length });
   const result: EvaluateResult = {
     checkpointStep: run.checkpointStep,
     bankImages: ds.train.count,
@@ -296,7 +301,7 @@ async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluat
     knn20Weighted: knn.knn20Weighted,
   };
   if (req.linear)
-    result.linear = linearProbe(bank, query, { numClasses: ds.classNames.length, seed: req.config.seed }).top1;
+    result.linear = (await linearProbe(bank, query, { numClasses: ds.classNames.length, seed: req.config.seed })).top1;
   return result;
 }
 

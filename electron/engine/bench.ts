@@ -20,6 +20,7 @@ import { mocoLossFromSimilarities } from './methods/moco';
 import { SgdMomentum } from './methods/sgd';
 import { emaUpdate, teacherPairs } from './methods/teacher-update';
 import { createEngineTrainingStep, initTrainingBackend } from './data-parallel';
+import { readAllAndDispose, readAndDispose } from './read-back';
 import type { Method, TrainingStep } from './training-step';
 
 export interface BenchmarkOptions {
@@ -103,39 +104,44 @@ function randomTensor(rng: Rng, shape: number[]): tf.Tensor4D {
   return tf.tensor4d(a, shape as [number, number, number, number]);
 }
 
-/** Best of `reps` timings of f (which must finish its work before returning), ms. */
-function bestMs(reps: number, f: () => void): number {
+/** Best of `reps` timings of f (which must finish its work, a read-back included, before it resolves), ms. */
+async function bestMs(reps: number, f: () => Promise<void>): Promise<number> {
   let best = Infinity;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    f();
+    await f();
     best = Math.min(best, performance.now() - t0);
   }
   return best;
 }
 
 /** The step's forward passes alone (teacher, student with predictor, loss), ms. */
-function forwardMs(step: TrainingStep, method: Method, xs: tf.Tensor4D, xt: tf.Tensor4D, reps: number): number {
+function forwardMs(
+  step: TrainingStep,
+  method: Method,
+  xs: tf.Tensor4D,
+  xt: tf.Tensor4D,
+  reps: number,
+): Promise<number> {
   const student = new ParamScope(step.params, 'student.', true);
   const teacher = new ParamScope(step.params, 'teacher.', false);
   const queue = step.queue.keys as tf.Tensor2D;
-  return bestMs(reps, () =>
-    tf.tidy(() => {
+  return bestMs(reps, async () => {
+    const loss = tf.tidy(() => {
       const k = l2Normalize(encoderEmbedding(teacher, step.spec, xt, { training: true }, false));
       const q = l2Normalize(encoderEmbedding(student, step.spec, xs, { training: true }, method === 'isd'));
       const simK = tf.matMul(k, queue, false, true) as tf.Tensor2D;
       const simQ = tf.matMul(q, queue, false, true) as tf.Tensor2D;
-      const loss =
-        method === 'isd'
-          ? isdLossFromSimilarities(simQ, simK, STEP.tempStudent, STEP.tempTeacher)
-          : mocoLossFromSimilarities(tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D, simQ, STEP.temperature);
-      loss.dataSync();
-    }),
-  );
+      return method === 'isd'
+        ? isdLossFromSimilarities(simQ, simK, STEP.tempStudent, STEP.tempTeacher)
+        : mocoLossFromSimilarities(tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D, simQ, STEP.temperature);
+    });
+    await readAndDispose(loss);
+  });
 }
 
 /** The step's parameter updates alone (teacher EMA, SGD with momentum and weight decay), ms. */
-function updateMs(step: TrainingStep, reps: number): number {
+async function updateMs(step: TrainingStep, reps: number): Promise<number> {
   const pairs = teacherPairs(step.params);
   const trainable = step.params.list('student.').filter((e) => e.trainable);
   const scratch = new ParamStore(); // momentum buffers of a throwaway optimizer
@@ -143,10 +149,10 @@ function updateMs(step: TrainingStep, reps: number): number {
   const zeros: tf.NamedTensorMap = {};
   for (const e of trainable) zeros[e.variable.name] = tf.zerosLike(e.variable);
   try {
-    return bestMs(reps, () => {
+    return await bestMs(reps, async () => {
       emaUpdate(pairs, STEP.ema);
       sgd.apply(zeros, 0); // lr 0: the same arithmetic, weights unchanged
-      tf.tidy(() => tf.add(trainable[0].variable, 0).dataSync()); // wait for the queue of work (async backends)
+      await readAndDispose(tf.tidy(() => tf.add(trainable[0].variable, 0))); // wait for the queue of work (async backends)
     });
   } finally {
     tf.dispose(Object.values(zeros));
@@ -155,18 +161,16 @@ function updateMs(step: TrainingStep, reps: number): number {
 }
 
 /** Augmenting the two views of a batch (strong for the student, weak for the teacher), ms. */
-function augmentMs(batch: number, size: number, channels: number, rng: Rng, reps: number): number {
+function augmentMs(batch: number, size: number, channels: number, rng: Rng, reps: number): Promise<number> {
   const images = new Uint8Array(batch * size * size * channels);
   for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
   const indices = Int32Array.from({ length: batch }, (_, i) => i);
   const src = { h: size, w: size, c: channels };
   const norm = { mean: new Array<number>(channels).fill(0.5), std: new Array<number>(channels).fill(0.25) };
-  return bestMs(reps, () => {
+  return bestMs(reps, async () => {
     const a = augmentBatch(images, indices, src, { size, strength: 'strong', ...norm }, rng);
     const b = augmentBatch(images, indices, src, { size, strength: 'weak', ...norm }, rng);
-    a.dataSync();
-    b.dataSync();
-    tf.dispose([a, b]);
+    await readAllAndDispose([a, b]);
   });
 }
 
@@ -214,7 +218,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
   const xt = randomTensor(rng, [batch, size, size, channels]);
   try {
     for (let i = 0; i < warmup; i++) {
-      step.step(xs, xt, STEP.lr);
+      await step.step(xs, xt, STEP.lr);
       sampleRss();
     }
     const tensorsAfterWarmup = tf.memory().numTensors;
@@ -223,7 +227,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
-      const r = step.step(xs, xt, STEP.lr); // synchronous: reads the loss back
+      const r = await step.step(xs, xt, STEP.lr); // resolves once the loss is read back
       stepMs.push(performance.now() - t0);
       if (!Number.isFinite(r.loss)) throw new IsdError('DIVERGED', `benchmark step ${i + 1} gave loss ${r.loss}`);
       sampleRss();
@@ -237,11 +241,11 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
       const reps = Math.min(3, steps);
       // each replica's share: with two, the forward pass of half the batch on one thread
       const [xsR, xtR] = replicas > 1 ? [xs.slice(0, batch / replicas), xt.slice(0, batch / replicas)] : [xs, xt];
-      const fwd = forwardMs(step, method, xsR, xtR, reps);
+      const fwd = await forwardMs(step, method, xsR, xtR, reps);
       if (replicas > 1) tf.dispose([xsR, xtR]);
       sampleRss();
-      const upd = updateMs(step, reps);
-      const aug = augmentMs(batch, size, channels, rng, reps);
+      const upd = await updateMs(step, reps);
+      const aug = await augmentMs(batch, size, channels, rng, reps);
       sampleRss();
       const stepBest = Math.min(...stepMs);
       parts = { augment: aug, forward: fwd, backward: Math.max(0, stepBest - fwd - upd), update: upd };

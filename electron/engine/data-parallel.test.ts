@@ -51,25 +51,28 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
     for (const s of open.splice(0)) s.dispose();
   });
 
-  it.each(['isd', 'moco'] as const)('%s: two identical halves step exactly like one replica on one half', (method) => {
-    const rng = new Rng(1);
-    const [s, t] = [randomArray(rng, (B / 2) * SIZE * SIZE), randomArray(rng, (B / 2) * SIZE * SIZE)];
-    const single = track(createTrainingStep(options(method, B / 2)));
-    const dp = track(createEngineTrainingStep(options(method, B), 2, 'wasm'));
-    const [xs1, xt1, xs2, xt2] = [batch(s, B / 2), batch(t, B / 2), batch(concat(s, s), B), batch(concat(t, t), B)];
-    const one = single.step(xs1, xt1, 0.05).loss;
-    const two = dp.step(xs2, xt2, 0.05).loss;
-    tf.dispose([xs1, xt1, xs2, xt2]);
-    expect(Number.isFinite(one)).toBe(true);
-    expect(two).toBe(one);
-    const a = studentValues(single);
-    const b = studentValues(dp);
-    expect([...b.keys()]).toEqual([...a.keys()]);
-    for (const [name, v] of a) expect(Array.from(b.get(name)!), name).toEqual(Array.from(v));
-    expect(dp.stepsDone).toBe(1);
-  });
+  it.each(['isd', 'moco'] as const)(
+    '%s: two identical halves step exactly like one replica on one half',
+    async (method) => {
+      const rng = new Rng(1);
+      const [s, t] = [randomArray(rng, (B / 2) * SIZE * SIZE), randomArray(rng, (B / 2) * SIZE * SIZE)];
+      const single = track(createTrainingStep(options(method, B / 2)));
+      const dp = track(createEngineTrainingStep(options(method, B), 2, 'wasm'));
+      const [xs1, xt1, xs2, xt2] = [batch(s, B / 2), batch(t, B / 2), batch(concat(s, s), B), batch(concat(t, t), B)];
+      const one = (await single.step(xs1, xt1, 0.05)).loss;
+      const two = (await dp.step(xs2, xt2, 0.05)).loss;
+      tf.dispose([xs1, xt1, xs2, xt2]);
+      expect(Number.isFinite(one)).toBe(true);
+      expect(two).toBe(one);
+      const a = studentValues(single);
+      const b = studentValues(dp);
+      expect([...b.keys()]).toEqual([...a.keys()]);
+      for (const [name, v] of a) expect(Array.from(b.get(name)!), name).toEqual(Array.from(v));
+      expect(dp.stepsDone).toBe(1);
+    },
+  );
 
-  it('on different halves the replicas stay bitwise equal, the loss is the mean of the halves, and tensors stay flat', () => {
+  it('on different halves the replicas stay bitwise equal, the loss is the mean of the halves, and tensors stay flat', async () => {
     const rng = new Rng(2);
     const dp = track(createEngineTrainingStep(options('isd', B), 2, 'wasm')) as DataParallelTrainingStep;
     const halves = [track(createTrainingStep(options('isd', B / 2))), track(createTrainingStep(options('isd', B / 2)))];
@@ -78,18 +81,18 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
     for (let i = 0; i < 4; i++) {
       const [s, t] = [randomArray(rng, B * SIZE * SIZE), randomArray(rng, B * SIZE * SIZE)];
       const [xs, xt] = [batch(s, B), batch(t, B)];
-      const r = dp.step(xs, xt, 0.05, labels);
+      const r = await dp.step(xs, xt, 0.05, labels);
       expect(Number.isFinite(r.loss)).toBe(true);
       expect(r.purity! >= 0 && r.purity! <= 1).toBe(true);
       if (i === 0) {
         // step 1 from the same weights and queue: the mean of each half's loss on its own replica
         const n = (B / 2) * SIZE * SIZE;
-        const own = halves.map((h, j) => {
+        const own: number[] = [];
+        for (const [j, h] of halves.entries()) {
           const [a, c] = [batch(s.subarray(j * n, (j + 1) * n), B / 2), batch(t.subarray(j * n, (j + 1) * n), B / 2)];
-          const loss = h.step(a, c, 0.05).loss;
+          own.push((await h.step(a, c, 0.05)).loss);
           tf.dispose([a, c]);
-          return loss;
-        });
+        }
         expect(Math.abs(r.loss - (own[0] + own[1]) / 2)).toBeLessThan(1e-6);
         tensors = tf.memory().numTensors;
       } else {
@@ -109,14 +112,15 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
     const rng = new Rng(3);
     const xs = Array.from({ length: 4 }, () => batch(randomArray(rng, B * SIZE * SIZE), B));
     const whole = track(createEngineTrainingStep(options('moco', B), 2, 'wasm'));
-    const losses = xs.map((x, i) => whole.step(x, xs[(i + 1) % 4], 0.05).loss);
+    const losses: number[] = [];
+    for (const [i, x] of xs.entries()) losses.push((await whole.step(x, xs[(i + 1) % 4], 0.05)).loss);
     const first = track(createEngineTrainingStep(options('moco', B), 2, 'wasm'));
-    first.step(xs[0], xs[1], 0.05);
-    first.step(xs[1], xs[2], 0.05);
+    await first.step(xs[0], xs[1], 0.05);
+    await first.step(xs[1], xs[2], 0.05);
     const state = await first.readState();
     const resumed = track(createEngineTrainingStep(options('moco', B), 2, 'wasm'));
     resumed.loadState(state);
-    const after = [resumed.step(xs[2], xs[3], 0.05).loss, resumed.step(xs[3], xs[0], 0.05).loss];
+    const after = [(await resumed.step(xs[2], xs[3], 0.05)).loss, (await resumed.step(xs[3], xs[0], 0.05)).loss];
     tf.dispose(xs);
     expect(after).toEqual(losses.slice(2));
   });
@@ -124,13 +128,13 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
   // Where tfjs-node-gpu is installed, the peer's forced tensorflow backend would start: nothing to test there.
   it.skipIf(tfjsNodeGpuInstalled())(
     'a peer that cannot start fails the step with its reason, and every later call at once',
-    () => {
+    async () => {
       const dp = track(createEngineTrainingStep(options('isd', B), 2, 'tensorflow'));
       const x = batch(new Float32Array(B * SIZE * SIZE), B);
-      expect(() => dp.step(x, x, 0.05)).toThrow(
+      await expect(dp.step(x, x, 0.05)).rejects.toThrow(
         /data-parallel peer replica failed: backend: 'tensorflow' cannot be used/,
       );
-      expect(() => dp.step(x, x, 0.05)).toThrow(/data-parallel training cannot go on/);
+      await expect(dp.step(x, x, 0.05)).rejects.toThrow(/data-parallel training cannot go on/);
       tf.dispose(x);
     },
   );

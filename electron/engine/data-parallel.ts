@@ -11,7 +11,8 @@
  * statistics of rank 0 are the ones evaluated and checkpointed; rank 1's never leave its thread.
  *
  * The exchange is synchronous (a MessagePort read with receiveMessageOnPort, woken by Atomics on a
- * shared counter) because TrainingStep.step is synchronous and the peer has nothing else to do.
+ * shared counter): it runs inside the step's update, after the loss is read, and the peer has nothing
+ * else to do. Replicas are a CPU feature (wasm, cpu): the exchange reads gradients with dataSync.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -247,7 +248,12 @@ export class DataParallelTrainingStep implements TrainingStep {
     this.ready = true;
   }
 
-  step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): StepResult {
+  async step(
+    xStudent: tf.Tensor4D,
+    xTeacher: tf.Tensor4D,
+    lr: number,
+    labels?: Int32Array | null,
+  ): Promise<StepResult> {
     this.ensureReady();
     const b = xStudent.shape[0];
     if (b % 2 !== 0 || xTeacher.shape[0] !== b)
@@ -265,7 +271,7 @@ export class DataParallelTrainingStep implements TrainingStep {
         labels: labels ? labels.slice(h) : null,
       };
       this.endpoint.send(command); // copied, not transferred: dataSync may hand out the backend's own storage (cpu)
-      return this.inner.step(xsA, xtA, lr, labels ? labels.subarray(0, h) : null);
+      return await this.inner.step(xsA, xtA, lr, labels ? labels.subarray(0, h) : null);
     } catch (e) {
       this.broken = e instanceof Error ? e.message : String(e);
       throw e;

@@ -74,18 +74,18 @@ describe('knnPredict / knnEvaluate', () => {
   const bank: FeatureBank = { features: unitRows(600, dim, rng), labels: randomLabels(600, classes, rng), dim };
   const query = { features: unitRows(150, dim, rng), labels: randomLabels(150, classes, rng) };
 
-  it('matches a brute-force float64 reference exactly (predictions and accuracies)', () => {
+  it('matches a brute-force float64 reference exactly (predictions and accuracies)', async () => {
     for (const ks of [
       [1, 20],
       [3, 7],
     ] as [number, number][]) {
       const ref = referenceKnn(bank, query.features, classes, ks, 0.07);
-      const got = knnPredict(bank, query.features, { numClasses: classes, ks });
+      const got = await knnPredict(bank, query.features, { numClasses: classes, ks });
       expect(Array.from(got.knn1)).toEqual(ref.knn1);
       expect(Array.from(got.knn20)).toEqual(ref.knn20);
       expect(Array.from(got.knn20Weighted)).toEqual(ref.knn20Weighted);
       const acc = (p: number[]) => p.filter((y, i) => y === query.labels[i]).length / p.length;
-      const res = knnEvaluate(bank, query, { numClasses: classes, ks });
+      const res = await knnEvaluate(bank, query, { numClasses: classes, ks });
       expect(res.knn1).toBeCloseTo(acc(ref.knn1), 12);
       expect(res.knn20).toBeCloseTo(acc(ref.knn20), 12);
       expect(res.knn20Weighted).toBeCloseTo(acc(ref.knn20Weighted), 12);
@@ -94,10 +94,10 @@ describe('knnPredict / knnEvaluate', () => {
   });
 
   it('gives the same predictions chunked and unchunked, and on the cpu backend', async () => {
-    const whole = knnPredict(bank, query.features, { numClasses: classes });
-    const chunked = knnPredict(bank, query.features, { numClasses: classes, chunk: 7 });
+    const whole = await knnPredict(bank, query.features, { numClasses: classes });
+    const chunked = await knnPredict(bank, query.features, { numClasses: classes, chunk: 7 });
     await tf.setBackend('cpu');
-    const onCpu = knnPredict(bank, query.features, { numClasses: classes, chunk: 64 });
+    const onCpu = await knnPredict(bank, query.features, { numClasses: classes, chunk: 64 });
     await tf.setBackend('wasm');
     for (const key of ['knn1', 'knn20', 'knn20Weighted'] as const) {
       expect(Array.from(chunked[key])).toEqual(Array.from(whole[key]));
@@ -105,7 +105,7 @@ describe('knnPredict / knnEvaluate', () => {
     }
   });
 
-  it('votes as worked out by hand: weighted exp(s/0.07) against majority, ties to the nearest', () => {
+  it('votes as worked out by hand: weighted exp(s/0.07) against majority, ties to the nearest', async () => {
     // Unit vectors at cosine s from the query (1, 0).
     const at = (s: number) => [s, Math.sqrt(1 - s * s)];
     const tiny = (sims: number[], labels: number[]): FeatureBank => ({
@@ -116,22 +116,23 @@ describe('knnPredict / knnEvaluate', () => {
     const q = Float32Array.from([1, 0]);
     // 0.9 → class 0; 0.8 and 0.75 → class 1. Majority of 3: class 1. Weighted: e^(0.9/0.07) ≈ 383,000
     // beats e^(0.8/0.07) + e^(0.75/0.07) ≈ 91,800 + 45,000: class 0.
-    const a = knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3] });
+    const a = await knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3] });
     expect([a.knn1[0], a.knn20[0], a.knn20Weighted[0]]).toEqual([0, 1, 0]);
     // With T = 1 the weights are nearly equal: e^0.9 = 2.46 < e^0.8 + e^0.75 = 4.34: class 1.
     expect(
-      knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3], temperature: 1 }).knn20Weighted[0],
+      (await knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, ks: [1, 3], temperature: 1 }))
+        .knn20Weighted[0],
     ).toBe(1);
     // Four neighbours, two votes each for classes 2 and 1: the tie goes to the nearest (class 2).
-    const t = knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [2, 2, 1, 1]), q, { numClasses: 3, ks: [1, 4] });
+    const t = await knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [2, 2, 1, 1]), q, { numClasses: 3, ks: [1, 4] });
     expect(t.knn20[0]).toBe(2);
-    const t2 = knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [1, 1, 2, 2]), q, { numClasses: 3, ks: [1, 4] });
+    const t2 = await knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [1, 1, 2, 2]), q, { numClasses: 3, ks: [1, 4] });
     expect(t2.knn20[0]).toBe(1);
     // k larger than the bank: capped.
-    expect(knnPredict(tiny([0.5, 0.9], [1, 0]), q, { numClasses: 2 }).ks).toEqual([1, 2]);
+    expect((await knnPredict(tiny([0.5, 0.9], [1, 0]), q, { numClasses: 2 })).ks).toEqual([1, 2]);
   });
 
-  it('splits accuracy into rare and frequent classes and per class', () => {
+  it('splits accuracy into rare and frequent classes and per class', async () => {
     // Classes 0–3 as one-hot directions; queries of class 3 (rare) carry class 2's direction half the time.
     const onehot = (c: number) => [0, 1, 2, 3].map((d) => (d === c ? 1 : 0));
     const bankLabels = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3];
@@ -142,7 +143,7 @@ describe('knnPredict / knnEvaluate', () => {
     };
     const qLabels = [0, 0, 1, 1, 2, 2, 3, 3, 3, 3];
     const qDirs = [0, 0, 1, 1, 2, 2, 3, 3, 2, 2];
-    const res = knnEvaluate(
+    const res = await knnEvaluate(
       bank4,
       { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) },
       { numClasses: 5, ks: [1, 3], rareClasses: [3] },
@@ -154,21 +155,23 @@ describe('knnPredict / knnEvaluate', () => {
     expect(res.perClass.knn20.slice(0, 4)).toEqual([1, 1, 1, 0.5]);
     expect(res.perClass.knn20[4]).toBeNaN(); // no query of class 4
     expect(
-      knnEvaluate(
-        bank4,
-        { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) },
-        { numClasses: 5 },
+      (
+        await knnEvaluate(
+          bank4,
+          { features: Float32Array.from(qDirs.flatMap(onehot)), labels: Int32Array.from(qLabels) },
+          { numClasses: 5 },
+        )
       ).rare,
     ).toBeUndefined();
   });
 
-  it('does not leak tensors and refuses bad input with the field named', () => {
+  it('does not leak tensors and refuses bad input with the field named', async () => {
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) knnEvaluate(bank, query, { numClasses: classes, chunk: 40 });
+    for (let i = 0; i < 5; i++) await knnEvaluate(bank, query, { numClasses: classes, chunk: 40 });
     expect(tf.memory().numTensors).toBe(before);
-    const field = (fn: () => unknown) => {
+    const field = async (pending: Promise<unknown>) => {
       try {
-        fn();
+        await pending;
       } catch (e) {
         expect(e).toBeInstanceOf(IsdError);
         return (e as IsdError).field;
@@ -176,12 +179,12 @@ describe('knnPredict / knnEvaluate', () => {
       return 'no error';
     };
     expect(
-      field(() => knnEvaluate(bank, { ...query, labels: query.labels.map(() => 9) }, { numClasses: classes })),
+      await field(knnEvaluate(bank, { ...query, labels: query.labels.map(() => 9) }, { numClasses: classes })),
     ).toBe('query.labels');
-    expect(field(() => knnEvaluate({ ...bank, dim: 15 }, query, { numClasses: classes }))).toBe('query.features');
-    expect(field(() => knnEvaluate(bank, query, { numClasses: classes, temperature: 0 }))).toBe('temperature');
-    expect(field(() => knnEvaluate(bank, query, { numClasses: classes, rareClasses: [7] }))).toBe('rareClasses');
-    expect(field(() => knnEvaluate(bank, query, { numClasses: 0 }))).toBe('numClasses');
+    expect(await field(knnEvaluate({ ...bank, dim: 15 }, query, { numClasses: classes }))).toBe('query.features');
+    expect(await field(knnEvaluate(bank, query, { numClasses: classes, temperature: 0 }))).toBe('temperature');
+    expect(await field(knnEvaluate(bank, query, { numClasses: classes, rareClasses: [7] }))).toBe('rareClasses');
+    expect(await field(knnEvaluate(bank, query, { numClasses: 0 }))).toBe('numClasses');
     expect(tf.memory().numTensors).toBe(before);
   });
 });
@@ -206,7 +209,7 @@ describe('nearestNeighbours', () => {
 });
 
 describe('extractFeatures', () => {
-  it('embeds every image batch by batch, L2-normalised, without leaking', () => {
+  it('embeds every image batch by batch, L2-normalised, without leaking', async () => {
     const src = { h: 6, w: 6, c: 1 };
     const rng = new Rng(5);
     const images = Uint8Array.from({ length: 23 * 36 }, () => rng.int(256));
@@ -214,7 +217,7 @@ describe('extractFeatures', () => {
     const projT = tf.tensor2d(proj, [36, 5]);
     const embed = (x: tf.Tensor4D) => tf.matMul(tf.reshape(x, [x.shape[0], 36]), projT) as tf.Tensor2D;
     const before = tf.memory().numTensors;
-    const feats = extractFeatures(embed, images, 20, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 });
+    const feats = await extractFeatures(embed, images, 20, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 });
     expect(tf.memory().numTensors).toBe(before);
     projT.dispose();
     expect(feats.length).toBe(20 * 5);
@@ -227,14 +230,14 @@ describe('extractFeatures', () => {
       const norm = Math.hypot(...raw);
       for (let d = 0; d < 5; d++) expect(feats[i * 5 + d]).toBeCloseTo(raw[d] / norm, 4);
     }
-    expect(() => extractFeatures(embed, images, 24, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 })).toThrow(
-      /count 24/,
-    );
+    await expect(
+      extractFeatures(embed, images, 24, src, { size: 6, mean: [0.5], std: [0.25], batchSize: 7 }),
+    ).rejects.toThrow(/count 24/);
   });
 });
 
 describe('linearProbe', () => {
-  it('reaches > 95% on linearly separable data, without leaking', () => {
+  it('reaches > 95% on linearly separable data, without leaking', async () => {
     const rng = new Rng(7);
     const dim = 12;
     const classes = 4;
@@ -249,16 +252,18 @@ describe('linearProbe', () => {
     const train = make(800);
     const test = make(400);
     const before = tf.memory().numTensors;
-    const res = linearProbe(train, test, { numClasses: classes, epochs: 20, batchSize: 64, seed: 1 });
+    const res = await linearProbe(train, test, { numClasses: classes, epochs: 20, batchSize: 64, seed: 1 });
     expect(tf.memory().numTensors).toBe(before);
     expect(res.top1).toBeGreaterThan(0.95);
     expect(res.trainTop1).toBeGreaterThan(0.95);
     expect(res.perClass).toHaveLength(classes);
     for (const a of res.perClass) expect(a).toBeGreaterThan(0.85);
     // Same seed, same result; a useless learning rate does far worse (the training really trains).
-    expect(linearProbe(train, test, { numClasses: classes, epochs: 20, batchSize: 64, seed: 1 }).top1).toBe(res.top1);
+    expect((await linearProbe(train, test, { numClasses: classes, epochs: 20, batchSize: 64, seed: 1 })).top1).toBe(
+      res.top1,
+    );
     expect(
-      linearProbe(train, test, { numClasses: classes, epochs: 1, lr: 1e-7, batchSize: 64, seed: 2 }).top1,
+      (await linearProbe(train, test, { numClasses: classes, epochs: 1, lr: 1e-7, batchSize: 64, seed: 2 })).top1,
     ).toBeLessThan(0.8);
   });
 
@@ -268,16 +273,16 @@ describe('linearProbe', () => {
     expect(probeLearningRate(0.01, 3, 8)).toBeCloseTo(0.001, 12); // milestones scale with the epochs: 3 and 6 of 8
   });
 
-  it('refuses mismatched features', () => {
+  it('refuses mismatched features', async () => {
     const train = { features: new Float32Array(12), labels: Int32Array.from([0, 1, 0]) };
-    expect(() =>
+    await expect(
       linearProbe(
         train,
         { features: new Float32Array(6), labels: Int32Array.from([0, 1]) },
         { numClasses: 2, seed: 1 },
       ),
-    ).toThrow(/3 dims, training features 4/);
-    expect(() => linearProbe(train, train, { numClasses: 1, seed: 1 })).toThrow(IsdError);
+    ).rejects.toThrow(/3 dims, training features 4/);
+    await expect(linearProbe(train, train, { numClasses: 1, seed: 1 })).rejects.toThrow(IsdError);
   });
 });
 
@@ -302,10 +307,10 @@ describe.skipIf(!existsSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')))('
     };
     const query = { features: pixels(test.images, 1000), labels: (test.labels as Int32Array).slice(0, 1000) };
     const t0 = performance.now();
-    const res = knnEvaluate(bank, query, { numClasses: 10, rareClasses: [0, 2, 4, 6] });
+    const res = await knnEvaluate(bank, query, { numClasses: 10, rareClasses: [0, 2, 4, 6] });
     const knnMs = performance.now() - t0;
     const t1 = performance.now();
-    const probe = linearProbe(bank, query, { numClasses: 10, epochs: 10, seed: 3 });
+    const probe = await linearProbe(bank, query, { numClasses: 10, epochs: 10, seed: 3 });
     const probeMs = performance.now() - t1;
     console.log(
       `Fashion-MNIST raw pixels (shared machine, wasm): 1-NN ${res.knn1.toFixed(3)}, 20-NN ${res.knn20.toFixed(3)}, 20-NN weighted ${res.knn20Weighted.toFixed(3)} ` +

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
 import { toEvalBatch, type ImageShape } from './augment';
+import { readAllAndDispose, readAndDispose } from './read-back';
 
 export { linearProbe, type LinearProbeOptions, type LinearProbeResult } from './linear-probe';
 
@@ -39,13 +40,13 @@ export interface ExtractOptions {
  * toEvalBatch) and returns their L2-normalised features, row-major [count, D]. embed gets
  * [B, size, size, c] and returns [B, D]; it should run the backbone in inference mode.
  */
-export function extractFeatures(
+export async function extractFeatures(
   embed: (x: tf.Tensor4D) => tf.Tensor2D,
   images: Uint8Array,
   count: number,
   src: ImageShape,
   opts: ExtractOptions,
-): Float32Array {
+): Promise<Float32Array> {
   if (!Number.isInteger(count) || count < 1)
     throw new IsdError('BAD_INPUT', `count must be a whole number of at least 1, got ${count}`, { field: 'count' });
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
@@ -62,10 +63,7 @@ export function extractFeatures(
   for (let start = 0; start < count; start += opts.batchSize) {
     const end = Math.min(count, start + opts.batchSize);
     const indices = Int32Array.from({ length: end - start }, (_, i) => start + i);
-    const feats = tf.tidy(() => {
-      const f = embed(toEvalBatch(images, indices, src, opts)); // [B, D]
-      return l2NormalizeRows(f).dataSync() as Float32Array;
-    });
+    const feats = await readAndDispose(tf.tidy(() => l2NormalizeRows(embed(toEvalBatch(images, indices, src, opts))))); // [B, D]
     if (out === null) {
       dim = feats.length / indices.length;
       out = new Float32Array(count * dim);
@@ -167,11 +165,11 @@ function checkKnnOptions(opts: KnnOptions, bankSize: number): { ks: [number, num
  * Cosine kNN predictions for each query row ([Q, dim], L2-normalised like the bank) by majority and
  * weighted votes among the bank's nearest features.
  */
-export function knnPredict(
+export async function knnPredict(
   bank: FeatureBank,
   queryFeatures: Float32Array,
   opts: KnnOptions,
-): KnnPredictions & { ks: [number, number] } {
+): Promise<KnnPredictions & { ks: [number, number] }> {
   const { dim } = bank;
   if (!Number.isInteger(dim) || dim < 1)
     throw new IsdError('BAD_INPUT', `bank.dim must be a whole number of at least 1, got ${dim}`, { field: 'bank.dim' });
@@ -196,11 +194,13 @@ export function knnPredict(
   try {
     for (let start = 0; start < q; start += chunk) {
       const m = Math.min(chunk, q - start);
-      const [sims, idx] = tf.tidy(() => {
-        const queries = tf.tensor2d(queryFeatures.subarray(start * dim, (start + m) * dim), [m, dim]);
-        const top = tf.topk(tf.matMul(queries, bankT), kMax, true); // [m, kMax], most similar first
-        return [top.values.dataSync() as Float32Array, top.indices.dataSync() as Int32Array];
-      });
+      const [sims, idx] = (await readAllAndDispose(
+        tf.tidy(() => {
+          const queries = tf.tensor2d(queryFeatures.subarray(start * dim, (start + m) * dim), [m, dim]);
+          const top = tf.topk(tf.matMul(queries, bankT), kMax, true); // [m, kMax], most similar first
+          return [top.values, top.indices];
+        }),
+      )) as [Float32Array, Int32Array];
       for (let i = 0; i < m; i++) {
         const row = i * kMax;
         const labelAt = (r: number) => bank.labels[idx[row + r]];
@@ -237,7 +237,7 @@ function vote(
  * kNN accuracy of the query set against the bank: 1-NN, 20-NN majority and 20-NN weighted, in
  * [0, 1]; per class; and over rare and frequent classes apart when rareClasses is given.
  */
-export function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, opts: KnnOptions): KnnResult {
+export async function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, opts: KnnOptions): Promise<KnnResult> {
   checkNumClasses(opts.numClasses);
   checkLabelled(query, bank.dim, opts.numClasses, 'query');
   const rare = new Uint8Array(opts.numClasses);
@@ -248,7 +248,7 @@ export function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, opts: Kn
       });
     rare[c] = 1;
   }
-  const pred = knnPredict(bank, query.features, opts);
+  const pred = await knnPredict(bank, query.features, opts);
   const C = opts.numClasses;
   const keys = ['knn1', 'knn20', 'knn20Weighted'] as const;
   const total = new Float64Array(C);

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
 import { Rng } from '../rng';
+import { readAndDispose } from './read-back';
 
 export interface LinearProbeOptions {
   numClasses: number;
@@ -91,7 +92,7 @@ export function probeLearningRate(lr: number, epoch: number, epochs: number): nu
 }
 
 /** Trains a linear classifier on train's features and returns its accuracy on test's. */
-export function linearProbe(train: Split, test: Split, opts: LinearProbeOptions): LinearProbeResult {
+export async function linearProbe(train: Split, test: Split, opts: LinearProbeOptions): Promise<LinearProbeResult> {
   const C = opts.numClasses;
   if (!Number.isInteger(C) || C < 1)
     throw new IsdError('BAD_INPUT', `numClasses must be a whole number of at least 1, got ${C}`, {
@@ -171,22 +172,24 @@ export function linearProbe(train: Split, test: Split, opts: LinearProbeOptions)
       }
     }
 
-    const predict = (features: Float32Array, standardised?: Float32Array): Int32Array => {
+    const predict = async (features: Float32Array, standardised?: Float32Array): Promise<Int32Array> => {
       const n = features.length / D;
       const x = standardised ?? standardise(features, D, mean, invStd);
       const out = new Int32Array(n);
       const chunk = 8192;
       for (let start = 0; start < n; start += chunk) {
         const m = Math.min(chunk, n - start);
-        const p = tf.tidy(() =>
-          tf.argMax(tf.add(tf.matMul(tf.tensor2d(x.subarray(start * D, (start + m) * D), [m, D]), w), b), 1).dataSync(),
+        const p = await readAndDispose<'int32'>(
+          tf.tidy(() =>
+            tf.argMax(tf.add(tf.matMul(tf.tensor2d(x.subarray(start * D, (start + m) * D), [m, D]), w), b), 1),
+          ),
         );
         out.set(p, start);
       }
       return out;
     };
-    const testPred = predict(test.features);
-    const trainPred = predict(train.features, xTrain);
+    const testPred = await predict(test.features);
+    const trainPred = await predict(train.features, xTrain);
 
     const total = new Float64Array(C);
     const hits = new Float64Array(C);

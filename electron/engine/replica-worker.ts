@@ -13,7 +13,7 @@ import { createTrainingStep, type TrainingStep } from './training-step';
 /** How long the peer waits for rank 0's next command: a paused run sends none. */
 const IDLE_TIMEOUT_MS = 7 * 24 * 3600_000;
 
-function serve(step: TrainingStep, endpoint: SyncEndpoint): void {
+async function serve(step: TrainingStep, endpoint: SyncEndpoint): Promise<void> {
   for (;;) {
     const cmd = endpoint.receive(IDLE_TIMEOUT_MS, 'command') as PeerCommand;
     if (cmd.type === 'dispose') return;
@@ -32,7 +32,7 @@ function serve(step: TrainingStep, endpoint: SyncEndpoint): void {
     const xs = tf.tensor4d(cmd.xs, cmd.shape);
     const xt = tf.tensor4d(cmd.xt, cmd.shape);
     try {
-      step.step(xs, xt, cmd.lr, cmd.labels);
+      await step.step(xs, xt, cmd.lr, cmd.labels);
     } finally {
       tf.dispose([xs, xt]);
     }
@@ -46,7 +46,7 @@ async function main(data: PeerWorkerData): Promise<void> {
     await initBackend({ prefer: data.backend, threads: 1 });
     step = createTrainingStep(data.options, replicaExchange(endpoint, 1));
     endpoint.send({ type: 'ready' });
-    serve(step, endpoint);
+    await serve(step, endpoint);
   } catch (e) {
     endpoint.send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   } finally {

@@ -282,7 +282,7 @@ export class Trainer {
       await this.restore(this.opts.resumeFrom);
     } else {
       this.setStatus('running');
-      this.evaluate(false); // the random-init baseline, step 0
+      await this.evaluate(false); // the random-init baseline, step 0
     }
     this.setStatus('running');
     const src = { h: train.h, w: train.w, c: train.c };
@@ -323,7 +323,7 @@ export class Trainer {
             { size: this.imageSize, strength: cfg.augTeacher, ...this.norm },
             this.augmentRng,
           );
-          result = ts.step(xs, xt, lr, labels);
+          result = await ts.step(xs, xt, lr, labels);
         } finally {
           xs?.dispose();
           xt?.dispose();
@@ -371,7 +371,7 @@ export class Trainer {
       this.epoch++;
       this.stepInEpoch = 0;
       const last = this.epoch === cfg.epochs;
-      if (last || this.epoch % cfg.evalEvery === 0) this.evaluate(last && cfg.linearEval);
+      if (last || this.epoch % cfg.evalEvery === 0) await this.evaluate(last && cfg.linearEval);
       this.epochLoss = { sum: 0, count: 0 };
       this.epochPurity = { sum: 0, count: 0 };
       if (last || this.epoch % cfg.checkpointEvery === 0) await this.checkpoint(last ? 'final' : 'epoch');
@@ -415,7 +415,7 @@ export class Trainer {
   }
 
   /** kNN (and optionally the linear probe) on the student's backbone features; skipped without evaluation sets. */
-  private evaluate(withLinear: boolean): void {
+  private async evaluate(withLinear: boolean): Promise<void> {
     const ev = this.opts.evaluation;
     if (!ev) return;
     this.setStatus('evaluating');
@@ -427,11 +427,11 @@ export class Trainer {
       ...this.norm,
       batchSize: this.opts.engine?.evalBatchSize ?? DEFAULT_EVAL_BATCH,
     };
-    const bankFeatures = extractFeatures(embed, ev.bank.images, ev.bank.count, ev.bank, opts);
-    const testFeatures = extractFeatures(embed, ev.test.images, ev.test.count, ev.test, opts);
+    const bankFeatures = await extractFeatures(embed, ev.bank.images, ev.bank.count, ev.bank, opts);
+    const testFeatures = await extractFeatures(embed, ev.test.images, ev.test.count, ev.test, opts);
     const bank = { features: bankFeatures, labels: ev.bank.labels.subarray(0, ev.bank.count), dim: ts.featureDim };
     const test = { features: testFeatures, labels: ev.test.labels.subarray(0, ev.test.count) };
-    const knn = knnEvaluate(bank, test, { numClasses: ev.numClasses, rareClasses: ev.rareClasses });
+    const knn = await knnEvaluate(bank, test, { numClasses: ev.numClasses, rareClasses: ev.rareClasses });
     const event: EpochEvalEvent = {
       type: 'epochEval',
       epoch: this.epoch,
@@ -446,7 +446,8 @@ export class Trainer {
       meanPurity: this.epochPurity.count ? this.epochPurity.sum / this.epochPurity.count : null,
       evalSec: 0,
     };
-    if (withLinear) event.linear = linearProbe(bank, test, { numClasses: ev.numClasses, seed: this.cfg.seed }).top1;
+    if (withLinear)
+      event.linear = (await linearProbe(bank, test, { numClasses: ev.numClasses, seed: this.cfg.seed })).top1;
     event.evalSec = (performance.now() - t0) / 1000;
     this.lastEval = event;
     this.evals.push(event);

@@ -95,9 +95,10 @@ export interface TrainingStep {
   readonly stepsDone: number;
   /**
    * One training step. xStudent, xTeacher [B, h, w, c] float32 (two augmentations of the same B images);
-   * labels [B] (optional, for purity and the queue's labels). Does not dispose its inputs.
+   * labels [B] (optional, for purity and the queue's labels). Does not dispose its inputs. Async: it
+   * reads the loss with data() (read-back.ts); the caller awaits one step before starting the next.
    */
-  step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): StepResult;
+  step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): Promise<StepResult>;
   /** Student backbone features [B, featureDim], inference-mode BN, heads dropped (for kNN). Caller disposes. */
   studentEmbed(x: tf.Tensor4D): tf.Tensor2D;
   /** Teacher backbone features [B, featureDim], inference-mode BN. Caller disposes. */
@@ -208,46 +209,60 @@ class ContrastiveTrainingStep implements TrainingStep {
       throw new Error(`${labels.length} labels for a batch of ${xs.shape[0]}`);
   }
 
-  step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): StepResult {
+  async step(
+    xStudent: tf.Tensor4D,
+    xTeacher: tf.Tensor4D,
+    lr: number,
+    labels?: Int32Array | null,
+  ): Promise<StepResult> {
     this.checkBatch(xStudent, xTeacher, labels);
     const o = this.options;
     emaUpdate(this.pairs, o.ema);
-    const result: StepResult = { loss: NaN };
-    tf.tidy(() => {
-      const queueKeys = this.queue.keys as tf.Tensor2D; // [K, E], as before this batch
+    const queueKeys = this.queue.keys as tf.Tensor2D; // [K, E], as before this batch
+    // The forward and backward passes, kept (not disposed) across the loss read below.
+    const { k, simK, value, grads } = tf.tidy(() => {
       // The teacher's activations go before the student's forward and backward start: the step's
       // high-water mark of memory is lower.
-      const [k, simK] = tf.tidy(() => {
-        const keys = l2Normalize(encoderEmbedding(this.teacher, this.spec, xTeacher, TRAINING, false)); // [B, E]
-        return [keys, tf.matMul(keys, queueKeys, false, true)]; // and simK [B, K]
+      const [keys, simKeys] = tf.tidy(() => {
+        const kk = l2Normalize(encoderEmbedding(this.teacher, this.spec, xTeacher, TRAINING, false)); // [B, E]
+        return [kk, tf.matMul(kk, queueKeys, false, true)]; // and simK [B, K]
       }) as [tf.Tensor2D, tf.Tensor2D];
-      const { value, grads } = tf.variableGrads(() => {
+      const vg = tf.variableGrads(() => {
         const q = l2Normalize(encoderEmbedding(this.student, this.spec, xStudent, TRAINING, this.usePredictor)); // [B, E]
         const simQ = tf.matMul(q, queueKeys, false, true) as tf.Tensor2D; // [B, K]
-        if (o.method === 'isd') return isdLossFromSimilarities(simQ, simK, o.tempStudent, o.tempTeacher);
-        return mocoLossFromSimilarities(tf.sum(tf.mul(q, k), 1, true) as tf.Tensor2D, simQ, o.temperature);
+        if (o.method === 'isd') return isdLossFromSimilarities(simQ, simKeys, o.tempStudent, o.tempTeacher);
+        return mocoLossFromSimilarities(tf.sum(tf.mul(q, keys), 1, true) as tf.Tensor2D, simQ, o.temperature);
       }, this.sgd.variables);
-      const vars = this.sgd.variables;
-      let share: ReplicaShare = {
-        loss: value.dataSync()[0], // the step's one sync (plus purity's, with labels)
-        grads: vars.map((v) => grads[v.name]),
-        keys: k,
-        labels: labels ?? null,
-        purity: labels ? this.queue.neighbourPurity(simK, labels) : undefined,
-      };
-      // every replica exchanges, whatever its own loss, so that none waits for ever
-      if (this.exchange) share = this.exchange(share);
-      result.loss = share.loss;
-      if (Number.isFinite(share.loss)) {
-        const combined: tf.NamedTensorMap = {};
-        vars.forEach((v, i) => (combined[v.name] = share.grads[i]));
-        this.sgd.apply(combined, lr);
-        if (share.purity !== undefined) result.purity = share.purity;
-        this.queue.enqueue(share.keys, share.labels);
-        this.steps++;
-      }
-      tf.dispose(grads);
+      return { k: keys, simK: simKeys, value: vg.value, grads: vg.grads };
     });
+    const result: StepResult = { loss: NaN };
+    try {
+      const vars = this.sgd.variables;
+      const loss = (await value.data())[0]; // the step's one read (plus purity's, with labels)
+      const purity = labels ? await this.queue.neighbourPurity(simK, labels) : undefined;
+      tf.tidy(() => {
+        let share: ReplicaShare = {
+          loss,
+          grads: vars.map((v) => grads[v.name]),
+          keys: k,
+          labels: labels ?? null,
+          purity,
+        };
+        // every replica exchanges, whatever its own loss, so that none waits for ever
+        if (this.exchange) share = this.exchange(share);
+        result.loss = share.loss;
+        if (Number.isFinite(share.loss)) {
+          const combined: tf.NamedTensorMap = {};
+          vars.forEach((v, i) => (combined[v.name] = share.grads[i]));
+          this.sgd.apply(combined, lr);
+          if (share.purity !== undefined) result.purity = share.purity;
+          this.queue.enqueue(share.keys, share.labels);
+          this.steps++;
+        }
+      });
+    } finally {
+      tf.dispose([k, simK, value, ...Object.values(grads)]);
+    }
     return result;
   }
 

@@ -18,11 +18,11 @@ const STEPS = 3;
 const options = (method: Method): TrainingStepOptions => tinyStepOptions(method, B, SIZE, 11);
 
 /** Step i of the sequence (the same inputs on both backends). */
-function stepOn(step: TrainingStep, xs: Float32Array[], i: number): number {
+async function stepOn(step: TrainingStep, xs: Float32Array[], i: number): Promise<number> {
   const a = tf.tensor4d(xs[(2 * i) % xs.length], [B, SIZE, SIZE, 1]);
   const b = tf.tensor4d(xs[(2 * i + 1) % xs.length], [B, SIZE, SIZE, 1]);
   try {
-    return step.step(a, b, 0.05).loss;
+    return (await step.step(a, b, 0.05)).loss;
   } finally {
     tf.dispose([a, b]);
   }
@@ -93,12 +93,12 @@ describe('the engine trains the same on wasm (with our kernels) and on cpu', () 
       try {
         for (let i = 0; i < STEPS; i++) {
           const before = await wasm.readState();
-          const wasmLoss = stepOn(wasm, xs, i);
+          const wasmLoss = await stepOn(wasm, xs, i);
           await tf.setBackend('cpu');
           let cpuLoss: number;
           try {
             cpu.loadState(before);
-            cpuLoss = stepOn(cpu, xs, i);
+            cpuLoss = await stepOn(cpu, xs, i);
           } finally {
             await tf.setBackend('wasm');
           }

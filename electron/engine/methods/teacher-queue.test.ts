@@ -64,14 +64,14 @@ describe('TeacherQueue', () => {
     store.dispose();
   });
 
-  it('purity counts top-5 neighbours sharing the query label; −1 slots never match', () => {
+  it('purity counts top-5 neighbours sharing the query label; −1 slots never match', async () => {
     const store = new ParamStore();
     const q = new TeacherQueue(store, 10, 2, new Rng(1));
     q.restore(0, [0, 0, 0, 1, 1, 1, 1, 1, -1, -1]);
     // similarity rises with the slot index: top-5 of every query = slots 9, 8, 7, 6, 5 (labels −1, −1, 1, 1, 1)
     const sim = tf.tensor2d([Array.from({ length: 10 }, (_, i) => i), Array.from({ length: 10 }, (_, i) => i)]);
-    expect(q.neighbourPurity(sim, [1, 0])).toBeCloseTo(3 / 10, 10);
-    expect(q.neighbourPurity(sim, [-1, -1])).toBe(0);
+    expect(await q.neighbourPurity(sim, [1, 0])).toBeCloseTo(3 / 10, 10);
+    expect(await q.neighbourPurity(sim, [-1, -1])).toBe(0);
     sim.dispose();
     store.dispose();
   });

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../rng';
 import type { ParamStore } from '../models/param-store';
+import { readAndDispose } from '../read-back';
 
 export const QUEUE_KEYS_NAME = 'queue.keys';
 
@@ -78,12 +79,12 @@ export class TeacherQueue {
 
   /**
    * Share of the top-`topK` queue neighbours (by teacher similarity simK [B, K]) whose label equals the
-   * query's label; slots labelled −1 never match. One sync (the neighbour indices).
+   * query's label; slots labelled −1 never match. One read (the neighbour indices).
    */
-  neighbourPurity(simK: tf.Tensor2D, queryLabels: ArrayLike<number>, topK = 5): number {
+  async neighbourPurity(simK: tf.Tensor2D, queryLabels: ArrayLike<number>, topK = 5): Promise<number> {
     const b = simK.shape[0];
     const kk = Math.min(topK, this.size);
-    const idx = tf.tidy(() => tf.topk(simK, kk, false).indices.dataSync() as Int32Array); // [B, kk]
+    const idx = await readAndDispose<'int32'>(tf.tidy(() => tf.topk(simK, kk, false).indices)); // [B, kk]
     let hits = 0;
     for (let i = 0; i < b; i++) {
       const y = queryLabels[i];
