@@ -17,7 +17,7 @@ import type {
   RunSummary,
 } from '../contract';
 import { ERROR_CODES, type ErrorCode } from '../contract';
-import type { CheckpointRow, EpochEvalRow, RunCurves, RunRecord, RunStore } from '../store';
+import type { CheckpointRow, EpochEvalRow, RunCurves, RunRow, RunStore } from '../store';
 
 export const RUN_REPORT_FILE = 'run-report.json';
 
@@ -82,7 +82,7 @@ export interface LiveRunState {
 }
 
 /** Planned optimizer steps: from the run report, else from an evaluation's step/epoch ratio, else what is known. */
-function totalStepsOf(record: RunRecord, report: RunReport | null, evals: readonly EpochEvalRow[] | null): number {
+function totalStepsOf(record: RunRow, report: RunReport | null, evals: readonly EpochEvalRow[] | null): number {
   if (report) return report.totalSteps;
   if (record.status === 'completed') return record.stepsDone;
   const ev = evals?.find((e) => e.epoch > 0);
@@ -91,7 +91,7 @@ function totalStepsOf(record: RunRecord, report: RunReport | null, evals: readon
 }
 
 export function toRunSummary(
-  record: RunRecord,
+  record: RunRow,
   opts: { live?: LiveRunState; report?: RunReport | null; evals?: readonly EpochEvalRow[] } = {},
 ): RunSummary {
   const live = opts.live ?? {};

@@ -294,7 +294,7 @@ describe('runs', () => {
     expect(app.store.getRunRecord(c.id)).toMatchObject({ status: 'stopped', stepsDone: 0, startedAt: null });
 
     // Every step persisted once, in order; progress events throttled but the last one sent.
-    const steps = app.store.getStepMetrics(a.id).map((r) => r.step);
+    const steps = [...app.store.iterateStepMetrics(a.id)].map((r) => r.step);
     expect(steps).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
     const progress = seen.filter((s) => s.event === 'run.progress' && (s.payload as { runId: string }).runId === a.id);
     expect(progress.length).toBeLessThan(32);
@@ -337,7 +337,7 @@ describe('runs', () => {
     const resumedAt = Date.now();
     await call('runs.resume', { id: r.id });
     await waitFor('run.status', (p) => p.runId === r.id && p.status === 'completed', 120_000, resumedAt);
-    const steps = app.store.getStepMetrics(r.id).map((m) => m.step);
+    const steps = [...app.store.iterateStepMetrics(r.id)].map((m) => m.step);
     expect(steps).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
     const curves = await call('runs.curves', { id: r.id, maxPoints: 10 });
     expect(curves.recorded).toBe(32);

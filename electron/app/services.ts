@@ -39,13 +39,14 @@ import {
   type DatasetSizes,
   type RunConfig,
 } from '../run-config';
-import { openRunStore, type RunStore, type RunSummary as StoredRunSummary } from '../store';
+import { openRunStore, type RunStore, type RunSummaryRow } from '../store';
 import { AnalysisClient } from './analysis-client';
 import type { EvaluateResult, NeighboursResult, TeacherSimilarityResult, ImagePixels } from './analysis-worker';
 import { AppEvents } from './app-events';
 import { DatasetService, type PickPath } from './dataset-service';
 import { checkpointRootFor } from './paths';
 import { existingCheckpoints, perClassOf, readRunReport, toCurves, toRunDetail, toRunSummary } from './run-dto';
+import { exportMetricsCsv, exportRunJson } from './run-export';
 import { RunService, type EngineStarter } from './run-service';
 import { thumbnailDataUrl } from './thumbnails';
 
@@ -176,8 +177,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     const done = store.listRuns({ status: 'completed', sort: 'finishedAt', order: 'desc', limit: 50 }).runs;
     const same = done
       .filter(
-        (r: StoredRunSummary) =>
-          r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0,
+        (r: RunSummaryRow) => r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0,
       )
       .slice(0, 5);
     if (same.length > 0) return { imagesPerSec: median(same.map((r) => r.imagesPerSec as number)), basis: 'measured' };
@@ -323,7 +323,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         search: input.search,
         order: input.dir,
       };
-      const toSummary = (r: StoredRunSummary): RunSummary => {
+      const toSummary = (r: RunSummaryRow): RunSummary => {
         const record = store.getRunRecord(r.id);
         return toRunSummary(record, { live: runs.liveState(r.id) });
       };
@@ -390,12 +390,12 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         return {
           filename: `${name}-${id.slice(0, 8)}.json`,
           mimeType: 'application/json',
-          content: store.exportRunJson(id),
+          content: exportRunJson(store, id),
         };
       return {
         filename: `${name}-${id.slice(0, 8)}-steps.csv`,
         mimeType: 'text/csv',
-        content: store.exportMetricsCsv(id, 'steps'),
+        content: exportMetricsCsv(store, id, 'steps'),
       };
     },
     'runs.neighbours': async (input): Promise<NeighbourGallery> => {

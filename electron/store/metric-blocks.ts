@@ -6,7 +6,6 @@
  * Kept in step with step_metrics by every store function that writes metrics (append merges,
  * replaced or discarded steps rebuild their blocks from the rows); deleting a run cascades.
  */
-import type Database from 'better-sqlite3';
 import type { StatementCache } from './statement-cache';
 
 /** Steps per block: block = floor(step / BLOCK_STEPS). Changing it needs a migration that rebuilds the table. */
@@ -86,22 +85,6 @@ export function rebuildBlocks(sc: StatementCache, runId: string, blocks: Iterabl
     const b = blocksOf(rowsOf.all(runId, block * BLOCK_STEPS, (block + 1) * BLOCK_STEPS)).get(block);
     if (b) put.run(runId, block, b.n, b.loStep, b.loLoss, b.hiStep, b.hiLoss);
     else drop.run(runId, block);
-  }
-}
-
-/** Builds the rollup of every run from step_metrics (the migration that adds the table). */
-export function rebuildAllBlocks(db: Database.Database): void {
-  db.exec('DELETE FROM step_metric_blocks');
-  const put = db.prepare(
-    'INSERT INTO step_metric_blocks (run_id, block, n, lo_step, lo_loss, hi_step, hi_loss) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
-  const runs = db.prepare<[], { runId: string }>('SELECT DISTINCT run_id AS runId FROM step_metrics').all();
-  const rowsOf = db.prepare<[string], { step: number; loss: number | null }>(
-    'SELECT step, loss FROM step_metrics WHERE run_id = ?',
-  );
-  for (const { runId } of runs) {
-    for (const b of blocksOf(rowsOf.iterate(runId)).values())
-      put.run(runId, b.block, b.n, b.loStep, b.loLoss, b.hiStep, b.hiLoss);
   }
 }
 

@@ -2,7 +2,7 @@
  * Curves for charts: one run's step metrics cut down to at most N real rows, and several runs'
  * series on one shared step grid. Done in SQL so a 100,000-step run never becomes 100,000 JS objects.
  */
-import type { AlignedEvalCurves, AlignedStepCurves, EpochEvalRow, StepMetricRow } from './types';
+import type { AlignedEvalCurves, AlignedStepCurves, EpochEvalRow, StepMetricRow } from './rows';
 import { BLOCK_STEPS, readBlocks } from './metric-blocks';
 import type { StatementCache } from './statement-cache';
 

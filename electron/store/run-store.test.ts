@@ -6,7 +6,7 @@ import { IsdError } from '../errors';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../run-config';
 import { openRunStore, type RunStore } from './run-store';
 import { blocksOf } from './metric-blocks';
-import type { StepMetricInput } from './types';
+import type { StepMetricInput } from './rows';
 
 let dir: string;
 let store: RunStore;
@@ -180,7 +180,7 @@ describe('step metrics', () => {
     store.appendStepMetrics(run.id, steps(101, 150));
     expect(store.getRunRecord(run.id).stepsDone).toBe(150);
     store.appendStepMetrics(run.id, [{ step: 150, epoch: 1, loss: Number.NaN, lr: 0.01, time: 5 }]);
-    const rows = store.getStepMetrics(run.id);
+    const rows = [...store.iterateStepMetrics(run.id)];
     expect(rows).toHaveLength(150);
     expect(rows[0]).toEqual({
       step: 1,
@@ -217,7 +217,7 @@ describe('step metrics', () => {
 describe('block rollup', () => {
   /** The stored rollup must equal one computed afresh from the stored rows. */
   function expectRollupMatchesRows(runId: string): void {
-    const rows = store.getStepMetrics(runId);
+    const rows = [...store.iterateStepMetrics(runId)];
     const stored = store.db
       .prepare(
         'SELECT block, n, lo_step AS loStep, lo_loss AS loLoss, hi_step AS hiStep, hi_loss AS hiLoss FROM step_metric_blocks WHERE run_id = ? ORDER BY block',
@@ -464,7 +464,7 @@ describe('getCurves', () => {
     const loss = (s: number) => (s === spikeAt ? 50 : s === dipAt ? -5 : 2 + Math.sin(s / 50));
     const all = steps(0, 9999, loss);
     for (let i = 0; i < all.length; i += 500) store.appendStepMetrics(run.id, all.slice(i, i + 500));
-    const byStep = new Map(store.getStepMetrics(run.id).map((r) => [r.step, r]));
+    const byStep = new Map([...store.iterateStepMetrics(run.id)].map((r) => [r.step, r]));
 
     for (const maxPoints of [2, 3, 4, 5, 10, 101, 1000, 9999]) {
       const c = store.getCurves(run.id, { maxPoints });
@@ -621,43 +621,6 @@ describe('deleteRun', () => {
     } finally {
       bare.close();
     }
-  });
-});
-
-describe('exports', () => {
-  it('exports a run as JSON with its metrics as columns', () => {
-    const run = store.createRun(config({ seed: 3 }), { status: 'running' });
-    store.appendStepMetrics(run.id, steps(1, 3));
-    store.addEpochEval(run.id, { epoch: 0, step: 3, knn1: 0.1, knn20: 0.2 });
-    const data = JSON.parse(store.exportRunJson(run.id));
-    expect(data.format).toBe('isd-studio-run');
-    expect(data.config.seed).toBe(3);
-    expect(data.run.id).toBe(run.id);
-    expect(data.run.config).toBeUndefined();
-    expect(data.stepMetrics.step).toEqual([1, 2, 3]);
-    expect(data.stepMetrics.lr).toEqual([0.05, 0.05, 0.05]);
-    expect(data.evals).toHaveLength(1);
-  });
-
-  it('exports metrics as CSV with proper quoting', () => {
-    const run = store.createRun(config(), { status: 'running', name: 'ISD, "sharp" teacher' });
-    store.appendStepMetrics(run.id, [
-      { step: 1, epoch: 0, loss: 1.5, lr: 0.05, time: 10 },
-      { step: 2, epoch: 0, loss: null, lr: 1e-7, purity: 0.25, imagesPerSec: 99.5, time: 20 },
-    ]);
-    store.addEpochEval(run.id, { epoch: 1, step: 2, knn1: 0.5, knn20: 0.55, perClass: [0.5, 0.6] });
-    const name = '"ISD, ""sharp"" teacher"';
-    expect(store.exportMetricsCsv(run.id)).toBe(
-      'run_id,run_name,step,epoch,loss,lr,purity,images_per_sec,time\r\n' +
-        `${run.id},${name},1,0,1.5,0.05,,,10\r\n` +
-        `${run.id},${name},2,0,,1e-7,0.25,99.5,20\r\n`,
-    );
-    const evals = store.exportMetricsCsv(run.id, 'evals').split('\r\n');
-    expect(evals[0]).toBe(
-      'run_id,run_name,epoch,step,knn1,knn20,knn20_weighted,linear,purity,frequent_acc,rare_acc,per_class,time',
-    );
-    expect(evals[1]).toBe(`${run.id},${name},1,2,0.5,0.55,,,,,,"[0.5,0.6]",${clock}`);
-    expect(caught(() => store.exportMetricsCsv('ghost')).code).toBe('NOT_FOUND');
   });
 });
 

@@ -4,7 +4,7 @@
  * the paired difference ISD − MoCo per profile with a 95% Student-t interval over seeds; a verdict that
  * says plainly when the difference is within the noise; CSV and Markdown exports.
  */
-import { csvText, type CsvValue } from '../store/metrics-csv';
+import { csvText, type CsvValue } from '../csv';
 import type { StudySpec } from './study-spec';
 
 export const STUDY_METRICS = ['knn1', 'knn20', 'linear'] as const;

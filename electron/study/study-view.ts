@@ -5,7 +5,7 @@
  */
 import { readRunReport } from '../app/run-dto';
 import { IsdError } from '../errors';
-import type { EpochEvalRow, RunRecord, RunStatus, RunStore, StudyRow } from '../store';
+import type { EpochEvalRow, RunRow, RunStatus, RunStore, StudyRow } from '../store';
 import { readGroupEvals } from './group-evals';
 import { planStudy, studyRunKey, type PlannedRun, type ProfileClasses } from './plan';
 import {
@@ -52,7 +52,7 @@ export interface LoadedStudy {
   stored: StoredStudy;
   plan: PlannedRun[];
   /** Plan key → the newest run of the study at that place (a user may have re-run one by hand). */
-  runs: Map<string, RunRecord>;
+  runs: Map<string, RunRow>;
 }
 
 /** The full study id for an id or a unique prefix of at least 4 characters. */
@@ -88,7 +88,7 @@ export function loadStudy(store: RunStore, id: string): LoadedStudy {
   const row = store.getStudy(id);
   const stored = parseStoredStudy(row);
   const plan = planStudy(stored.spec, row.id);
-  const runs = new Map<string, RunRecord>();
+  const runs = new Map<string, RunRow>();
   // Oldest first, so the newest run at a place wins.
   const page = store.listRuns({ studyId: row.id, sort: 'createdAt', order: 'asc', limit: 10_000 });
   for (const r of page.runs) {
@@ -98,7 +98,7 @@ export function loadStudy(store: RunStore, id: string): LoadedStudy {
   return { row, stored, plan, runs };
 }
 
-function runStatusOf(rec: RunRecord | undefined, live: LiveLookup | undefined): RunStatus | 'missing' {
+function runStatusOf(rec: RunRow | undefined, live: LiveLookup | undefined): RunStatus | 'missing' {
   if (!rec) return 'missing';
   return live?.(rec.id)?.status ?? rec.status;
 }

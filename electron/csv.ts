@@ -1,4 +1,4 @@
-/** CSV text (RFC 4180) for exporting a run's metrics to a spreadsheet or pandas. */
+/** CSV text (RFC 4180) for exporting metrics (a run's, a study's) to a spreadsheet or pandas. */
 
 export type CsvValue = string | number | boolean | null | undefined;
 

@@ -1,6 +1,6 @@
 /**
- * Rows and inputs of the run-history store, as the rest of the app sees them (camelCase, parsed
- * JSON, times in ms since the epoch). Plain data only, so they cross IPC and print as --json.
+ * Rows and inputs of the run-history store (camelCase, parsed JSON, times in ms since the epoch).
+ * What crosses the wire is the contract's shape (contract.ts); app/run-dto.ts maps these rows to it.
  */
 import type { RunConfig } from '../run-config';
 
@@ -25,7 +25,7 @@ export interface RunMetrics {
 }
 
 /** One line of the runs list: everything but the config and notes. */
-export interface RunSummary extends RunMetrics {
+export interface RunSummaryRow extends RunMetrics {
   id: string;
   name: string;
   method: string;
@@ -53,7 +53,7 @@ export interface RunSummary extends RunMetrics {
 }
 
 /** A run with its full config, as stored when it was created. */
-export interface RunRecord extends RunSummary {
+export interface RunRow extends RunSummaryRow {
   config: RunConfig;
   notes: string;
 }
@@ -187,10 +187,10 @@ export interface RunListQuery {
   offset?: number;
 }
 
-export interface RunListPage {
+export interface RunRowPage {
   /** Runs matching the filter, ignoring limit and offset. */
   total: number;
-  runs: RunSummary[];
+  runs: RunSummaryRow[];
 }
 
 export interface StepMetricsSummary {
@@ -203,8 +203,8 @@ export interface StepMetricsSummary {
   lastTime: number | null;
 }
 
-export interface RunDetail {
-  run: RunRecord;
+export interface RunRows {
+  run: RunRow;
   config: RunConfig;
   metrics: StepMetricsSummary;
   evals: EpochEvalRow[];
@@ -255,8 +255,8 @@ export const FINAL_METRIC_NAMES = [
 ] as const;
 export type FinalMetricName = (typeof FINAL_METRIC_NAMES)[number];
 
-export interface RunComparison {
-  runs: RunSummary[];
+export interface RunComparisonRows {
+  runs: RunSummaryRow[];
   curves: AlignedStepCurves;
   evals: AlignedEvalCurves;
   /** Config fields whose values differ, one value per run in `runs` order (name and tags left out). */

@@ -1,0 +1,151 @@
+/** Reads that span a run's tables: a filtered, sorted page of runs; one run with its rows; several runs compared. */
+import { IsdError } from '../errors';
+import { checkpointsOf } from './checkpoints';
+import { checkMaxPoints } from './checks';
+import { configDiff } from './config-diff';
+import type { StoreContext } from './context';
+import { evalsOf } from './evaluations';
+import {
+  FINAL_METRIC_NAMES,
+  RUN_SORT_FIELDS,
+  RUN_STATUSES,
+  type CurveOptions,
+  type FinalMetricName,
+  type RunComparisonRows,
+  type RunListQuery,
+  type RunRows,
+  type RunRowPage,
+  type RunSortField,
+  type RunSummaryRow,
+} from './rows';
+import { alignedEvalCurves, alignedStepCurves } from './run-curves';
+import { getRunRow, parseSummary, SUMMARY_COLUMNS, type RawSummaryRow } from './runs';
+import { stepMetricsSummary } from './step-metrics';
+
+const MAX_COMPARE = 20;
+
+/** Sort fields → SQL column, and whether the column can be NULL (those sort last either way). */
+const SORT_COLUMNS: Record<RunSortField, { column: string; nullable: boolean }> = {
+  createdAt: { column: 'created_at', nullable: false },
+  startedAt: { column: 'started_at', nullable: true },
+  finishedAt: { column: 'finished_at', nullable: true },
+  name: { column: 'name COLLATE NOCASE', nullable: false },
+  status: { column: 'status', nullable: false },
+  method: { column: 'method', nullable: false },
+  dataset: { column: 'dataset_name COLLATE NOCASE', nullable: false },
+  epochsDone: { column: 'epochs_done', nullable: false },
+  knn1: { column: 'knn1', nullable: true },
+  knn20: { column: 'knn20', nullable: true },
+  linear: { column: 'linear', nullable: true },
+  bestKnn20: { column: 'best_knn20', nullable: true },
+  purity: { column: 'purity', nullable: true },
+  imagesPerSec: { column: 'images_per_sec', nullable: true },
+};
+
+/** One page of runs matching the filter, with the number of all matches. */
+export function listRuns(ctx: StoreContext, q: RunListQuery = {}): RunRowPage {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (q.status !== undefined) {
+    const statuses = Array.isArray(q.status) ? q.status : [q.status];
+    for (const s of statuses)
+      if (!RUN_STATUSES.includes(s))
+        throw new IsdError('BAD_INPUT', `status must be one of ${RUN_STATUSES.join(', ')}, got ${String(s)}`, {
+          field: 'status',
+        });
+    if (statuses.length === 0) return { total: 0, runs: [] };
+    where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+    params.push(...statuses);
+  }
+  if (q.method) {
+    where.push('method = ?');
+    params.push(q.method);
+  }
+  if (q.dataset) {
+    where.push('(dataset = ? OR dataset_name = ?)');
+    params.push(q.dataset, q.dataset);
+  }
+  if (q.studyId) {
+    where.push('study_id = ?');
+    params.push(q.studyId);
+  }
+  if (q.tag) {
+    where.push('id IN (SELECT run_id FROM run_tags WHERE tag = ?)');
+    params.push(q.tag);
+  }
+  const search = q.search?.trim();
+  if (search) {
+    const like = `%${search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    where.push(
+      "(name LIKE ? ESCAPE '\\' OR dataset_name LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')",
+    );
+    params.push(like, like, like, `${like.slice(1)}`);
+  }
+  const sort = q.sort ?? 'createdAt';
+  if (!RUN_SORT_FIELDS.includes(sort))
+    throw new IsdError('BAD_INPUT', `sort must be one of ${RUN_SORT_FIELDS.join(', ')}, got ${String(sort)}`, {
+      field: 'sort',
+    });
+  const order = q.order ?? 'desc';
+  if (order !== 'asc' && order !== 'desc')
+    throw new IsdError('BAD_INPUT', `order must be asc or desc, got ${String(order)}`, { field: 'order' });
+  const limit = q.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new IsdError('BAD_INPUT', 'limit must be a whole number from 1 to 10000', { field: 'limit' });
+  const offset = q.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new IsdError('BAD_INPUT', 'offset must be a whole number, 0 or more', { field: 'offset' });
+
+  const { column, nullable } = SORT_COLUMNS[sort];
+  const dir = order === 'asc' ? 'ASC' : 'DESC';
+  const orderBy = `${column} ${dir}${nullable ? ' NULLS LAST' : ''}${sort === 'createdAt' ? '' : ', created_at DESC'}, id`;
+  const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = ctx.sc.get<{ n: number }>(`SELECT COUNT(*) AS n FROM runs ${whereSql}`).get(...params)!.n;
+  const rows = ctx.sc
+    .get<RawSummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM runs ${whereSql} ORDER BY ${orderBy} LIMIT ? OFFSET ?`)
+    .all(...params, limit, offset);
+  return { total, runs: rows.map(parseSummary) };
+}
+
+/** A run with its config, evaluations, checkpoints and a summary of its step metrics, read at one moment. */
+export function getRunRows(ctx: StoreContext, id: string): RunRows {
+  const read = ctx.db.transaction(() => {
+    const run = getRunRow(ctx, id);
+    return {
+      run,
+      config: run.config,
+      metrics: stepMetricsSummary(ctx, id),
+      evals: evalsOf(ctx, id),
+      checkpoints: checkpointsOf(ctx, id),
+    };
+  });
+  return read();
+}
+
+/** Several runs side by side: summaries, curves on one step grid, evals by epoch, differing settings, final metrics. */
+export function compareRuns(ctx: StoreContext, ids: readonly string[], opts: CurveOptions = {}): RunComparisonRows {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) throw new IsdError('BAD_INPUT', 'compare needs at least one run id', { field: 'ids' });
+  if (unique.length > MAX_COMPARE)
+    throw new IsdError('BAD_INPUT', `compare at most ${MAX_COMPARE} runs at once, got ${unique.length}`, {
+      field: 'ids',
+    });
+  const maxPoints = checkMaxPoints(opts.maxPoints ?? 500);
+  const read = ctx.db.transaction(() => {
+    const records = unique.map((id) => getRunRow(ctx, id));
+    const runs: RunSummaryRow[] = records.map(({ config: _config, notes: _notes, ...summary }) => summary);
+    const final = Object.fromEntries(FINAL_METRIC_NAMES.map((m) => [m, runs.map((r) => r[m])])) as Record<
+      FinalMetricName,
+      (number | null)[]
+    >;
+    const evalsByRun = new Map(unique.map((id) => [id, evalsOf(ctx, id)]));
+    return {
+      runs,
+      curves: alignedStepCurves(ctx.sc, unique, maxPoints),
+      evals: alignedEvalCurves(unique, evalsByRun),
+      configDiff: configDiff(records.map((r) => r.config as unknown as Record<string, unknown>)),
+      final,
+    };
+  });
+  return read();
+}
