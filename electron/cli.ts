@@ -11,6 +11,7 @@ import { openRunStore, type RunStore } from './store';
 import type { DatasetEntry } from './data/types';
 import { registerTrainCommands } from './cli-train';
 import { registerStudyCommand } from './cli-study';
+import { registerEncoderCommands } from './cli-encoder';
 import type { EngineOptions } from './engine/protocol';
 
 interface GlobalOptions {
@@ -204,6 +205,14 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     opts.engine,
   );
   registerStudyCommand(program, state, { engine: opts.engine });
+  registerEncoderCommands(
+    program,
+    out,
+    (o, e) => {
+      state.code = o.error(e);
+    },
+    opts.engine,
+  );
   return program;
 }
 

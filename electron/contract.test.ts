@@ -40,6 +40,7 @@ const valid: { [C in Channel]: RequestInput<C> } = {
   'runs.neighbours': { id: 'r1', testIndex: 12 },
   'runs.teacherSimilarity': { id: 'r1', testIndex: 0, bins: 20 },
   'runs.estimate': { config: { method: 'moco' } },
+  'encoder.export': { id: 'r1', format: 'onnx', destination: 'download' },
   'study.estimate': { spec: { profiles: ['none', 'longtail:10'], budget: { epochs: 2 } } },
   'study.start': {
     spec: {
@@ -143,6 +144,11 @@ const invalid: { [C in Channel]: [input: unknown, field: string][] } = {
     [{ id: 'r1', testIndex: 0, bins: 1 }, 'bins'],
   ],
   'runs.estimate': [[{ config: { batchSize: 0 } }, 'config.batchSize']],
+  'encoder.export': [
+    [{ id: 'r1', format: 'keras', destination: 'download' }, 'format'],
+    [{ id: 'r1', format: 'onnx', destination: 'download', checkpointStep: -1 }, 'checkpointStep'],
+    [{ id: 'r1', format: 'onnx' }, 'destination'],
+  ],
   'study.estimate': [
     [{ spec: { seeds: 1 } }, 'spec.seeds'],
     [{ spec: { budget: { epochs: 0 } } }, 'spec.budget.epochs'],

@@ -248,6 +248,21 @@ export interface TeacherSimilarity {
   }[];
 }
 
+/** encoder.export: the run's backbone as a model file (not runs.export, which exports a run's metrics). */
+export interface EncoderExport {
+  runId: string;
+  format: 'onnx' | 'tfjs';
+  encoder: 'student' | 'teacher';
+  checkpoint: CheckpointInfo;
+  /** Time the export took in the analysis worker (checkpoint and dataset statistics loaded, model built, written). */
+  seconds: number;
+  bytes: number;
+  /** destination 'dialog': the file (ONNX) or folder (TF.js) written; null when the dialog was cancelled. */
+  path: string | null;
+  /** destination 'download': the files for the browser to save, base64. */
+  downloads: { filename: string; mimeType: string; base64: string }[];
+}
+
 export interface RunEstimate {
   seconds: number;
   steps: number;
@@ -393,6 +408,21 @@ export const requests = {
       top: int(1, 32).default(8),
     }),
     output: out<TeacherSimilarity>(),
+  },
+  /**
+   * The run's backbone (student, or teacher with teacher: true) at a checkpoint (default: the last) as
+   * ONNX or TF.js, the run's normalisation inside. dialog: Electron's save dialog picks where (the web host
+   * answers CONFLICT); download: the files come back for the browser to save.
+   */
+  'encoder.export': {
+    input: z.strictObject({
+      id: runId,
+      format: z.enum(['onnx', 'tfjs']),
+      checkpointStep: int(0, Number.MAX_SAFE_INTEGER).optional(),
+      teacher: z.boolean().default(false),
+      destination: z.enum(['dialog', 'download']),
+    }),
+    output: out<EncoderExport>(),
   },
   /** Duration of a run with this config, from the speed measured on this backend. */
   'runs.estimate': { input: z.strictObject({ config: partialRunConfig }), output: out<RunEstimate>() },

@@ -128,6 +128,18 @@ async function pickPath(kind: 'folder' | 'file'): Promise<string | null> {
   return result.canceled || result.filePaths.length === 0 ? null : result.filePaths[0];
 }
 
+/** encoder.export's save dialog: a .onnx file, or the name of the folder a TF.js export is written to. */
+async function savePath(opts: { title: string; defaultName: string; kind: 'file' | 'folder' }): Promise<string | null> {
+  const options: Electron.SaveDialogOptions = {
+    title: opts.title,
+    defaultPath: path.join(app.getPath('documents'), opts.defaultName),
+    filters: opts.kind === 'file' ? [{ name: 'ONNX model', extensions: ['onnx'] }] : undefined,
+    properties: ['createDirectory', 'showOverwriteConfirmation'],
+  };
+  const result = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
+  return result.canceled || !result.filePath ? null : result.filePath;
+}
+
 function buildMenu(): void {
   const isMac = process.platform === 'darwin';
   const template: MenuItemConstructorOptions[] = [
@@ -236,6 +248,7 @@ async function start(): Promise<void> {
       resourcesDir,
       transport: 'electron',
       pickPath,
+      savePath,
       appVersion: app.getVersion(),
     });
   } catch (err) {

@@ -20,6 +20,7 @@ import { readAllAndDispose, readAndDispose } from '../engine/read-back';
 import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
 import type { TrainingStep } from '../engine/training-step';
+import { exportEncoder, type ExportEncoderTask } from './encoder-tasks';
 
 /** The neighbour gallery searches at most this many training images (the first ones; engine.evalBankLimit lowers it). */
 export const NEIGHBOUR_BANK_LIMIT = 5000;
@@ -37,7 +38,8 @@ export type AnalysisRequest =
   | { id: number; type: 'probe'; backend?: BackendName }
   | ({ id: number; type: 'neighbours'; k: number } & RunAnalysisInput)
   | ({ id: number; type: 'teacherSimilarity'; bins: number; top: number } & RunAnalysisInput)
-  | ({ id: number; type: 'evaluate'; linear: boolean } & Omit<RunAnalysisInput, 'testIndex'>);
+  | ({ id: number; type: 'evaluate'; linear: boolean } & Omit<RunAnalysisInput, 'testIndex'>)
+  | ({ id: number; type: 'exportEncoder' } & ExportEncoderTask & Omit<RunAnalysisInput, 'testIndex'>);
 
 /** `isd eval`: the checkpoint's student backbone on the whole training split (bank) and test split (queries). */
 export interface EvaluateResult {
@@ -81,7 +83,8 @@ export type AnalysisResponse =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { code: IsdError['code']; message: string; field?: string; path?: string } };
 
-interface LoadedRun {
+/** A run's checkpoint as the worker holds it (also what encoder-tasks.ts works on). */
+export interface LoadedRun {
   key: string;
   ds: LoadedDataset;
   step: TrainingStep;
@@ -309,6 +312,10 @@ async function handle(req: AnalysisRequest): Promise<unknown> {
   if (req.type === 'probe') return initBackend({ prefer: req.backend });
   if (req.type === 'neighbours') return neighbours(req);
   if (req.type === 'evaluate') return evaluateCheckpoint(req);
+  if (req.type === 'exportEncoder') {
+    await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
+    return exportEncoder(await loadRun(req), req);
+  }
   return teacherSimilarity(req);
 }
 

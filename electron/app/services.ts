@@ -44,6 +44,7 @@ import { AnalysisClient } from './analysis-client';
 import type { EvaluateResult, NeighboursResult, TeacherSimilarityResult, ImagePixels } from './analysis-worker';
 import { AppEvents } from './app-events';
 import { DatasetService, type PickPath } from './dataset-service';
+import { EncoderService, type EncoderChannel, type SavePath } from './encoder-service';
 import { checkpointRootFor } from './paths';
 import { existingCheckpoints, perClassOf, readRunReport, toCurves, toRunDetail, toRunSummary } from './run-dto';
 import { exportMetricsCsv, exportRunJson } from './run-export';
@@ -60,6 +61,8 @@ export interface AppServicesOptions {
   transport: 'electron' | 'web';
   /** The native open dialog: Electron main passes it; the web host has none. */
   pickPath?: PickPath;
+  /** The native save dialog (encoder.export with destination 'dialog'); the web host has none. */
+  savePath?: SavePath;
   appVersion?: string;
   /** Engine knobs for every run (tests shrink the model and the kNN sets with them). */
   engine?: EngineOptions;
@@ -78,6 +81,8 @@ export interface AppServices {
   datasets: DatasetService;
   /** Imbalance studies (electron/study): their handlers are part of `handlers`. */
   study: StudyService;
+  /** Encoder export (and its CLI command). */
+  encoders: EncoderService;
   /**
    * `isd eval`: kNN (and with `linear` a linear probe) of the run's last checkpoint on the dataset's
    * whole training and test splits, in the analysis worker; a linear accuracy is stored with the run.
@@ -252,15 +257,21 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     return sizes;
   }
 
-  /** Everything the analysis worker needs about a finished run's final checkpoint. */
-  async function analysisInput(id: string, testIndex: number) {
+  /** Everything the analysis worker needs about a run's checkpoint at `checkpointStep` (default: the last). */
+  async function analysisInput(id: string, testIndex: number, checkpointStep?: number) {
     const detail = store.getRun(id);
     const ck = existingCheckpoints(detail.checkpoints);
     if (ck.length === 0)
       throw new IsdError('CONFLICT', `run ${id} has no checkpoint on disk yet; it appears after the first epoch`, {
         field: 'id',
       });
-    const last = ck[ck.length - 1];
+    const last = checkpointStep === undefined ? ck[ck.length - 1] : ck.find((c) => c.step === checkpointStep);
+    if (!last)
+      throw new IsdError(
+        'NOT_FOUND',
+        `run ${id} has no checkpoint at step ${checkpointStep}; it has steps ${ck.map((c) => c.step).join(', ')}`,
+        { field: 'checkpoint' },
+      );
     const datasetPath = await resolveDataset(detail.config.dataset, registryOptions());
     return {
       input: {
@@ -290,7 +301,9 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     };
   }
 
-  const core: Omit<Handlers, StudyChannel> = {
+  const encoders = new EncoderService({ store, analysis, analysisInput, appVersion, savePath: opts.savePath });
+
+  const core: Omit<Handlers, StudyChannel | EncoderChannel> = {
     'system.info': () => systemInfo(),
 
     'datasets.list': () => datasets.list(),
@@ -456,7 +469,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   };
 
   const study = new StudyService({ store, runs, events, datasets, handlers: core, log: opts.log });
-  const handlers: Handlers = { ...core, ...study.handlers };
+  const handlers: Handlers = { ...core, ...study.handlers, ...encoders.handlers };
 
   let closed: Promise<void> | null = null;
   async function evaluateRun(idOrPrefix: string, linear: boolean): Promise<EvaluateResult & { runId: string }> {
@@ -475,6 +488,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     runs,
     datasets,
     study,
+    encoders,
     evaluateRun,
     close(closeOpts = {}) {
       closed ??= (async () => {

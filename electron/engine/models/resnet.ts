@@ -107,22 +107,49 @@ export function initBackbone(scope: ParamScope, spec: BackboneSpec, rng: Rng): v
   });
 }
 
-/** x [B, H, W, C] → pooled features [B, featureDim]. Call inside tf.tidy. */
-export function backboneForward(scope: ParamScope, spec: BackboneSpec, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D {
-  let h: tf.Tensor4D = batchNorm(scope.child('stem.bn'), conv2d(scope.child('stem.conv'), x, 1), mode, { relu: true });
+/**
+ * The layer graph of a backbone, one op at a time, for whoever builds it: the tf ops of training and
+ * evaluation (backboneForward) and the exporters (engine/encoder-export), so the architecture is
+ * written once. `name` is the parameter scope below the backbone ('stage2.block0.conv1').
+ */
+export interface BackboneBuilder<T> {
+  /** Bias-free k×k conv with PyTorch's symmetric padding k//2. */
+  conv(x: T, name: string, stride: number): T;
+  /** BatchNorm over the channels, then ReLU when `relu`. */
+  batchNorm(x: T, name: string, relu: boolean): T;
+  /** ReLU(a + b): the end of a basic block. */
+  addRelu(a: T, b: T, name: string): T;
+  /** Global average pool: [B, h, w, d] → [B, d]. */
+  pool(x: T): T;
+}
+
+/** Walks the backbone of `spec` from x (NHWC) to its pooled features through `b`. */
+export function walkBackbone<T>(spec: BackboneSpec, b: BackboneBuilder<T>, x: T): T {
+  let h = b.batchNorm(b.conv(x, 'stem.conv', 1), 'stem.bn', true);
   let inWidth = spec.stemWidth;
   spec.stages.forEach((stage, s) => {
-    for (let b = 0; b < stage.blocks; b++) {
-      const block = scope.child(`stage${s + 1}.block${b}`);
-      const stride = b === 0 ? stage.stride : 1;
-      let out = batchNorm(block.child('bn1'), conv2d(block.child('conv1'), h, stride), mode, { relu: true });
-      out = batchNorm(block.child('bn2'), conv2d(block.child('conv2'), out, 1), mode);
+    for (let i = 0; i < stage.blocks; i++) {
+      const block = `stage${s + 1}.block${i}`;
+      const stride = i === 0 ? stage.stride : 1;
+      let out = b.batchNorm(b.conv(h, `${block}.conv1`, stride), `${block}.bn1`, true);
+      out = b.batchNorm(b.conv(out, `${block}.conv2`, 1), `${block}.bn2`, false);
       const shortcut = blockNeedsProjection(inWidth, stage.width, stride)
-        ? batchNorm(block.child('shortcut.bn'), conv2d(block.child('shortcut.conv'), h, stride), mode)
+        ? b.batchNorm(b.conv(h, `${block}.shortcut.conv`, stride), `${block}.shortcut.bn`, false)
         : h;
-      h = tf.relu(tf.add(out, shortcut)) as tf.Tensor4D;
+      h = b.addRelu(out, shortcut, block);
       inWidth = stage.width;
     }
   });
-  return tf.mean(h, [1, 2]) as tf.Tensor2D; // global average pool [B, featureDim]
+  return b.pool(h);
+}
+
+/** x [B, H, W, C] → pooled features [B, featureDim]. Call inside tf.tidy. */
+export function backboneForward(scope: ParamScope, spec: BackboneSpec, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D {
+  const ops: BackboneBuilder<tf.Tensor> = {
+    conv: (h, name, stride) => conv2d(scope.child(name), h as tf.Tensor4D, stride),
+    batchNorm: (h, name, relu) => batchNorm(scope.child(name), h, mode, { relu }),
+    addRelu: (a, b) => tf.relu(tf.add(a, b)),
+    pool: (h) => tf.mean(h, [1, 2]), // global average pool [B, featureDim]
+  };
+  return walkBackbone(spec, ops, x) as tf.Tensor2D;
 }

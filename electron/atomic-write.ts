@@ -1,0 +1,88 @@
+/**
+ * Writing results so that nothing half-written is ever left under the name a user asked for (a full
+ * disk, a crash): each file goes to a temporary sibling first and is renamed into place; a folder is
+ * filled as a temporary sibling and renamed. On failure the temporaries are removed.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { IsdError, fsError } from './errors';
+
+export interface FileToWrite {
+  path: string;
+  data: Uint8Array | string;
+}
+
+function tempSibling(target: string): string {
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+}
+
+async function ensureParent(target: string): Promise<void> {
+  try {
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+  } catch (err) {
+    throw fsError(err, path.dirname(target), 'folder');
+  }
+}
+
+/** Writes every file to a temporary sibling, then renames them all into place (the last one named last). */
+export async function writeFilesAtomically(files: FileToWrite[]): Promise<void> {
+  const temps: string[] = [];
+  let current = '';
+  try {
+    for (const f of files) {
+      current = f.path;
+      await ensureParent(f.path);
+      const tmp = tempSibling(f.path);
+      temps.push(tmp);
+      await fsp.writeFile(tmp, f.data);
+    }
+    for (let i = 0; i < files.length; i++) {
+      current = files[i].path;
+      await fsp.rename(temps[i], files[i].path);
+    }
+  } catch (err) {
+    await Promise.all(temps.map((t) => fsp.rm(t, { force: true }).catch(() => undefined)));
+    if (err instanceof IsdError) throw err;
+    throw fsError(err, current, 'file');
+  }
+}
+
+/**
+ * Writes `files` (names relative to the folder) into a temporary sibling of `dir`, then replaces `dir`
+ * with it. An existing `dir` is replaced only when `replaceable` says it holds an earlier result.
+ */
+export async function writeFolderAtomically(
+  dir: string,
+  files: FileToWrite[],
+  replaceable: (existingNames: string[]) => boolean,
+): Promise<void> {
+  let existing: string[] | null = null;
+  try {
+    existing = await fsp.readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR')
+      throw new IsdError('CONFLICT', `${dir}: is a file; give a folder name for the export`, { path: dir });
+    if (code !== 'ENOENT') throw fsError(err, dir, 'folder');
+  }
+  if (existing && existing.length > 0 && !replaceable(existing))
+    throw new IsdError('CONFLICT', `${dir}: the folder is not empty and holds no earlier export; choose another`, {
+      path: dir,
+    });
+  await ensureParent(dir);
+  const tmp = tempSibling(dir);
+  try {
+    await fsp.mkdir(tmp);
+    for (const f of files) await fsp.writeFile(path.join(tmp, f.path), f.data);
+    if (existing) await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rename(tmp, dir);
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (err instanceof IsdError) throw err;
+    throw fsError(err, dir, 'folder');
+  }
+}
