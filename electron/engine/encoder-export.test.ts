@@ -88,7 +88,7 @@ beforeAll(async () => {
     const idx = Int32Array.from({ length: 32 }, (_, i) => s * 32 + i);
     const x = toEvalBatch(ds.train.images, idx, { h: 28, w: 28, c: 1 }, { size: 28, ...norm });
     const flipped = tf.reverse(x, 2) as tf.Tensor4D;
-    step.step(x, flipped, 0.05);
+    await step.step(x, flipped, 0.05);
     tf.dispose([x, flipped]);
   }
 }, 120_000);
