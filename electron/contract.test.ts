@@ -270,7 +270,7 @@ describe('tables', () => {
   it('channel and event names are dotted and unique', () => {
     for (const name of [...CHANNELS, ...EVENT_NAMES]) expect(name).toMatch(/^[a-z]+\.[a-zA-Z]+$/);
     expect(new Set(EVENT_NAMES)).toEqual(
-      new Set(['run.progress', 'run.status', 'run.eval', 'datasets.changed', 'app.log', 'study.progress']),
+      new Set(['run.progress', 'run.status', 'run.eval', 'run.phase', 'datasets.changed', 'app.log', 'study.progress']),
     );
   });
 });

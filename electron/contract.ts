@@ -162,6 +162,23 @@ export interface PerClassAccuracy {
   knn20: number[];
 }
 
+/**
+ * What a run is doing, in the order it goes through them: preparing (worker, backend, data, model),
+ * baseline (kNN of the random-init encoder, step 0), training, evaluating (a kNN between epochs),
+ * final (the last kNN), linear (the linear probe).
+ */
+export const RUN_PHASES = ['preparing', 'baseline', 'training', 'evaluating', 'final', 'linear'] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+
+export interface RunPhaseInfo {
+  phase: RunPhase;
+  /** Work done and in all in this phase: steps while training, images embedded while evaluating; 0/0 when unknown. */
+  done: number;
+  total: number;
+  /** When the phase began (ms since the epoch). */
+  since: number;
+}
+
 export interface CheckpointInfo {
   epoch: number;
   step: number;
@@ -178,6 +195,8 @@ export interface RunDetail {
   perClass: PerClassAccuracy | null;
   /** Interrupted, stopped or paused with a checkpoint: runs.resume will continue it. */
   canResume: boolean;
+  /** The phase of a run training now; null otherwise. */
+  phase: RunPhaseInfo | null;
 }
 
 export interface Curves {
@@ -264,7 +283,10 @@ export interface EncoderExport {
 }
 
 export interface RunEstimate {
+  /** The whole run: training, the kNN evaluations (step 0 included) and the worker's start. */
   seconds: number;
+  trainSeconds: number;
+  evalSeconds: number;
   steps: number;
   imagesPerSec: number;
   /** measured: from runs on this backend; benchmark: from a timed step; assumed: no measurement yet. */
@@ -459,6 +481,10 @@ export interface RunStatusEvent {
   error?: ContractError;
 }
 
+export interface RunPhaseEvent extends RunPhaseInfo {
+  runId: string;
+}
+
 export interface RunEvalEvent extends EvalPoint {
   runId: string;
 }
@@ -473,6 +499,8 @@ export const events = {
   'run.progress': out<RunProgressEvent>(),
   'run.status': out<RunStatusEvent>(),
   'run.eval': out<RunEvalEvent>(),
+  /** A training run entered a phase, or moved within one (at most a few times a second). */
+  'run.phase': out<RunPhaseEvent>(),
   /** Datasets were added or removed (by any client): lists should refresh. */
   'datasets.changed': out<{ ids: string[] }>(),
   'app.log': out<AppLogEvent>(),

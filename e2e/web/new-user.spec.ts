@@ -80,3 +80,48 @@ test('the 22-image folder cannot start an invalid run; the one-click fix makes i
   expect(sent).not.toContain('runs.start');
   fs.rmSync(folder, { recursive: true, force: true });
 });
+
+test('the live page names its phases in order and its Elapsed clock ticks', async ({ page }) => {
+  // Every phase the page shows and every Elapsed text, in the order they appear (no timing asserted).
+  await page.addInitScript(() => {
+    const w = globalThis as unknown as {
+      isdPhases: string[];
+      isdElapsed: string[];
+      document: { querySelector(s: string): { getAttribute(n: string): string | null; textContent: string } | null };
+      MutationObserver: new (cb: () => void) => { observe(n: unknown, o: object): void };
+    };
+    w.isdPhases = [];
+    w.isdElapsed = [];
+    new w.MutationObserver(() => {
+      const phase = w.document.querySelector('[data-testid="live-phases"]')?.getAttribute('data-phase');
+      if (phase && w.isdPhases.at(-1) !== phase) w.isdPhases.push(phase);
+      const elapsed = w.document.querySelector('[data-testid="live-elapsed"]')?.textContent;
+      if (elapsed && w.isdElapsed.at(-1) !== elapsed) w.isdElapsed.push(elapsed);
+    }).observe(w.document, { childList: true, subtree: true, attributes: true, characterData: true });
+  });
+  await openApp(page, host(), '#/new');
+  await page.getByRole('radio', { name: /Fashion-MNIST sample/ }).check();
+  await page.getByRole('button', { name: 'Quick look' }).click();
+  await field(page, 'Training images').fill('256');
+  await field(page, 'Batch size').fill('32');
+  await field(page, 'Queue size').fill('64');
+  await field(page, 'Epochs').fill('2');
+  await field(page, 'Linear probe at the end').check();
+  await field(page, 'Run name').fill('phases');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page).toHaveURL(/#\/runs\/[^/]+\/live$/);
+  await expect(page.getByTestId('run-status')).toHaveText('completed', { timeout: 150_000 });
+  const seen = await page.evaluate(() => {
+    const w = globalThis as unknown as { isdPhases: string[]; isdElapsed: string[] };
+    return { phases: w.isdPhases, elapsed: w.isdElapsed };
+  });
+  console.log(`phases seen: ${seen.phases.join(' → ')}; elapsed: ${seen.elapsed.join(', ')}`);
+  // The run's phases, in the contract's order; evaluations between epochs sit inside training.
+  const order = ['preparing', 'baseline', 'training', 'evaluating', 'final', 'linear'];
+  const steps = seen.phases.map((p) => (p === 'evaluating' ? 'training' : p));
+  for (let i = 1; i < steps.length; i++)
+    expect(order.indexOf(steps[i]!)).toBeGreaterThanOrEqual(order.indexOf(steps[i - 1]!));
+  expect(seen.phases).toEqual(expect.arrayContaining(['baseline', 'training', 'final', 'linear']));
+  // Elapsed ticked: more than one value, never "—" while the run trained.
+  expect(seen.elapsed.filter((e) => e !== '—').length).toBeGreaterThan(1);
+});

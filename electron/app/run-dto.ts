@@ -13,6 +13,7 @@ import type {
   PerClassAccuracy,
   ProgressPoint,
   RunDetail,
+  RunPhaseInfo,
   RunStatus,
   RunSummary,
 } from '../contract';
@@ -32,6 +33,8 @@ export interface RunReport {
   parameters: number;
   backend: string;
   device: string;
+  /** Seconds spent in kNN evaluations and the linear probe so far (added at each evaluation). */
+  evalSec?: number;
 }
 
 /** Reports read so far (a list of 200 runs would otherwise read 200 files per request); only found ones are kept. */
@@ -79,6 +82,7 @@ export interface LiveRunState {
   epoch?: number;
   totalSteps?: number;
   imagesPerSec?: number;
+  phase?: RunPhaseInfo;
 }
 
 /** Planned optimizer steps: from the run report, else from an evaluation's step/epoch ratio, else what is known. */
@@ -113,8 +117,8 @@ export function toRunSummary(
     createdAt: record.createdAt,
     startedAt: record.startedAt,
     endedAt: record.finishedAt,
-    // Time spent in training steps (pauses and evaluations excluded), from the measured throughput.
-    durationSec: speed && speed > 0 && step > 0 ? (step * batchSize) / speed : null,
+    // Time spent in training steps (from the measured throughput) and evaluations; pauses excluded.
+    durationSec: speed && speed > 0 && step > 0 ? (step * batchSize) / speed + (report?.evalSec ?? 0) : null,
     epoch: Math.max(record.epochsDone, live.epoch ?? 0),
     epochs: record.epochs,
     step,
@@ -172,6 +176,7 @@ export function toRunDetail(store: RunStore, id: string, live: LiveRunState | un
     checkpoints: checkpoints.map(toCheckpointInfo),
     perClass: perClassOf(detail.evals, report),
     canResume: run.status === 'paused' || (RESUMABLE.has(run.status) && checkpoints.length > 0),
+    phase: live?.phase ?? null,
   };
 }
 

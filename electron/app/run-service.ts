@@ -15,7 +15,7 @@
 import path from 'node:path';
 import type { BackendReport } from '../engine/backend';
 import type { RunConfig } from '../run-config';
-import type { RunProgressEvent, RunStatus, RunSummary } from '../contract';
+import type { RunPhaseInfo, RunProgressEvent, RunStatus, RunSummary } from '../contract';
 import { IsdError, isIsdError } from '../errors';
 import type { EngineOptions, WorkerToMain } from '../engine/protocol';
 import type { EngineRunHandle, EngineRunRequest } from '../engine/run-engine';
@@ -77,6 +77,8 @@ interface ActiveRun {
   lastProgressSentAt: number;
   pendingProgress: RunProgressEvent | null;
   progressTimer: NodeJS.Timeout | null;
+  /** What the run is doing now (contract RunPhase). */
+  phase: RunPhaseInfo | null;
   finished: Promise<void>;
   markFinished: () => void;
 }
@@ -121,6 +123,7 @@ export class RunService {
         epoch: p ? p.epoch - 1 : undefined,
         totalSteps: a.totalSteps ?? undefined,
         imagesPerSec: p?.imagesPerSec,
+        phase: a.phase ?? undefined,
       };
     }
     if (this.queue.some((q) => q.id === id)) return { status: 'queued' };
@@ -262,6 +265,7 @@ export class RunService {
       lastProgressSentAt: 0,
       pendingProgress: null,
       progressTimer: null,
+      phase: null,
       finished,
       markFinished,
     };
@@ -464,11 +468,19 @@ export class RunService {
         }
         return;
       }
+      case 'phase': {
+        const since = a.phase?.phase === e.phase ? a.phase.since : Date.now();
+        a.phase = { phase: e.phase, done: e.done, total: e.total, since };
+        this.o.events.emit('run.phase', { runId: a.id, ...a.phase });
+        return;
+      }
       case 'progress':
         this.onProgress(a, e);
         return;
       case 'epochEval': {
         this.flushMetrics(a); // a progress still held back by the throttle goes out on its timer
+        const report = readRunReport(a.checkpointDir);
+        if (report) writeRunReport(a.checkpointDir, { ...report, evalSec: (report.evalSec ?? 0) + e.evalSec });
         store.addEpochEval(a.id, {
           epoch: e.epoch,
           step: e.step,

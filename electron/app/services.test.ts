@@ -17,6 +17,7 @@ import {
   type Result,
 } from '../contract';
 import { DEFAULT_RUN_CONFIG } from '../run-config';
+import { EVAL_SPEED_RATIO, RUN_OVERHEAD_SEC } from '../study/plan';
 import { createAppServices, type AppServices } from './services';
 import { dispatchRequest } from './dispatch';
 
@@ -184,7 +185,11 @@ describe('system info and estimates', () => {
     });
     const kept = (await call('datasets.imbalancePreview', { id: 'sample', imbalance: 'longtail:10' })).total;
     expect(e.steps).toBe(Math.floor(kept / 128) * 3);
-    expect(e.seconds).toBeCloseTo((e.steps * 128) / e.imagesPerSec, 6);
+    expect(e.trainSeconds).toBeCloseTo((e.steps * 128) / e.imagesPerSec, 6);
+    // The step-0 baseline and 3 epoch evaluations over the engine's kNN sets, at the measured eval rate.
+    const evalImages = 4 * (ENGINE.evalBankLimit + ENGINE.evalTestLimit);
+    expect(e.evalSeconds).toBeCloseTo(evalImages / (e.imagesPerSec * EVAL_SPEED_RATIO), 6);
+    expect(e.seconds).toBeCloseTo(e.trainSeconds + e.evalSeconds + RUN_OVERHEAD_SEC, 6);
     expect(['measured', 'benchmark', 'assumed']).toContain(e.basis);
     expect(
       await fail('runs.estimate', { config: { dataset: 'sample', trainLimit: 10, batchSize: 16, queueSize: 64 } }),

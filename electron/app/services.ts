@@ -29,6 +29,7 @@ import type { EngineOptions } from '../engine/protocol';
 import { startEngineRun } from '../engine/run-engine';
 import { recordGroupEvals } from '../study/group-evals';
 import { StudyService, type StudyChannel } from '../study/study-service';
+import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
 import { IsdError } from '../errors';
 import {
   checkAgainstDataset,
@@ -454,12 +455,20 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.estimate': async (input): Promise<RunEstimate> => {
       const config = checkedConfig(input.config);
-      const n = imagesTrainedOn(config, await checkedForDataset(config));
-      const steps = Math.floor(n / config.batchSize) * config.epochs;
+      const sizes = await checkedForDataset(config);
+      const steps = Math.floor(imagesTrainedOn(config, sizes) / config.batchSize) * config.epochs;
       const b = await backendReport();
       const speed = measuredSpeed(b.backend, config.arch);
+      const trainSeconds = (steps * config.batchSize) / speed.imagesPerSec;
+      // Evaluation embeds without a backward pass: EVAL_SPEED_RATIO times the training rate (measured, docs/study.md).
+      const evalImages = sizes.testImages
+        ? evaluationImages(config, sizes.bankImages, sizes.testImages, opts.engine ?? {})
+        : 0;
+      const evalSeconds = evalImages / (speed.imagesPerSec * EVAL_SPEED_RATIO);
       return {
-        seconds: (steps * config.batchSize) / speed.imagesPerSec,
+        seconds: trainSeconds + evalSeconds + RUN_OVERHEAD_SEC,
+        trainSeconds,
+        evalSeconds,
         steps,
         imagesPerSec: speed.imagesPerSec,
         basis: speed.basis,

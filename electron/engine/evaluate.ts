@@ -33,6 +33,8 @@ export interface ExtractOptions {
   mean: number[];
   std: number[];
   batchSize: number;
+  /** Called after each batch with the images embedded so far (for a progress bar). */
+  onBatch?: (imagesDone: number) => void;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function extractFeatures(
       out = new Float32Array(count * dim);
     }
     out.set(feats, start * dim);
+    opts.onBatch?.(end);
   }
   return out as Float32Array;
 }

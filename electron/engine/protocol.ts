@@ -4,6 +4,7 @@
  * main → worker: start, pause, resume, stop. worker → main: ready, status, progress, epochEval,
  * checkpoint, done, failed, log. The trainer emits the same events through a callback.
  */
+import type { RunPhase } from '../contract';
 import type { IsdErrorCode } from '../errors';
 import type { RunConfig } from '../run-config';
 import type { BackendName, BackendReport } from './backend';
@@ -84,6 +85,15 @@ export interface StatusEvent {
   status: EngineStatus;
 }
 
+/** The trainer entered a phase or moved within one (contract.ts RUN_PHASES). */
+export interface PhaseEvent {
+  type: 'phase';
+  phase: RunPhase;
+  /** Steps while training, images embedded while evaluating; 0/0 when unknown. */
+  done: number;
+  total: number;
+}
+
 export interface ProgressEvent {
   type: 'progress';
   /** Optimizer steps done over the whole run (this one included). */
@@ -99,6 +109,7 @@ export interface ProgressEvent {
   purity?: number;
   /** Smoothed over recent steps, augmentation included. */
   imagesPerSec: number;
+  /** Training and the evaluations still to come, at the rates this run measured. */
   etaSec: number;
 }
 
@@ -171,7 +182,7 @@ export interface LogEvent {
 
 /** What the trainer emits. */
 export type TrainerEvent =
-  StatusEvent | ProgressEvent | EpochEvalEvent | CheckpointEvent | DoneEvent | FailedEvent | LogEvent;
+  StatusEvent | PhaseEvent | ProgressEvent | EpochEvalEvent | CheckpointEvent | DoneEvent | FailedEvent | LogEvent;
 /** What the worker posts. */
 export type WorkerToMain = ReadyEvent | TrainerEvent;
 export type EngineEvent = WorkerToMain;

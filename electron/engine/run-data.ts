@@ -15,6 +15,19 @@ import type { EvaluationSets, ImageSet } from './trainer';
 const QUICK_BANK_MIN = 5000;
 const QUICK_TEST = 2000;
 
+/** The kNN bank (first training images) and queries (first test images) a run evaluates with. */
+export function evaluationSetSizes(
+  trainLimit: number,
+  trainSplitImages: number,
+  testImages: number,
+  engine: Pick<EngineOptions, 'evalBankLimit' | 'evalTestLimit'>,
+): { bank: number; test: number } {
+  const quick = trainLimit > 0;
+  const bank = engine.evalBankLimit ?? (quick ? Math.max(trainLimit, QUICK_BANK_MIN) : trainSplitImages);
+  const test = engine.evalTestLimit ?? (quick ? QUICK_TEST : testImages);
+  return { bank: Math.min(bank, trainSplitImages), test: Math.min(test, testImages) };
+}
+
 export interface PreparedData {
   train: ImageSet;
   evaluation: EvaluationSets | null;
@@ -75,11 +88,9 @@ export function prepareRunData(ds: LoadedDataset, config: RunConfig, engine: Eng
 
   let evaluation: EvaluationSets | null = null;
   if (ds.train.labels && ds.test?.labels && numClasses > 0) {
-    const quick = config.trainLimit > 0;
-    const bankLimit = engine.evalBankLimit ?? (quick ? Math.max(config.trainLimit, QUICK_BANK_MIN) : ds.train.count);
-    const testLimit = engine.evalTestLimit ?? (quick ? QUICK_TEST : ds.test.count);
-    const bank = firstImages(ds.train, ds, bankLimit);
-    const test = firstImages(ds.test, ds, testLimit);
+    const sets = evaluationSetSizes(config.trainLimit, ds.train.count, ds.test.count, engine);
+    const bank = firstImages(ds.train, ds, sets.bank);
+    const test = firstImages(ds.test, ds, sets.test);
     evaluation = {
       bank: { ...bank, labels: bank.labels as Int32Array },
       test: { ...test, labels: test.labels as Int32Array },

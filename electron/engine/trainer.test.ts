@@ -127,6 +127,36 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     expect(p && p.type === 'progress' && p.purity! >= 0 && p.imagesPerSec > 0 && p.lr > 0).toBe(true);
   });
 
+  it('names its phases in order, with evaluation progress, and counts the evaluations left in its ETA', async () => {
+    const evaluation = evaluationSets(100, 50);
+    const r = await train({ epochs: 3, linearEval: true }, { images: 16, dir: path.join(tmp, 'phases'), evaluation });
+    expect(r.result.status).toBe('completed');
+    const phases = r.events.flatMap((e) => (e.type === 'phase' ? [e] : []));
+    // Consecutive repeats collapsed: the order a user sees on the live page.
+    const order = phases.map((p) => p.phase).filter((p, i, all) => i === 0 || all[i - 1] !== p);
+    expect(order).toEqual([
+      'baseline',
+      'training',
+      'evaluating',
+      'training',
+      'evaluating',
+      'training',
+      'final',
+      'linear',
+    ]);
+    const baseline = phases.filter((p) => p.phase === 'baseline');
+    expect(baseline[0]).toMatchObject({ done: 0, total: 150 });
+    expect(baseline.every((p, i) => i === 0 || p.done >= baseline[i - 1]!.done)).toBe(true);
+    // After the step-0 evaluation measured its rate, the ETA includes the 3 evaluations still to come.
+    const first = r.events.find((e) => e.type === 'progress' && e.step === 1);
+    const last = r.events.filter((e) => e.type === 'progress').at(-1);
+    if (first?.type !== 'progress' || last?.type !== 'progress') throw new Error('no progress');
+    const trainLeft = ((first.totalSteps - first.step) * 8) / first.imagesPerSec;
+    expect(first.etaSec).toBeGreaterThan(trainLeft);
+    // At the last step only the final evaluation is left: the ETA is not 0 s while it runs.
+    expect(last.etaSec).toBeGreaterThan(0);
+  });
+
   it('a run paused, stopped mid-epoch and resumed follows the same loss curve, evaluations and weights as one left alone', async () => {
     const evaluation = evaluationSets(100, 50);
     const whole = await train({ epochs: 2 }, { images: 40, dir: path.join(tmp, 'whole'), evaluation });

@@ -15,6 +15,7 @@ import { augmentBatch, computeChannelStats } from './augment';
 import type { BackendName } from './backend';
 import { listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
 import { extractFeatures, knnEvaluate, linearProbe } from './evaluate';
+import type { RunPhase } from '../contract';
 import type { EngineOptions, EngineStatus, EpochEvalEvent, KnnMetrics, TrainerEvent } from './protocol';
 import { learningRateAt } from './schedule';
 import { createEngineTrainingStep } from './data-parallel';
@@ -125,6 +126,8 @@ export class Trainer {
   private wake: (() => void) | null = null;
   private activeMs = 0;
   private speed = 0; // smoothed images/s
+  private evalSecPerImage: number | null = null; // measured on this run's last kNN evaluation
+  private phaseSentAt = 0;
   private readonly losses: number[] = [];
   private readonly evals: EpochEvalEvent[] = [];
   private used = false;
@@ -282,9 +285,10 @@ export class Trainer {
       await this.restore(this.opts.resumeFrom);
     } else {
       this.setStatus('running');
-      await this.evaluate(false); // the random-init baseline, step 0
+      await this.evaluate('baseline', false); // the random-init encoder, step 0
     }
     this.setStatus('running');
+    this.phase('training', this.step, this.totalSteps, true);
     const src = { h: train.h, w: train.w, c: train.c };
     const B = cfg.batchSize;
     const progressEvery = Math.max(1, this.opts.engine?.progressEvery ?? 1);
@@ -364,14 +368,17 @@ export class Trainer {
             lr,
             ...(result.purity !== undefined ? { purity: result.purity } : {}),
             imagesPerSec: this.speed,
-            etaSec: ((this.totalSteps - this.step) * B) / this.speed,
+            etaSec: ((this.totalSteps - this.step) * B) / this.speed + this.evaluationSecondsLeft(),
           });
         }
       }
       this.epoch++;
       this.stepInEpoch = 0;
       const last = this.epoch === cfg.epochs;
-      if (last || this.epoch % cfg.evalEvery === 0) await this.evaluate(last && cfg.linearEval);
+      if (last || this.epoch % cfg.evalEvery === 0) {
+        await this.evaluate(last ? 'final' : 'evaluating', last && cfg.linearEval);
+        if (!last) this.phase('training', this.step, this.totalSteps, true);
+      }
       this.epochLoss = { sum: 0, count: 0 };
       this.epochPurity = { sum: 0, count: 0 };
       if (last || this.epoch % cfg.checkpointEvery === 0) await this.checkpoint(last ? 'final' : 'epoch');
@@ -414,24 +421,51 @@ export class Trainer {
     };
   }
 
+  /** Tells main the phase (at its start, then at most 4 times a second). */
+  private phase(phase: RunPhase, done: number, total: number, force = false): void {
+    const now = performance.now();
+    if (!force && now - this.phaseSentAt < 250) return;
+    this.phaseSentAt = now;
+    this.emit({ type: 'phase', phase, done, total });
+  }
+
+  /** Seconds of kNN evaluation still to come after this step, at the rate this run measured (0 before one). */
+  private evaluationSecondsLeft(): number {
+    const ev = this.opts.evaluation;
+    if (!ev || this.evalSecPerImage === null) return 0;
+    let left = 0;
+    for (let e = this.epoch + 1; e <= this.cfg.epochs; e++)
+      if (e % this.cfg.evalEvery === 0 || e === this.cfg.epochs) left++;
+    return left * (ev.bank.count + ev.test.count) * this.evalSecPerImage;
+  }
+
   /** kNN (and optionally the linear probe) on the student's backbone features; skipped without evaluation sets. */
-  private async evaluate(withLinear: boolean): Promise<void> {
+  private async evaluate(phase: 'baseline' | 'evaluating' | 'final', withLinear: boolean): Promise<void> {
     const ev = this.opts.evaluation;
     if (!ev) return;
     this.setStatus('evaluating');
     const t0 = performance.now();
     const ts = this.trainingStep;
     const embed = (x: tf.Tensor4D) => ts.studentEmbed(x);
+    const total = ev.bank.count + ev.test.count;
+    this.phase(phase, 0, total, true);
     const opts = {
       size: this.imageSize,
       ...this.norm,
       batchSize: this.opts.engine?.evalBatchSize ?? DEFAULT_EVAL_BATCH,
     };
-    const bankFeatures = await extractFeatures(embed, ev.bank.images, ev.bank.count, ev.bank, opts);
-    const testFeatures = await extractFeatures(embed, ev.test.images, ev.test.count, ev.test, opts);
+    const bankFeatures = await extractFeatures(embed, ev.bank.images, ev.bank.count, ev.bank, {
+      ...opts,
+      onBatch: (done) => this.phase(phase, done, total),
+    });
+    const testFeatures = await extractFeatures(embed, ev.test.images, ev.test.count, ev.test, {
+      ...opts,
+      onBatch: (done) => this.phase(phase, ev.bank.count + done, total),
+    });
     const bank = { features: bankFeatures, labels: ev.bank.labels.subarray(0, ev.bank.count), dim: ts.featureDim };
     const test = { features: testFeatures, labels: ev.test.labels.subarray(0, ev.test.count) };
     const knn = await knnEvaluate(bank, test, { numClasses: ev.numClasses, rareClasses: ev.rareClasses });
+    this.evalSecPerImage = (performance.now() - t0) / 1000 / total;
     const event: EpochEvalEvent = {
       type: 'epochEval',
       epoch: this.epoch,
@@ -446,8 +480,10 @@ export class Trainer {
       meanPurity: this.epochPurity.count ? this.epochPurity.sum / this.epochPurity.count : null,
       evalSec: 0,
     };
-    if (withLinear)
+    if (withLinear) {
+      this.phase('linear', 0, 0, true);
       event.linear = (await linearProbe(bank, test, { numClasses: ev.numClasses, seed: this.cfg.seed })).top1;
+    }
     event.evalSec = (performance.now() - t0) / 1000;
     this.lastEval = event;
     this.evals.push(event);

@@ -29,6 +29,7 @@ export async function runStartMessage(
   onTrainer: (t: Trainer) => void = () => undefined,
 ): Promise<void> {
   post({ type: 'status', status: 'loading' });
+  post({ type: 'phase', phase: 'preparing', done: 0, total: 0 });
   const checked = validateRunConfig(msg.config);
   if (!checked.ok) {
     const first = checked.issues[0];

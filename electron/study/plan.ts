@@ -5,6 +5,7 @@
  * measured training speed.
  */
 import { imbalanceCounts } from '../data/imbalance';
+import { evaluationSetSizes } from '../engine/run-data';
 import { IsdError } from '../errors';
 import { checkAgainstDataset, DEFAULT_RUN_CONFIG, parseImbalance, type RunConfig } from '../run-config';
 import { studySeeds, studySpecInputSchema, type StudyMethod, type StudySpec } from './study-spec';
@@ -143,10 +144,6 @@ export function checkStudyAgainstDataset(
 
 // ── duration ─────────────────────────────────────────────────────────────────────────────────────
 
-/** kNN set sizes the engine uses for quick runs (trainLimit > 0): engine/worker.ts QUICK_BANK_MIN / QUICK_TEST. */
-const QUICK_BANK_MIN = 5000;
-const QUICK_TEST = 2000;
-
 /**
  * Forward-only feature extraction for the kNN evaluation runs this many times faster per image than
  * a training step (two augmentations, student forward and backward, teacher forward): about 410
@@ -164,6 +161,19 @@ export interface StudyEstimateInput {
   imagesPerSec: number;
 }
 
+/** Images the kNN evaluations of one run embed, the step-0 baseline included (sets as run-data.ts picks them). */
+export function evaluationImages(
+  c: Pick<RunConfig, 'epochs' | 'evalEvery' | 'trainLimit'>,
+  trainSplitImages: number,
+  testImages: number,
+  engine: Parameters<typeof evaluationSetSizes>[3] = {},
+): number {
+  const sets = evaluationSetSizes(c.trainLimit, trainSplitImages, testImages, engine);
+  let evals = 1; // the random-init baseline at step 0
+  for (let e = 1; e <= c.epochs; e++) if (e % c.evalEvery === 0 || e === c.epochs) evals++;
+  return evals * (sets.bank + sets.test);
+}
+
 export interface RunCost {
   steps: number;
   trainImages: number;
@@ -179,11 +189,7 @@ export function runCost(spec: StudySpec, profile: string, input: StudyEstimateIn
   const steps = Math.floor(pc.trainImages / b.batchSize) * b.epochs;
   const trainImages = steps * b.batchSize;
   const trainSplit = input.trainClassCounts.reduce((a, c) => a + c, 0);
-  const bank = b.trainLimit > 0 ? Math.min(trainSplit, Math.max(b.trainLimit, QUICK_BANK_MIN)) : trainSplit;
-  const test = b.trainLimit > 0 ? Math.min(input.testImages, QUICK_TEST) : input.testImages;
-  let evals = 1; // the random-init baseline at step 0
-  for (let e = 1; e <= b.epochs; e++) if (e % b.evalEvery === 0 || e === b.epochs) evals++;
-  const evalImages = evals * (bank + test);
+  const evalImages = evaluationImages(b, trainSplit, input.testImages);
   if (!(input.imagesPerSec > 0))
     throw new IsdError('BAD_INPUT', 'imagesPerSec must be greater than 0', { field: 'imagesPerSec' });
   const seconds =

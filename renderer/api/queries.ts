@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'react';
 import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query';
-import type { Curves, ProgressPoint, RequestInput, RunProgressEvent } from '../../electron/contract';
+import type { Curves, ProgressPoint, RequestInput, RunDetail, RunProgressEvent } from '../../electron/contract';
 import type { DatasetSizes } from '../../electron/run-config';
 import { call, getApi } from './isd';
 import type { ConnectionState } from './ws-client';
@@ -118,6 +118,9 @@ export function subscribeAppEvents(queryClient: QueryClient): () => void {
       void queryClient.invalidateQueries({ queryKey: keys.run(e.runId), exact: true });
       void queryClient.invalidateQueries({ queryKey: keys.runList });
     }),
+    api.on('run.phase', ({ runId, ...phase }) => {
+      queryClient.setQueryData<RunDetail>(keys.run(runId), (d) => (d ? { ...d, phase } : d));
+    }),
     api.on('run.status', (e) => {
       void queryClient.invalidateQueries({ queryKey: keys.run(e.runId) });
       void queryClient.invalidateQueries({ queryKey: keys.runList });
@@ -143,6 +146,18 @@ export function useLatestProgress(runId: string): RunProgressEvent | null {
     });
   }, [runId]);
   return latest;
+}
+
+/** The current time, renewed every `ms` while `active` (for clocks that tick). */
+export function useNow(active: boolean, ms = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    setNow(Date.now());
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [active, ms]);
+  return now;
 }
 
 export function useConnectionState(): { state: ConnectionState; detail?: string } {

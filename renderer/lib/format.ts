@@ -1,4 +1,5 @@
 /** Display formats shared by the pages. */
+import type { RunPhase } from '../../electron/contract';
 
 /** A method as people write it: ISD, MoCo. */
 export function formatMethod(method: string): string {
@@ -40,3 +41,13 @@ export function formatValue(v: unknown): string {
   if (v === '' || v === null || v === undefined) return '—';
   return String(v);
 }
+
+/** What the live page says a run is doing (contract RUN_PHASES). */
+export const PHASE_LABEL: Record<RunPhase, string> = {
+  preparing: 'Preparing data and model',
+  baseline: 'Evaluating the random-init encoder',
+  training: 'Training',
+  evaluating: 'Evaluating (kNN)',
+  final: 'Final evaluation',
+  linear: 'Linear probe',
+};

@@ -1,10 +1,11 @@
-/** Live run: curves updating as events arrive, evaluations against step 0, epoch and ETA, controls. */
-import { useCurves, useLatestProgress, useRun, useSystemInfo } from '../api/queries';
+/** Live run: its phase, curves updating as events arrive, evaluations against step 0, epoch and ETA, controls. */
+import type { RunConfig, RunPhase, RunPhaseInfo } from '../../electron/contract';
+import { useCurves, useLatestProgress, useNow, useRun, useSystemInfo } from '../api/queries';
 import { RunCurves } from '../components/RunCharts';
 import { RunControls } from '../components/RunControls';
 import { isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { formatDuration, formatMethod, formatPercent } from '../lib/format';
+import { formatDuration, formatMethod, formatPercent, PHASE_LABEL } from '../lib/format';
 import { href } from '../lib/route';
 
 export function LiveRunPage({ runId }: { runId: string }) {
@@ -12,6 +13,8 @@ export function LiveRunPage({ runId }: { runId: string }) {
   const curves = useCurves(runId);
   const latest = useLatestProgress(runId);
   const system = useSystemInfo();
+  const ticking = run.data?.run.status === 'running'; // paused time is not counted
+  const now = useNow(ticking);
 
   if (isNotFound(run.error)) return <MissingRun runId={runId} />;
   return (
@@ -21,6 +24,15 @@ export function LiveRunPage({ runId }: { runId: string }) {
         const step = Math.max(latest?.step ?? 0, r.step);
         const totalSteps = latest?.totalSteps ?? r.totalSteps;
         const active = r.status === 'running' || r.status === 'paused' || r.status === 'queued';
+        const phase: RunPhaseInfo | null =
+          detail.phase ?? (r.status === 'running' ? { phase: 'preparing', done: 0, total: 0, since: now } : null);
+        const elapsed = ticking && r.startedAt ? (now - r.startedAt) / 1000 : r.durationSec;
+        const timeLeft =
+          r.status !== 'running' || !phase
+            ? null
+            : phase.phase === 'training'
+              ? (latest?.etaSec ?? null)
+              : phaseSecondsLeft(phase, now);
         return (
           <div>
             <div className="row spread">
@@ -51,12 +63,13 @@ export function LiveRunPage({ runId }: { runId: string }) {
                 <div>
                   <dt>Time left</dt>
                   <dd data-testid="live-eta">
-                    {r.status === 'running' ? formatDuration(latest?.etaSec ?? null) : '—'}
+                    {formatDuration(timeLeft)}
+                    {phase && phase.phase !== 'training' && timeLeft !== null ? ' (this phase)' : ''}
                   </dd>
                 </div>
                 <div>
                   <dt>Elapsed</dt>
-                  <dd>{formatDuration(r.durationSec)}</dd>
+                  <dd data-testid="live-elapsed">{formatDuration(elapsed)}</dd>
                 </div>
                 <div>
                   <dt>20-NN now</dt>
@@ -76,6 +89,8 @@ export function LiveRunPage({ runId }: { runId: string }) {
                   </dd>
                 </div>
               </dl>
+              {active && r.status !== 'queued' && <PhaseSteps config={detail.config} phase={phase} />}
+              {phase && phase.phase !== 'training' && r.status === 'running' && <PhaseLine phase={phase} />}
               {totalSteps > 0 && <progress max={totalSteps} value={step} aria-label="Training progress" />}
               {r.status === 'queued' && <p className="muted">Waiting for the run in training to finish.</p>}
               {r.error && (
@@ -96,4 +111,62 @@ export function LiveRunPage({ runId }: { runId: string }) {
       }}
     </QueryView>
   );
+}
+
+/** The phases this run goes through, in order (no evaluation phases without a kNN; the probe only when asked for). */
+function phasesOf(config: RunConfig): RunPhase[] {
+  return ['preparing', 'baseline', 'training', 'final', ...(config.linearEval ? (['linear'] as const) : [])];
+}
+
+/** Where an evaluation between epochs sits in the steps: inside training. */
+const STEP_OF: Record<RunPhase, RunPhase> = {
+  preparing: 'preparing',
+  baseline: 'baseline',
+  training: 'training',
+  evaluating: 'training',
+  final: 'final',
+  linear: 'linear',
+};
+
+function PhaseSteps({ config, phase }: { config: RunConfig; phase: RunPhaseInfo | null }) {
+  const steps = phasesOf(config);
+  const current = phase ? steps.indexOf(STEP_OF[phase.phase]) : -1;
+  return (
+    <ol className="phase-steps" aria-label="Phases" data-testid="live-phases" data-phase={phase?.phase}>
+      {steps.map((p, i) => (
+        <li
+          key={p}
+          aria-current={i === current ? 'step' : undefined}
+          className={i < current ? 'done' : i === current ? 'current' : undefined}
+        >
+          {i < current ? '✓ ' : ''}
+          {PHASE_LABEL[p]}
+          {p === 'training' && phase?.phase === 'evaluating' ? ' · evaluating (kNN)' : ''}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+/** The phase now, with its progress where it has one (images embedded while evaluating). */
+function PhaseLine({ phase }: { phase: RunPhaseInfo }) {
+  return (
+    <p className="phase-line" role="status" data-testid="live-phase" data-phase={phase.phase}>
+      {PHASE_LABEL[phase.phase]}…
+      {phase.total > 0 && (
+        <>
+          {' '}
+          {phase.done.toLocaleString()} / {phase.total.toLocaleString()} images{' '}
+          <progress max={phase.total} value={phase.done} aria-label={`${PHASE_LABEL[phase.phase]} progress`} />
+        </>
+      )}
+    </p>
+  );
+}
+
+/** Seconds left in an evaluation phase, at the rate it has gone so far; null until there is a rate. */
+function phaseSecondsLeft(phase: RunPhaseInfo, now: number): number | null {
+  if (phase.total <= 0 || phase.done <= 0) return null;
+  const perImage = (now - phase.since) / 1000 / phase.done;
+  return perImage * (phase.total - phase.done);
 }

@@ -287,7 +287,8 @@ function Estimate({ values, valid }: { values: RunFormValues; valid: boolean }) 
     <span className="small" data-testid="run-estimate">
       About <strong>{formatDuration(e.seconds)}</strong> on {e.backend}
       {system.data ? ` (${system.data.device})` : ''}: {e.steps.toLocaleString()} steps at{' '}
-      {Math.round(e.imagesPerSec).toLocaleString()} images/s
+      {Math.round(e.imagesPerSec).toLocaleString()} images/s ({formatDuration(e.trainSeconds)}) and the kNN evaluations
+      ({formatDuration(e.evalSeconds)})
       {e.basis === 'assumed'
         ? ', a guess until this backend has been measured'
         : e.basis === 'benchmark'
