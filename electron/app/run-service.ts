@@ -3,10 +3,8 @@
  * later ones wait in a FIFO queue (status queued) and start in turn. A paused run keeps its worker
  * and its place: the queue waits until it ends.
  *
- * Every worker event is persisted before or as it is sent on: step metrics in one transaction every
- * FLUSH_STEPS steps or every FLUSH_MS (and always before a progress event goes out), evaluations,
- * checkpoints and status changes at once. Progress to clients is throttled to PROGRESS_PER_SEC per
- * run, the last one always delivered.
+ * Every worker event is persisted before or as it is sent on, by the run's recorder (run-recorder.ts:
+ * batched step metrics, throttled progress); this module is the queue and the runs' lifecycle.
  *
  * Resume: a paused run continues in its worker; an interrupted, stopped or failed run starts a new
  * worker from its newest checkpoint on disk (metrics after that step are discarded, as the engine
@@ -14,21 +12,15 @@
  */
 import path from 'node:path';
 import type { BackendReport } from '../engine/backend';
+import type { RunStatus, RunSummary } from '../contract';
 import type { RunConfig } from '../run-config';
-import type { RunPhaseInfo, RunProgressEvent, RunStatus, RunSummary } from '../contract';
 import { IsdError, isIsdError } from '../errors';
 import type { EngineOptions, WorkerToMain } from '../engine/protocol';
 import type { EngineRunHandle, EngineRunRequest } from '../engine/run-engine';
-import type { CheckpointKind as StoreCheckpointKind, RunStore, StepMetricInput } from '../store';
+import type { RunStore } from '../store';
 import type { AppEvents } from './app-events';
-import {
-  existingCheckpoints,
-  readRunReport,
-  storedError,
-  toRunSummary,
-  writeRunReport,
-  type LiveRunState,
-} from './run-dto';
+import { existingCheckpoints, storedError, toRunSummary, type LiveRunState } from './run-dto';
+import { emitRunStatus, RunRecorder, type RunErrorInfo } from './run-recorder';
 
 export type { EngineRunHandle, EngineRunRequest };
 export type EngineStarter = (request: EngineRunRequest, onEvent: (event: WorkerToMain) => void) => EngineRunHandle;
@@ -50,10 +42,6 @@ export interface RunServiceOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
-export const FLUSH_STEPS = 50;
-export const FLUSH_MS = 1000;
-export const PROGRESS_PER_SEC = 4;
-
 interface QueueItem {
   id: string;
   /** A stopped/interrupted/failed run waiting to continue (its stored status stays until it starts). */
@@ -63,29 +51,14 @@ interface QueueItem {
 interface ActiveRun {
   id: string;
   handle: EngineRunHandle | null;
-  config: RunConfig;
+  recorder: RunRecorder;
   checkpointDir: string;
   /** Requests made before the worker existed, applied when it does. */
   wantPause: boolean;
   wantStop: boolean;
-  paused: boolean;
   ended: boolean;
-  totalSteps: number | null;
-  lastProgress: RunProgressEvent | null;
-  metrics: StepMetricInput[];
-  flushTimer: NodeJS.Timeout | null;
-  lastProgressSentAt: number;
-  pendingProgress: RunProgressEvent | null;
-  progressTimer: NodeJS.Timeout | null;
-  /** What the run is doing now (contract RunPhase). */
-  phase: RunPhaseInfo | null;
   finished: Promise<void>;
   markFinished: () => void;
-}
-
-/** Store checkpoint kinds use 'periodic' for the engine's per-epoch checkpoints. */
-function storeKind(kind: 'epoch' | 'stop' | 'final'): StoreCheckpointKind {
-  return kind === 'epoch' ? 'periodic' : kind;
 }
 
 /** Step of a checkpoint folder named step-NNNNNNNNN. */
@@ -117,13 +90,13 @@ export class RunService {
   liveState(id: string): LiveRunState | undefined {
     const a = this.active;
     if (a && a.id === id) {
-      const p = a.lastProgress;
+      const p = a.recorder.lastProgress;
       return {
         step: p?.step,
         epoch: p ? p.epoch - 1 : undefined,
-        totalSteps: a.totalSteps ?? undefined,
+        totalSteps: a.recorder.totalSteps ?? undefined,
         imagesPerSec: p?.imagesPerSec,
-        phase: a.phase ?? undefined,
+        phase: a.recorder.phase ?? undefined,
       };
     }
     if (this.queue.some((q) => q.id === id)) return { status: 'queued' };
@@ -142,12 +115,8 @@ export class RunService {
     return this.active?.id ?? null;
   }
 
-  private emitStatus(
-    id: string,
-    status: RunStatus,
-    error?: { code: IsdError['code']; message: string; field?: string; path?: string },
-  ): void {
-    this.o.events.emit('run.status', error ? { runId: id, status, error } : { runId: id, status });
+  private emitStatus(id: string, status: RunStatus, error?: RunErrorInfo): void {
+    emitRunStatus(this.o.events, id, status, error);
   }
 
   /** Creates the run (queued) and starts it when nothing else trains. The config is already validated. */
@@ -249,23 +218,24 @@ export class RunService {
     const checkpointDir = record.checkpointDir ?? path.join(this.o.checkpointRoot, record.id);
     let markFinished!: () => void;
     const finished = new Promise<void>((resolve) => (markFinished = resolve));
+    const recorder = new RunRecorder({
+      store,
+      events: this.o.events,
+      runId: record.id,
+      checkpointDir,
+      flushSteps: this.o.flushSteps,
+      flushMs: this.o.flushMs,
+      progressPerSec: this.o.progressPerSec,
+      onBackend: (b) => (this.lastBackend = b),
+    });
     const a: ActiveRun = {
       id: record.id,
       handle: null,
-      config: record.config,
+      recorder,
       checkpointDir,
       wantPause: false,
       wantStop: false,
-      paused: false,
       ended: false,
-      totalSteps: readRunReport(checkpointDir)?.totalSteps ?? null,
-      lastProgress: null,
-      metrics: [],
-      flushTimer: null,
-      lastProgressSentAt: 0,
-      pendingProgress: null,
-      progressTimer: null,
-      phase: null,
       finished,
       markFinished,
     };
@@ -282,11 +252,11 @@ export class RunService {
         // Stopped while it was being prepared: never started.
         this.endActive(a, () => {
           if (store.getRunRecord(a.id).status === 'queued') store.updateRun(a.id, { status: 'stopped' });
+          a.recorder.emitStatus(store.getRunRecord(a.id).status);
         });
         return;
       }
-      store.updateRun(record.id, { status: 'running', checkpointDir });
-      this.emitStatus(record.id, 'running');
+      recorder.started(checkpointDir);
       const handle = this.o.startEngine(
         {
           runId: record.id,
@@ -316,20 +286,8 @@ export class RunService {
       );
     } catch (err) {
       const e = isIsdError(err) ? err : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err));
-      this.endActive(a, () => this.markFailed(a.id, e));
+      this.endActive(a, () => a.recorder.failed(e));
     }
-  }
-
-  private markFailed(id: string, e: { code: IsdError['code']; message: string; field?: string; path?: string }): void {
-    const cur = this.o.store.getRunRecord(id).status;
-    if (cur === 'completed' || cur === 'failed') return;
-    this.o.store.updateRun(id, { status: 'failed', error: storedError(e) });
-    this.emitStatus(id, 'failed', {
-      code: e.code,
-      message: e.message,
-      ...(e.field ? { field: e.field } : {}),
-      ...(e.path ? { path: e.path } : {}),
-    });
   }
 
   private onWorkerExit(a: ActiveRun, err: unknown): void {
@@ -337,216 +295,40 @@ export class RunService {
     // The worker exited without saying done or failed: it crashed (out of memory, a native fault).
     const reason = err instanceof Error ? err.message : err ? String(err) : 'it exited without finishing';
     this.endActive(a, () =>
-      this.markFailed(a.id, {
+      a.recorder.failed({
         code: 'INTERNAL',
         message: `the training worker stopped unexpectedly: ${reason}; resume the run from its last checkpoint`,
       }),
     );
   }
 
-  /** Flushes, runs `record` (the final store writes), frees the slot and starts the next run. */
+  /** Ends the recorder (what it held back is written and sent), runs `record` (the final store writes), frees the slot and starts the next run. */
   private endActive(a: ActiveRun, record: () => void): void {
     if (a.ended) return;
     a.ended = true;
-    if (a.progressTimer) clearTimeout(a.progressTimer);
-    this.sendPendingProgress(a);
-    this.flushMetrics(a);
-    try {
-      record();
-    } catch (err) {
-      this.log('error', `run ${a.id}: could not record its end: ${(err as Error).message}`);
+    for (const write of [() => a.recorder.end(), record]) {
+      try {
+        write();
+      } catch (err) {
+        this.log('error', `run ${a.id}: could not record its end: ${(err as Error).message}`);
+      }
     }
     if (this.active === a) this.active = null;
     a.markFinished();
     void this.pump();
   }
 
-  private flushMetrics(a: ActiveRun): void {
-    if (a.flushTimer) {
-      clearTimeout(a.flushTimer);
-      a.flushTimer = null;
-    }
-    if (a.metrics.length === 0) return;
-    const rows = a.metrics;
-    a.metrics = [];
-    this.o.store.appendStepMetrics(a.id, rows);
-  }
-
-  private sendPendingProgress(a: ActiveRun): void {
-    if (a.progressTimer) {
-      clearTimeout(a.progressTimer);
-      a.progressTimer = null;
-    }
-    const p = a.pendingProgress;
-    if (!p) return;
-    a.pendingProgress = null;
-    this.flushMetrics(a); // persisted before it is sent
-    a.lastProgressSentAt = Date.now();
-    this.o.events.emit('run.progress', p);
-  }
-
-  private onProgress(a: ActiveRun, e: Extract<WorkerToMain, { type: 'progress' }>): void {
-    const now = Date.now();
-    a.totalSteps = e.totalSteps;
-    a.metrics.push({
-      step: e.step,
-      epoch: e.epoch,
-      loss: e.loss,
-      lr: e.lr,
-      purity: e.purity ?? null,
-      imagesPerSec: e.imagesPerSec,
-      time: now,
-    });
-    const ev: RunProgressEvent = {
-      runId: a.id,
-      step: e.step,
-      epoch: e.epoch,
-      loss: e.loss,
-      lr: e.lr,
-      purity: e.purity ?? null,
-      imagesPerSec: e.imagesPerSec,
-      totalSteps: e.totalSteps,
-      etaSec: Number.isFinite(e.etaSec) ? e.etaSec : null,
-      at: now,
-    };
-    a.lastProgress = ev;
-    a.pendingProgress = ev;
-    if (a.metrics.length >= (this.o.flushSteps ?? FLUSH_STEPS)) this.flushMetrics(a);
-    else if (!a.flushTimer) {
-      a.flushTimer = setTimeout(() => this.flushMetrics(a), this.o.flushMs ?? FLUSH_MS);
-      a.flushTimer.unref();
-    }
-    const interval = 1000 / (this.o.progressPerSec ?? PROGRESS_PER_SEC);
-    const wait = a.lastProgressSentAt + interval - now;
-    if (wait <= 0 || e.step === e.totalSteps) this.sendPendingProgress(a);
-    else if (!a.progressTimer) {
-      a.progressTimer = setTimeout(() => {
-        a.progressTimer = null;
-        if (!a.ended) this.sendPendingProgress(a);
-      }, wait);
-      a.progressTimer.unref();
-    }
-  }
-
   private onEngineEvent(a: ActiveRun, e: WorkerToMain): void {
     if (a.ended) return;
-    const store = this.o.store;
     switch (e.type) {
-      case 'ready': {
-        a.totalSteps = e.totalSteps;
-        this.lastBackend = e.backend;
-        store.updateRun(a.id, { backend: e.backend.backend, device: e.backend.device });
-        writeRunReport(a.checkpointDir, {
-          classNames: e.dataset.classNames,
-          trainClassCounts: e.dataset.trainClassCounts,
-          trainImages: e.dataset.trainImages,
-          stepsPerEpoch: e.stepsPerEpoch,
-          totalSteps: e.totalSteps,
-          imageSize: e.imageSize,
-          parameters: e.parameters,
-          backend: e.backend.backend,
-          device: e.backend.device,
-        });
-        for (const f of e.backend.fallbacks)
-          this.o.events.emit('app.log', {
-            level: 'info',
-            message: `backend ${f.backend} not used: ${f.reason}`,
-            at: Date.now(),
-          });
-        return;
-      }
-      case 'status': {
-        if (e.status === 'paused' && !a.paused) {
-          a.paused = true;
-          this.flushMetrics(a);
-          store.updateRun(a.id, { status: 'paused' });
-          this.emitStatus(a.id, 'paused');
-        } else if (e.status === 'running' && a.paused) {
-          a.paused = false;
-          store.updateRun(a.id, { status: 'running' });
-          this.emitStatus(a.id, 'running');
-        }
-        return;
-      }
-      case 'phase': {
-        const since = a.phase?.phase === e.phase ? a.phase.since : Date.now();
-        a.phase = { phase: e.phase, done: e.done, total: e.total, since };
-        this.o.events.emit('run.phase', { runId: a.id, ...a.phase });
-        return;
-      }
-      case 'progress':
-        this.onProgress(a, e);
-        return;
-      case 'epochEval': {
-        this.flushMetrics(a); // a progress still held back by the throttle goes out on its timer
-        const report = readRunReport(a.checkpointDir);
-        if (report) writeRunReport(a.checkpointDir, { ...report, evalSec: (report.evalSec ?? 0) + e.evalSec });
-        store.addEpochEval(a.id, {
-          epoch: e.epoch,
-          step: e.step,
-          knn1: e.knn1,
-          knn20: e.knn20,
-          knn20Weighted: e.knn20Weighted,
-          linear: e.linear ?? null,
-          purity: e.meanPurity,
-          perClass: e.perClass.knn20,
-          frequentAcc: e.frequent?.knn20 ?? null,
-          rareAcc: e.rare?.knn20 ?? null,
-        });
-        store.updateRun(a.id, {
-          knn1: e.knn1,
-          knn20: e.knn20,
-          knn20Weighted: e.knn20Weighted,
-          ...(e.linear !== undefined ? { linear: e.linear } : {}),
-          ...(e.meanPurity !== null ? { purity: e.meanPurity } : {}),
-          ...(e.epoch > 0 ? { epochsDone: e.epoch } : {}),
-        });
-        this.o.events.emit('run.eval', {
-          runId: a.id,
-          epoch: e.epoch,
-          step: e.step,
-          knn1: e.knn1,
-          knn20: e.knn20,
-          knn20Weighted: e.knn20Weighted,
-          linear: e.linear ?? null,
-          at: Date.now(),
-        });
-        return;
-      }
-      case 'checkpoint':
-        this.flushMetrics(a);
-        store.addCheckpoint(a.id, { epoch: e.epoch, step: e.step, path: e.path, kind: storeKind(e.kind) });
-        store.updateRun(a.id, { epochsDone: e.epoch });
-        return;
       case 'done':
-        this.endActive(a, () => {
-          const mean = store.getRun(a.id).metrics.meanImagesPerSec;
-          store.updateRun(a.id, {
-            status: e.reason,
-            epochsDone: e.epoch,
-            stepsDone: e.step,
-            error: null,
-            ...(mean !== null ? { imagesPerSec: mean } : {}),
-            ...(e.metrics
-              ? { knn1: e.metrics.knn1, knn20: e.metrics.knn20, knn20Weighted: e.metrics.knn20Weighted }
-              : {}),
-            ...(e.metrics?.linear !== undefined ? { linear: e.metrics.linear } : {}),
-          });
-          this.emitStatus(a.id, e.reason);
-        });
+        this.endActive(a, () => a.recorder.done(e));
         return;
       case 'failed':
-        this.endActive(a, () =>
-          this.markFailed(a.id, { code: e.code, message: e.message, field: e.field, path: e.path }),
-        );
+        this.endActive(a, () => a.recorder.failed({ code: e.code, message: e.message, field: e.field, path: e.path }));
         return;
-      case 'log':
-        this.o.events.emit('app.log', {
-          level: e.level,
-          message: `run ${a.id.slice(0, 8)}: ${e.message}`,
-          at: Date.now(),
-        });
-        return;
+      default:
+        a.recorder.record(e);
     }
   }
 
@@ -590,7 +372,7 @@ export class RunService {
           message: 'the app closed before the run could stop; resume it from its last checkpoint',
         }),
       });
-      this.emitStatus(a.id, 'interrupted');
+      a.recorder.emitStatus('interrupted');
     });
     await a.handle?.terminate().catch(() => undefined);
   }

@@ -1,0 +1,190 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventName } from '../contract';
+import type { ProgressEvent, ReadyEvent } from '../engine/protocol';
+import { DEFAULT_RUN_CONFIG } from '../run-config';
+import { openRunStore, type RunStore } from '../store';
+import { AppEvents } from './app-events';
+import { readRunReport } from './run-dto';
+import { RunRecorder } from './run-recorder';
+
+let dir: string;
+let store: RunStore;
+let events: AppEvents;
+let seen: { event: EventName; payload: unknown }[];
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-recorder-'));
+  store = openRunStore(path.join(dir, 'runs.sqlite'));
+  events = new AppEvents();
+  seen = [];
+  events.onAny((event, payload) => seen.push({ event, payload }));
+});
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function newRun(): { id: string; recorder: RunRecorder; checkpointDir: string } {
+  const id = store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist' }).id;
+  const checkpointDir = path.join(dir, 'runs', id);
+  const recorder = new RunRecorder({ store, events, runId: id, checkpointDir, flushSteps: 5, flushMs: 60_000 });
+  recorder.started(checkpointDir);
+  return { id, recorder, checkpointDir };
+}
+
+const progress = (step: number, totalSteps = 100): ProgressEvent => ({
+  type: 'progress',
+  step,
+  totalSteps,
+  epoch: 1,
+  epochFraction: step / totalSteps,
+  loss: 5 - step / 100,
+  lr: 0.05,
+  imagesPerSec: 200,
+  etaSec: 10,
+});
+
+const storedSteps = (id: string) => [...store.iterateStepMetrics(id)].map((r) => r.step);
+
+describe('RunRecorder', () => {
+  it('writes step metrics in batches of flushSteps, and every progress it sends is stored first', () => {
+    const { id, recorder } = newRun();
+    const storedWhenSent: number[][] = [];
+    events.on('run.progress', () => storedWhenSent.push(storedSteps(id)));
+    for (let s = 1; s <= 4; s++) recorder.record(progress(s));
+    // The first progress went out at once (so it was written); the others wait for the throttle or the batch.
+    expect(storedWhenSent).toEqual([[1]]);
+    expect(storedSteps(id)).toEqual([1]);
+    for (let s = 5; s <= 6; s++) recorder.record(progress(s));
+    expect(storedSteps(id)).toEqual([1, 2, 3, 4, 5, 6]);
+    recorder.record(progress(7));
+    expect(storedSteps(id)).toHaveLength(6);
+    recorder.end();
+    expect(storedSteps(id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    // end() sent the held-back progress (the newest) after writing it.
+    const sent = seen.filter((s) => s.event === 'run.progress').map((s) => (s.payload as { step: number }).step);
+    expect(sent).toEqual([1, 7]);
+    expect(storedWhenSent[1]).toContain(7);
+    expect(recorder.lastProgress?.step).toBe(7);
+    // Nothing is recorded after the end.
+    recorder.record(progress(8));
+    expect(storedSteps(id)).toHaveLength(7);
+  });
+
+  it('sends the last step at once, whatever the throttle', () => {
+    const { id, recorder } = newRun();
+    recorder.record(progress(1, 2));
+    recorder.record(progress(2, 2));
+    expect(seen.filter((s) => s.event === 'run.progress')).toHaveLength(2);
+    expect(storedSteps(id)).toEqual([1, 2]);
+  });
+
+  it('records the backend and the run report on ready, evaluations, checkpoints (epoch → periodic) and the end', () => {
+    const { id, recorder, checkpointDir } = newRun();
+    const backends: string[] = [];
+    const withTap = new RunRecorder({
+      store,
+      events,
+      runId: id,
+      checkpointDir,
+      onBackend: (b) => backends.push(b.backend),
+    });
+    const ready: ReadyEvent = {
+      type: 'ready',
+      backend: { backend: 'cpu', device: 'test cpu', fallbacks: [], versions: {}, simd: false, threads: 1 },
+      dataset: {
+        name: 'fm',
+        format: 'idx',
+        shape: [28, 28, 1],
+        classNames: ['a', 'b'],
+        trainImages: 64,
+        trainClassCounts: [32, 32],
+        evalBankImages: 64,
+        evalTestImages: 32,
+        rareClasses: null,
+      },
+      imageSize: 28,
+      stepsPerEpoch: 2,
+      totalSteps: 4,
+      parameters: 1234,
+      resumedFrom: null,
+    };
+    withTap.record(ready);
+    expect(backends).toEqual(['cpu']);
+    expect(store.getRunRecord(id)).toMatchObject({ backend: 'cpu', device: 'test cpu' });
+    expect(readRunReport(checkpointDir)).toMatchObject({ totalSteps: 4, classNames: ['a', 'b'], parameters: 1234 });
+    expect(withTap.totalSteps).toBe(4);
+
+    recorder.record(progress(1, 4));
+    recorder.record(progress(2, 4));
+    recorder.record({
+      type: 'epochEval',
+      epoch: 1,
+      step: 2,
+      knn1: 0.3,
+      knn20: 0.4,
+      knn20Weighted: 0.41,
+      perClass: { knn1: [0.3, 0.3], knn20: [0.5, 0.3], knn20Weighted: [0.4, 0.4] },
+      meanLoss: 4,
+      meanPurity: 0.2,
+      evalSec: 1,
+    });
+    recorder.record({
+      type: 'checkpoint',
+      epoch: 1,
+      step: 2,
+      path: path.join(checkpointDir, 'step-000000002'),
+      kind: 'epoch',
+      pruned: [],
+    });
+    const rows = store.getRun(id);
+    expect(rows.evals).toMatchObject([{ epoch: 1, step: 2, knn20: 0.4, perClass: [0.5, 0.3], purity: 0.2 }]);
+    expect(rows.checkpoints).toMatchObject([{ epoch: 1, step: 2, kind: 'periodic' }]);
+    expect(rows.run).toMatchObject({ knn20: 0.4, epochsDone: 1, bestKnn20: 0.4 });
+    expect(seen.find((s) => s.event === 'run.eval')?.payload).toMatchObject({ runId: id, epoch: 1, knn20: 0.4 });
+
+    recorder.record({ type: 'status', status: 'paused' });
+    expect(store.getRunRecord(id).status).toBe('paused');
+    recorder.record({ type: 'status', status: 'running' });
+    expect(store.getRunRecord(id).status).toBe('running');
+
+    recorder.end();
+    recorder.done({
+      type: 'done',
+      reason: 'completed',
+      epoch: 2,
+      step: 4,
+      totalSteps: 4,
+      loss: 3,
+      metrics: { knn1: 0.35, knn20: 0.45, knn20Weighted: 0.46 },
+      checkpointPath: null,
+      durationSec: 1,
+    });
+    expect(store.getRunRecord(id)).toMatchObject({
+      status: 'completed',
+      epochsDone: 2,
+      stepsDone: 4,
+      knn20: 0.45,
+      imagesPerSec: 200,
+    });
+    const statuses = seen.filter((s) => s.event === 'run.status').map((s) => (s.payload as { status: string }).status);
+    expect(statuses).toEqual(['running', 'paused', 'running', 'completed']);
+  });
+
+  it('marks a run failed with its error once, and not after it completed', () => {
+    const { id, recorder } = newRun();
+    recorder.failed({ code: 'DIVERGED', message: 'loss is NaN', field: 'lr' });
+    expect(store.getRunRecord(id)).toMatchObject({ status: 'failed', error: 'DIVERGED: loss is NaN' });
+    recorder.failed({ code: 'INTERNAL', message: 'again' });
+    expect(store.getRunRecord(id).error).toBe('DIVERGED: loss is NaN');
+    const failures = seen.filter(
+      (s) => s.event === 'run.status' && (s.payload as { status: string }).status === 'failed',
+    );
+    expect(failures.map((f) => f.payload)).toEqual([
+      { runId: id, status: 'failed', error: { code: 'DIVERGED', message: 'loss is NaN', field: 'lr' } },
+    ]);
+  });
+});
