@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'DB_TOO_NEW',
   'DIVERGED',
   'CONFLICT',
+  'NATIVE_MODULE',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -10,6 +10,7 @@ export type IsdErrorCode =
   | 'DB_TOO_NEW' // a run-history database written by a newer version of the app
   | 'DIVERGED' // training produced a NaN or infinite loss
   | 'CONFLICT' // the request does not fit the current state (e.g. resume a completed run)
+  | 'NATIVE_MODULE' // a native binding missing, damaged or built for another runtime; the message says what to run
   | 'INTERNAL'; // anything else (a bug): exit code 1
 
 export class IsdError extends Error {

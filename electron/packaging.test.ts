@@ -14,6 +14,8 @@ interface BuilderConfig {
   asar?: boolean;
   asarUnpack?: string[];
   npmRebuild?: boolean;
+  electronVersion?: string;
+  afterPack?: string;
   icon?: string;
   electronFuses?: Record<string, boolean>;
   linux?: { target?: string[]; icon?: string };
@@ -30,6 +32,12 @@ const builderConfig = require('app-builder-lib/out/util/config/config') as {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { DebugLogger } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown };
 
+// The glob matcher electron-builder itself resolves (its files/asarUnpack patterns are minimatch globs).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { minimatch } = require(
+  require.resolve('minimatch', { paths: [path.dirname(require.resolve('app-builder-lib/package.json'))] }),
+) as { minimatch: (file: string, pattern: string, opts?: { dot?: boolean; matchBase?: boolean }) => boolean };
+
 const ROOT = path.resolve('.');
 const CONFIG_FILE = path.join(ROOT, 'electron-builder.yml');
 
@@ -37,6 +45,10 @@ async function load(): Promise<BuilderConfig> {
   const c = await builderConfig.getConfig(ROOT, CONFIG_FILE, null);
   await builderConfig.validateConfiguration(c, new DebugLogger(false));
   return c;
+}
+
+function filePatterns(c: BuilderConfig): string[] {
+  return (c.files ?? []).flatMap((f) => (typeof f === 'string' ? [f] : (f.filter ?? [])));
 }
 
 describe('electron-builder configuration', () => {
@@ -58,7 +70,7 @@ describe('electron-builder configuration', () => {
 
   it('packs the compiled code and the built renderer, ships resources/ unpacked, leaves maps and tests out', async () => {
     const c = await load();
-    const patterns = (c.files ?? []).flatMap((f) => (typeof f === 'string' ? [f] : (f.filter ?? [])));
+    const patterns = filePatterns(c);
     for (const p of ['package.json', 'dist/**/*', 'dist-renderer/**/*', '!dist/**/*.map', '!dist/**/*.test.js'])
       expect(patterns).toContain(p);
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { main: string };
@@ -67,7 +79,7 @@ describe('electron-builder configuration', () => {
     expect(fs.existsSync(path.join(ROOT, 'resources', 'sample'))).toBe(true);
   });
 
-  it('keeps native modules and wasm out of the asar and rebuilds them for Electron', async () => {
+  it('keeps native modules and wasm out of the asar, and never rebuilds node_modules for Electron', async () => {
     const c = await load();
     expect(c.asar).toBe(true);
     for (const p of [
@@ -78,13 +90,77 @@ describe('electron-builder configuration', () => {
       '**/*.node',
     ])
       expect(c.asarUnpack).toContain(p);
-    expect(c.npmRebuild).toBe(true);
+    // npmRebuild would leave Electron's better-sqlite3 binding where Node's was; afterPack copies the
+    // binding prepared for Electron into resources/native instead (electron/native/after-pack.ts).
+    expect(c.npmRebuild).toBe(false);
+    expect(c.afterPack).toBe('dist/electron/native/after-pack.js');
+    expect(fs.existsSync(path.join(ROOT, 'electron', 'native', 'after-pack.ts'))).toBe(true);
+    const built = path.join(ROOT, c.afterPack!);
+    if (fs.existsSync(built)) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      expect(typeof (require(built) as { default: unknown }).default).toBe('function');
+    }
     expect(c.electronFuses).toMatchObject({
       runAsNode: false,
       enableNodeOptionsEnvironmentVariable: false,
       enableNodeCliInspectArguments: false,
       onlyLoadAppFromAsar: true,
     });
+  });
+
+  it('installs without the Electron download: electron is optional, pinned, and its version given to electron-builder', async () => {
+    const c = await load();
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string> | undefined
+    >;
+    expect(pkg.optionalDependencies?.electron).toBe(c.electronVersion);
+    expect(pkg.devDependencies?.electron).toBeUndefined();
+    expect(pkg.dependencies?.electron).toBeUndefined();
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { optional?: boolean; version?: string }>;
+    };
+    expect(lock.packages['node_modules/electron']).toMatchObject({ optional: true, version: c.electronVersion });
+    // An optional dependency is a production one to electron-builder: keep the runtime out of the app.
+    const files = filePatterns(c);
+    expect(files).toContain('!node_modules/electron{,/**/*}');
+    expect(minimatch('node_modules/electron/dist/electron', '!node_modules/electron{,/**/*}')).toBe(false);
+  });
+
+  it('packs the worker scripts into the asar and leaves every wasm and native file outside it', async () => {
+    const c = await load();
+    const files = filePatterns(c);
+    const packed = (rel: string) => {
+      let inApp = rel.startsWith('node_modules/'); // production dependencies are collected, then filtered
+      for (const p of files) {
+        if (p.startsWith('!')) {
+          if (minimatch(rel, p.slice(1), { dot: true })) inApp = false;
+        } else if (minimatch(rel, p, { dot: true })) inApp = true;
+      }
+      return inApp;
+    };
+    const unpacked = (rel: string) =>
+      (c.asarUnpack ?? []).some((p) => minimatch(rel, p, { dot: true, matchBase: !p.includes('/') }));
+    // Worker threads start from these files inside app.asar (Electron reads asar in workers since electron/electron#33216).
+    for (const w of [
+      'dist/electron/engine/worker.js',
+      'dist/electron/engine/replica-worker.js',
+      'dist/electron/app/analysis-worker.js',
+    ]) {
+      expect(fs.existsSync(path.join(ROOT, w.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), w).toBe(true);
+      expect(packed(w), w).toBe(true);
+      expect(unpacked(w), w).toBe(false);
+    }
+    expect(packed('dist-renderer/index.html')).toBe(true);
+    expect(packed('dist/electron/main.js.map')).toBe(false);
+    const wasmDir = 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out';
+    const wasm = fs.readdirSync(path.join(ROOT, wasmDir)).filter((f) => f.endsWith('.wasm'));
+    expect(wasm.length).toBeGreaterThanOrEqual(3);
+    for (const f of wasm) expect(unpacked(`${wasmDir}/${f}`), f).toBe(true);
+    // better-sqlite3's binding ships as resources/native (afterPack), not from node_modules.
+    expect(packed('node_modules/better-sqlite3/build/Release/better_sqlite3.node')).toBe(false);
+    expect(packed('node_modules/better-sqlite3/lib/index.js')).toBe(true);
+    expect(unpacked('node_modules/sharp/lib/index.js')).toBe(true);
   });
 
   it('uses the project’s icon: a 512×512 RGBA PNG rendered from build/icon.svg', async () => {

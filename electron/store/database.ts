@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { IsdError } from '../errors';
+import { sqliteBinding } from '../native/binding';
 import { MIGRATIONS, type Migration } from './migrations';
 
 export interface OpenDatabaseOptions {
@@ -30,7 +31,8 @@ export function openDatabase(file: string, opts: OpenDatabaseOptions = {}): Open
 
   let db: Database.Database;
   try {
-    db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
+    // This runtime's own binding (native/binding.ts): Electron's and each Node's live side by side.
+    db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000, nativeBinding: sqliteBinding() });
   } catch (err) {
     throw openError(err, file);
   }
