@@ -18,7 +18,7 @@ import {
   sqliteBinding,
   sqliteVersion,
 } from './binding';
-import { abiFor, loadsIn, prebuiltUrl, prepareSqliteBinding } from './prepare';
+import { abiFor, loadsIn, prebuiltUrl, prepareSqliteBinding, type PrepareOptions } from './prepare';
 
 let dir = '';
 const here = currentTarget();
@@ -122,29 +122,21 @@ describe('prepareSqliteBinding', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+  /** Prepares this Node's binding into `cacheDir` from the local server. */
+  const prepareHere = (cacheDir: string, more: Partial<PrepareOptions> = {}) =>
+    prepareSqliteBinding({ runtime: 'node', target: process.versions.node, cacheDir, prebuiltHost: host, ...more });
+
   it('downloads the prebuilt tarball at prebuild-install’s URL, checks it opens a database, then serves it from the cache', async () => {
     const cacheDir = path.join(dir, 'cache-download');
     const lines: string[] = [];
-    const got = await prepareSqliteBinding({
-      runtime: 'node',
-      target: process.versions.node,
-      cacheDir,
-      prebuiltHost: host,
-      execPath: process.execPath,
-      log: (l) => lines.push(l),
-    });
+    const got = await prepareHere(cacheDir, { execPath: process.execPath, log: (l) => lines.push(l) });
     expect(got.source).toBe('download');
     expect(got.file).toBe(
       path.join(cacheDir, `better-sqlite3-${sqliteVersion()}`, bindingKey(here), 'better_sqlite3.node'),
     );
     expect(lines.join('\n')).toMatch(/downloaded 100%/);
     expect(loadsIn(process.execPath, got.file)).toMatchObject({ ok: true, sqlite: expect.stringMatching(/^3\./) });
-    const again = await prepareSqliteBinding({
-      runtime: 'node',
-      target: process.versions.node,
-      cacheDir,
-      prebuiltHost: host,
-    });
+    const again = await prepareHere(cacheDir);
     expect(again).toMatchObject({ source: 'cache', file: got.file });
   });
 
@@ -154,13 +146,7 @@ describe('prepareSqliteBinding', () => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, fs.readFileSync(defaultBindingPath()).subarray(0, 4096));
     const lines: string[] = [];
-    const got = await prepareSqliteBinding({
-      runtime: 'node',
-      target: process.versions.node,
-      cacheDir,
-      prebuiltHost: host,
-      log: (l) => lines.push(l),
-    });
+    const got = await prepareHere(cacheDir, { log: (l) => lines.push(l) });
     expect(got.source).toBe('download');
     expect(lines[0]).toMatch(/is truncated .*: replacing it/);
     expect(inspectBinding(file, here)).toEqual({ ok: true, abi: here.abi });

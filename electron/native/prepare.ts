@@ -97,31 +97,39 @@ export async function prepareSqliteBinding(opts: PrepareOptions): Promise<Prepar
 
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const scratch = fs.mkdtempSync(path.join(path.dirname(file), '.prepare-'));
+  const host = opts.prebuiltHost ?? env.ISD_PREBUILT_HOST ?? PREBUILT_HOST;
+  const sources: { source: 'download' | 'build'; doing: string; failed: string; get: () => Promise<string> }[] = [
+    ...(opts.download !== false
+      ? [
+          {
+            source: 'download' as const,
+            doing: 'downloading the prebuilt binding',
+            failed: 'no prebuilt',
+            get: () => downloadPrebuilt(host, target, scratch, log),
+          },
+        ]
+      : []),
+    {
+      source: 'build',
+      doing: 'building it with node-gyp (minutes: sqlite3.c is one large file)',
+      failed: 'no build',
+      get: () => buildFromSource(target, scratch, opts.nodedir, env, log),
+    },
+  ];
   const failures: string[] = [];
   try {
-    if (opts.download !== false) {
-      const host = opts.prebuiltHost ?? env.ISD_PREBUILT_HOST ?? PREBUILT_HOST;
+    for (const s of sources) {
       try {
-        log(`Preparing ${what}: downloading the prebuilt binding…`);
-        const got = await downloadPrebuilt(host, target, scratch, log);
-        checkCandidate(got, target, opts.execPath, env);
-        install(got, file);
-        log(`Prepared ${file} (downloaded)`);
-        return { file, target, source: 'download' };
+        log(`Preparing ${what}: ${s.doing}…`);
+        const candidate = await s.get();
+        checkCandidate(candidate, target, opts.execPath, env);
+        install(candidate, file);
+        log(`Prepared ${file} (${s.source})`);
+        return { file, target, source: s.source };
       } catch (err) {
-        failures.push(`no prebuilt (${(err as Error).message})`);
-        log(`  no prebuilt binding: ${(err as Error).message}`);
+        failures.push(`${s.failed} (${(err as Error).message})`);
+        log(`  ${s.failed}: ${(err as Error).message}`);
       }
-    }
-    try {
-      log(`Preparing ${what}: building it with node-gyp (minutes: sqlite3.c is one large file)…`);
-      const built = await buildFromSource(target, scratch, opts.nodedir, env, log);
-      checkCandidate(built, target, opts.execPath, env);
-      install(built, file);
-      log(`Prepared ${file} (built)`);
-      return { file, target, source: 'build' };
-    } catch (err) {
-      failures.push(`no build (${(err as Error).message})`);
     }
     throw new IsdError(
       'NATIVE_MODULE',
