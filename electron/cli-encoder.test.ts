@@ -144,3 +144,122 @@ describe('isd export-encoder', () => {
     expect(r.stdout).toMatch(/ls: *$/m); // neither enc.onnx, enc.json nor a temporary file
   });
 });
+
+describe('isd embed', () => {
+  it('writes a .npy that numpy loads as float32 [N, D], with its rows in a .csv and a .json', async () => {
+    const out = path.join(dir(), 'emb', 'fm-test.npy');
+    const r = await isd('embed', runId, '--dataset', 'fashion-mnist', '--split', 'test', '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res).toMatchObject({ split: 'test', shape: [10000, 16], skipped: [] });
+    expect(res.imagesPerSec).toBeGreaterThan(0);
+    expect(listing(path.dirname(out))).toEqual(['fm-test.csv', 'fm-test.json', 'fm-test.npy']);
+    const py = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import sys, numpy as np; a = np.load(sys.argv[1]); print(a.shape, a.dtype, float(np.linalg.norm(a, axis=1).mean()), sep="|")',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(py.status, py.stderr).toBe(0);
+    const [shape, dtype, norm] = py.stdout.trim().split('|');
+    expect(shape).toBe('(10000, 16)');
+    expect(dtype).toBe('float32');
+    expect(Number(norm)).toBeCloseTo(1, 4); // rows are L2-normalised
+    const csv = fs
+      .readFileSync(path.join(dir(), 'emb', 'fm-test.csv'), 'utf8')
+      .trim()
+      .split('\r\n');
+    expect(csv[0]).toBe('index,split,position,label,class,file');
+    expect(csv).toHaveLength(10001);
+    expect(csv[1]).toBe('0,test,0,9,Ankle boot,'); // the first Fashion-MNIST test image, in the file's order
+  }, 120_000);
+
+  it('embeds a colour image folder into a grey run, converting and listing the unreadable file', async () => {
+    const sharp = (await import('sharp')).default;
+    const ds = await loadIdx(FASHION);
+    const folder = path.join(dir(), 'colour', 'shirts');
+    fs.mkdirSync(folder, { recursive: true });
+    for (let i = 0; i < 6; i++) {
+      const grey = ds.test!.images.subarray(i * 784, (i + 1) * 784);
+      const rgb = Buffer.alloc(784 * 3);
+      for (let p = 0; p < 784; p++) rgb.set([grey[p], grey[p] >> 1, 255 - grey[p]], p * 3);
+      await sharp(rgb, { raw: { width: 28, height: 28, channels: 3 } })
+        .resize(40, 40)
+        .png()
+        .toFile(path.join(folder, `img-${i}.png`));
+    }
+    fs.writeFileSync(path.join(folder, 'broken.png'), Buffer.from('not a png at all'));
+    const out = path.join(dir(), 'emb', 'colour.csv');
+    const r = await isd(
+      'embed',
+      runId,
+      '--dataset',
+      path.join(dir(), 'colour'),
+      '--split',
+      'all',
+      '--out',
+      out,
+      '--json',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.shape).toEqual([6, 16]);
+    expect(res.adapted).toEqual({ from: [28, 28, 3], resizedTo: 28, channels: 'colour→grey' });
+    expect(res.skipped).toEqual([{ path: path.join(folder, 'broken.png'), reason: expect.any(String) }]);
+    const info = JSON.parse(fs.readFileSync(path.join(dir(), 'emb', 'colour.json'), 'utf8'));
+    expect(info.adapted.channels).toBe('colour→grey');
+    const rows = fs.readFileSync(out, 'utf8').trim().split('\r\n');
+    expect(rows[0].split(',').slice(0, 7)).toEqual(['index', 'split', 'position', 'label', 'class', 'file', 'f0']);
+    expect(rows).toHaveLength(7);
+    expect(rows[1].split(',')[5]).toBe(path.join(folder, 'img-0.png'));
+    expect(rows[1].split(',')).toHaveLength(6 + 16);
+  }, 60_000);
+
+  it('stops at the next batch with nothing written, and refuses what it cannot do', async () => {
+    const { createAppServices } = await import('./app/services');
+    const app = createAppServices({ dbPath: path.join(dir(), 'history.db'), transport: 'web' });
+    const out = path.join(dir(), 'stopped', 'x.npy');
+    const stop = new AbortController();
+    let progress = 0;
+    try {
+      await expect(
+        app.encoders.embed(runId, {
+          dataset: 'fashion-mnist',
+          split: 'train',
+          out,
+          signal: stop.signal,
+          onProgress: (p) => {
+            if (p.phase === 'features' && p.done > 0 && ++progress === 1) stop.abort();
+          },
+        }),
+      ).rejects.toThrow(/stopped: nothing was written/);
+    } finally {
+      await app.close();
+    }
+    expect(progress).toBeGreaterThan(0);
+    expect(fs.existsSync(path.dirname(out))).toBe(false);
+    const bad = await isd('embed', runId, '--dataset', 'fashion-mnist', '--out', path.join(dir(), 'x.txt'), '--json');
+    expect(bad.code).toBe(2);
+    expect(jsonLines(bad.stdout)[0].message).toMatch(/\.npy or \.csv/);
+    const split = await isd('embed', runId, '--dataset', 'fashion-mnist', '--split', 'val', '--out', out, '--json');
+    expect(split.code).toBe(2);
+  }, 120_000);
+
+  it.skipIf(!canUnshare)(
+    'on a full disk fails clearly and leaves no file behind',
+    () => {
+      const mnt = fs.mkdtempSync(path.join(dir(), 'full-embed-'));
+      const bin = path.resolve(__dirname, '..', 'bin', 'isd.js');
+      const db = path.join(dir(), 'history.db');
+      const script = `mount -t tmpfs -o size=64k none "${mnt}" && node "${bin}" --db "${db}" --json embed ${runId} --dataset ${FASHION} --out "${mnt}/e.npy"; code=$?; echo "ls:$(ls -A "${mnt}" | tr '\\n' ' ')"; exit $code`;
+      const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).toMatch(/no space left on the disk/);
+      expect(r.stdout).toMatch(/ls: *$/m);
+    },
+    130_000,
+  );
+});

@@ -1,8 +1,10 @@
 /**
- * `isd export-encoder`: a run's trained backbone as ONNX or TF.js, through the app services (the tensor
- * work runs in the analysis worker, as in the app).
+ * `isd export-encoder` (a run's trained backbone as ONNX or TF.js) and `isd embed` (the features of a
+ * dataset), through the app services: the tensor work runs in the analysis worker, as in the app.
  */
 import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { EMBED_SPLITS, type EmbedSplit } from './app/encoder-tasks';
 import type { CliOutput } from './cli-output';
 import { resolveDbPath } from './app/paths';
 import { ENCODER_FORMATS, type EncoderFormat } from './engine/encoder-export';
@@ -73,6 +75,86 @@ export function registerEncoderCommands(
           await app.close();
         }
       } catch (e) {
+        fail(o, e);
+      }
+    });
+
+  program
+    .command('embed <runId>')
+    .description(
+      "the trained student's L2-normalised features of every image of a dataset's split, in the dataset's order: .npy float32 [N, D] with a .csv of the rows beside it, or one .csv; a .json says what was resized or converted",
+    )
+    .requiredOption('--dataset <id|path>', 'a dataset id (isd datasets list) or a path the app reads')
+    .requiredOption('--out <file>', 'file.npy or file.csv')
+    .option('--split <split>', 'train, test or all (train then test)', 'test')
+    .option('--checkpoint <step>', 'the checkpoint at this training step (default: the last)')
+    .action(async (runId: string, flags: { dataset: string; out: string; split: string; checkpoint?: string }) => {
+      const o = out();
+      const stop = new AbortController();
+      const onSigint = () => {
+        o.info('stopping at the next batch; nothing is written…');
+        stop.abort();
+      };
+      let bar: SingleBar | null = null;
+      try {
+        if (!(EMBED_SPLITS as readonly string[]).includes(flags.split))
+          throw new IsdError('BAD_INPUT', `--split: must be train, test or all, got "${flags.split}"`, {
+            field: '--split',
+          });
+        const checkpointStep = flags.checkpoint === undefined ? undefined : wholeFlag(flags.checkpoint, '--checkpoint');
+        const { createAppServices } = await import('./app/services');
+        const app = createAppServices({ dbPath: db(), transport: 'web', engine });
+        process.on('SIGINT', onSigint);
+        try {
+          const useBar = !o.json && process.stderr.isTTY === true;
+          const r = await app.encoders.embed(runId, {
+            dataset: flags.dataset,
+            split: flags.split as EmbedSplit,
+            out: flags.out,
+            checkpointStep,
+            signal: stop.signal,
+            onProgress: (p) => {
+              if (!useBar || p.phase !== 'features') return;
+              bar ??= new SingleBar({
+                format: 'embed |{bar}| {value}/{total} images · {ips} img/s',
+                stream: process.stderr,
+              });
+              if (!bar.isActive) bar.start(p.total, p.done, { ips: '–' });
+              bar.update(p.done, { ips: p.imagesPerSec?.toFixed(0) ?? '–' });
+            },
+          });
+          (bar as SingleBar | null)?.stop();
+          const i = r.info;
+          const result = {
+            runId: i.runId,
+            step: i.checkpoint.step,
+            dataset: i.dataset,
+            split: i.split,
+            shape: i.shape,
+            files: r.files,
+            seconds: i.seconds,
+            imagesPerSec: i.imagesPerSec,
+            adapted: i.adapted,
+            skipped: i.skipped,
+          };
+          o.result(result, () =>
+            [
+              `wrote ${r.files.join(', ')}: ${i.shape[0]} × ${i.shape[1]} features in ${i.seconds.toFixed(1)} s (${i.imagesPerSec.toFixed(0)} images/s)`,
+              i.adapted.resizedTo
+                ? `resized ${i.adapted.from[0]}×${i.adapted.from[1]} → ${i.adapted.resizedTo}×${i.adapted.resizedTo}`
+                : '',
+              i.adapted.channels ? `converted ${i.adapted.channels}` : '',
+              ...i.skipped.map((s) => `skipped ${s.path}: ${s.reason}`),
+            ]
+              .filter(Boolean)
+              .join('\n'),
+          );
+        } finally {
+          process.off('SIGINT', onSigint);
+          await app.close();
+        }
+      } catch (e) {
+        (bar as SingleBar | null)?.stop();
         fail(o, e);
       }
     });

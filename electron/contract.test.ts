@@ -41,6 +41,8 @@ const valid: { [C in Channel]: RequestInput<C> } = {
   'runs.teacherSimilarity': { id: 'r1', testIndex: 0, bins: 20 },
   'runs.estimate': { config: { method: 'moco' } },
   'encoder.export': { id: 'r1', format: 'onnx', destination: 'download' },
+  'encoder.embed': { id: 'r1', jobId: 'j1', dataset: 'fashion-mnist', format: 'npy', destination: 'download' },
+  'encoder.stop': { jobId: 'j1' },
   'study.estimate': { spec: { profiles: ['none', 'longtail:10'], budget: { epochs: 2 } } },
   'study.start': {
     spec: {
@@ -149,6 +151,11 @@ const invalid: { [C in Channel]: [input: unknown, field: string][] } = {
     [{ id: 'r1', format: 'onnx', destination: 'download', checkpointStep: -1 }, 'checkpointStep'],
     [{ id: 'r1', format: 'onnx' }, 'destination'],
   ],
+  'encoder.embed': [
+    [{ id: 'r1', jobId: 'j1', dataset: 'd', split: 'val', format: 'npy', destination: 'download' }, 'split'],
+    [{ id: 'r1', dataset: 'd', format: 'npy', destination: 'download' }, 'jobId'],
+  ],
+  'encoder.stop': [[{}, 'jobId']],
   'study.estimate': [
     [{ spec: { seeds: 1 } }, 'spec.seeds'],
     [{ spec: { budget: { epochs: 0 } } }, 'spec.budget.epochs'],
@@ -270,7 +277,16 @@ describe('tables', () => {
   it('channel and event names are dotted and unique', () => {
     for (const name of [...CHANNELS, ...EVENT_NAMES]) expect(name).toMatch(/^[a-z]+\.[a-zA-Z]+$/);
     expect(new Set(EVENT_NAMES)).toEqual(
-      new Set(['run.progress', 'run.status', 'run.eval', 'run.phase', 'datasets.changed', 'app.log', 'study.progress']),
+      new Set([
+        'run.progress',
+        'run.status',
+        'run.eval',
+        'run.phase',
+        'datasets.changed',
+        'app.log',
+        'study.progress',
+        'encoder.progress',
+      ]),
     );
   });
 });

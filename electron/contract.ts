@@ -283,6 +283,25 @@ export interface EncoderExport {
   downloads: { filename: string; mimeType: string; base64: string }[];
 }
 
+/** encoder.embed: features of every image of a dataset's split, written as .npy (+ .csv) or .csv, with a .json. */
+export interface EncoderEmbedding {
+  runId: string;
+  checkpoint: CheckpointInfo;
+  dataset: string;
+  split: 'train' | 'test' | 'all';
+  images: number;
+  dim: number;
+  seconds: number;
+  imagesPerSec: number;
+  /** How the images were fitted to the run's input (resized, grey/colour converted); also in the .json. */
+  adapted: { from: [number, number, number]; resizedTo: number | null; channels: string | null };
+  /** Images that could not be read, by file and reason (skipped, not embedded). */
+  skipped: { path: string; reason: string }[];
+  /** destination 'dialog': the file written (null: cancelled); 'download': the files, base64. */
+  path: string | null;
+  downloads: { filename: string; mimeType: string; base64: string }[];
+}
+
 export interface RunEstimate {
   /** The whole run: training, the kNN evaluations (step 0 included) and the worker's start. */
   seconds: number;
@@ -447,6 +466,25 @@ export const requests = {
     }),
     output: out<EncoderExport>(),
   },
+  /**
+   * The trained student's features of every image of a dataset's split (any dataset the app reads; resized
+   * and grey/colour converted to the run's input). Progress on encoder.progress under jobId; encoder.stop
+   * ends it with nothing written.
+   */
+  'encoder.embed': {
+    input: z.strictObject({
+      id: runId,
+      jobId: z.string().min(1).max(64),
+      dataset: datasetId,
+      split: z.enum(['train', 'test', 'all']).default('test'),
+      format: z.enum(['npy', 'csv']),
+      checkpointStep: int(0, Number.MAX_SAFE_INTEGER).optional(),
+      destination: z.enum(['dialog', 'download']),
+    }),
+    output: out<EncoderEmbedding>(),
+  },
+  /** Stops a running encoder job (embed, map) at its next batch. */
+  'encoder.stop': { input: z.strictObject({ jobId: z.string().min(1).max(64) }), output: out<{ stopped: boolean }>() },
   /** Duration of a run with this config, from the speed measured on this backend. */
   'runs.estimate': { input: z.strictObject({ config: partialRunConfig }), output: out<RunEstimate>() },
 
@@ -490,6 +528,16 @@ export interface RunEvalEvent extends EvalPoint {
   runId: string;
 }
 
+/** A long encoder job's progress (embed, map): images through the encoder, or UMAP epochs. */
+export interface EncoderProgressEvent {
+  jobId: string;
+  runId: string;
+  phase: 'load' | 'features' | 'umap' | 'write';
+  done: number;
+  total: number;
+  imagesPerSec: number | null;
+}
+
 export interface AppLogEvent {
   level: 'info' | 'warn' | 'error';
   message: string;
@@ -505,6 +553,7 @@ export const events = {
   /** Datasets were added or removed (by any client): lists should refresh. */
   'datasets.changed': out<{ ids: string[] }>(),
   'app.log': out<AppLogEvent>(),
+  'encoder.progress': out<EncoderProgressEvent>(),
   /** A study's runs moved (progress at most once a second while one trains; at once on status changes and evaluations). */
   'study.progress': out<StudyProgress>(),
 } as const;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { IsdError } from '../errors';
 import type { AnalysisRequest, AnalysisResponse } from './analysis-worker';
+import type { TaskProgress } from './encoder-tasks';
 import { appRoot } from './paths';
 
 /** Beside this file in dist/, or in the project's dist/ when running from sources (tests). */
@@ -29,7 +30,10 @@ type RequestBody = AnalysisRequest extends infer R ? (R extends { id: number } ?
 export class AnalysisClient {
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: unknown) => void; onProgress?: (p: TaskProgress) => void }
+  >();
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly idleMs: number;
 
@@ -43,6 +47,7 @@ export class AnalysisClient {
     w.on('message', (m: AnalysisResponse) => {
       const p = this.pending.get(m.id);
       if (!p) return;
+      if ('progress' in m) return p.onProgress?.(m.progress);
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.value);
       else p.reject(new IsdError(m.error.code, m.error.message, { field: m.error.field, path: m.error.path }));
@@ -68,16 +73,22 @@ export class AnalysisClient {
     this.idleTimer.unref();
   }
 
-  request<T>(body: RequestBody): Promise<T> {
+  /** Sends one request; `onProgress` hears a long task's progress, `signal` stops it at its next batch. */
+  request<T>(
+    body: RequestBody,
+    opts: { onProgress?: (p: TaskProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<T> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.worker ??= this.start();
     const id = this.nextId++;
     const w = this.worker;
+    const stop = () => w.postMessage({ type: 'stop', target: id, id: this.nextId++ } satisfies AnalysisRequest);
+    opts.signal?.addEventListener('abort', stop, { once: true });
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress });
       w.postMessage({ ...body, id });
-    });
+    }).finally(() => opts.signal?.removeEventListener('abort', stop));
   }
 
   async close(): Promise<void> {

@@ -20,7 +20,16 @@ import { readAllAndDispose, readAndDispose } from '../engine/read-back';
 import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
 import type { TrainingStep } from '../engine/training-step';
-import { exportEncoder, type ExportEncoderTask } from './encoder-tasks';
+import {
+  embedDataset,
+  embedSet,
+  exportEncoder,
+  setFeatures,
+  type EmbedTask,
+  type ExportEncoderTask,
+  type TaskContext,
+  type TaskProgress,
+} from './encoder-tasks';
 
 /** The neighbour gallery searches at most this many training images (the first ones; engine.evalBankLimit lowers it). */
 export const NEIGHBOUR_BANK_LIMIT = 5000;
@@ -39,7 +48,10 @@ export type AnalysisRequest =
   | ({ id: number; type: 'neighbours'; k: number } & RunAnalysisInput)
   | ({ id: number; type: 'teacherSimilarity'; bins: number; top: number } & RunAnalysisInput)
   | ({ id: number; type: 'evaluate'; linear: boolean } & Omit<RunAnalysisInput, 'testIndex'>)
-  | ({ id: number; type: 'exportEncoder' } & ExportEncoderTask & Omit<RunAnalysisInput, 'testIndex'>);
+  | ({ id: number; type: 'exportEncoder' } & ExportEncoderTask & Omit<RunAnalysisInput, 'testIndex'>)
+  | ({ id: number; type: 'embed' } & EmbedTask & Omit<RunAnalysisInput, 'testIndex'>)
+  /** Stops request `target` at its next batch (answered at once, outside the one-at-a-time chain). */
+  | { id: number; type: 'stop'; target: number };
 
 /** `isd eval`: the checkpoint's student backbone on the whole training split (bank) and test split (queries). */
 export interface EvaluateResult {
@@ -80,6 +92,7 @@ export interface TeacherSimilarityResult {
 }
 
 export type AnalysisResponse =
+  | { id: number; progress: TaskProgress }
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { code: IsdError['code']; message: string; field?: string; path?: string } };
 
@@ -187,13 +200,18 @@ async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>)
   await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
   const run = await loadRun(req);
   const query = testImage(run, req.testIndex);
-  const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   const embed = (x: tf.Tensor4D) => run.step.studentEmbed(x);
-  run.bankFeatures ??= await extractFeatures(embed, run.bank.images, run.bank.count, src, {
-    size: run.imageSize,
-    ...run.norm,
-    batchSize: req.engine?.evalBatchSize ?? 256,
-  });
+  // The bank is the first images of the training split, from the feature cache embed and the map share.
+  run.bankFeatures ??= (
+    await setFeatures(
+      run,
+      await embedSet(run, run.ds.path, 'train', req.config.seed),
+      'trained',
+      run.bank.count,
+      null,
+      req.engine?.evalBatchSize ?? 256,
+    )
+  ).features;
   const q = await featureOf(run, embed, run.ds.test!.images, req.testIndex);
   const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k);
   return {
@@ -308,13 +326,18 @@ async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluat
   return result;
 }
 
-async function handle(req: AnalysisRequest): Promise<unknown> {
+async function handle(req: AnalysisRequest, ctx: TaskContext): Promise<unknown> {
   if (req.type === 'probe') return initBackend({ prefer: req.backend });
   if (req.type === 'neighbours') return neighbours(req);
   if (req.type === 'evaluate') return evaluateCheckpoint(req);
   if (req.type === 'exportEncoder') {
     await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
     return exportEncoder(await loadRun(req), req);
+  }
+  if (req.type === 'stop') return null; // answered in the message handler
+  if (req.type === 'embed') {
+    await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
+    return embedDataset(await loadRun(req), req, ctx);
   }
   return teacherSimilarity(req);
 }
@@ -333,13 +356,27 @@ function errorOf(err: unknown): Extract<AnalysisResponse, { ok: false }>['error'
 if (!isMainThread && parentPort) {
   const port = parentPort;
   let chain = Promise.resolve();
+  const stopped = new Set<number>();
   port.on('message', (req: AnalysisRequest) => {
+    if (req.type === 'stop') {
+      stopped.add(req.target);
+      port.postMessage({ id: req.id, ok: true, value: null } satisfies AnalysisResponse);
+      return;
+    }
+    const ctx: TaskContext = {
+      progress: (progress) => port.postMessage({ id: req.id, progress } satisfies AnalysisResponse),
+      checkStopped: () => {
+        if (stopped.delete(req.id)) throw new IsdError('CONFLICT', 'stopped: nothing was written');
+      },
+    };
     chain = chain.then(async () => {
       try {
-        const value = await handle(req);
+        const value = await handle(req, ctx);
         port.postMessage({ id: req.id, ok: true, value } satisfies AnalysisResponse);
       } catch (err) {
         port.postMessage({ id: req.id, ok: false, error: errorOf(err) } satisfies AnalysisResponse);
+      } finally {
+        stopped.delete(req.id);
       }
     });
   });

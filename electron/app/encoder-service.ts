@@ -8,15 +8,24 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CheckpointInfo, EncoderExport, Handlers } from '../contract';
+import type { CheckpointInfo, EncoderEmbedding, EncoderExport, Handlers } from '../contract';
 import type { EncoderFormat } from '../engine/encoder-export';
 import { IsdError } from '../errors';
 import type { RunStore } from '../store';
 import type { AnalysisClient } from './analysis-client';
 import type { RunAnalysisInput } from './analysis-worker';
-import type { ExportEncoderResult, ExportEncoderTask } from './encoder-tasks';
+import type { AppEvents } from './app-events';
+import type {
+  EmbedResult,
+  EmbedSplit,
+  EmbedTask,
+  EncoderProvenance,
+  ExportEncoderResult,
+  ExportEncoderTask,
+  TaskProgress,
+} from './encoder-tasks';
 
-export type EncoderChannel = 'encoder.export';
+export type EncoderChannel = 'encoder.export' | 'encoder.embed' | 'encoder.stop';
 export type EncoderHandlers = Pick<Handlers, EncoderChannel>;
 
 /** The native save dialog (Electron main passes it); null when cancelled. */
@@ -37,7 +46,22 @@ export interface EncoderServiceOptions {
   ) => Promise<{ input: RunAnalysisInput; checkpoint: CheckpointInfo }>;
   appVersion: string;
   savePath?: SavePath;
+  events: AppEvents;
+  /** A dataset id or path to the path to load (the transport's path rules applied). */
+  resolveDataset: (idOrPath: string) => Promise<string>;
 }
+
+export interface EmbedOptions {
+  dataset: string;
+  split: EmbedSplit;
+  out: string;
+  checkpointStep?: number;
+  onProgress?: (p: TaskProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Progress events per second a job sends to clients. */
+const PROGRESS_PER_SEC = 5;
 
 export interface ExportEncoderOptions {
   format: EncoderFormat;
@@ -54,6 +78,7 @@ const MIME: Record<string, string> = {
 
 export class EncoderService {
   readonly handlers: EncoderHandlers;
+  private readonly jobs = new Map<string, AbortController>();
 
   constructor(private readonly o: EncoderServiceOptions) {
     this.handlers = {
@@ -109,7 +134,99 @@ export class EncoderService {
           await fsp.rm(tmp, { recursive: true, force: true });
         }
       },
+      'encoder.embed': async (input): Promise<EncoderEmbedding> => {
+        const id = o.store.resolveRunId(input.id);
+        if (this.jobs.has(input.jobId))
+          throw new IsdError('CONFLICT', `job ${input.jobId} is already running`, { field: 'jobId' });
+        const datasetName = path.basename(input.dataset).replace(/\.[^.]*$/, '') || 'dataset';
+        const defaultName = `${datasetName}-${input.split}-${id.slice(0, 8)}.${input.format}`;
+        let out: string;
+        let tmp: string | null = null;
+        if (input.destination === 'dialog') {
+          if (!o.savePath)
+            throw new IsdError('CONFLICT', 'no native dialog on the web host: use destination "download"', {
+              field: 'destination',
+            });
+          const chosen = await o.savePath({ title: 'Save the embedding', defaultName, kind: 'file' });
+          if (chosen === null) return cancelledEmbedding(id, input);
+          out = /\.(npy|csv)$/i.test(chosen) ? chosen : `${chosen}.${input.format}`;
+        } else {
+          tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'isd-embed-'));
+          out = path.join(tmp, defaultName);
+        }
+        const controller = new AbortController();
+        this.jobs.set(input.jobId, controller);
+        let last = 0;
+        try {
+          const r = await this.embed(id, {
+            dataset: input.dataset,
+            split: input.split,
+            out,
+            checkpointStep: input.checkpointStep,
+            signal: controller.signal,
+            onProgress: (p) => {
+              const now = Date.now();
+              if (now - last < 1000 / PROGRESS_PER_SEC && p.done < p.total) return;
+              last = now;
+              o.events.emit('encoder.progress', { jobId: input.jobId, runId: id, ...p });
+            },
+          });
+          const downloads = tmp
+            ? await Promise.all(
+                r.files.map(async (f) => ({
+                  filename: path.basename(f),
+                  mimeType: MIME[path.extname(f)] ?? 'text/csv',
+                  base64: (await fsp.readFile(f)).toString('base64'),
+                })),
+              )
+            : [];
+          return { ...embeddingSummary(r), path: tmp ? null : out, downloads };
+        } finally {
+          this.jobs.delete(input.jobId);
+          if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+        }
+      },
+      'encoder.stop': (input) => {
+        const job = this.jobs.get(input.jobId);
+        job?.abort();
+        return { stopped: job !== undefined };
+      },
     };
+  }
+
+  private async provenance(id: string, checkpointStep?: number) {
+    const { input, checkpoint } = await this.o.analysisInput(id, 0, checkpointStep);
+    const { testIndex: _unused, ...base } = input;
+    const record = this.o.store.getRunRecord(id);
+    const at = this.o.store.getRun(id).evals.find((e) => e.step === checkpoint.step);
+    const provenance: EncoderProvenance = {
+      runId: id,
+      runName: record.name,
+      method: record.config.method,
+      arch: record.config.arch,
+      checkpoint: { step: checkpoint.step, epoch: checkpoint.epoch },
+      accuracy: at ? { knn1: at.knn1, knn20: at.knn20, linear: at.linear } : null,
+      appVersion: this.o.appVersion,
+    };
+    return { base, checkpoint, provenance, seed: record.config.seed };
+  }
+
+  /** `isd embed`: the features of every image of a dataset's split, written at opts.out. */
+  async embed(idOrPrefix: string, opts: EmbedOptions): Promise<EmbedResult & { checkpoint: CheckpointInfo }> {
+    const id = this.o.store.resolveRunId(idOrPrefix);
+    const { base, checkpoint, provenance, seed } = await this.provenance(id, opts.checkpointStep);
+    const task: EmbedTask = {
+      source: await this.o.resolveDataset(opts.dataset),
+      split: opts.split,
+      outPath: opts.out,
+      seed,
+      provenance,
+    };
+    const r = await this.o.analysis.request<EmbedResult>(
+      { type: 'embed', ...base, ...task },
+      { onProgress: opts.onProgress, signal: opts.signal },
+    );
+    return { ...r, checkpoint };
   }
 
   /** `isd export-encoder`: writes the export at opts.out and says what it wrote. */
@@ -118,23 +235,12 @@ export class EncoderService {
     opts: ExportEncoderOptions,
   ): Promise<ExportEncoderResult & { runId: string; checkpoint: CheckpointInfo }> {
     const id = this.o.store.resolveRunId(idOrPrefix);
-    const { input, checkpoint } = await this.o.analysisInput(id, 0, opts.checkpointStep);
-    const { testIndex: _unused, ...base } = input;
-    const record = this.o.store.getRunRecord(id);
-    const at = this.o.store.getRun(id).evals.find((e) => e.step === checkpoint.step);
+    const { base, checkpoint, provenance } = await this.provenance(id, opts.checkpointStep);
     const task: ExportEncoderTask = {
       format: opts.format,
       role: role(opts.teacher),
       outPath: opts.out,
-      provenance: {
-        runId: id,
-        runName: record.name,
-        method: record.config.method,
-        arch: record.config.arch,
-        checkpoint: { step: checkpoint.step, epoch: checkpoint.epoch },
-        accuracy: at ? { knn1: at.knn1, knn20: at.knn20, linear: at.linear } : null,
-        appVersion: this.o.appVersion,
-      },
+      provenance,
     };
     const r = await this.o.analysis.request<ExportEncoderResult>({ type: 'exportEncoder', ...base, ...task });
     return { ...r, runId: id, checkpoint };
@@ -155,5 +261,39 @@ function summary(
     checkpoint: r.checkpoint,
     seconds: r.seconds,
     bytes: r.bytes,
+  };
+}
+
+function embeddingSummary(
+  r: EmbedResult & { checkpoint: CheckpointInfo },
+): Omit<EncoderEmbedding, 'path' | 'downloads'> {
+  return {
+    runId: r.info.runId,
+    checkpoint: r.checkpoint,
+    dataset: r.info.dataset,
+    split: r.info.split,
+    images: r.info.shape[0],
+    dim: r.info.shape[1],
+    seconds: r.info.seconds,
+    imagesPerSec: r.info.imagesPerSec,
+    adapted: r.info.adapted,
+    skipped: r.info.skipped,
+  };
+}
+
+function cancelledEmbedding(runId: string, input: { dataset: string; split: EmbedSplit }): EncoderEmbedding {
+  return {
+    runId,
+    checkpoint: { epoch: 0, step: 0, at: 0 },
+    dataset: input.dataset,
+    split: input.split,
+    images: 0,
+    dim: 0,
+    seconds: 0,
+    imagesPerSec: 0,
+    adapted: { from: [0, 0, 0], resizedTo: null, channels: null },
+    skipped: [],
+    path: null,
+    downloads: [],
   };
 }

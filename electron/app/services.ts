@@ -302,7 +302,15 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     };
   }
 
-  const encoders = new EncoderService({ store, analysis, analysisInput, appVersion, savePath: opts.savePath });
+  const encoders = new EncoderService({
+    store,
+    analysis,
+    analysisInput,
+    appVersion,
+    savePath: opts.savePath,
+    events,
+    resolveDataset: async (idOrPath) => (await datasets.resolve(idOrPath, 'dataset')).path,
+  });
 
   const core: Omit<Handlers, StudyChannel | EncoderChannel> = {
     'system.info': () => systemInfo(),

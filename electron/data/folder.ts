@@ -14,6 +14,7 @@ import { promises as fsp, type Dirent } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { convertChannels } from './channels';
 import { IsdError, fsError } from '../errors';
 import { selectImages, stratifiedSplit } from './split';
 import type { ImageSplit, LoadedDataset, LoadProgress } from './types';
@@ -154,6 +155,17 @@ async function decodeInto(file: string, size: number, out: Uint8Array, offset: n
   } catch (err) {
     throw fsError(err, file);
   }
+  const { rgb, grey } = await decodeImage(bytes, size);
+  out.set(rgb, offset);
+  return grey;
+}
+
+/**
+ * Decodes a PNG/JPEG/WebP held in memory to RGB uint8 [size, size, 3] (cover-cropped to the centre,
+ * EXIF orientation honoured, alpha dropped); grey says whether the image is greyscale. Throws on
+ * corrupt or truncated pixel data.
+ */
+export async function decodeImage(bytes: Buffer, size: number): Promise<{ rgb: Uint8Array; grey: boolean }> {
   // failOn 'error': truncated or corrupt pixel data fails; benign warnings (extra bytes after the end marker) pass.
   const img = sharp(bytes, { failOn: 'error' });
   const meta = await img.metadata();
@@ -169,16 +181,9 @@ async function decodeInto(file: string, size: number, out: Uint8Array, offset: n
   if (info.width !== size || info.height !== size || data.length !== pixels * info.channels) {
     throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}, expected ${size}×${size}`);
   }
-  if (info.channels === 3) out.set(data, offset);
-  else if (info.channels === 1) {
-    for (let p = 0; p < pixels; p++) {
-      const v = data[p];
-      out[offset + 3 * p] = v;
-      out[offset + 3 * p + 1] = v;
-      out[offset + 3 * p + 2] = v;
-    }
-  } else throw new Error(`decoded to ${info.channels} channels`);
-  return grey;
+  if (info.channels === 3) return { rgb: new Uint8Array(data), grey };
+  if (info.channels !== 1) throw new Error(`decoded to ${info.channels} channels`);
+  return { rgb: convertChannels(data, pixels, 1, 3), grey };
 }
 
 /** Runs task(i) for i in [0, n) with at most `limit` in flight. */
@@ -256,18 +261,28 @@ export async function loadImageFolder(dir: string, opts: FolderLoadOptions = {})
   const keptOf = (split: 'train' | 'test') => Int32Array.from(kept.filter((i) => scan.files[i].split === split));
   let train: ImageSplit;
   let test: ImageSplit | null = null;
+  const fileOf = (indices: ArrayLike<number>, base: ArrayLike<number>) =>
+    Array.from(indices, (i) => scan.files[base[i]].file);
+  let sources: NonNullable<LoadedDataset['sources']>;
   if (scan.hasSplitFolders) {
-    train = selectImages(all, keptOf('train'), bytesPerImage);
+    const trainIdx = keptOf('train');
+    train = selectImages(all, trainIdx, bytesPerImage);
     const testIdx = keptOf('test');
     test = testIdx.length > 0 ? selectImages(all, testIdx, bytesPerImage) : null;
+    sources = {
+      train: Array.from(trainIdx, (i) => scan.files[i].file),
+      test: test ? Array.from(testIdx, (i) => scan.files[i].file) : null,
+    };
   } else {
     const keptIdx = Int32Array.from(kept);
     train = selectImages(all, keptIdx, bytesPerImage);
+    sources = { train: kept.map((i) => scan.files[i].file), test: null };
     if (train.labels && fraction > 0) {
       const parts = stratifiedSplit(train.labels, fraction, opts.seed ?? 0);
       if (parts.test.length > 0) {
         test = selectImages(train, parts.test, bytesPerImage);
         train = selectImages(train, parts.train, bytesPerImage);
+        sources = { train: fileOf(parts.train, keptIdx), test: fileOf(parts.test, keptIdx) };
       }
     }
   }
@@ -284,6 +299,7 @@ export async function loadImageFolder(dir: string, opts: FolderLoadOptions = {})
     train,
     test,
     skipped,
+    sources,
   };
 }
 

@@ -70,7 +70,7 @@ export async function loadDataset(source: string, opts: LoadOptions = {}): Promi
     if (parts.test.length > 0) {
       const test = selectImages(ds.train, parts.test, imageBytes);
       const train = selectImages(ds.train, parts.train, imageBytes);
-      ds = { ...ds, train, test };
+      ds = { ...ds, train, test, sources: undefined }; // a folder splits itself; other formats have no files per image
     }
   }
   return ds;

@@ -26,6 +26,8 @@ export interface LoadedDataset {
   test: ImageSplit | null;
   /** Images that could not be decoded and were skipped (folder datasets). */
   skipped: { path: string; reason: string }[];
+  /** Image folders: the file each image of each split was decoded from, in the splits' order. */
+  sources?: { train: string[]; test: string[] | null };
 }
 
 /** What `isd datasets inspect` prints (contracts.md). */

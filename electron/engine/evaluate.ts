@@ -33,8 +33,8 @@ export interface ExtractOptions {
   mean: number[];
   std: number[];
   batchSize: number;
-  /** Called after each batch with the images embedded so far (for a progress bar). */
-  onBatch?: (imagesDone: number) => void;
+  /** Called after each batch with the images embedded so far (a progress bar); may throw to stop (a stopped embedding). */
+  onBatch?: (imagesDone: number) => Promise<void> | void;
 }
 
 /**
@@ -71,7 +71,7 @@ export async function extractFeatures(
       out = new Float32Array(count * dim);
     }
     out.set(feats, start * dim);
-    opts.onBatch?.(end);
+    await opts.onBatch?.(end);
   }
   return out as Float32Array;
 }
