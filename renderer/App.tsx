@@ -98,7 +98,7 @@ export function App() {
 function Page({ route }: { route: Route }) {
   switch (route.page) {
     case 'new':
-      return <NewRunPage />;
+      return <NewRunPage key={`${route.from ?? ''}:${route.method ?? ''}`} from={route.from} method={route.method} />;
     case 'history':
       return <HistoryPage />;
     case 'live':

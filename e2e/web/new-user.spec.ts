@@ -125,3 +125,59 @@ test('the live page names its phases in order and its Elapsed clock ticks', asyn
   // Elapsed ticked: more than one value, never "—" while the run trained.
   expect(seen.elapsed.filter((e) => e !== '—').length).toBeGreaterThan(1);
 });
+
+test('the form remembers its settings; Run again and "Same settings, other method" give the expected configs', async ({
+  page,
+}) => {
+  // The run of the test before ("phases"): the host keeps its history across this file's tests.
+  const { runs } = await hostCall(host(), 'runs.list', { search: 'phases' });
+  const source = (await hostCall(host(), 'runs.get', { id: runs[0]!.id })).config;
+
+  // Run again, from History's row menu: every setting of the run, the name left for a new one.
+  await openApp(page, host(), '#/history');
+  const row = page.getByRole('row', { name: /phases/ });
+  await row.getByRole('button', { name: 'More actions for phases' }).click();
+  await row.getByRole('link', { name: 'Run phases again', exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`#/new\\?from=${source && runs[0]!.id}`));
+  await expect(page.getByTestId('run-again-source')).toContainText('Settings of “phases”');
+  for (const [label, value] of [
+    ['Training images', '256'],
+    ['Batch size', '32'],
+    ['Queue size', '64'],
+    ['Epochs', '2'],
+    ['Method', 'isd'],
+    ['Run name', ''],
+  ] as const)
+    await expect(field(page, label)).toHaveValue(value);
+  await expect(field(page, 'Linear probe at the end')).toBeChecked();
+
+  // Same settings, other method, from Run detail: MoCo with its own views and temperature, the budget kept.
+  await page.goto(`${host().url}#/runs/${runs[0]!.id}`);
+  await page.getByRole('link', { name: 'Run phases again with MoCo' }).click();
+  await expect(page.getByTestId('run-again-source')).toContainText('switched to MoCo');
+  await expect(field(page, 'Method')).toHaveValue('moco');
+  await field(page, 'Run name').fill('other method');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page).toHaveURL(/#\/runs\/[^/]+\/live$/);
+  const id = /#\/runs\/([^/]+)\/live/.exec(page.url())![1]!;
+  await page.getByRole('button', { name: 'Stop' }).click();
+  const moco = (await hostCall(host(), 'runs.get', { id })).config;
+  expect(moco).toMatchObject({ method: 'moco', augTeacher: 'strong', augStudent: 'strong', temperature: 0.2 });
+  for (const f of [
+    'arch',
+    'batchSize',
+    'epochs',
+    'trainLimit',
+    'imageSize',
+    'seed',
+    'queueSize',
+    'linearEval',
+  ] as const)
+    expect([f, moco[f]]).toEqual([f, source[f]]);
+
+  // New run again: the form comes back as left for this dataset, not as Quick look.
+  await page.goto(`${host().url}#/new`);
+  await expect(field(page, 'Method')).toHaveValue('moco');
+  await expect(field(page, 'Training images')).toHaveValue('256');
+  await expect(field(page, 'Run name')).toHaveValue('');
+});

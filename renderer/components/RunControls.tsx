@@ -1,8 +1,10 @@
-/** Pause / resume / stop for one run, offered according to its status. */
+/** Pause / resume / stop for one run, offered according to its status; run it again. */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { RunSummary } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
 import { keys } from '../api/queries';
+import { formatMethod } from '../lib/format';
+import { href } from '../lib/route';
 
 type Action = 'runs.pause' | 'runs.resume' | 'runs.stop';
 
@@ -59,5 +61,31 @@ export function RunControls({ run, canResume, compact }: { run: RunSummary; canR
         </span>
       )}
     </span>
+  );
+}
+
+/** "Run again" (the run's settings in the New run form) and "Same settings, other method" (the budget kept). */
+export function RunAgainLinks({
+  run,
+  compact,
+}: {
+  run: Pick<RunSummary, 'id' | 'name' | 'method'>;
+  compact?: boolean;
+}) {
+  const other = run.method === 'isd' ? 'moco' : 'isd';
+  const cls = compact ? 'button small' : 'button';
+  return (
+    <>
+      <a className={cls} href={href({ page: 'new', from: run.id })} aria-label={`Run ${run.name} again`}>
+        Run again
+      </a>
+      <a
+        className={cls}
+        href={href({ page: 'new', from: run.id, method: other })}
+        aria-label={`Run ${run.name} again with ${formatMethod(other)}`}
+      >
+        Same settings, {formatMethod(other)}
+      </a>
+    </>
   );
 }

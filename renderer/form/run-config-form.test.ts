@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema } from '../../electron/run-config';
-import { DEFAULT_FORM_VALUES, FIELD_DOCS, FIELD_GROUPS, PRESETS, runFormSchema, toFormValues } from './run-config-form';
+import {
+  DEFAULT_FORM_VALUES,
+  FIELD_DOCS,
+  FIELD_GROUPS,
+  PRESETS,
+  runFormSchema,
+  switchMethod,
+  toFormValues,
+} from './run-config-form';
 
 describe('the hyperparameter form description', () => {
   it('documents and places every RunConfig field exactly once (dataset and imbalance live in the picker)', () => {
@@ -24,5 +32,25 @@ describe('the hyperparameter form description', () => {
     expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['queueSize']);
     const nan = runFormSchema.safeParse({ ...DEFAULT_FORM_VALUES, lr: Number.NaN });
     expect(nan.error?.issues[0]?.path).toEqual(['lr']);
+  });
+});
+
+describe('switchMethod ("Same settings, other method")', () => {
+  it('switches the method and its own settings and keeps the budget', () => {
+    const isd = {
+      ...DEFAULT_FORM_VALUES,
+      arch: 'resnet18' as const,
+      batchSize: 32,
+      epochs: 7,
+      trainLimit: 999,
+      seed: 5,
+    };
+    const moco = switchMethod(isd, 'moco');
+    expect(moco).toMatchObject({ method: 'moco', augTeacher: 'strong', augStudent: 'strong', temperature: 0.2 });
+    const budget = ['arch', 'batchSize', 'epochs', 'trainLimit', 'imageSize', 'seed', 'queueSize', 'lr'] as const;
+    for (const f of budget) expect([f, moco[f]]).toEqual([f, isd[f]]);
+    const back = switchMethod(moco, 'isd');
+    expect(back).toMatchObject({ method: 'isd', augTeacher: 'weak', tempTeacher: 0.01, tempStudent: 0.1 });
+    for (const f of budget) expect([f, back[f]]).toEqual([f, isd[f]]);
   });
 });

@@ -297,6 +297,22 @@ export const PRESETS: Preset[] = [
   },
 ];
 
+/** The settings that belong to a method (its views and temperatures); every other field is the budget. */
+export const METHOD_FIELDS = ['augTeacher', 'augStudent', 'tempTeacher', 'tempStudent', 'temperature'] as const;
+
+/** The paper recipe each method's own settings come from. */
+const METHOD_PRESET: Record<RunConfig['method'], string> = { isd: 'isd-plus', moco: 'moco-v2' };
+
+/**
+ * "Same settings, other method": the method and its own settings switched, the budget (model, batch,
+ * epochs, images, image size, seed, schedule, evaluation) kept.
+ */
+export function switchMethod<V extends Omit<RunConfig, 'tags'>>(values: V, method: RunConfig['method']): V {
+  const recipe = PRESETS.find((p) => p.id === METHOD_PRESET[method])!.values;
+  const own = Object.fromEntries(METHOD_FIELDS.flatMap((f) => (f in recipe ? [[f, recipe[f]]] : [])));
+  return { ...values, method, ...own };
+}
+
 /** Form values: the config with tags as the text the user types. */
 export type RunFormValues = Omit<RunConfig, 'tags'> & { tags: string };
 

@@ -5,6 +5,8 @@ describe('hash routes', () => {
   it('parses every page and round-trips through href', () => {
     const routes: Route[] = [
       { page: 'new' },
+      { page: 'new', from: 'run-1' },
+      { page: 'new', from: 'run 2', method: 'moco' },
       { page: 'history' },
       { page: 'run', runId: 'r 1/x' },
       { page: 'live', runId: '42' },

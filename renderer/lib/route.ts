@@ -1,6 +1,7 @@
 /** Hash routes (no server routes: the app loads from file:// in Electron). */
 export type Route =
-  | { page: 'new' }
+  /** from: a run whose settings fill the form (Run again); method: switched to, keeping the budget. */
+  | { page: 'new'; from?: string; method?: 'isd' | 'moco' }
   | { page: 'live'; runId: string }
   | { page: 'run'; runId: string }
   | { page: 'history' }
@@ -12,7 +13,16 @@ export function parseRoute(hash: string): Route {
   const raw = hash.replace(/^#/, '');
   const [pathPart = '', query = ''] = raw.split('?', 2);
   const parts = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts.length === 0 || (parts.length === 1 && parts[0] === 'new')) return { page: 'new' };
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === 'new')) {
+    const q = new URLSearchParams(query);
+    const from = q.get('from');
+    const method = q.get('method');
+    return {
+      page: 'new',
+      ...(from ? { from } : {}),
+      ...(method === 'isd' || method === 'moco' ? { method } : {}),
+    };
+  }
   if (parts[0] === 'history' && parts.length === 1) return { page: 'history' };
   if (parts[0] === 'runs' && parts.length === 2) return { page: 'run', runId: parts[1]! };
   if (parts[0] === 'runs' && parts.length === 3 && parts[2] === 'live') return { page: 'live', runId: parts[1]! };
@@ -26,8 +36,12 @@ export function parseRoute(hash: string): Route {
 
 export function href(route: Route): string {
   switch (route.page) {
-    case 'new':
-      return '#/new';
+    case 'new': {
+      const q = new URLSearchParams();
+      if (route.from) q.set('from', route.from);
+      if (route.method) q.set('method', route.method);
+      return q.size ? `#/new?${q.toString()}` : '#/new';
+    }
     case 'history':
       return '#/history';
     case 'run':

@@ -16,7 +16,7 @@ import { RUN_STATUSES, type RunSummary } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
 import { keys, useRunList } from '../api/queries';
 import { ConfirmDialog, TextDialog } from '../components/Dialogs';
-import { RunControls } from '../components/RunControls';
+import { RunAgainLinks, RunControls } from '../components/RunControls';
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { splitTags } from '../form/run-config-form';
@@ -173,47 +173,58 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
                 </a>
               )}
               <RunControls run={r} canResume={r.status === 'interrupted' || r.status === 'stopped'} compact />
-              <button
-                type="button"
-                className="small"
-                onClick={() => setDialog({ kind: 'rename', run: r })}
-                aria-label={`Rename ${r.name}`}
-              >
-                Rename
-              </button>
-              <button
-                type="button"
-                className="small"
-                onClick={() => setDialog({ kind: 'tags', run: r })}
-                aria-label={`Edit tags of ${r.name}`}
-              >
-                Tags
-              </button>
-              <button
-                type="button"
-                className="small"
-                onClick={() => exporter.mutate({ id: r.id, format: 'json' })}
-                aria-label={`Export ${r.name} as JSON`}
-              >
-                JSON
-              </button>
-              <button
-                type="button"
-                className="small"
-                onClick={() => exporter.mutate({ id: r.id, format: 'csv' })}
-                aria-label={`Export ${r.name} as CSV`}
-              >
-                CSV
-              </button>
-              <button
-                type="button"
-                className="small danger"
-                onClick={() => setDialog({ kind: 'delete', run: r })}
-                aria-label={`Delete ${r.name}`}
-                disabled={r.status === 'running'}
-              >
-                Delete
-              </button>
+              <details className="row-menu">
+                <summary className="button small" role="button" aria-label={`More actions for ${r.name}`}>
+                  ⋯
+                </summary>
+                <div
+                  className="row-menu-items"
+                  onClick={(e) => ((e.currentTarget.parentElement as HTMLDetailsElement).open = false)}
+                >
+                  <RunAgainLinks run={r} compact />
+                  <button
+                    type="button"
+                    className="small"
+                    onClick={() => setDialog({ kind: 'rename', run: r })}
+                    aria-label={`Rename ${r.name}`}
+                  >
+                    Rename
+                  </button>
+                  <button
+                    type="button"
+                    className="small"
+                    onClick={() => setDialog({ kind: 'tags', run: r })}
+                    aria-label={`Edit tags of ${r.name}`}
+                  >
+                    Tags
+                  </button>
+                  <button
+                    type="button"
+                    className="small"
+                    onClick={() => exporter.mutate({ id: r.id, format: 'json' })}
+                    aria-label={`Export ${r.name} as JSON`}
+                  >
+                    Export JSON
+                  </button>
+                  <button
+                    type="button"
+                    className="small"
+                    onClick={() => exporter.mutate({ id: r.id, format: 'csv' })}
+                    aria-label={`Export ${r.name} as CSV`}
+                  >
+                    Export CSV
+                  </button>
+                  <button
+                    type="button"
+                    className="small danger"
+                    onClick={() => setDialog({ kind: 'delete', run: r })}
+                    aria-label={`Delete ${r.name}`}
+                    disabled={r.status === 'running'}
+                  >
+                    Delete
+                  </button>
+                </div>
+              </details>
             </span>
           );
         },

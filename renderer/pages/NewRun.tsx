@@ -2,7 +2,7 @@
  * New run: dataset picker, imbalance, and the hyperparameter form. The form validates with the
  * contract's RunConfig schema as the user types; nothing is sent until it is valid.
  */
-import { useEffect, useId, useMemo, useRef } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { useForm, useWatch, type FieldErrors, type Resolver } from 'react-hook-form';
 import { zodResolver } from '@hookform/resolvers/zod';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -21,9 +21,12 @@ import {
   PRESETS,
   friendlyMessage,
   runFormSchema,
+  switchMethod,
+  toFormValues,
   type FieldKey,
   type RunFormValues,
 } from '../form/run-config-form';
+import { rememberedValues, rememberValues } from '../form/remembered-settings';
 import { formatDuration, formatMethod } from '../lib/format';
 import { navigate } from '../lib/navigate';
 
@@ -42,18 +45,54 @@ function datasetAwareResolver(sizes: { current: DatasetSizes | null }): Resolver
   };
 }
 
-export function NewRunPage() {
+/**
+ * from: a run whose settings fill the form ("Run again"); method: then switched to this method with
+ * its own settings, the budget kept ("Same settings, other method").
+ */
+export function NewRunPage({ from, method }: { from?: string; method?: RunConfig['method'] } = {}) {
   const queryClient = useQueryClient();
   const sizesRef = useRef<DatasetSizes | null>(null);
   const resolver = useMemo(() => datasetAwareResolver(sizesRef), []);
   const form = useForm<RunFormValues, unknown, RunConfig>({
     resolver,
-    defaultValues: DEFAULT_FORM_VALUES,
+    defaultValues: (from ? null : rememberedValues()) ?? DEFAULT_FORM_VALUES,
     mode: 'onChange',
   });
   const { register, handleSubmit, setValue, getValues, reset, setError, control, formState, trigger } = form;
   const values = useWatch({ control }) as RunFormValues;
   const datasets = useDatasets();
+  // Bumped on every reset from outside the fields, so widgets holding their own state start again.
+  const [loadCount, setLoadCount] = useState(0);
+  const load = useCallback(
+    (next: RunFormValues) => {
+      reset(next, { keepDefaultValues: true });
+      setLoadCount((n) => n + 1);
+      void trigger();
+    },
+    [reset, trigger],
+  );
+  const source = useQuery({
+    queryKey: keys.run(from ?? ''),
+    queryFn: () => call('runs.get', { id: from! }),
+    enabled: !!from,
+  });
+  const loadedFrom = useRef<string | null>(null);
+  useEffect(() => {
+    if (!source.data || loadedFrom.current === source.data.run.id) return;
+    loadedFrom.current = source.data.run.id;
+    const again = { ...toFormValues(source.data.config), name: '' };
+    load(method && method !== again.method ? switchMethod(again, method) : again);
+  }, [source.data, method, load]);
+  // Kept per dataset, so that the form comes back as left (after a run, after adding a dataset).
+  useEffect(() => {
+    const t = setTimeout(() => rememberValues(getValues()), 300);
+    return () => clearTimeout(t);
+  }, [values, getValues]);
+  const chooseDataset = (id: string) => {
+    const kept = id ? rememberedValues(id) : null;
+    if (kept) load(kept);
+    else setValue('dataset', id, { shouldValidate: true, shouldDirty: true });
+  };
   const sizes = useDatasetSizes(
     values.dataset || null,
     values.imbalance,
@@ -92,16 +131,23 @@ export function NewRunPage() {
     <div className="grid-2">
       <div>
         <h1>New run</h1>
-        <DatasetPicker
-          value={values.dataset}
-          onChange={(id) => setValue('dataset', id, { shouldValidate: true, shouldDirty: true })}
-        />
+        {from && (
+          <p className="muted" data-testid="run-again-source">
+            {source.isPending
+              ? 'Loading the settings of the run…'
+              : source.data
+                ? `Settings of “${source.data.run.name}”${method && method !== source.data.config.method ? `, switched to ${formatMethod(method)} with its own settings (budget kept)` : ''}.`
+                : `Could not load run ${from}: ${errorMessage(source.error)}`}
+          </p>
+        )}
+        <DatasetPicker value={values.dataset} onChange={chooseDataset} />
         {formState.errors.dataset && (
           <p className="form-error" role="alert">
             {formState.errors.dataset.message}
           </p>
         )}
         <ImbalanceOptions
+          key={loadCount}
           datasetId={values.dataset || null}
           value={values.imbalance}
           seed={Number.isInteger(values.seed) ? values.seed : 0}
@@ -124,16 +170,23 @@ export function NewRunPage() {
               type="button"
               aria-pressed={activePreset === p.id}
               title={p.description}
-              onClick={() => {
-                reset({ ...getValues(), ...p.values }, { keepDefaultValues: true });
-                void trigger();
-              }}
+              onClick={() => load({ ...getValues(), ...p.values })}
             >
               {p.label}
             </button>
           ))}
         </div>
         <p className="small muted">{PRESETS.find((p) => p.id === activePreset)?.description ?? 'Custom settings.'}</p>
+        <p>
+          <button
+            type="button"
+            className="small"
+            onClick={() => load(switchMethod(getValues(), values.method === 'isd' ? 'moco' : 'isd'))}
+          >
+            Same settings, {values.method === 'isd' ? 'MoCo' : 'ISD'} instead
+          </button>{' '}
+          <span className="small muted">Switches the method and its own settings; keeps the budget.</span>
+        </p>
 
         {FIELD_GROUPS.map((group) => (
           <fieldset key={group.title}>

@@ -7,7 +7,7 @@ import { keys, useCurves, useRun } from '../api/queries';
 import { BarChartCard } from '../components/Charts';
 import { NeighbourExplorer } from '../components/NeighbourViews';
 import { RunCurves } from '../components/RunCharts';
-import { RunControls } from '../components/RunControls';
+import { RunAgainLinks, RunControls } from '../components/RunControls';
 import { Empty, isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
@@ -48,6 +48,7 @@ function Detail({ d }: { d: RunDetail }) {
               Watch live
             </a>
           )}
+          <RunAgainLinks run={r} />
           <button type="button" onClick={() => exporter.mutate('json')}>
             Export JSON
           </button>
