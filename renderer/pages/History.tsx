@@ -198,22 +198,17 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
                   >
                     Tags
                   </button>
-                  <button
-                    type="button"
-                    className="small"
-                    onClick={() => exporter.mutate({ id: r.id, format: 'json' })}
-                    aria-label={`Export ${r.name} as JSON`}
-                  >
-                    Export JSON
-                  </button>
-                  <button
-                    type="button"
-                    className="small"
-                    onClick={() => exporter.mutate({ id: r.id, format: 'csv' })}
-                    aria-label={`Export ${r.name} as CSV`}
-                  >
-                    Export CSV
-                  </button>
+                  {(['json', 'csv'] as const).map((format) => (
+                    <button
+                      key={format}
+                      type="button"
+                      className="small"
+                      onClick={() => exporter.mutate({ id: r.id, format })}
+                      aria-label={`Export ${r.name} as ${format.toUpperCase()}`}
+                    >
+                      Export {format.toUpperCase()}
+                    </button>
+                  ))}
                   <button
                     type="button"
                     className="small danger"
