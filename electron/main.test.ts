@@ -230,4 +230,27 @@ describe('main process', () => {
     expect(fake.electron.app.quitCalls).toBe(1);
     expect(fs.existsSync(path.join(home, 'history.db'))).toBe(true);
   });
+
+  it('a second instance brings the first window forward (restored when minimised)', () => {
+    const w = win() as unknown as { isMinimized(): boolean; restore(): void; focus(): void };
+    const calls: string[] = [];
+    w.isMinimized = () => true;
+    w.restore = () => calls.push('restore');
+    w.focus = () => calls.push('focus');
+    fake.electron.app.emit('second-instance');
+    expect(calls).toEqual(['restore', 'focus']);
+  });
+
+  it('an instance that does not get the single-instance lock quits at once: no window, no IPC', async () => {
+    const windows = fake.BrowserWindow.all.length;
+    const quits = fake.electron.app.quitCalls;
+    const handled = fake.order.filter((o) => o.startsWith('handle ')).length;
+    (fake.electron.app as { requestSingleInstanceLock: () => boolean }).requestSingleInstanceLock = () => false;
+    vi.resetModules();
+    await import('./main');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.electron.app.quitCalls).toBe(quits + 1);
+    expect(fake.BrowserWindow.all.length).toBe(windows);
+    expect(fake.order.filter((o) => o.startsWith('handle ')).length).toBe(handled);
+  });
 });
