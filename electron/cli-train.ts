@@ -11,7 +11,8 @@ import { IsdError } from './errors';
 import { resolveDbPath } from './app/paths';
 import type { EngineOptions } from './engine/protocol';
 import { dispatchRequest } from './app/dispatch';
-import type { RunSummary, RunStatus } from './contract';
+import { installLastResort } from './app/last-resort';
+import type { RunStatusEvent, RunSummary, RunStatus } from './contract';
 import { runConfigFields, validateRunConfig, type RunConfig } from './run-config';
 
 /** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
@@ -209,6 +210,7 @@ export function registerTrainCommands(
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new IsdError('BAD_INPUT', 'must be a port number from 0 to 65535', { field: '--port' });
         const { startWebHost } = await import('./host');
+        installLastResort((line) => o.info(line));
         const host = await startWebHost({ dbPath: resolveDbPath(program.opts<{ db?: string }>().db), port });
         o.result({ url: host.url, port: host.port }, () => host.url);
         await new Promise<void>((resolve) => {
@@ -262,6 +264,7 @@ async function trainCommand(
   db: string | undefined,
   engine?: EngineOptions,
 ): Promise<void> {
+  installLastResort((line) => process.stderr.write(`${line}\n`));
   const resumeId = flags.resume === undefined ? undefined : String(flags.resume);
   const config = resumeId === undefined ? configFromFlags(flags) : undefined;
   const dbPath = resolveDbPath(db);
@@ -271,6 +274,8 @@ async function trainCommand(
   let runId: string | null = null;
   let bar: SingleBar | null = null;
   const useBar = !o.json && process.stdout.isTTY === true;
+  /** The error the run ended with, as its status event carried it (with field and path, which the store does not keep). */
+  let endError: RunStatusEvent['error'];
   const finished = new Promise<RunStatus>((resolve) => {
     app.events.on('run.progress', (p) => {
       if (p.runId !== runId) return;
@@ -295,6 +300,7 @@ async function trainCommand(
     });
     app.events.on('run.status', (s) => {
       if (s.runId !== runId) return;
+      if (s.error) endError = s.error;
       if (!o.json) o.info(`run ${s.runId.slice(0, 8)}: ${s.status}${s.error ? ` (${s.error.message})` : ''}`);
       if (TERMINAL.has(s.status)) resolve(s.status);
     });
@@ -345,8 +351,11 @@ async function trainCommand(
         `${status}: 1-NN ${pct(done.knn1)}, 20-NN ${pct(done.knn20)}${done.linear !== null ? `, linear ${pct(done.linear)}` : ''}${status === 'stopped' ? `; continue with: isd train --resume ${run.id}` : ''}`,
       );
     } else {
-      const err = summary?.error;
-      throw new IsdError(err?.code ?? 'INTERNAL', err?.message ?? `run ended ${status}`, {});
+      const err = endError ?? summary?.error;
+      throw new IsdError(err?.code ?? 'INTERNAL', err?.message ?? `run ended ${status}`, {
+        field: endError?.field,
+        path: endError?.path,
+      });
     }
   } finally {
     process.off('SIGINT', onSigint);

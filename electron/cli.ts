@@ -126,7 +126,8 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
             `shape ${s.shape.join('×')}, ${s.classes} classes${s.classNames ? `: ${s.classNames.join(', ')}` : ''}`,
             `train ${s.splits.train.images} images${s.splits.train.classCounts ? ` (per class ${s.splits.train.classCounts.join(' ')})` : ''}`,
             s.splits.test ? `test  ${s.splits.test.images} images` : 'test  none',
-            s.skipped ? `skipped ${s.skipped} unreadable image(s)` : '',
+            ...s.skippedFiles.map((f) => `skipped ${f.path}: ${f.reason}`),
+            s.skipped > s.skippedFiles.length ? `skipped ${s.skipped - s.skippedFiles.length} more image(s)` : '',
           ]
             .filter(Boolean)
             .join('\n'),

@@ -32,6 +32,8 @@ export const ERROR_CODES = [
   'DIVERGED',
   'CONFLICT',
   'NATIVE_MODULE',
+  'DISK_FULL',
+  'INTERRUPTED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

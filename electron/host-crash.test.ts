@@ -1,17 +1,13 @@
 // Crash: the compiled web host (a child process) is killed with SIGKILL while a run trains, then
 // started again on the same database. The run must come back interrupted, the database intact, and
 // runs.resume must carry it from its last checkpoint to completion with every step recorded once.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import Database from 'better-sqlite3';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Channel, RequestInput, RequestOutput, Result } from './contract';
+import { HOST_JS, HostClient as Client, endProcess, startHostProcess, type HostProcess } from './host-test-support';
 
-const HOST_JS = path.resolve('dist/electron/host.js');
 const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
 /** 3 epochs × 8 steps, a checkpoint after every epoch. */
 const CONFIG = {
@@ -27,87 +23,12 @@ const CONFIG = {
 
 let dir: string;
 let dbPath: string;
-const children: ChildProcess[] = [];
+const children: HostProcess[] = [];
 
-interface Started {
-  child: ChildProcess;
-  port: number;
-  token: string;
-}
-
-function startHost(): Promise<Started> {
-  const child = spawn(
-    process.execPath,
-    [HOST_JS, '--db', dbPath, '--engine', JSON.stringify(ENGINE), '--renderer-dir', path.join(dir, 'no-renderer')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += String(d)));
-  return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({ input: child.stdout! });
-    lines.once('line', (line) => {
-      const { port, token } = JSON.parse(line) as { port: number; token: string };
-      resolve({ child, port, token });
-    });
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}: ${stderr}`)));
-  });
-}
-
-class Client {
-  private id = 1;
-  private readonly pending = new Map<number, (r: Result<unknown>) => void>();
-  readonly events: { event: string; payload: Record<string, unknown> }[] = [];
-  constructor(private readonly ws: WebSocket) {
-    ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as {
-        id?: number;
-        result?: Result<unknown>;
-        event?: string;
-        payload?: Record<string, unknown>;
-      };
-      if (m.event) this.events.push({ event: m.event, payload: m.payload ?? {} });
-      else if (m.id !== undefined && m.result) this.pending.get(m.id)?.(m.result);
-    });
-  }
-  static async open(h: Started): Promise<Client> {
-    const ws = new WebSocket(`ws://127.0.0.1:${h.port}/ws?token=${h.token}`);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    return new Client(ws);
-  }
-  async value<C extends Channel>(channel: C, input: RequestInput<C>): Promise<RequestOutput<C>> {
-    const id = this.id++;
-    const r = await new Promise<Result<unknown>>((resolve) => {
-      this.pending.set(id, resolve);
-      this.ws.send(JSON.stringify({ id, channel, input }));
-    });
-    if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`);
-    return r.value as RequestOutput<C>;
-  }
-  waitFor(
-    event: string,
-    match: (p: Record<string, unknown>) => boolean,
-    timeoutMs = 120_000,
-  ): Promise<Record<string, unknown>> {
-    const start = Date.now();
-    return new Promise((resolve, reject) => {
-      const tick = () => {
-        const hit = this.events.find((e) => e.event === event && match(e.payload));
-        if (hit) return resolve(hit.payload);
-        if (Date.now() - start > timeoutMs) return reject(new Error(`no ${event} within ${timeoutMs} ms`));
-        setTimeout(tick, 50);
-      };
-      tick();
-    });
-  }
-  close(): void {
-    this.ws.close();
-  }
+async function startHost(): Promise<HostProcess> {
+  const h = await startHostProcess(dbPath, ENGINE, path.join(dir, 'no-renderer'));
+  children.push(h);
+  return h;
 }
 
 beforeAll(() => {
@@ -117,7 +38,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) c.child.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -151,6 +72,7 @@ describe('web host killed mid-run', () => {
       const after = await c2.value('runs.get', { id: run.id });
       expect(after.run.status).toBe('interrupted');
       expect(after.run.error?.message).toMatch(/resume it from its last checkpoint/);
+      expect(after.run.error?.code).toBe('INTERRUPTED'); // not INTERNAL: nothing went wrong in the app
       expect(after.canResume).toBe(true);
       expect(after.checkpoints.map((ck) => ck.epoch)).toContain(1);
 
@@ -164,8 +86,7 @@ describe('web host killed mid-run', () => {
       expect(curves.points.map((p) => p.step)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
     } finally {
       c2.close();
-      second.child.kill('SIGTERM');
-      await new Promise((resolve) => second.child.once('exit', resolve));
+      await endProcess(second.child);
     }
     const db = new Database(dbPath, { readonly: true });
     try {

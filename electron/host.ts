@@ -15,6 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -22,6 +23,7 @@ import { parseWireRequest, type EventName, type WireMessage } from './contract';
 import { contentSecurityPolicy, securityHeaders } from './app/content-security';
 import { dispatchRequest } from './app/dispatch';
 import { appRoot, checkpointRootFor, resolveDbPath } from './app/paths';
+import { installLastResort } from './app/last-resort';
 import { createAppServices, type AppServices } from './app/services';
 import { resolveStaticFile } from './app/static-files';
 import type { EngineOptions } from './engine/protocol';
@@ -64,13 +66,29 @@ function sameSecret(a: string | null | undefined, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The cookie's value, or null when it is absent or not valid percent-encoding (any page on 127.0.0.1 can set one). */
 function cookieValue(header: string | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return null;
+      }
+    }
   }
   return null;
+}
+
+/** The request's URL, or null when it does not parse (`GET //`, `GET http://[::1:99999]/`): the caller answers 400. */
+function requestUrl(req: http.IncomingMessage, base: string): URL | null {
+  try {
+    return new URL(req.url ?? '/', base);
+  } catch {
+    return null;
+  }
 }
 
 export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
@@ -125,7 +143,22 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   }
 
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
+    try {
+      serveRequest(req, res);
+    } catch (err) {
+      // A bug in one request must not end the host (and the run in training): log it, answer 500.
+      log(`500 ${who(req)}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      if (!res.headersSent) refuse(res, 500, 'Internal error (details in the host log).');
+      else res.destroy();
+    }
+  });
+
+  function serveRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = requestUrl(req, `http://${HOST}:${port}`);
+    if (!url) {
+      log(`400 ${who(req)}: the request URL does not parse`);
+      return refuse(res, 400, 'Bad request: the URL does not parse.');
+    }
     const bad = foreign(req);
     if (bad) {
       log(`403 ${who(req)}: ${bad}`);
@@ -158,21 +191,47 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     const stat = fs.statSync(found.file);
     headers['Content-Length'] = String(stat.size);
     res.writeHead(200, headers);
-    if (req.method === 'HEAD') return res.end();
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     fs.createReadStream(found.file)
       .on('error', () => res.destroy())
       .pipe(res);
+  }
+
+  // Requests Node's parser refuses (a bad request line or header) get a 400 and close; the host lives on.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    log(`400 (a request that does not parse): ${err.code ?? err.message}`);
+    if (socket.writable && !socket.destroyed)
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const clients = new Set<WebSocket>();
 
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
+    socket.on('error', () => socket.destroy()); // a peer that resets mid-handshake
     const deny = (status: number, text: string, why: string) => {
       log(`${status} ${who(req)} (WebSocket): ${why}`);
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
+    try {
+      upgrade(req, socket, head, deny);
+    } catch (err) {
+      deny(500, 'Internal Server Error', err instanceof Error ? (err.stack ?? err.message) : String(err));
+    }
+  });
+
+  function upgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    deny: (status: number, text: string, why: string) => void,
+  ): void {
+    const url = requestUrl(req, `http://${HOST}:${port}`);
+    if (!url) return deny(400, 'Bad Request', 'the request URL does not parse');
     if (url.pathname !== '/ws') return deny(404, 'Not Found', 'not /ws');
     const bad = foreign(req);
     if (bad) return deny(403, 'Forbidden', bad);
@@ -207,7 +266,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
         });
       });
     });
-  });
+  }
 
   const unsubscribe = services.events.onAny((event: EventName, payload: unknown) => {
     const text = JSON.stringify({ event, payload } satisfies WireMessage);
@@ -256,6 +315,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
 
 /** `node dist/electron/host.js [--db file] [--port N] [--engine JSON]`: prints {url, token, port} as one JSON line. */
 async function main(): Promise<void> {
+  installLastResort();
   const { values } = parseArgs({
     options: {
       db: { type: 'string' },

@@ -27,6 +27,7 @@ import {
   type MenuItemConstructorOptions,
 } from 'electron';
 import { contentSecurityPolicy, securityHeaders } from './app/content-security';
+import { installLastResort } from './app/last-resort';
 import { appRoot, checkpointRootFor, defaultUserDataDir, resolveDbPath } from './app/paths';
 import { createAppServices, type AppServices } from './app/services';
 import { resolveStaticFile } from './app/static-files';
@@ -236,6 +237,7 @@ function createWindow(): BrowserWindow {
 }
 
 async function start(): Promise<void> {
+  installLastResort();
   await app.whenReady();
   hardenSession();
   registerAppProtocol();

@@ -62,11 +62,7 @@ export function writeRunReport(checkpointDir: string, report: RunReport): void {
   reportCache.set(checkpointDir, report);
 }
 
-/** Errors are stored as "CODE: message" so the code survives the text column. */
-export function storedError(e: { code: ErrorCode; message: string }): string {
-  return `${e.code}: ${e.message}`;
-}
-
+/** The code and message of a run's error column (written by errors.ts storedError). */
 export function parseStoredError(text: string | null): ContractError | null {
   if (!text) return null;
   const m = /^([A-Z_]+): ([\s\S]*)$/.exec(text);

@@ -7,10 +7,10 @@
 import type { RunPhaseInfo, RunProgressEvent, RunStatus } from '../contract';
 import type { BackendReport } from '../engine/backend';
 import type { DoneEvent, WorkerToMain } from '../engine/protocol';
-import type { IsdError } from '../errors';
+import { storedError, type IsdError } from '../errors';
 import type { CheckpointKind as StoreCheckpointKind, RunStore, StepMetricInput } from '../store';
 import type { AppEvents } from './app-events';
-import { readRunReport, storedError, writeRunReport } from './run-dto';
+import { readRunReport, writeRunReport } from './run-dto';
 import { Throttle } from './throttle';
 
 export const FLUSH_STEPS = 50;

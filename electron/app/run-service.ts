@@ -14,12 +14,12 @@ import path from 'node:path';
 import type { BackendReport } from '../engine/backend';
 import type { RunStatus, RunSummary } from '../contract';
 import type { RunConfig } from '../run-config';
-import { IsdError, isIsdError } from '../errors';
+import { IsdError, isIsdError, storedError } from '../errors';
 import type { EngineOptions, WorkerToMain } from '../engine/protocol';
 import type { EngineRunHandle, EngineRunRequest } from '../engine/run-engine';
 import type { RunStore } from '../store';
 import type { AppEvents } from './app-events';
-import { existingCheckpoints, storedError, toRunSummary, type LiveRunState } from './run-dto';
+import { existingCheckpoints, toRunSummary, type LiveRunState } from './run-dto';
 import { emitRunStatus, RunRecorder, type RunErrorInfo } from './run-recorder';
 
 export type { EngineRunHandle, EngineRunRequest };
@@ -368,7 +368,7 @@ export class RunService {
       this.o.store.updateRun(a.id, {
         status: 'interrupted',
         error: storedError({
-          code: 'CONFLICT',
+          code: 'INTERRUPTED',
           message: 'the app closed before the run could stop; resume it from its last checkpoint',
         }),
       });

@@ -30,7 +30,7 @@ import { startEngineRun } from '../engine/run-engine';
 import { recordGroupEvals } from '../study/group-evals';
 import { StudyService, type StudyChannel } from '../study/study-service';
 import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
-import { IsdError } from '../errors';
+import { IsdError, fsError, isIsdError } from '../errors';
 import {
   checkAgainstDataset,
   DEFAULT_RUN_CONFIG,
@@ -224,7 +224,11 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   /** The chosen dataset's sizes a config is checked against (checkAgainstDataset). */
   async function datasetSizes(config: RunConfig): Promise<DatasetSizes> {
     const { path: p } = await datasets.resolve(config.dataset, 'config.dataset');
-    const ds = await datasets.load(p);
+    // Read in full before a run row exists, so an invalid dataset leaves none; the error names the field.
+    const ds = await datasets.load(p).catch((err: unknown) => {
+      const e = isIsdError(err) ? err : fsError(err, p, 'dataset');
+      throw new IsdError(e.code, e.message, { field: 'config.dataset', path: e.path ?? p, cause: err });
+    });
     let trainImages = ds.train.count;
     const spec = parseImbalance(config.imbalance);
     if (spec.kind !== 'none') {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IsdError } from '../errors';
-import { FASHION_MNIST_CLASSES, encodeIdx, loadIdx, readIdxDims } from './idx';
+import { FASHION_MNIST_CLASSES, encodeIdx, loadIdx, probeIdx, readIdxDims } from './idx';
 import { loadDataset } from './load';
 import { countClasses } from './split';
 
@@ -133,6 +133,23 @@ describe('IDX reader on files the test writes', () => {
       't10k-labels-idx1-ubyte',
       /label 7 at index 9 is out of range/,
     );
+  });
+
+  it('counts the classes as the distinct labels and refuses a stray 255, naming the file, index and value', async () => {
+    const dir = await writeIdxSet('stray255', { classes: 5 });
+    expect((await loadIdx(dir)).classNames).toEqual(['0', '1', '2', '3', '4']);
+    const labels = Uint8Array.from({ length: 20 }, (_, i) => i % 5);
+    labels[13] = 255; // 6 distinct values: 0–4 and 255
+    await fsp.writeFile(path.join(dir, 'train-labels-idx1-ubyte'), encodeIdx([20], labels));
+    const e = await expectIsdError(
+      loadIdx(dir),
+      'DATASET_INVALID',
+      /train-labels-idx1-ubyte: label 255 at index 13 is out of range/,
+      /6 distinct values/,
+    );
+    expect(e.path).toBe(path.join(dir, 'train-labels-idx1-ubyte'));
+    // The listing's probe refuses it the same way (the entry shows the error; runs.start refuses it).
+    await expect(probeIdx(dir)).rejects.toThrow(/label 255 at index 13 is out of range/);
   });
 
   it('refuses a truncated images file, naming it and the byte counts', async () => {

@@ -93,13 +93,18 @@ export function parseIdxHeader(bytes: Uint8Array, file: string): { dims: number[
 /** Decodes uncompressed IDX bytes; the data is a view (no copy). */
 export function decodeIdx(bytes: Uint8Array, file: string): IdxArray {
   const { dims, headerBytes } = parseIdxHeader(bytes, file);
+  const expected = checkDataBytes(file, dims, bytes.length - headerBytes);
+  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expected) };
+}
+
+/** The data bytes the header's dims describe; throws when `found` is fewer or more. */
+function checkDataBytes(file: string, dims: number[], found: number): number {
   const expected = dims.reduce((a, b) => a * b, 1);
-  const found = bytes.length - headerBytes;
   if (found < expected)
     throw invalid(file, `truncated: header [${dims.join(', ')}] needs ${expected} data bytes, found ${found}`);
   if (found > expected)
     throw invalid(file, `${found - expected} bytes beyond the ${expected} that header [${dims.join(', ')}] describes`);
-  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expected) };
+  return expected;
 }
 
 /** Uncompressed IDX bytes for an unsigned-byte array of the given dimensions. */
@@ -135,7 +140,7 @@ export async function readIdxFile(file: string): Promise<IdxArray> {
   return decodeIdx(bytes, file);
 }
 
-/** Dimensions of an IDX file from its first few kilobytes only (gzip decoded partially). */
+/** Dimensions of an IDX file from its first few kilobytes only (gzip decoded partially); a raw file's size is checked against them. */
 export async function readIdxDims(file: string): Promise<number[]> {
   let handle: fsp.FileHandle;
   try {
@@ -153,8 +158,11 @@ export async function readIdxDims(file: string): Promise<number[]> {
       } catch (err) {
         throw invalid(file, `corrupt gzip data (${(err as Error).message})`);
       }
+      return parseIdxHeader(bytes, file).dims;
     }
-    return parseIdxHeader(bytes, file).dims;
+    const { dims, headerBytes } = parseIdxHeader(bytes, file);
+    checkDataBytes(file, dims, (await handle.stat()).size - headerBytes);
+    return dims;
   } finally {
     await handle.close();
   }
@@ -269,10 +277,43 @@ async function readClassNames(dir: string): Promise<string[] | null> {
   return names;
 }
 
-function checkRange(labels: Int32Array, numClasses: number, file: string, why: string): void {
+function checkRange(labels: ArrayLike<number>, numClasses: number, file: string, why: string): void {
   for (let i = 0; i < labels.length; i++) {
-    if (labels[i] >= numClasses) throw invalid(file, `label ${labels[i]} at index ${i} is out of range: ${why}`);
+    if (labels[i] >= numClasses)
+      throw invalid(
+        file,
+        `label ${labels[i]} at index ${i} is out of range: ${why}, so labels go from 0 to ${numClasses - 1}`,
+      );
   }
+}
+
+interface LabelFile {
+  file: string;
+  labels: ArrayLike<number>;
+}
+
+/**
+ * The names of the N classes, every label checked to be below N: N is the length of classes.txt where
+ * there is one, else the Fashion-MNIST ten where the path says so, else the number of distinct labels
+ * over both splits (a stray 255 among 0–9 is then refused, not taken for 256 classes).
+ */
+function classNamesOf(source: string, listedNames: string[] | null, files: LabelFile[]): string[] {
+  let names: string[];
+  let why: string;
+  if (listedNames) {
+    names = listedNames;
+    why = `classes.txt lists ${names.length} classes`;
+  } else if (/fashion/i.test(path.resolve(source))) {
+    names = FASHION_MNIST_CLASSES;
+    why = `Fashion-MNIST has ${names.length} classes`;
+  } else {
+    const seen = new Set<number>();
+    for (const f of files) for (let i = 0; i < f.labels.length; i++) seen.add(f.labels[i]);
+    names = Array.from({ length: seen.size }, (_, c) => String(c));
+    why = `the labels hold ${seen.size} distinct values and there is no classes.txt naming more classes`;
+  }
+  for (const f of files) checkRange(f.labels, names.length, f.file, why);
+  return names;
 }
 
 /** Loads an IDX folder or a single idx3 images file. Train/test come from the files; test is null for a single file. */
@@ -337,23 +378,9 @@ export async function loadIdx(source: string): Promise<LoadedDataset> {
 
   let classNames: string[] | null = null;
   if (trainLabels && files.trainLabels) {
-    if (listedNames) {
-      const why = `classes.txt lists ${listedNames.length} classes`;
-      checkRange(trainLabels, listedNames.length, files.trainLabels, why);
-      if (testLabels && files.testLabels) checkRange(testLabels, listedNames.length, files.testLabels, why);
-      classNames = listedNames;
-    } else if (/fashion/i.test(path.resolve(source))) {
-      const why = `Fashion-MNIST has ${FASHION_MNIST_CLASSES.length} classes (0–9)`;
-      checkRange(trainLabels, FASHION_MNIST_CLASSES.length, files.trainLabels, why);
-      if (testLabels && files.testLabels) checkRange(testLabels, FASHION_MNIST_CLASSES.length, files.testLabels, why);
-      classNames = FASHION_MNIST_CLASSES;
-    } else {
-      let max = 0;
-      for (let i = 0; i < trainLabels.length; i++) if (trainLabels[i] > max) max = trainLabels[i];
-      if (testLabels && files.testLabels)
-        checkRange(testLabels, max + 1, files.testLabels, `the training labels only go up to ${max}`);
-      classNames = Array.from({ length: max + 1 }, (_, c) => String(c));
-    }
+    const labelled: LabelFile[] = [{ file: files.trainLabels, labels: trainLabels }];
+    if (testLabels && files.testLabels) labelled.push({ file: files.testLabels, labels: testLabels });
+    classNames = classNamesOf(source, listedNames, labelled);
   }
 
   return {
@@ -396,13 +423,13 @@ export async function probeIdx(
   const testDims = files.testImages ? await readIdxDims(files.testImages) : null;
   let classes = 0;
   const names = await readClassNames(dir);
-  if (names) classes = names.length;
-  else if (files.trainLabels && /fashion/i.test(path.resolve(source))) classes = FASHION_MNIST_CLASSES.length;
-  else if (files.trainLabels) {
-    const labels = await readIdxFile(files.trainLabels); // labels files are small (60 kB for MNIST)
-    let max = -1;
-    for (let i = 0; i < labels.data.length; i++) if (labels.data[i] > max) max = labels.data[i];
-    classes = max + 1;
+  if (files.trainLabels) {
+    // Labels files are small (60 kB for MNIST): read them so a listing shows a bad label as the entry's error.
+    const labelled: LabelFile[] = [];
+    for (const file of [files.trainLabels, files.testLabels]) {
+      if (file) labelled.push({ file, labels: (await readIdxFile(file)).data });
+    }
+    classes = classNamesOf(source, names, labelled).length;
   }
   return {
     images: trainDims[0] + (testDims ? testDims[0] : 0),

@@ -1,5 +1,6 @@
 /** Public API of the dataset layer: readers, format detection, splits, imbalance draws, registry. */
 export type { DatasetEntry, DatasetFormat, DatasetSummary, ImageSplit, LoadedDataset, LoadProgress } from './types';
+export { SKIPPED_LISTED } from './types';
 export { detectFormat, inspectDataset, loadDataset, summarizeDataset, type LoadOptions } from './load';
 export { FASHION_MNIST_CLASSES, decodeIdx, encodeIdx, loadIdx, readIdxDims, readIdxFile, type IdxArray } from './idx';
 export { CIFAR10_CLASSES, loadCifar } from './cifar';

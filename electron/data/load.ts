@@ -9,7 +9,14 @@ import { findCifarFiles, loadCifar } from './cifar';
 import { DEFAULT_TEST_FRACTION, isImageFile, loadImageFolder } from './folder';
 import { findIdxFiles, loadIdx, looksLikeIdxImages } from './idx';
 import { countClasses, selectImages, stratifiedSplit } from './split';
-import type { DatasetFormat, DatasetSummary, ImageSplit, LoadedDataset, LoadProgress } from './types';
+import {
+  SKIPPED_LISTED,
+  type DatasetFormat,
+  type DatasetSummary,
+  type ImageSplit,
+  type LoadedDataset,
+  type LoadProgress,
+} from './types';
 
 export interface LoadOptions {
   /** Folder datasets: side of the square images (default 32; 0 means the default). Other formats keep their size. */
@@ -94,6 +101,7 @@ export function summarizeDataset(ds: LoadedDataset): DatasetSummary {
       ? { train: splitSummary(ds.train, classes), test: splitSummary(ds.test, classes) }
       : { train: splitSummary(ds.train, classes) },
     skipped: ds.skipped.length,
+    skippedFiles: ds.skipped.slice(0, SKIPPED_LISTED),
   };
 }
 

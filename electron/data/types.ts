@@ -42,8 +42,14 @@ export interface DatasetSummary {
     train: { images: number; classCounts: number[] | null };
     test?: { images: number; classCounts: number[] | null };
   };
+  /** How many images were skipped… */
   skipped: number;
+  /** …and the first SKIPPED_LISTED of them, each with its file and why. */
+  skippedFiles: { path: string; reason: string }[];
 }
+
+/** Skipped images a summary (and a training run's log) names one by one; the count covers the rest. */
+export const SKIPPED_LISTED = 20;
 
 /** One entry of `isd datasets list`. */
 export interface DatasetEntry {

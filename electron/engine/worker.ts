@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
-import { loadDataset } from '../data';
+import { SKIPPED_LISTED, loadDataset } from '../data';
 import { IsdError, isIsdError } from '../errors';
 import { validateRunConfig } from '../run-config';
 import { initTrainingBackend } from './data-parallel';
@@ -47,6 +47,10 @@ export async function runStartMessage(
     imageSize: config.imageSize > 0 ? config.imageSize : undefined,
     seed: config.seed,
   });
+  for (const skipped of ds.skipped.slice(0, SKIPPED_LISTED))
+    post({ type: 'log', level: 'warn', message: `skipped ${skipped.path}: ${skipped.reason}` });
+  if (ds.skipped.length > SKIPPED_LISTED)
+    post({ type: 'log', level: 'warn', message: `skipped ${ds.skipped.length - SKIPPED_LISTED} more image(s)` });
   const data = prepareRunData(ds, config, engine);
   const trainer = new Trainer({
     runId: msg.runId,

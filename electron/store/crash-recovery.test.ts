@@ -147,7 +147,7 @@ describe('crash recovery', () => {
       expect(run.finishedAt).toBeNull();
       expect(run.stepsDone).toBe(stats.n);
       expect(run.error).toMatch(
-        /^process \d+ ended while the run was running \(found at .*\); resume it from its last checkpoint$/,
+        /^INTERRUPTED: process \d+ ended while the run was running \(found at .*\); resume it from its last checkpoint$/,
       );
       expect(store.getCurves(runId, { maxPoints: 100 }).points.at(-1)!.step).toBe(stats.n);
     } finally {
@@ -181,7 +181,7 @@ describe('crash recovery', () => {
     try {
       expect([...after.openReport.interruptedRunIds].sort()).toEqual([live.id, paused.id].sort());
       expect(after.getRunRecord(paused.id).error).toMatch(
-        new RegExp(`^process ${sleeperPid} ended while the run was paused`),
+        new RegExp(`^INTERRUPTED: process ${sleeperPid} ended while the run was paused`),
       );
     } finally {
       after.close();

@@ -1,4 +1,5 @@
 /** Runs whose process is gone: found when the store opens, marked interrupted so they can be resumed. */
+import { storedError } from '../errors';
 import type { StoreContext } from './context';
 import type { RunStatus } from './rows';
 
@@ -21,7 +22,10 @@ export function recoverInterruptedRuns(ctx: StoreContext): string[] {
     for (const r of orphans) {
       const who = r.ownerPid === null ? 'its process' : `process ${r.ownerPid}`;
       mark.run(
-        `${who} ended while the run was ${r.status} (found at ${when}); resume it from its last checkpoint`,
+        storedError({
+          code: 'INTERRUPTED',
+          message: `${who} ended while the run was ${r.status} (found at ${when}); resume it from its last checkpoint`,
+        }),
         r.id,
       );
     }

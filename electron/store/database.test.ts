@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -181,6 +182,35 @@ describe('openDatabase', () => {
     const check = new Database(file, { readonly: true });
     expect(userVersion(check)).toBe(SCHEMA_VERSION + 10);
     check.close();
+  });
+
+  it('opens a refused database read-only and leaves it byte for byte as it was (newer schema, another program)', () => {
+    const newer = path.join(dir, 'newer.sqlite');
+    const raw = new Database(newer); // rollback journal, as another SQLite program leaves it: header bytes 18–19 are 1
+    raw.exec('CREATE TABLE runs (id TEXT)');
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 10}`);
+    raw.close();
+    const foreign = path.join(dir, 'contacts.sqlite');
+    const other = new Database(foreign);
+    other.exec("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('ada')");
+    other.close();
+    for (const [file, code] of [
+      [newer, 'DB_TOO_NEW'],
+      [foreign, 'BAD_INPUT'],
+    ] as const) {
+      const before = fs.readFileSync(file);
+      expect([before[18], before[19]]).toEqual([1, 1]);
+      expect(caught(() => openRunStore(file)).code).toBe(code);
+      // The same through a real `isd` process.
+      const cli = spawnSync(process.execPath, [path.resolve('bin/isd.js'), 'runs', 'list', '--db', file], {
+        encoding: 'utf8',
+      });
+      expect(cli.status).toBe(2);
+      expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+      expect(cli.stderr).toContain(file);
+      expect(fs.readFileSync(file).equals(before), `${file} changed`).toBe(true);
+      expect(fs.existsSync(`${file}-wal`) || fs.existsSync(`${file}-shm`)).toBe(false);
+    }
   });
 
   it('refuses a file that is not a SQLite database, without changing it', () => {

@@ -29,6 +29,8 @@ export function openDatabase(file: string, opts: OpenDatabaseOptions = {}): Open
   const inMemory = file === ':memory:';
   if (!inMemory) prepareLocation(file);
 
+  const known = migrations.length ? migrations[migrations.length - 1].version : 0;
+  if (!inMemory) refuseReadOnly(file, known);
   let db: Database.Database;
   try {
     // This runtime's own binding (native/binding.ts): Electron's and each Node's live side by side.
@@ -67,30 +69,8 @@ function migrate(
   const known = migrations.length ? migrations[migrations.length - 1].version : 0;
   const run = db.transaction(() => {
     const current = userVersion(db);
-    if (current > known) {
-      throw new IsdError(
-        'DB_TOO_NEW',
-        `${file} was written by a newer ISD Studio (schema ${current}, this version knows ${known}); update the app or use another --db`,
-        { path: file, field: 'db' },
-      );
-    }
-    if (current === 0) {
-      const foreign = db
-        .prepare<[], { name: string }>(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1",
-        )
-        .get();
-      if (foreign) {
-        throw new IsdError(
-          'BAD_INPUT',
-          `${file} is a SQLite database of another program (it has a table "${foreign.name}"), not an ISD Studio run history; use another --db`,
-          {
-            path: file,
-            field: 'db',
-          },
-        );
-      }
-    }
+    const refused = refusal(db, file, known); // again inside the lock: another process may have written since
+    if (refused) throw refused;
     for (const m of migrations) {
       if (m.version <= current) continue;
       try {
@@ -107,6 +87,65 @@ function migrate(
     return { fromVersion: current, toVersion: Math.max(current, known) };
   });
   return run.immediate();
+}
+
+/**
+ * Checks an existing file through a read-only connection before anything writes to it (the WAL
+ * pragma rewrites header bytes 18–19): a history of a newer schema, or another program's database,
+ * is refused and left byte for byte as it was.
+ */
+function refuseReadOnly(file: string, known: number): void {
+  let size = 0;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    return; // not there yet: it will be created
+  }
+  if (size === 0) return;
+  let ro: Database.Database;
+  try {
+    ro = new Database(file, { readonly: true, fileMustExist: true });
+  } catch {
+    return; // e.g. a WAL file whose -shm cannot be made read-only; the check inside migrate() still runs
+  }
+  try {
+    const refused = refusal(ro, file, known);
+    if (refused) throw refused;
+  } catch (err) {
+    if (err instanceof IsdError) throw err;
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) throw openError(err, file);
+    // Anything else (a hot journal only a writer may roll back): the read-write open decides.
+  } finally {
+    ro.close();
+  }
+}
+
+/** Why this database must not be opened as a run history (a newer schema, another program's tables), or null. */
+function refusal(db: Database.Database, file: string, known: number): IsdError | null {
+  const current = userVersion(db);
+  if (current > known) {
+    return new IsdError(
+      'DB_TOO_NEW',
+      `${file} was written by a newer ISD Studio (schema ${current}, this version knows ${known}); update the app or use another --db`,
+      { path: file, field: 'db' },
+    );
+  }
+  if (current === 0) {
+    const foreign = db
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1",
+      )
+      .get();
+    if (foreign) {
+      return new IsdError(
+        'BAD_INPUT',
+        `${file} is a SQLite database of another program (it has a table "${foreign.name}"), not an ISD Studio run history; use another --db`,
+        { path: file, field: 'db' },
+      );
+    }
+  }
+  return null;
 }
 
 export function userVersion(db: Database.Database): number {

@@ -1,0 +1,172 @@
+// Bad datasets and a full checkpoint disk against real `isd` processes and a real web-host process on
+// real files: a dataset is checked before a run row is written (runs.start with /etc, isd train on an
+// invalid dataset leave no row), a skipped image is named with its file and reason, and a checkpoint
+// that finds its disk full ends the run failed with DISK_FULL and the path, which `train --json` prints.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeIdx } from './data/idx';
+import { HostClient, endProcess, runIsdProcess, startHostProcess } from './host-test-support';
+
+const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
+const TINY = ['--dataset', 'sample', '--train-limit', '64', '--batch-size', '16', '--queue-size', '64'];
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-reliab-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function runRows(db: string): number {
+  if (!fs.existsSync(db)) return 0;
+  const raw = new Database(db, { readonly: true });
+  try {
+    return (raw.prepare('SELECT COUNT(*) AS n FROM runs').get() as { n: number }).n;
+  } finally {
+    raw.close();
+  }
+}
+
+const jsonLines = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** An IDX folder of 20 4×3 images, labels 0–4, with `label255At` set to 255 when given. */
+function writeIdxFolder(name: string, o: { label255At?: number; truncate?: boolean } = {}): string {
+  const d = path.join(dir, name);
+  fs.mkdirSync(d, { recursive: true });
+  const images = encodeIdx(
+    [20, 4, 3],
+    Uint8Array.from({ length: 240 }, (_, i) => i % 256),
+  );
+  fs.writeFileSync(path.join(d, 'train-images-idx3-ubyte'), o.truncate ? images.subarray(0, 100) : images);
+  const labels = Uint8Array.from({ length: 20 }, (_, i) => i % 5);
+  if (o.label255At !== undefined) labels[o.label255At] = 255;
+  fs.writeFileSync(path.join(d, 'train-labels-idx1-ubyte'), encodeIdx([20], labels));
+  return d;
+}
+
+describe('a dataset is checked before the run row is written', () => {
+  it('isd train on /etc, on a stray label 255 and on a truncated images file: exit 2, one line, no row', async () => {
+    const db = path.join(dir, 'train-bad.db');
+    const stray = writeIdxFolder('stray', { label255At: 7 });
+    const cut = writeIdxFolder('cut', { truncate: true });
+    const cases: [string, RegExp, string][] = [
+      ['/etc', /holds no images/, '/etc'],
+      [stray, /label 255 at index 7 is out of range/, path.join(stray, 'train-labels-idx1-ubyte')],
+      [cut, /truncated/, path.join(cut, 'train-images-idx3-ubyte')],
+    ];
+    for (const [dataset, why, file] of cases) {
+      const r = await runIsdProcess(['train', '--json', '--db', db, ...TINY, '--dataset', dataset], ENGINE);
+      expect(r.code, r.stderr).toBe(2);
+      const [line] = jsonLines(r.stdout).filter((l) => l.type === 'error');
+      expect(line).toMatchObject({ type: 'error', code: 'DATASET_INVALID', field: '--dataset', path: file });
+      expect(String(line.message)).toMatch(why);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(runRows(db)).toBe(0);
+    }
+  }, 120_000);
+
+  it('runs.start on a web host with /etc is refused and leaves no row', async () => {
+    const db = path.join(dir, 'host-bad.db');
+    const host = await startHostProcess(db, ENGINE, path.join(dir, 'no-renderer'));
+    const client = await HostClient.open(host);
+    try {
+      const r = await client.call('runs.start', { config: { dataset: '/etc', trainLimit: 64, batchSize: 16 } });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error).toMatchObject({ code: 'DATASET_INVALID', field: 'config.dataset', path: '/etc' });
+      const list = await client.value('runs.list', {});
+      expect(list.total).toBe(0);
+    } finally {
+      client.close();
+      await endProcess(host.child);
+    }
+    expect(runRows(db)).toBe(0);
+  }, 60_000);
+});
+
+describe('a skipped image', () => {
+  it('is reported with its file and reason by isd datasets inspect', async () => {
+    const d = path.join(dir, 'folder');
+    for (const cls of ['cat', 'dog']) {
+      fs.mkdirSync(path.join(d, cls), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        await sharp(Buffer.alloc(8 * 8 * 3, 40 * i + (cls === 'cat' ? 0 : 100)), {
+          raw: { width: 8, height: 8, channels: 3 },
+        })
+          .png()
+          .toFile(path.join(d, cls, `${i}.png`));
+      }
+    }
+    const broken = path.join(d, 'cat', 'broken.png');
+    fs.writeFileSync(broken, 'this is not a PNG');
+    const human = await runIsdProcess(['datasets', 'inspect', d, '--db', path.join(dir, 'inspect.db')], ENGINE);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(
+      new RegExp(`skipped ${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*unsupported image format`, 'i'),
+    );
+    const json = await runIsdProcess(
+      ['datasets', 'inspect', d, '--json', '--db', path.join(dir, 'inspect.db')],
+      ENGINE,
+    );
+    const summary = JSON.parse(json.stdout) as { skipped: number; skippedFiles: { path: string; reason: string }[] };
+    expect(summary.skipped).toBe(1);
+    expect(summary.skippedFiles).toEqual([
+      { path: broken, reason: expect.stringMatching(/unsupported image format/i) },
+    ]);
+  }, 60_000);
+});
+
+/** Mounts a tmpfs of `size` at `at` (root only); false where the machine does not allow it. */
+function mountTmpfs(at: string, size: string): boolean {
+  fs.mkdirSync(at, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a checkpoint that finds its disk full', () => {
+  it('ends the run failed with DISK_FULL naming the disk, and train --json prints the error with its path', async (ctx) => {
+    const home = path.join(dir, 'ckfull');
+    const runs = path.join(home, 'runs'); // the history's checkpoint root (paths.ts checkpointRootFor)
+    if (!mountTmpfs(runs, '16k')) {
+      // No tmpfs here: a real ENOSPC from /dev/full must still map to DISK_FULL.
+      const { fsError } = await import('./errors');
+      let err: unknown;
+      try {
+        fs.writeFileSync('/dev/full', 'x');
+      } catch (e) {
+        err = e;
+      }
+      expect(fsError(err, '/dev/full', 'checkpoint folder').code).toBe('DISK_FULL');
+      ctx.skip();
+      return;
+    }
+    try {
+      const db = path.join(home, 'history.db');
+      const r = await runIsdProcess(['train', '--json', '--db', db, ...TINY, '--epochs', '1'], ENGINE);
+      expect(r.code, r.stderr).toBe(1);
+      const error = jsonLines(r.stdout).find((l) => l.type === 'error');
+      expect(error).toMatchObject({ type: 'error', code: 'DISK_FULL' });
+      expect(String(error?.path)).toContain(runs);
+      expect(String(error?.message)).toContain(`the disk at ${runs} is full`);
+      const raw = new Database(db, { readonly: true });
+      const row = raw.prepare('SELECT status, error FROM runs').get() as { status: string; error: string };
+      raw.close();
+      expect(row.status).toBe('failed');
+      expect(row.error).toMatch(/^DISK_FULL: /);
+    } finally {
+      execFileSync('umount', [runs]);
+    }
+  }, 120_000);
+});
