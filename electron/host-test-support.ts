@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import WebSocket from 'ws';
-import type { Channel, RequestInput, RequestOutput, Result } from './contract';
+import type { Channel, EventName, RequestInput, RequestOutput, Result } from './contract';
 import type { EngineOptions } from './engine/protocol';
 
 export const HOST_JS = path.resolve('dist/electron/host.js');
@@ -71,33 +71,44 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 300
   });
 }
 
+/** A WebSocket client of the contract, recording every event it is pushed and every answer (raw). */
 export class HostClient {
-  private id = 1;
+  readonly events: { event: EventName; payload: Record<string, unknown> }[] = [];
+  readonly raw: { id: number; result: Result<unknown> }[] = [];
+  private nextId = 1;
   private readonly pending = new Map<number, (r: Result<unknown>) => void>();
-  readonly events: { event: string; payload: Record<string, unknown> }[] = [];
-  constructor(private readonly ws: WebSocket) {
-    ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as {
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as {
         id?: number;
         result?: Result<unknown>;
-        event?: string;
+        event?: EventName;
         payload?: Record<string, unknown>;
       };
       if (m.event) this.events.push({ event: m.event, payload: m.payload ?? {} });
-      else if (m.id !== undefined && m.result) this.pending.get(m.id)?.(m.result);
+      else if (typeof m.id === 'number' && m.result) {
+        this.raw.push({ id: m.id, result: m.result });
+        this.pending.get(m.id)?.(m.result);
+        this.pending.delete(m.id);
+      }
     });
   }
-  static async open(h: { port: number; token: string }): Promise<HostClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${h.port}/ws?token=${h.token}`);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
+  /** Connects to a ws:// URL, or to a host's /ws with its token. */
+  static open(
+    target: string | { port: number; token: string },
+    opts: WebSocket.ClientOptions = {},
+  ): Promise<HostClient> {
+    const url = typeof target === 'string' ? target : `ws://127.0.0.1:${target.port}/ws?token=${target.token}`;
+    const ws = new WebSocket(url, opts);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(new HostClient(ws)));
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
       ws.once('error', reject);
     });
-    return new HostClient(ws);
   }
-  async call<C extends Channel>(channel: C, input: RequestInput<C>): Promise<Result<RequestOutput<C>>> {
-    const id = this.id++;
-    return new Promise<Result<RequestOutput<C>>>((resolve) => {
+  call<C extends Channel>(channel: C, input: RequestInput<C> | unknown): Promise<Result<RequestOutput<C>>> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
       this.pending.set(id, resolve as (r: Result<unknown>) => void);
       this.ws.send(JSON.stringify({ id, channel, input }));
     });
@@ -108,7 +119,7 @@ export class HostClient {
     return r.value;
   }
   waitFor(
-    event: string,
+    event: EventName,
     match: (p: Record<string, unknown>) => boolean,
     timeoutMs = 120_000,
   ): Promise<Record<string, unknown>> {

@@ -6,10 +6,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Channel, EventName, RequestInput, RequestOutput, Result } from './contract';
 import { startWebHost, type WebHost } from './host';
+import { HostClient as Client } from './host-test-support';
 
 const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
 const TINY = { dataset: 'sample', trainLimit: 64, batchSize: 16, queueSize: 64, epochs: 1, imageSize: 0 };
@@ -32,69 +31,6 @@ function get(
     req.on('error', reject);
     req.end();
   });
-}
-
-/** A WebSocket client of the contract, recording every event it is pushed. */
-class Client {
-  readonly events: { event: EventName; payload: Record<string, unknown> }[] = [];
-  private nextId = 1;
-  private readonly pending = new Map<number, (r: Result<unknown>) => void>();
-  readonly raw: { id: number; result: Result<unknown> }[] = [];
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as {
-        id?: number;
-        result?: Result<unknown>;
-        event?: EventName;
-        payload?: Record<string, unknown>;
-      };
-      if (m.event) this.events.push({ event: m.event, payload: m.payload ?? {} });
-      else if (typeof m.id === 'number' && m.result) {
-        this.raw.push({ id: m.id, result: m.result });
-        this.pending.get(m.id)?.(m.result);
-        this.pending.delete(m.id);
-      }
-    });
-  }
-  static open(url: string, opts: WebSocket.ClientOptions = {}): Promise<Client> {
-    const ws = new WebSocket(url, opts);
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new Client(ws)));
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
-  }
-  call<C extends Channel>(channel: C, input: RequestInput<C> | unknown): Promise<Result<RequestOutput<C>>> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve as (r: Result<unknown>) => void);
-      this.ws.send(JSON.stringify({ id, channel, input }));
-    });
-  }
-  async value<C extends Channel>(channel: C, input: RequestInput<C>): Promise<RequestOutput<C>> {
-    const r = await this.call(channel, input);
-    if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
-    return r.value;
-  }
-  waitFor(
-    event: EventName,
-    match: (p: Record<string, unknown>) => boolean,
-    timeoutMs = 90_000,
-  ): Promise<Record<string, unknown>> {
-    const start = Date.now();
-    return new Promise((resolve, reject) => {
-      const tick = () => {
-        const hit = this.events.find((e) => e.event === event && match(e.payload));
-        if (hit) return resolve(hit.payload);
-        if (Date.now() - start > timeoutMs) return reject(new Error(`no ${event} within ${timeoutMs} ms`));
-        setTimeout(tick, 50);
-      };
-      tick();
-    });
-  }
-  close(): void {
-    this.ws.close();
-  }
 }
 
 const wsUrl = (token?: string) => `ws://127.0.0.1:${host.port}/ws${token === undefined ? '' : `?token=${token}`}`;
