@@ -35,7 +35,7 @@ test.skip(binary === null, SKIPPED);
 /** An X server on a free display for Electron on a headless Linux (Xvfb -displayfd says which). */
 async function startXvfb(): Promise<{ display: string; server: ChildProcess }> {
   const server = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'], // fd 3: where -displayfd writes the display number
   });
   const display = await new Promise<string>((resolve, reject) => {
     let text = '';

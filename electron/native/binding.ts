@@ -140,12 +140,19 @@ export function bindingFileFor(t: RuntimeTarget = currentTarget()): string {
   return candidates.find((f) => fs.existsSync(f)) ?? defaultBindingPath();
 }
 
-/** Why `file` cannot serve target `t`, as one IsdError that says what to run; null when it can. */
+/** What a user does about a bad binding: in a checkout, the command; in a packaged app, reinstall. */
+function remedy(t: RuntimeTarget): string {
+  return __dirname.includes(`app.asar${path.sep}`)
+    ? 'reinstall ISD Studio (its resources/native folder is incomplete)'
+    : `run \`${prepareCommand(t)}\``;
+}
+
+/** Why `file` cannot serve target `t`, as one IsdError that says what to do; null when it can. */
 export function bindingProblem(file: string, t: RuntimeTarget): IsdError | null {
   const seen = inspectBinding(file, t);
-  const fix = `run \`${prepareCommand(t)}\``;
+  const fix = remedy(t);
   if (!seen.ok)
-    return new IsdError('NATIVE_MODULE', `better-sqlite3's binding ${file} ${seen.reason}: ${fix} to replace it`, {
+    return new IsdError('NATIVE_MODULE', `better-sqlite3's binding ${file} ${seen.reason}: ${fix}`, {
       path: file,
     });
   if (seen.abi !== t.abi)
@@ -175,7 +182,7 @@ export function sqliteBinding(t: RuntimeTarget = currentTarget()): string {
   } catch (err) {
     throw new IsdError(
       'NATIVE_MODULE',
-      `better-sqlite3's binding ${file} does not load in ${t.runtime} ${t.version} (${(err as Error).message.split('\n')[0]}): run \`${prepareCommand(t)}\` to replace it`,
+      `better-sqlite3's binding ${file} does not load in ${t.runtime} ${t.version} (${(err as Error).message.split('\n')[0]}): ${remedy(t)}`,
       { path: file, cause: err },
     );
   }
