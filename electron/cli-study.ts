@@ -18,6 +18,7 @@ import { IsdError, isIsdError } from './errors';
 import { openRunStore, type RunStore } from './store';
 import { validateStudySpec } from './study/plan';
 import { studyResultsCsv } from './study/results';
+import { isSettled } from './run-status';
 import type { StudyService } from './study/study-service';
 import { DEFAULT_STUDY_SPEC, type StudySpecInput } from './study/study-spec';
 import type { StudyDetail, StudyProgress } from './study/study-types';
@@ -200,7 +201,7 @@ async function trainStudy(
   };
   const offProgress = app.events.on('study.progress', onProgress);
   const offStatus = app.events.on('run.status', (s) => {
-    if (!studyId || !['completed', 'failed', 'stopped', 'interrupted'].includes(s.status)) return;
+    if (!studyId || !isSettled(s.status)) return;
     const run = app.store.getRunRecord(s.runId);
     if (run.studyId !== studyId) return;
     const key = `${run.config.method} ${run.config.imbalance} seed ${run.config.seed}`;

@@ -13,6 +13,7 @@ import type { EngineOptions } from './engine/protocol';
 import { dispatchRequest } from './app/dispatch';
 import { installLastResort } from './app/last-resort';
 import type { RunStatusEvent, RunSummary, RunStatus } from './contract';
+import { isSettled } from './run-status';
 import { runConfigFields, validateRunConfig, type RunConfig } from './run-config';
 
 /** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
@@ -123,8 +124,6 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
   void runConfigFields;
   return checked.config;
 }
-
-const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'stopped', 'interrupted']);
 
 export function registerTrainCommands(
   program: Command,
@@ -302,7 +301,7 @@ async function trainCommand(
       if (s.runId !== runId) return;
       if (s.error) endError = s.error;
       if (!o.json) o.info(`run ${s.runId.slice(0, 8)}: ${s.status}${s.error ? ` (${s.error.message})` : ''}`);
-      if (TERMINAL.has(s.status)) resolve(s.status);
+      if (isSettled(s.status)) resolve(s.status);
     });
   });
 

@@ -13,6 +13,7 @@ import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema, type RunConfig } 
 import type { DatasetEntry, DatasetSummary } from './data/types';
 import { studySpecInputSchema } from './study/study-spec';
 import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study/study-types';
+import { RUN_STATUSES, type RunStatus } from './run-status';
 
 export type { RunConfig } from './run-config';
 export type { DatasetEntry, DatasetSummary, DatasetFormat } from './data/types';
@@ -54,8 +55,7 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: ContractErr
 // Times are milliseconds since the epoch; accuracies are fractions in [0, 1].
 // ---------------------------------------------------------------------------------------------
 
-export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'stopped', 'failed', 'interrupted'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export { RUN_STATUSES, type RunStatus };
 export type Method = RunConfig['method'];
 
 export interface BackendFallback {
@@ -616,7 +616,7 @@ export function inputError(error: z.ZodError): { ok: false; error: ContractError
   const { field, message } = describeIssue(issue);
   return {
     ok: false,
-    error: { code: 'BAD_INPUT', field: field || 'input', message: `${field || 'input'}: ${message}` },
+    error: { code: 'BAD_INPUT', field: field || 'input', message },
   };
 }
 
@@ -630,7 +630,7 @@ export function validateRequest(channel: string, input: unknown): Result<unknown
       error: {
         code: 'BAD_INPUT',
         field: 'channel',
-        message: `channel: unknown channel "${String(channel).slice(0, 100)}"`,
+        message: `unknown channel "${String(channel).slice(0, 100)}"`,
       },
     };
   }

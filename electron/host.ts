@@ -247,7 +247,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
               id: -1,
               result: {
                 ok: false,
-                error: { code: 'BAD_INPUT', field: 'message', message: 'message: send JSON text frames' },
+                error: { code: 'BAD_INPUT', field: 'message', message: 'send JSON text frames' },
               },
             } satisfies WireMessage),
           );

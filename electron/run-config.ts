@@ -4,6 +4,7 @@
  * form all validate with the same schema.
  */
 import { z } from 'zod';
+import { IsdError } from './errors';
 
 /** Imbalance profile of the unlabeled training set (see electron/data/imbalance.ts). */
 export const IMBALANCE_PATTERN = /^(none|longtail:\d+(\.\d+)?|dominant:\d+:\d+)$/;
@@ -201,6 +202,21 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
 export interface ConfigIssue {
   field: string;
   message: string;
+}
+
+/**
+ * The one shape of a config error: field `config.<name>` (or `config` for the whole), and a message
+ * that does not repeat the field (the CLI and the renderer show the field beside it).
+ */
+export function configError(field: string, message: string): IsdError {
+  return new IsdError('BAD_INPUT', message, { field: field === 'config' ? 'config' : `config.${field}` });
+}
+
+/** validateRunConfig that throws the first issue as a configError. */
+export function checkedRunConfig(input: unknown): RunConfig {
+  const checked = validateRunConfig(input);
+  if (!checked.ok) throw configError(checked.issues[0].field, checked.issues[0].message);
+  return checked.config;
 }
 
 /** Validates a partial config over the defaults; returns the full config or every issue found. */

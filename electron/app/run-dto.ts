@@ -18,6 +18,7 @@ import type {
   RunSummary,
 } from '../contract';
 import { ERROR_CODES, type ErrorCode } from '../contract';
+import { isResumable } from '../run-status';
 import type { CheckpointRow, EpochEvalRow, RunCurves, RunRow, RunStore } from '../store';
 
 export const RUN_REPORT_FILE = 'run-report.json';
@@ -156,8 +157,6 @@ export function perClassOf(evals: readonly EpochEvalRow[], report: RunReport | n
   return { classNames: report.classNames, trainCounts: report.trainClassCounts, knn20: last.perClass };
 }
 
-export const RESUMABLE: ReadonlySet<RunStatus> = new Set(['interrupted', 'stopped', 'failed']);
-
 export function toRunDetail(store: RunStore, id: string, live: LiveRunState | undefined): RunDetail {
   const detail = store.getRun(id);
   const report = readRunReport(detail.run.checkpointDir);
@@ -171,7 +170,7 @@ export function toRunDetail(store: RunStore, id: string, live: LiveRunState | un
     evals: detail.evals.filter((e) => e.epoch > 0).map(toEvalPoint),
     checkpoints: checkpoints.map(toCheckpointInfo),
     perClass: perClassOf(detail.evals, report),
-    canResume: run.status === 'paused' || (RESUMABLE.has(run.status) && checkpoints.length > 0),
+    canResume: isResumable(run.status, checkpoints.length > 0),
     phase: live?.phase ?? null,
   };
 }

@@ -215,9 +215,7 @@ describe('system info and estimates', () => {
     for (const channel of ['runs.start', 'runs.estimate'] as const) {
       const big = await fail(channel, { config: { dataset: entry.id, batchSize: 64, queueSize: 64 } });
       expect(big).toMatchObject({ code: 'BAD_INPUT', field: 'config.batchSize' });
-      expect(big.message).toBe(
-        `config.batchSize: Batch size must be at most ${n} for this dataset (${n} training images)`,
-      );
+      expect(big.message).toBe(`Batch size must be at most ${n} for this dataset (${n} training images)`);
       const queue = await fail(channel, { config: { dataset: entry.id, batchSize: 8, queueSize: 64 } });
       expect(queue).toMatchObject({ code: 'BAD_INPUT', field: 'config.queueSize' });
     }

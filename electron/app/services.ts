@@ -36,7 +36,8 @@ import {
   DEFAULT_RUN_CONFIG,
   imagesTrainedOn,
   parseImbalance,
-  validateRunConfig,
+  checkedRunConfig,
+  configError,
   type DatasetSizes,
   type RunConfig,
 } from '../run-config';
@@ -212,15 +213,6 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     };
   }
 
-  function checkedConfig(config: RunConfig): RunConfig {
-    const checked = validateRunConfig(config);
-    if (!checked.ok) {
-      const first = checked.issues[0];
-      throw new IsdError('BAD_INPUT', `config.${first.field}: ${first.message}`, { field: `config.${first.field}` });
-    }
-    return checked.config;
-  }
-
   /** The chosen dataset's sizes a config is checked against (checkAgainstDataset). */
   async function datasetSizes(config: RunConfig): Promise<DatasetSizes> {
     const { path: p } = await datasets.resolve(config.dataset, 'config.dataset');
@@ -233,16 +225,14 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     const spec = parseImbalance(config.imbalance);
     if (spec.kind !== 'none') {
       if (!ds.train.labels || !ds.classNames)
-        throw new IsdError('BAD_INPUT', `config.imbalance: ${p} has no labels to draw an imbalance from`, {
-          field: 'config.imbalance',
-        });
+        throw configError('imbalance', `${p} has no labels to draw an imbalance from`);
       try {
         trainImages = imbalanceCounts(countClasses(ds.train.labels, ds.classNames.length), spec).reduce(
           (a, b) => a + b,
           0,
         );
       } catch (err) {
-        throw new IsdError('BAD_INPUT', `config.imbalance: ${(err as Error).message}`, { field: 'config.imbalance' });
+        throw configError('imbalance', (err as Error).message);
       }
     }
     const labelled = !!ds.train.labels && !!ds.test?.labels;
@@ -257,8 +247,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   async function checkedForDataset(config: RunConfig): Promise<DatasetSizes> {
     const sizes = await datasetSizes(config);
     const first = checkAgainstDataset(config, sizes).errors[0];
-    if (first)
-      throw new IsdError('BAD_INPUT', `config.${first.field}: ${first.message}`, { field: `config.${first.field}` });
+    if (first) throw configError(first.field, first.message);
     return sizes;
   }
 
@@ -328,7 +317,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     'datasets.remove': (input) => datasets.remove(input),
 
     'runs.start': async (input) => {
-      const config = checkedConfig(input.config);
+      const config = checkedRunConfig(input.config);
       const { entry } = await datasets.resolve(config.dataset, 'config.dataset');
       if (entry?.error)
         throw new IsdError('DATASET_INVALID', entry.error, { field: 'config.dataset', path: entry.path });
@@ -466,7 +455,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
       };
     },
     'runs.estimate': async (input): Promise<RunEstimate> => {
-      const config = checkedConfig(input.config);
+      const config = checkedRunConfig(input.config);
       const sizes = await checkedForDataset(config);
       const steps = Math.floor(imagesTrainedOn(config, sizes) / config.batchSize) * config.epochs;
       const b = await backendReport();

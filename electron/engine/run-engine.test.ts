@@ -121,7 +121,7 @@ describe(`engine worker (${BACKEND})`, () => {
     const events: EngineEvent[] = [];
     const outcome = await startEngineRun(request('w3', { queueSize: 36 }), (e) => events.push(e)).done;
     expect(outcome.status).toBe('failed');
-    expect(outcome.failed).toMatchObject({ code: 'BAD_INPUT', field: 'queueSize' });
+    expect(outcome.failed).toMatchObject({ code: 'BAD_INPUT', field: 'config.queueSize' });
     expect(outcome.failed?.message).toMatch(/multiple of the batch size/);
   });
 

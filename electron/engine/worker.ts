@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { SKIPPED_LISTED, loadDataset } from '../data';
 import { IsdError, isIsdError } from '../errors';
-import { validateRunConfig } from '../run-config';
+import { checkedRunConfig } from '../run-config';
 import { initTrainingBackend } from './data-parallel';
 import type { ControlMessage, StartMessage, WorkerToMain } from './protocol';
 import { isMainToWorker } from './protocol';
@@ -30,12 +30,7 @@ export async function runStartMessage(
 ): Promise<void> {
   post({ type: 'status', status: 'loading' });
   post({ type: 'phase', phase: 'preparing', done: 0, total: 0 });
-  const checked = validateRunConfig(msg.config);
-  if (!checked.ok) {
-    const first = checked.issues[0];
-    throw new IsdError('BAD_INPUT', `${first.field}: ${first.message}`, { field: first.field });
-  }
-  const config = checked.config;
+  const config = checkedRunConfig(msg.config);
   const engine = msg.engine ?? {};
   const { backend, replicas } = await initTrainingBackend(
     { prefer: engine.backend, threads: engine.threads, replicas: engine.replicas },

@@ -1,6 +1,7 @@
 /**
- * The store's invariants on what it writes: whole counts, times, finite metrics, non-empty names.
- * User input is validated earlier, by the contract's schemas; these guard the columns themselves.
+ * The store's invariants: whole counts, times, finite metrics, non-empty names, runs that exist.
+ * Limits on user input (lengths, page sizes, how many runs to compare) live only in the contract's
+ * schemas (contract.ts), which every transport applies before a call reaches the store.
  */
 import { IsdError } from '../errors';
 import type { StoreContext } from './context';
@@ -31,8 +32,8 @@ export function checkTime(field: string, v: unknown): number {
 }
 
 export function checkMaxPoints(n: number): number {
-  if (!Number.isInteger(n) || n < 2 || n > 100_000)
-    throw new IsdError('BAD_INPUT', 'maxPoints must be a whole number from 2 to 100000', { field: 'maxPoints' });
+  if (!Number.isInteger(n) || n < 2)
+    throw new IsdError('BAD_INPUT', 'maxPoints must be a whole number, 2 or more', { field: 'maxPoints' });
   return n;
 }
 

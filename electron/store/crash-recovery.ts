@@ -1,7 +1,7 @@
 /** Runs whose process is gone: found when the store opens, marked interrupted so they can be resumed. */
 import { storedError } from '../errors';
 import type { StoreContext } from './context';
-import type { RunStatus } from './rows';
+import type { RunStatus } from '../run-status';
 
 /**
  * Marks interrupted the runs left running or paused by a process that is gone (a crash, a kill,

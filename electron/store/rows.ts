@@ -3,9 +3,7 @@
  * What crosses the wire is the contract's shape (contract.ts); app/run-dto.ts maps these rows to it.
  */
 import type { RunConfig } from '../run-config';
-
-export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'interrupted', 'stopped'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+import type { RunStatus } from '../run-status';
 
 export const CHECKPOINT_KINDS = ['periodic', 'final', 'stop'] as const;
 export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
@@ -182,7 +180,7 @@ export interface RunListQuery {
   studyId?: string;
   sort?: RunSortField;
   order?: 'asc' | 'desc';
-  /** Page size, 1..10,000 (default 50). */
+  /** Page size, 1 or more (default 50). */
   limit?: number;
   offset?: number;
 }

@@ -1,5 +1,6 @@
 /** Reads that span a run's tables: a filtered, sorted page of runs; one run with its rows; several runs compared. */
 import { IsdError } from '../errors';
+import { RUN_STATUSES } from '../run-status';
 import { checkpointsOf } from './checkpoints';
 import { checkMaxPoints } from './checks';
 import { configDiff } from './config-diff';
@@ -8,7 +9,6 @@ import { evalsOf } from './evaluations';
 import {
   FINAL_METRIC_NAMES,
   RUN_SORT_FIELDS,
-  RUN_STATUSES,
   type CurveOptions,
   type FinalMetricName,
   type RunComparisonRows,
@@ -21,8 +21,6 @@ import {
 import { alignedEvalCurves, alignedStepCurves } from './run-curves';
 import { getRunRow, parseSummary, SUMMARY_COLUMNS, type RawSummaryRow } from './runs';
 import { stepMetricsSummary } from './step-metrics';
-
-const MAX_COMPARE = 20;
 
 /** Sort fields → SQL column, and whether the column can be NULL (those sort last either way). */
 const SORT_COLUMNS: Record<RunSortField, { column: string; nullable: boolean }> = {
@@ -90,8 +88,8 @@ export function listRuns(ctx: StoreContext, q: RunListQuery = {}): RunRowPage {
   if (order !== 'asc' && order !== 'desc')
     throw new IsdError('BAD_INPUT', `order must be asc or desc, got ${String(order)}`, { field: 'order' });
   const limit = q.limit ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-    throw new IsdError('BAD_INPUT', 'limit must be a whole number from 1 to 10000', { field: 'limit' });
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new IsdError('BAD_INPUT', 'limit must be a whole number, 1 or more', { field: 'limit' });
   const offset = q.offset ?? 0;
   if (!Number.isInteger(offset) || offset < 0)
     throw new IsdError('BAD_INPUT', 'offset must be a whole number, 0 or more', { field: 'offset' });
@@ -126,10 +124,6 @@ export function getRunRows(ctx: StoreContext, id: string): RunRows {
 export function compareRuns(ctx: StoreContext, ids: readonly string[], opts: CurveOptions = {}): RunComparisonRows {
   const unique = [...new Set(ids)];
   if (unique.length === 0) throw new IsdError('BAD_INPUT', 'compare needs at least one run id', { field: 'ids' });
-  if (unique.length > MAX_COMPARE)
-    throw new IsdError('BAD_INPUT', `compare at most ${MAX_COMPARE} runs at once, got ${unique.length}`, {
-      field: 'ids',
-    });
   const maxPoints = checkMaxPoints(opts.maxPoints ?? 500);
   const read = ctx.db.transaction(() => {
     const records = unique.map((id) => getRunRow(ctx, id));

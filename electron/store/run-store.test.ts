@@ -102,7 +102,7 @@ describe('createRun', () => {
   it('refuses an invalid config naming the field, and an unknown study', () => {
     const err = caught(() => store.createRun(config({ queueSize: 1000, batchSize: 128 })));
     expect(err.code).toBe('BAD_INPUT');
-    expect(err.field).toBe('queueSize');
+    expect(err.field).toBe('config.queueSize');
     expect(caught(() => store.createRun(config(), { studyId: 'nope' })).code).toBe('NOT_FOUND');
     expect(store.listRuns().total).toBe(0);
   });

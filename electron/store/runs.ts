@@ -1,33 +1,12 @@
 /** The runs table: creating a run, changing it (status transitions checked), reading it by id or id prefix. */
 import { randomUUID } from 'node:crypto';
 import { IsdError } from '../errors';
-import { runConfigSchema, type RunConfig } from '../run-config';
+import { configError, runConfigSchema, type RunConfig } from '../run-config';
 import { checkCount, checkName, checkTime, requireStudy, runNotFound } from './checks';
 import type { StoreContext } from './context';
-import {
-  RUN_STATUSES,
-  type CreateRunOptions,
-  type RunPatch,
-  type RunRow,
-  type RunStatus,
-  type RunSummaryRow,
-} from './rows';
+import { canBecome, isEnded, isOwned, RUN_STATUSES, type RunStatus } from '../run-status';
+import type { CreateRunOptions, RunPatch, RunRow, RunSummaryRow } from './rows';
 import { normalizeTags, writeTags } from './tags';
-
-/** Which status may follow which. Resuming (→ running) is allowed from every state but completed. */
-const TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
-  queued: ['running', 'failed', 'stopped'],
-  running: ['paused', 'completed', 'failed', 'stopped', 'interrupted'],
-  paused: ['running', 'failed', 'stopped', 'interrupted'],
-  interrupted: ['running', 'failed', 'stopped'],
-  stopped: ['running'],
-  failed: ['running'],
-  completed: [],
-};
-
-const MAX_NOTES = 20_000;
-
-const ENDED: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'stopped']);
 
 /** The columns of a run summary row, named as RunSummaryRow's fields (tags as a JSON array). */
 export const SUMMARY_COLUMNS = `id, name, method, arch, dataset, dataset_name AS datasetName, imbalance, status, error, backend, device,
@@ -93,11 +72,11 @@ export function getRunRow(ctx: StoreContext, id: string): RunRow {
 
 /** Inserts a run (queued, or running and owned by this process) with its tags; returns its id. */
 export function createRun(ctx: StoreContext, config: RunConfig, opts: CreateRunOptions = {}): string {
+  // An invariant of the column (the app validated the config already): a stored config always parses.
   const parsed = runConfigSchema.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = issue.path.length ? issue.path.join('.') : 'config';
-    throw new IsdError('BAD_INPUT', `config.${field}: ${issue.message}`, { field });
+    throw configError(issue.path.length ? issue.path.join('.') : 'config', issue.message);
   }
   const c = parsed.data;
   const status = opts.status ?? 'queued';
@@ -139,7 +118,7 @@ export function createRun(ctx: StoreContext, config: RunConfig, opts: CreateRunO
   return id;
 }
 
-/** Changes status, timings, backend, progress or final metrics; a status change must be allowed by TRANSITIONS. */
+/** Changes status, timings, backend, progress or final metrics; a status change must be allowed by RUN_TRANSITIONS (run-status.ts). */
 export function updateRun(ctx: StoreContext, id: string, patch: RunPatch): void {
   const sets = new Map<string, unknown>();
   for (const [key, value] of Object.entries(patch) as [keyof RunPatch, unknown][]) {
@@ -157,7 +136,7 @@ export function updateRun(ctx: StoreContext, id: string, patch: RunPatch): void 
     if (!cur) throw runNotFound(id);
     const next = patch.status;
     if (next !== undefined && next !== cur.status) {
-      if (!TRANSITIONS[cur.status].includes(next)) {
+      if (!canBecome(cur.status, next)) {
         throw new IsdError('CONFLICT', `run ${id} is ${cur.status}; it cannot become ${next}`, { field: 'status' });
       }
       const now = ctx.now();
@@ -169,9 +148,9 @@ export function updateRun(ctx: StoreContext, id: string, patch: RunPatch): void 
         derive('finished_at', null);
         derive('error', null);
       }
-      if (ENDED.has(next)) derive('finished_at', now);
+      if (isEnded(next)) derive('finished_at', now);
       if (next === 'interrupted') derive('finished_at', null);
-      sets.set('owner_pid', next === 'running' || next === 'paused' ? process.pid : null);
+      sets.set('owner_pid', isOwned(next) ? process.pid : null);
     }
     if (patch.studyId) requireStudy(ctx, patch.studyId);
     if (sets.size === 0) return;
@@ -189,8 +168,7 @@ export function renameRun(ctx: StoreContext, id: string, name: string): void {
 }
 
 export function setNotes(ctx: StoreContext, id: string, notes: string): void {
-  if (typeof notes !== 'string' || notes.length > MAX_NOTES)
-    throw new IsdError('BAD_INPUT', `notes must be text of at most ${MAX_NOTES} characters`, { field: 'notes' });
+  if (typeof notes !== 'string') throw new IsdError('BAD_INPUT', 'notes must be text', { field: 'notes' });
   if (ctx.sc.get('UPDATE runs SET notes = ? WHERE id = ?').run(notes, id).changes === 0) throw runNotFound(id);
 }
 

@@ -2,7 +2,7 @@
  * What the study channels answer (types only: the contract re-exports them, so the renderer sees the
  * same shapes). Accuracies are fractions in [0, 1]; times are ms since the epoch; durations seconds.
  */
-import type { RunStatus } from '../store/rows';
+import type { RunStatus } from '../run-status';
 import type { ProfileClasses } from './plan';
 import type { StudyResults } from './results';
 import type { StudySpec } from './study-spec';

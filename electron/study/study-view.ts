@@ -5,7 +5,8 @@
  */
 import { readRunReport } from '../app/run-dto';
 import { IsdError } from '../errors';
-import type { EpochEvalRow, RunRow, RunStatus, RunStore, StudyRow } from '../store';
+import type { RunStatus } from '../run-status';
+import type { EpochEvalRow, RunRow, RunStore, StudyRow } from '../store';
 import { readGroupEvals } from './group-evals';
 import { planStudy, studyRunKey, type PlannedRun, type ProfileClasses } from './plan';
 import {

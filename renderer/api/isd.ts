@@ -57,7 +57,9 @@ export async function call<C extends Channel>(channel: C, input: RequestInput<C>
   return r.value;
 }
 
+/** An error as one line; the field it names comes first (error messages never repeat it). */
 export function errorMessage(e: unknown): string {
+  if (e instanceof ApiError && e.field) return `${e.field}: ${e.message}`;
   if (e instanceof Error) return e.message;
   return String(e);
 }

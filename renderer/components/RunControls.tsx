@@ -1,10 +1,11 @@
-/** Pause / resume / stop for one run, offered according to its status; run it again. */
+/** Pause / resume / stop for one run, offered according to its status (run-status.ts says what each allows); run it again. */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { RunSummary } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
 import { keys } from '../api/queries';
 import { formatMethod } from '../lib/format';
 import { href } from '../lib/route';
+import { isResumable } from '../../electron/run-status';
 
 type Action = 'runs.pause' | 'runs.resume' | 'runs.stop';
 
@@ -22,11 +23,9 @@ export function actionsFor(status: RunSummary['status'], canResume: boolean): { 
       ];
     case 'queued':
       return [{ action: 'runs.stop', label: 'Cancel' }];
-    case 'interrupted':
-    case 'stopped':
-      return canResume ? [{ action: 'runs.resume', label: 'Resume' }] : [];
     default:
-      return [];
+      // canResume: the server's isResumable (a checkpoint to continue from), or the list's guess.
+      return canResume && isResumable(status, true) ? [{ action: 'runs.resume', label: 'Resume' }] : [];
   }
 }
 

@@ -24,6 +24,7 @@ import { downloadText } from '../lib/download';
 import { formatDate, formatDuration, formatMethod, formatPercent } from '../lib/format';
 import { navigate } from '../lib/navigate';
 import { href } from '../lib/route';
+import { isResumable } from '../../electron/run-status';
 
 const col = createColumnHelper<RunSummary>();
 /** Per column: numbers align right; wrapping cells let the table fit the window instead of scrolling sideways. */
@@ -172,7 +173,7 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
                   Watch
                 </a>
               )}
-              <RunControls run={r} canResume={r.status === 'interrupted' || r.status === 'stopped'} compact />
+              <RunControls run={r} canResume={isResumable(r.status, true)} compact />
               <details className="row-menu">
                 <summary className="button small" role="button" aria-label={`More actions for ${r.name}`}>
                   ⋯

@@ -7,6 +7,7 @@ import { isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatDuration, formatMethod, formatPercent, PHASE_LABEL } from '../lib/format';
 import { href } from '../lib/route';
+import { isActive } from '../../electron/run-status';
 
 export function LiveRunPage({ runId }: { runId: string }) {
   const run = useRun(runId);
@@ -23,7 +24,7 @@ export function LiveRunPage({ runId }: { runId: string }) {
         const r = detail.run;
         const step = Math.max(latest?.step ?? 0, r.step);
         const totalSteps = latest?.totalSteps ?? r.totalSteps;
-        const active = r.status === 'running' || r.status === 'paused' || r.status === 'queued';
+        const active = isActive(r.status);
         const phase: RunPhaseInfo | null =
           detail.phase ?? (r.status === 'running' ? { phase: 'preparing', done: 0, total: 0, since: now } : null);
         const elapsed = ticking && r.startedAt ? (now - r.startedAt) / 1000 : r.durationSec;

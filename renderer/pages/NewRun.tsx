@@ -123,7 +123,7 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
     onError: (e) => {
       // Main validates again; a field it names is marked like the form's own errors.
       if (e instanceof ApiError && e.field?.startsWith('config.'))
-        setError(e.field.slice(7) as keyof RunFormValues, { message: e.message.replace(/^config\.\w+: /, '') });
+        setError(e.field.slice(7) as keyof RunFormValues, { message: e.message });
     },
   });
 

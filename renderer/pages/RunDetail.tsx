@@ -16,6 +16,7 @@ import { downloadText } from '../lib/download';
 import { formatDate, formatDuration, formatMethod, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
 import { href } from '../lib/route';
+import { isActive } from '../../electron/run-status';
 
 export function RunDetailPage({ runId }: { runId: string }) {
   const run = useRun(runId);
@@ -34,7 +35,7 @@ function Detail({ d }: { d: RunDetail }) {
     mutationFn: (format: 'json' | 'csv') => call('runs.export', { id: r.id, format }),
     onSuccess: (f) => downloadText(f.filename, f.mimeType, f.content),
   });
-  const active = r.status === 'running' || r.status === 'paused' || r.status === 'queued';
+  const active = isActive(r.status);
   return (
     <div>
       <div className="row spread">
