@@ -321,7 +321,7 @@ async function trainCommand(
     if (!started.ok) {
       const e = started.error;
       const field = e.field?.startsWith('config.') ? (FLAG_OF_FIELD.get(e.field.slice(7)) ?? e.field) : e.field;
-      throw new IsdError(e.code, e.message.replace(/^config\.[\w.]+: /, ''), {
+      throw new IsdError(e.code, e.message, {
         field: resumeId !== undefined && e.field === 'id' ? '--resume' : field,
         path: e.path,
       });
