@@ -149,7 +149,7 @@ export function registerTrainCommands(
 
   program
     .command('bench')
-    .description('images/s of the full ISD training step in the fixed benchmark configuration (contracts.md)')
+    .description('images/s of the full ISD training step in the fixed benchmark configuration (docs/cli.md)')
     .option('--steps <n>', 'timed steps after two warm-up steps', '10')
     .option('--method <m>', 'isd or moco', 'isd')
     .option('--replicas <n>', '1, or 2 to split each batch over two threads (default: 2 on two or more cores)')

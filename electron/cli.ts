@@ -1,5 +1,5 @@
 /**
- * The `isd` command line (contracts.md). Every command takes --json (stdout: JSON only) and --db.
+ * The `isd` command line (docs/cli.md). Every command takes --json (stdout: JSON only) and --db.
  * Exit codes: 0 done, 2 bad input (flag, value, dataset), 1 anything else.
  */
 import { Command, CommanderError } from 'commander';

@@ -63,7 +63,7 @@ export interface BackendFallback {
   reason: string;
 }
 
-/** `isd info` (contracts.md) plus what the UI needs to know about its host. */
+/** `isd info` (docs/cli.md) plus what the UI needs to know about its host. */
 export interface SystemInfo {
   backend: string;
   device: string;
@@ -217,7 +217,7 @@ export interface Comparison {
   runs: RunSummary[];
   /** In the order of `runs`. */
   configs: RunConfig[];
-  /** Fields whose values differ, each with one value per run (contracts.md `isd runs compare`). */
+  /** Fields whose values differ, each with one value per run (docs/cli.md `isd runs compare`). */
   configDiff: Partial<Record<keyof RunConfig, unknown[]>>;
   curves: Curves[];
   perClass: (PerClassAccuracy | null)[];

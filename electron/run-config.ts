@@ -169,7 +169,7 @@ export const runConfigSchema = withMessage(warmupShorter)(
 );
 export type RunConfig = z.infer<typeof runConfigObject>;
 
-/** ISD+ defaults scaled to small data on a CPU (isd-method.md): resnet20, batch 128, queue 4096. */
+/** ISD+ defaults scaled to small data on a CPU (docs/method.md): resnet20, batch 128, queue 4096. */
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   dataset: 'sample',
   method: 'isd',

@@ -105,7 +105,7 @@ describe('format detection and the errors every reader shares', () => {
     expect(err.field).toBe('testFraction');
   });
 
-  it('inspects the real Fashion-MNIST as contracts.md prints it', async () => {
+  it('inspects the real Fashion-MNIST as docs/cli.md prints it', async () => {
     const s = await inspectDataset('/usr/share/datasets/fashion-mnist');
     expect(s).toMatchObject({
       format: 'idx',

@@ -30,7 +30,7 @@ export interface LoadedDataset {
   sources?: { train: string[]; test: string[] | null };
 }
 
-/** What `isd datasets inspect` prints (contracts.md). */
+/** What `isd datasets inspect` prints (docs/cli.md). */
 export interface DatasetSummary {
   format: DatasetFormat;
   path: string;

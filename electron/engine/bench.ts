@@ -1,6 +1,6 @@
 /**
  * `isd bench`: images per second of the engine's real training step (createTrainingStep) on random
- * input, in the configuration contracts.md fixes ("The benchmark step"), after warm-up, plus where
+ * input, in the configuration docs/cli.md fixes ("The benchmark step"), after warm-up, plus where
  * the time goes (augmentation, forward, backward, update) and whether memory stays flat.
  *
  * imagesPerSec counts the step alone (as ../shared/bench/torch_isd_bench.py does); the shares are of
@@ -81,7 +81,7 @@ export interface BenchmarkResult {
   versions: Record<string, string>;
 }
 
-/** The contracts.md step's hyperparameters (T_s 0.1, T_t 0.01, EMA 0.99, SGD lr 0.05, momentum 0.9, wd 1e-4). */
+/** The docs/cli.md step's hyperparameters (T_s 0.1, T_t 0.01, EMA 0.99, SGD lr 0.05, momentum 0.9, wd 1e-4). */
 const STEP = {
   tempStudent: 0.1,
   tempTeacher: 0.01,

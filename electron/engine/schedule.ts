@@ -1,6 +1,6 @@
 /**
  * Learning rate per step: optional linear warm-up, then cosine to 0 over the rest of the run, or step
- * decay ×0.2 at 60% and 80% of the epochs (isd-method.md: cosine for ISD+, step decay for the first ISD).
+ * decay ×0.2 at 60% and 80% of the epochs (docs/method.md: cosine for ISD+, step decay for the first ISD).
  */
 export type ScheduleKind = 'cosine' | 'step';
 

@@ -1,5 +1,5 @@
 /**
- * ISD loss (isd-method.md): KL( softmax(k·Qᵀ / T_t) ‖ softmax(q·Qᵀ / T_s) ), summed over the K anchors
+ * ISD loss (docs/method.md): KL( softmax(k·Qᵀ / T_t) ‖ softmax(q·Qᵀ / T_s) ), summed over the K anchors
  * and averaged over the batch, as PyTorch's kl_div(log_softmax(s_q), softmax(s_k), reduction='batchmean').
  */
 import * as tf from '@tensorflow/tfjs';

@@ -1,5 +1,5 @@
 /**
- * CIFAR-style ResNets as functional networks (contracts.md's benchmark step):
+ * CIFAR-style ResNets as functional networks (docs/cli.md's benchmark step):
  * - resnet20: 3×3 stem conv to 16, BN, ReLU; 3 stages × 3 basic blocks, widths 16/32/64, stride 2 at
  *   the start of stages 2 and 3; global average pool → 64 features.
  * - resnet18 (CIFAR form): 3×3 stem conv to 64, no max-pool; 4 stages × 2 basic blocks, widths
