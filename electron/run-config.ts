@@ -6,9 +6,6 @@
 import { z } from 'zod';
 import { IsdError } from './errors';
 
-/** Imbalance profile of the unlabeled training set (see electron/data/imbalance.ts). */
-export const IMBALANCE_PATTERN = /^(none|longtail:\d+(\.\d+)?|dominant:\d+:\d+)$/;
-
 export type ImbalanceSpec =
   | { kind: 'none' }
   | { kind: 'longtail'; rho: number } // counts fall exponentially from the largest class to largest/rho

@@ -248,11 +248,6 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendRep
   );
 }
 
-/** The report of the backend initBackend started last, or null. */
-export function currentBackend(): BackendReport | null {
-  return current;
-}
-
 export interface BackendDescription {
   /** What initBackend would try, in order, and what can be known without loading anything. */
   candidates: { backend: BackendName; available: boolean; reason?: string }[];

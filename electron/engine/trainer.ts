@@ -13,7 +13,7 @@ import { Rng, type RngState } from '../rng';
 import type { RunConfig } from '../run-config';
 import { augmentBatch, computeChannelStats } from './augment';
 import type { BackendName } from './backend';
-import { listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
+import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
 import { extractFeatures, knnEvaluate, linearProbe } from './evaluate';
 import type { RunPhase } from '../contract';
 import type { EngineOptions, EngineStatus, EpochEvalEvent, KnnMetrics, TrainerEvent } from './protocol';
@@ -581,10 +581,4 @@ export class Trainer {
     this.lastEval = extra.lastEval ?? null;
     this.lastCheckpoint = checkpointPath;
   }
-}
-
-/** Newest checkpoint folder of a run's checkpoint folder, or null. */
-export async function latestCheckpoint(checkpointDir: string): Promise<string | null> {
-  const all = await listCheckpoints(checkpointDir);
-  return all.length ? all[all.length - 1] : null;
 }

@@ -47,13 +47,6 @@ export class ParamStore {
     return this.entries.size;
   }
 
-  /** Number of scalar values held (for reports). */
-  countValues(prefix = ''): number {
-    let n = 0;
-    for (const e of this.list(prefix)) n += e.variable.size;
-    return n;
-  }
-
   dispose(): void {
     for (const e of this.entries.values()) e.variable.dispose();
     this.entries.clear();
