@@ -136,6 +136,8 @@ export interface RunSummary {
   backend: string | null;
   device: string | null;
   error: ContractError | null;
+  /** The run's hyperparameters (History's optional columns). */
+  config: RunConfig;
 }
 
 export interface EvalPoint {

@@ -127,6 +127,7 @@ export function toRunSummary(
     backend: record.backend,
     device: record.device,
     error: parseStoredError(record.error),
+    config: record.config,
   };
 }
 

@@ -21,6 +21,35 @@ export interface Series {
   name: string;
   color?: string;
   dashed?: boolean;
+  /** The unsmoothed values of this series: drawn faint behind it. */
+  rawKey?: string;
+}
+
+/**
+ * A y range zoomed to the values of these keys (and references), padded by a tenth of their spread
+ * (at least `minSpan` in all) and kept inside `clamp`: 70.3 % against 70.9 % stays readable.
+ */
+export function zoomedDomain(
+  rows: readonly Row[],
+  keys: readonly string[],
+  extra: readonly number[] = [],
+  clamp: [number, number] = [0, 1],
+  minSpan = 0.02,
+): [number, number] {
+  const values = [...extra];
+  for (const r of rows)
+    for (const k of keys) {
+      const v = (r as Record<string, unknown>)[k];
+      if (typeof v === 'number' && Number.isFinite(v)) values.push(v);
+    }
+  if (values.length === 0) return clamp;
+  let lo = Math.min(...values);
+  let hi = Math.max(...values);
+  const pad = Math.max((hi - lo) * 0.1, (minSpan - (hi - lo)) / 2, 0);
+  lo = Math.max(clamp[0], lo - pad);
+  hi = Math.min(clamp[1], hi + pad);
+  // Round outwards to whole percent points so that the ticks read cleanly.
+  return [Math.floor(lo * 100) / 100, Math.ceil(hi * 100) / 100];
 }
 
 // Rows are plain objects keyed by series (recharts reads them by dataKey).
@@ -43,9 +72,12 @@ export function LineChartCard(props: {
   tall?: boolean;
   testId?: string;
   dots?: boolean;
+  /** Whole-number ticks on x (steps); default when x is the step. */
+  integerX?: boolean;
 }) {
   const format = props.format ?? compact;
   const xKey = props.xKey ?? 'step';
+  const integerX = props.integerX ?? (xKey === 'step' || props.xLabel === 'step');
   return (
     <figure className="chart card" data-testid={props.testId}>
       <figcaption>
@@ -67,6 +99,7 @@ export function LineChartCard(props: {
                 dataKey={xKey}
                 type="number"
                 domain={['dataMin', 'dataMax']}
+                allowDecimals={!integerX}
                 tickFormatter={compact}
                 label={props.xLabel ? { value: props.xLabel, position: 'insideBottomRight', offset: -2 } : undefined}
               />
@@ -83,14 +116,27 @@ export function LineChartCard(props: {
               />
               {props.series.length > 1 && <Legend />}
               {props.references?.map((r) => (
-                <ReferenceLine
-                  key={r.label}
-                  y={r.y}
-                  stroke={r.color ?? '#999999'}
-                  strokeDasharray="4 4"
-                  label={{ value: r.label, position: 'insideTopLeft' }}
-                />
+                // Named below the chart, not on it: a label on the line hides the curve it crosses.
+                <ReferenceLine key={r.label} y={r.y} stroke={r.color ?? '#999999'} strokeDasharray="4 4" />
               ))}
+              {props.series.flatMap((s, i) =>
+                s.rawKey
+                  ? [
+                      <Line
+                        key={s.rawKey}
+                        dataKey={s.rawKey}
+                        name={`${s.name} (raw)`}
+                        stroke={s.color ?? SERIES_COLORS[i % SERIES_COLORS.length]}
+                        strokeOpacity={0.25}
+                        dot={false}
+                        strokeWidth={1.2}
+                        legendType="none"
+                        isAnimationActive={false}
+                        connectNulls
+                      />,
+                    ]
+                  : [],
+              )}
               {props.series.map((s, i) => (
                 <Line
                   key={s.key}
@@ -108,6 +154,16 @@ export function LineChartCard(props: {
           </ResponsiveContainer>
         )}
       </div>
+      {props.references && props.references.length > 0 && (
+        <p className="chart-notes small muted">
+          {props.references.map((r) => (
+            <span key={r.label}>
+              <span className="dash-swatch" style={{ borderColor: r.color ?? '#999999' }} aria-hidden="true" />{' '}
+              {r.label}
+            </span>
+          ))}
+        </p>
+      )}
     </figure>
   );
 }

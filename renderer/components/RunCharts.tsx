@@ -1,54 +1,101 @@
 /** The training curves of one run (loss, lr, purity, images/s) and its kNN evaluations against step 0. */
-import type { Curves } from '../../electron/contract';
+import { useId, useMemo, useState } from 'react';
+import type { Curves, ProgressPoint } from '../../electron/contract';
 import { formatNumber, formatPercent } from '../lib/format';
+import { smoothEma } from '../lib/smoothing';
 import type { UseQueryResult } from '@tanstack/react-query';
-import { LineChartCard } from './Charts';
+import { LineChartCard, zoomedDomain } from './Charts';
 import { QueryView } from './StateViews';
+
+/** Progress points with each noisy metric smoothed (EMA), the raw value kept beside it as `<key>Raw`. */
+function smoothedPoints(points: readonly ProgressPoint[], weight: number) {
+  const loss = smoothEma(
+    points.map((p) => p.loss),
+    weight,
+  );
+  const purity = smoothEma(
+    points.map((p) => p.purity),
+    weight,
+  );
+  const speed = smoothEma(
+    points.map((p) => p.imagesPerSec),
+    weight,
+  );
+  return points.map((p, i) => ({
+    ...p,
+    lossRaw: p.loss,
+    purityRaw: p.purity,
+    imagesPerSecRaw: p.imagesPerSec,
+    loss: loss[i],
+    purity: purity[i],
+    imagesPerSec: speed[i],
+  }));
+}
 
 const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
 
 export function TrainingCharts({ curves }: { curves: Curves }) {
-  const pts = curves.points;
-  const last = pts.at(-1);
+  const [smoothing, setSmoothing] = useState(0.6);
+  const id = useId();
+  const pts = useMemo(() => smoothedPoints(curves.points, smoothing), [curves.points, smoothing]);
+  const last = curves.points.at(-1);
   const hasPurity = pts.some((p) => p.purity !== null);
+  const raw = smoothing > 0;
   return (
-    <div className="grid-charts">
-      <LineChartCard
-        title="Loss"
-        testId="chart-loss"
-        data={pts}
-        series={[{ key: 'loss', name: 'loss' }]}
-        xLabel="step"
-        latest={last ? formatNumber(last.loss) : undefined}
-      />
-      <LineChartCard
-        title="Learning rate"
-        testId="chart-lr"
-        data={pts}
-        series={[{ key: 'lr', name: 'learning rate', color: '#E69F00' }]}
-        xLabel="step"
-        format={formatNumber}
-        latest={last ? formatNumber(last.lr) : undefined}
-      />
-      <LineChartCard
-        title="Purity (top-5 anchors sharing the label)"
-        testId="chart-purity"
-        data={hasPurity ? pts : []}
-        series={[{ key: 'purity', name: 'purity', color: '#009E73' }]}
-        xLabel="step"
-        format={pct}
-        yDomain={[0, 1]}
-        latest={last?.purity != null ? formatPercent(last.purity) : undefined}
-      />
-      <LineChartCard
-        title="Images per second"
-        testId="chart-speed"
-        data={pts}
-        series={[{ key: 'imagesPerSec', name: 'images/s', color: '#CC79A7' }]}
-        xLabel="step"
-        latest={last ? Math.round(last.imagesPerSec).toLocaleString() : undefined}
-      />
-    </div>
+    <>
+      <p className="row small">
+        <label htmlFor={id}>Smoothing: {smoothing.toFixed(2)}</label>
+        <input
+          id={id}
+          type="range"
+          min={0}
+          max={0.99}
+          step={0.01}
+          value={smoothing}
+          onChange={(e) => setSmoothing(Number(e.target.value))}
+        />
+        <span className="muted">the faint line is the raw value</span>
+      </p>
+      <div className="grid-charts">
+        <LineChartCard
+          title="Loss"
+          testId="chart-loss"
+          data={pts}
+          series={[{ key: 'loss', name: 'loss', rawKey: raw ? 'lossRaw' : undefined }]}
+          xLabel="step"
+          latest={last ? formatNumber(last.loss) : undefined}
+        />
+        <LineChartCard
+          title="Learning rate"
+          testId="chart-lr"
+          data={pts}
+          series={[{ key: 'lr', name: 'learning rate', color: '#E69F00' }]}
+          xLabel="step"
+          format={formatNumber}
+          latest={last ? formatNumber(last.lr) : undefined}
+        />
+        <LineChartCard
+          title="Purity (top-5 anchors sharing the label)"
+          testId="chart-purity"
+          data={hasPurity ? pts : []}
+          series={[{ key: 'purity', name: 'purity', color: '#009E73', rawKey: raw ? 'purityRaw' : undefined }]}
+          xLabel="step"
+          format={pct}
+          yDomain={[0, 1]}
+          latest={last?.purity != null ? formatPercent(last.purity) : undefined}
+        />
+        <LineChartCard
+          title="Images per second"
+          testId="chart-speed"
+          data={pts}
+          series={[
+            { key: 'imagesPerSec', name: 'images/s', color: '#CC79A7', rawKey: raw ? 'imagesPerSecRaw' : undefined },
+          ]}
+          xLabel="step"
+          latest={last ? Math.round(last.imagesPerSec).toLocaleString() : undefined}
+        />
+      </div>
+    </>
   );
 }
 
@@ -59,6 +106,7 @@ export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) 
       : curves.evals;
   const last = evals.at(-1);
   const hasLinear = evals.some((e) => e.linear !== null);
+  const keys = ['knn20', 'knn1', 'knn20Weighted', ...(hasLinear ? ['linear'] : [])];
   return (
     <LineChartCard
       title="kNN accuracy on the test split"
@@ -73,8 +121,8 @@ export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) 
         ...(hasLinear ? [{ key: 'linear', name: 'linear probe', color: '#D55E00' }] : []),
       ]}
       xLabel="step"
-      format={pct}
-      yDomain={[0, 1]}
+      format={(v) => `${(v * 100).toFixed(1)}%`}
+      yDomain={zoomedDomain(evals, keys, curves.baseline ? [curves.baseline.knn20] : [])}
       references={
         curves.baseline
           ? [{ y: curves.baseline.knn20, label: `step 0: ${formatPercent(curves.baseline.knn20)} (20-NN)` }]

@@ -30,9 +30,10 @@ describe('mergeCurves', () => {
   const a = curves('a', [4, 3, 2, 1], 20, [0.5, 0.6]);
   const b = curves('b', [5, 4], 10, [0.4, 0.55]);
 
-  it('puts every run under its own key, sorted by x, unsmoothed at 0', () => {
+  it('puts every run under its own key, one row per x (one hover reads all runs), unsmoothed at 0', () => {
     const rows = mergeCurves([a, b], 'loss', 'step', 0);
-    expect(rows.map((r) => r.x)).toEqual([10, 10, 20, 20, 30, 40]);
+    expect(rows.map((r) => r.x)).toEqual([10, 20, 30, 40]);
+    expect(rows[0]).toEqual({ x: 10, run0: 4, run0Raw: 4, run1: 5, run1Raw: 5 });
     expect(rows.filter((r) => 'run0' in r).map((r) => r.run0)).toEqual([4, 3, 2, 1]);
     expect(rows.filter((r) => 'run1' in r).map((r) => r.run1)).toEqual([5, 4]);
   });
@@ -42,14 +43,15 @@ describe('mergeCurves', () => {
     const run1 = rows.filter((r) => 'run1' in r).map((r) => r.run1!);
     expect(run1[0]).toBeCloseTo(5); // debiased: not pulled towards run 0
     expect(run1[1]).toBeCloseTo((0.25 * 5 + 0.5 * 4) / 0.75);
+    expect(rows.find((r) => r.x === 20)!.run1Raw).toBe(4); // the raw value, drawn faint behind
   });
 
   it('aligns runs of different epoch lengths on the epoch axis and leads evaluations with step 0', () => {
     const rows = mergeCurves([a, b], 'knn20', 'epoch', 0.9);
-    expect(rows.filter((r) => 'run0' in r)).toEqual([
-      { x: 0, run0: 0.12 },
-      { x: 1, run0: 0.5 },
-      { x: 2, run0: 0.6 },
+    expect(rows.filter((r) => 'run0' in r).map((r) => [r.x, r.run0])).toEqual([
+      [0, 0.12],
+      [1, 0.5],
+      [2, 0.6],
     ]);
     expect(rows.filter((r) => 'run1' in r).map((r) => r.x)).toEqual([0, 1, 2]);
   });

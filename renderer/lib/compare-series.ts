@@ -22,7 +22,13 @@ export function mergeCurves(
   x: 'step' | 'epoch',
   smoothing: number,
 ): MergedRow[] {
-  const rows: MergedRow[] = [];
+  // One row per x, holding every run that has a point there: one hover reads all runs at once.
+  const byX = new Map<number, MergedRow>();
+  const put = (x: number, values: Record<string, number>) => {
+    const row = byX.get(x) ?? ({ x } as MergedRow);
+    Object.assign(row, values);
+    byX.set(x, row);
+  };
   curves.forEach((c, i) => {
     const key = seriesKey(i);
     const stepsPerEpoch = epochLength(c);
@@ -30,21 +36,24 @@ export function mergeCurves(
       x === 'step' ? p.step : stepsPerEpoch ? p.step / stepsPerEpoch : p.epoch;
     if (PROGRESS_METRICS.includes(metric)) {
       const m = metric as keyof Omit<ProgressPoint, 'step' | 'epoch'>;
-      const smoothed = smoothEma(
-        c.points.map((p) => p[m]),
-        smoothing,
-      );
+      const raw = c.points.map((p) => p[m]);
+      const smoothed = smoothEma(raw, smoothing);
       c.points.forEach((p, j) => {
-        if (smoothed[j] !== null) rows.push({ x: xOf(p), [key]: smoothed[j]! } as MergedRow);
+        if (smoothed[j] !== null) put(xOf(p), { [key]: smoothed[j]!, [rawKey(i)]: raw[j]! });
       });
     } else {
       const m = metric as keyof Pick<EvalPoint, 'knn1' | 'knn20' | 'knn20Weighted' | 'linear'>;
       const evals =
         c.baseline && !c.evals.some((e) => e.step === c.baseline!.step) ? [c.baseline, ...c.evals] : c.evals;
-      for (const e of evals) if (e[m] !== null) rows.push({ x: xOf(e), [key]: e[m] } as MergedRow);
+      for (const e of evals) if (e[m] !== null) put(xOf(e), { [key]: e[m] });
     }
   });
-  return rows.sort((a, b) => a.x - b.x);
+  return [...byX.values()].sort((a, b) => a.x - b.x);
+}
+
+/** The key of run i's unsmoothed values in a merged row (drawn faint behind the smoothed curve). */
+export function rawKey(i: number): string {
+  return `${seriesKey(i)}Raw`;
 }
 
 /** Steps per epoch: evaluations fall at the end of an epoch, so they give it exactly; else the latest progress point. */

@@ -2,11 +2,11 @@
 import { useId, useMemo, useState } from 'react';
 import type { Comparison, EvalPoint } from '../../electron/contract';
 import { useComparison } from '../api/queries';
-import { LineChartCard, SERIES_COLORS } from '../components/Charts';
+import { LineChartCard, SERIES_COLORS, zoomedDomain } from '../components/Charts';
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
-import { mergeCurves, seriesKey, type CompareMetric } from '../lib/compare-series';
+import { FIELD_DOCS, FIELD_ORDER, METHOD_FIELDS } from '../form/run-config-form';
+import { mergeCurves, PROGRESS_METRICS, rawKey, seriesKey, type CompareMetric } from '../lib/compare-series';
 import { configRows } from '../lib/config-diff';
 import { formatMethod, formatNumber, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
@@ -53,11 +53,23 @@ function ComparisonView({ c }: { c: Comparison }) {
   const [x, setX] = useState<'step' | 'epoch'>('epoch');
   const [differencesOnly, setDifferencesOnly] = useState(true);
   const m = METRICS.find((mm) => mm.value === metric)!;
+  const progress = PROGRESS_METRICS.includes(metric);
   const data = useMemo(() => mergeCurves(c.curves, metric, x, smoothing), [c.curves, metric, x, smoothing]);
   const rows = configRows(c.configs, FIELD_ORDER, differencesOnly);
+  // Settings beyond the method (and its own views and temperatures) that differ: a confound to name.
+  const confounds = configRows(c.configs, FIELD_ORDER, true)
+    .map((r) => r.field)
+    .filter((f) => !['method', 'name', 'tags', ...METHOD_FIELDS].includes(f));
 
   return (
     <>
+      {confounds.length > 0 && (
+        <p className="form-warning" role="note" data-testid="compare-confounds">
+          These runs differ in more than the method:{' '}
+          {confounds.map((f) => FIELD_DOCS[f as keyof typeof FIELD_DOCS]?.label ?? f).join(', ')}. A difference in
+          accuracy may come from those.
+        </p>
+      )}
       <section className="card" aria-label="Curves">
         <div className="toolbar">
           <label htmlFor={ids.metric}>
@@ -101,12 +113,21 @@ function ComparisonView({ c }: { c: Comparison }) {
           data={data}
           xKey="x"
           xLabel={x}
-          dots={!['loss', 'lr', 'purity', 'imagesPerSec'].includes(metric)}
-          format={m.percent ? (v) => `${(v * 100).toFixed(0)}%` : undefined}
+          dots={!progress}
+          format={m.percent ? (v) => `${(v * 100).toFixed(1)}%` : undefined}
+          yDomain={
+            m.percent
+              ? zoomedDomain(
+                  data,
+                  c.runs.map((_, i) => seriesKey(i)),
+                )
+              : undefined
+          }
           series={c.runs.map((_, i) => ({
             key: seriesKey(i),
             name: label(c, i),
             color: SERIES_COLORS[i % SERIES_COLORS.length],
+            rawKey: smoothing > 0 && progress ? rawKey(i) : undefined,
           }))}
         />
       </section>

@@ -11,6 +11,7 @@ import {
   type ColumnFiltersState,
   type FilterFn,
   type SortingState,
+  type VisibilityState,
 } from '@tanstack/react-table';
 import { RUN_STATUSES, type RunSummary } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
@@ -19,9 +20,9 @@ import { ConfirmDialog, TextDialog } from '../components/Dialogs';
 import { RunAgainLinks, RunControls } from '../components/RunControls';
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { splitTags } from '../form/run-config-form';
+import { FIELD_DOCS, splitTags } from '../form/run-config-form';
 import { downloadText } from '../lib/download';
-import { formatDate, formatDuration, formatMethod, formatPercent } from '../lib/format';
+import { formatDate, formatDuration, formatMethod, formatPercent, formatValue } from '../lib/format';
 import { navigate } from '../lib/navigate';
 import { href } from '../lib/route';
 import { isResumable } from '../../electron/run-status';
@@ -46,6 +47,23 @@ const globalFilter: FilterFn<RunSummary> = (row, _columnId, value: string) => ru
 const nullsLast = (a: number | null, b: number | null) => (a === null ? (b === null ? 0 : -1) : b === null ? 1 : a - b);
 
 type Dialog = { kind: 'rename' | 'tags' | 'delete'; run: RunSummary } | null;
+
+/** Hyperparameters History can show as columns (hidden until chosen). */
+const HYPER_COLUMNS = ['arch', 'epochs', 'batchSize', 'lr', 'queueSize', 'trainLimit', 'imageSize', 'seed'] as const;
+/** Hidden until chosen: on a narrow window Name and Final 20-NN stay on the screen. */
+const NARROW_HIDDEN = ['datasetName', 'imbalance', 'createdAt', 'bestKnn20', 'knn1', 'linear'];
+const COLUMNS_KEY = 'isd.history.columns.v1';
+
+function initialVisibility(): VisibilityState {
+  try {
+    const stored = JSON.parse(localStorage.getItem(COLUMNS_KEY) ?? 'null') as VisibilityState | null;
+    if (stored && typeof stored === 'object') return stored;
+  } catch {
+    // unreadable: the defaults
+  }
+  const hidden: string[] = [...HYPER_COLUMNS, ...(window.innerWidth < 1100 ? NARROW_HIDDEN : [])];
+  return Object.fromEntries(hidden.map((c) => [c, false]));
+}
 
 export function HistoryPage() {
   const runs = useRunList();
@@ -139,7 +157,17 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
       col.accessor('imbalance', { header: 'Imbalance' }),
       col.accessor('status', {
         header: 'Status',
-        cell: (c) => <StatusBadge status={c.getValue()} />,
+        meta: { wrap: true } satisfies ColumnMeta,
+        cell: (c) => (
+          <span>
+            <StatusBadge status={c.getValue()} />
+            {c.row.original.error && c.getValue() === 'failed' && (
+              <span className="failure-reason small" title={c.row.original.error.message}>
+                {c.row.original.error.message}
+              </span>
+            )}
+          </span>
+        ),
         filterFn: 'equals',
       }),
       col.accessor('createdAt', {
@@ -157,6 +185,14 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
           cell: (c) => formatPercent(c.getValue()),
           sortingFn: (a, b) => nullsLast(a.original[k], b.original[k]),
           meta: { numeric: true } satisfies ColumnMeta,
+        }),
+      ),
+      ...HYPER_COLUMNS.map((k) =>
+        col.accessor((r) => r.config[k], {
+          id: k,
+          header: FIELD_DOCS[k].label,
+          cell: (c) => formatValue(c.getValue()),
+          meta: { numeric: k !== 'arch' } satisfies ColumnMeta,
         }),
       ),
       col.display({
@@ -229,10 +265,17 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
     [selected],
   );
 
+  const [columnVisibility, setColumnVisibility] = useState<VisibilityState>(initialVisibility);
   const table = useReactTable({
     data: runs,
     columns,
-    state: { sorting, columnFilters, globalFilter: search },
+    state: { sorting, columnFilters, globalFilter: search, columnVisibility },
+    onColumnVisibilityChange: (u) =>
+      setColumnVisibility((v) => {
+        const next = typeof u === 'function' ? u(v) : u;
+        localStorage.setItem(COLUMNS_KEY, JSON.stringify(next));
+        return next;
+      }),
     onSortingChange: setSorting,
     onColumnFiltersChange: setColumnFilters,
     onGlobalFilterChange: setSearch,
@@ -251,6 +294,22 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
   return (
     <>
       <div className="toolbar">
+        <details className="row-menu">
+          <summary className="button small" role="button">
+            Columns
+          </summary>
+          <div className="row-menu-items" data-testid="history-columns">
+            {table
+              .getAllLeafColumns()
+              .filter((c) => c.id !== 'select' && c.id !== 'actions' && c.id !== 'name')
+              .map((c) => (
+                <label key={c.id} className="row">
+                  <input type="checkbox" checked={c.getIsVisible()} onChange={c.getToggleVisibilityHandler()} />
+                  {typeof c.columnDef.header === 'string' ? c.columnDef.header : c.id}
+                </label>
+              ))}
+          </div>
+        </details>
         <label>
           Search
           <input
