@@ -1,4 +1,5 @@
 /** Line and bar charts (recharts) with the app's captions, colours and number formats. */
+import { useId } from 'react';
 import {
   Bar,
   BarChart,
@@ -215,5 +216,25 @@ export function BarChartCard(props: {
         </ResponsiveContainer>
       </div>
     </figure>
+  );
+}
+
+/** The EMA smoothing weight of the training curves (0: raw), as a slider with its value in the label. */
+export function SmoothingSlider(props: { value: number; onChange: (v: number) => void; describedBy?: string }) {
+  const id = useId();
+  return (
+    <label htmlFor={id}>
+      Smoothing: {props.value.toFixed(2)}
+      <input
+        id={id}
+        type="range"
+        min={0}
+        max={0.99}
+        step={0.01}
+        value={props.value}
+        onChange={(e) => props.onChange(Number(e.target.value))}
+        aria-describedby={props.describedBy}
+      />
+    </label>
   );
 }

@@ -1,10 +1,10 @@
 /** The training curves of one run (loss, lr, purity, images/s) and its kNN evaluations against step 0. */
-import { useId, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { Curves, ProgressPoint } from '../../electron/contract';
 import { formatNumber, formatPercent } from '../lib/format';
 import { smoothEma } from '../lib/smoothing';
 import type { UseQueryResult } from '@tanstack/react-query';
-import { LineChartCard, zoomedDomain } from './Charts';
+import { LineChartCard, SmoothingSlider, zoomedDomain } from './Charts';
 import { QueryView } from './StateViews';
 
 /** Progress points with each noisy metric smoothed (EMA), the raw value kept beside it as `<key>Raw`. */
@@ -36,7 +36,6 @@ const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
 
 export function TrainingCharts({ curves }: { curves: Curves }) {
   const [smoothing, setSmoothing] = useState(0.6);
-  const id = useId();
   const pts = useMemo(() => smoothedPoints(curves.points, smoothing), [curves.points, smoothing]);
   const last = curves.points.at(-1);
   const hasPurity = pts.some((p) => p.purity !== null);
@@ -44,16 +43,7 @@ export function TrainingCharts({ curves }: { curves: Curves }) {
   return (
     <>
       <p className="row small">
-        <label htmlFor={id}>Smoothing: {smoothing.toFixed(2)}</label>
-        <input
-          id={id}
-          type="range"
-          min={0}
-          max={0.99}
-          step={0.01}
-          value={smoothing}
-          onChange={(e) => setSmoothing(Number(e.target.value))}
-        />
+        <SmoothingSlider value={smoothing} onChange={setSmoothing} />
         <span className="muted">the faint line is the raw value</span>
       </p>
       <div className="grid-charts">

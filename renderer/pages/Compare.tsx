@@ -2,7 +2,7 @@
 import { useId, useMemo, useState } from 'react';
 import type { Comparison, EvalPoint } from '../../electron/contract';
 import { useComparison } from '../api/queries';
-import { LineChartCard, SERIES_COLORS, zoomedDomain } from '../components/Charts';
+import { LineChartCard, SERIES_COLORS, SmoothingSlider, zoomedDomain } from '../components/Charts';
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER, METHOD_FIELDS } from '../form/run-config-form';
@@ -89,19 +89,7 @@ function ComparisonView({ c }: { c: Comparison }) {
               <option value="step">Step</option>
             </select>
           </label>
-          <label htmlFor={ids.smoothing}>
-            Smoothing: {smoothing.toFixed(2)}
-            <input
-              id={ids.smoothing}
-              type="range"
-              min={0}
-              max={0.99}
-              step={0.01}
-              value={smoothing}
-              onChange={(e) => setSmoothing(Number(e.target.value))}
-              aria-describedby={`${ids.smoothing}-help`}
-            />
-          </label>
+          <SmoothingSlider value={smoothing} onChange={setSmoothing} describedBy={`${ids.smoothing}-help`} />
           <span id={`${ids.smoothing}-help`} className="small muted">
             Smoothing applies to training curves; evaluations are shown as measured.
           </span>
