@@ -77,6 +77,11 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
           [
             `backend  ${r.backend}${r.forcedBy ? ` (forced by ${r.forcedBy})` : ''}`,
             `device   ${r.device}`,
+            ...(r.adapter
+              ? [
+                  `adapter  ${r.adapter.vendor} ${r.adapter.architecture}, ${r.adapter.description}${r.adapter.software ? ' (software)' : ''}`,
+                ]
+              : []),
             `threads  ${r.threads}${r.simd ? ', SIMD' : ''}`,
             `training ${replicas > 1 ? `${replicas} replicas (data parallel), one thread each; ISD_REPLICAS=1 for one` : 'one replica'}`,
             ...r.fallbacks.map((f) => `not ${f.backend}: ${f.reason}`),

@@ -58,15 +58,28 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: ContractErr
 export { RUN_STATUSES, type RunStatus };
 export type Method = RunConfig['method'];
 
+/** The WebGPU adapter the webgpu backend runs on (or saw, in its fallback entry). */
+export interface GpuAdapter {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU implementation of the GPU API (SwiftShader, lavapipe, llvmpipe, WARP): never chosen unless forced. */
+  software: boolean;
+}
+
 export interface BackendFallback {
   backend: string;
   reason: string;
+  /** webgpu: the adapter it saw (a software one, or one short of a limit). */
+  adapter?: GpuAdapter;
 }
 
 /** `isd info` (docs/cli.md) plus what the UI needs to know about its host. */
 export interface SystemInfo {
   backend: string;
   device: string;
+  /** webgpu: the adapter it runs on; null on every other backend. */
+  adapter: GpuAdapter | null;
   fallbacks: BackendFallback[];
   versions: Record<string, string>;
   appVersion: string;

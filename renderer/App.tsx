@@ -5,6 +5,7 @@ import { subscribeAppEvents, useConnectionState, useSystemInfo } from './api/que
 import { Empty } from './components/StateViews';
 import { navigate, useRoute } from './lib/navigate';
 import { href, type Route } from './lib/route';
+import type { GpuAdapter } from '../electron/contract';
 import { ComparePage } from './pages/Compare';
 import { HistoryPage } from './pages/History';
 import { LiveRunPage } from './pages/LiveRun';
@@ -69,6 +70,7 @@ export function App() {
             system.data
               ? [
                   `${system.data.backend} · ${system.data.device}`,
+                  ...(system.data.adapter ? [`adapter: ${adapterName(system.data.adapter)}`] : []),
                   ...system.data.fallbacks.map((f) => `${f.backend}: ${f.reason}`),
                 ].join('\n')
               : undefined
@@ -93,6 +95,11 @@ export function App() {
       </main>
     </>
   );
+}
+
+/** The WebGPU adapter in one line: "vendor architecture — description (software)". */
+function adapterName(a: GpuAdapter): string {
+  return `${[a.vendor, a.architecture].filter(Boolean).join(' ')} — ${a.description}${a.software ? ' (software)' : ''}`;
 }
 
 function Page({ route }: { route: Route }) {

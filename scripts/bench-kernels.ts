@@ -1,7 +1,7 @@
 /**
  * GFLOP/s of each convolution shape of resnet20 (28×28×1 input, batch 128), forward and both
- * gradients, on the chosen backend (wasm with our kernels by default), plus the step's total of
- * convolution time per part.
+ * gradients, on the chosen backend (wasm with our kernels by default; --backend webgpu, tensorflow,
+ * cpu), plus the step's total of convolution time per part.
  *
  *   npx tsc -p tsconfig.node.json && node dist/scripts/bench-kernels.js [--threads N] [--batch 128] [--reps 5] [--json]
  *
@@ -26,15 +26,15 @@ const SHAPES: [number, number, number, number, number, number][] = [
 
 /**
  * Best time of f, ms. wasm and cpu run kernels synchronously: no read-back (copying a 6 MB result
- * out of the wasm heap costs ~3 ms, 15 % of a convolution); tensorflow may queue work on a GPU, so
- * there the result is read back.
+ * out of the wasm heap costs ~3 ms, 15 % of a convolution); tensorflow and webgpu queue work on a
+ * GPU, so there the result is read back (with data(): webgpu cannot read synchronously in Node).
  */
-function bestMs(reps: number, f: () => tf.Tensor, readBack: boolean): number {
+async function bestMs(reps: number, f: () => tf.Tensor, readBack: boolean): Promise<number> {
   let best = Infinity;
   for (let i = -1; i < reps; i++) {
     const t0 = performance.now();
     const y = f();
-    if (readBack) y.dataSync();
+    if (readBack) await y.data();
     const ms = performance.now() - t0;
     y.dispose();
     if (i >= 0) best = Math.min(best, ms); // the first call builds and packs: warm-up
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     prefer: values.backend as BackendName,
     threads: values.threads === undefined ? undefined : Number(values.threads),
   });
-  const readBack = report.backend === 'tensorflow';
+  const readBack = report.backend === 'tensorflow' || report.backend === 'webgpu';
   const n = Number(values.batch);
   const reps = Number(values.reps);
   const rows = [];
@@ -74,9 +74,9 @@ async function main(): Promise<void> {
     const y = tf.conv2d(x, w, s, pad);
     const dy = tf.randomNormal(y.shape) as tf.Tensor4D;
     const flop = 2 * n * y.shape[1] * y.shape[2] * co * ci * k * k;
-    const fwd = bestMs(reps, () => tf.conv2d(x, w, s, pad), readBack);
-    const dx = bestMs(reps, () => tf.conv2dTranspose(dy, w, x.shape, s, pad as unknown as 'same'), readBack);
-    const dW = bestMs(
+    const fwd = await bestMs(reps, () => tf.conv2d(x, w, s, pad), readBack);
+    const dx = await bestMs(reps, () => tf.conv2dTranspose(dy, w, x.shape, s, pad as unknown as 'same'), readBack);
+    const dW = await bestMs(
       reps,
       () =>
         tf

@@ -198,6 +198,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     return {
       backend: b.backend,
       device: b.device,
+      adapter: b.adapter ?? null,
       fallbacks: b.fallbacks,
       versions: {
         ...b.versions,

@@ -26,9 +26,12 @@ describe('backend choice', () => {
     expect(tf.getBackend()).toBe(r.backend);
     if (!gpuPackageInstalled) {
       expect(r.backend).toBe('wasm');
-      expect(r.fallbacks).toEqual([
+      // webgpu: no adapter here, or only a software one (never chosen unless forced; webgpu.test.ts)
+      expect(r.fallbacks).toMatchObject([
         { backend: 'tensorflow', reason: expect.stringContaining('tfjs-node-gpu is not installed') },
+        { backend: 'webgpu', reason: expect.stringMatching(/no WebGPU adapter|software one/) },
       ]);
+      expect(r.adapter).toBeNull();
       expect(r.threads).toBe(2);
       expect(r.simd).toBe(true);
     }
@@ -51,7 +54,7 @@ describe('backend choice', () => {
     expect(cpu).toMatchObject({ backend: 'cpu', forcedBy: 'ISD_BACKEND', fallbacks: [] });
     const wasm = await initBackend({ prefer: 'wasm', threads: 1 });
     expect(wasm).toMatchObject({ backend: 'wasm', forcedBy: 'prefer', threads: 1 });
-    process.env.ISD_BACKEND = 'webgpu';
+    process.env.ISD_BACKEND = 'metal';
     await expect(initBackend()).rejects.toMatchObject({ code: 'BAD_INPUT', field: 'ISD_BACKEND' });
     await expect(initBackend({ prefer: 'gpu' as never })).rejects.toBeInstanceOf(IsdError);
     delete process.env.ISD_BACKEND;
@@ -90,7 +93,7 @@ describe('backend choice', () => {
 
   it('describes the candidates without starting one', () => {
     const d = describeBackends();
-    expect(d.candidates.map((c) => c.backend)).toEqual(['tensorflow', 'wasm', 'cpu']);
+    expect(d.candidates.map((c) => c.backend)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
     expect(d.candidates[0].available).toBe(gpuPackageInstalled);
     expect(d.cpu).toContain('logical cores');
   });

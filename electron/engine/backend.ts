@@ -1,29 +1,36 @@
 /**
- * Chooses the tfjs backend, best first: `tensorflow` (@tensorflow/tfjs-node-gpu: a CUDA GPU, else
- * TensorFlow's own CPU kernels), `wasm` (threaded XNNPACK build plus our training kernels), `cpu`
- * (pure JS: correct, far too slow for convolutions). The report says what was chosen, on what
- * device, and for each better backend why it was not used, in words a user can act on.
+ * Chooses the tfjs backend, best first: `tensorflow` on a CUDA GPU (@tensorflow/tfjs-node-gpu);
+ * `webgpu` on a hardware adapter (webgpu.ts: Dawn over Vulkan, Metal or Direct3D 12); `tensorflow`
+ * on TensorFlow's own CPU kernels; `wasm` (threaded XNNPACK build plus our training kernels); `cpu`
+ * (pure JS: correct, far too slow for convolutions). A software adapter (SwiftShader, lavapipe…)
+ * is never chosen on its own, only forced (ISD_BACKEND=webgpu). The choice is by kind, not
+ * measured: an integrated GPU may be slower than the CPU (`isd bench` shows both). The report says
+ * what was chosen, on what device, and for each better backend why it was not used, in words a
+ * user can act on.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import type { BackendFallback as ContractFallback, GpuAdapter } from '../contract';
 import { IsdError } from '../errors';
 import { registerWasmTrainingKernels } from './kernels/register';
 import { registerWasmBackend, threadsSupported, wasmLoad } from './kernels/wasm-module';
+import { probeWebgpu, startWebgpu, WEBGPU_NOT_INSTALLED } from './webgpu';
 
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-export interface BackendFallback {
+export interface BackendFallback extends ContractFallback {
   backend: BackendName;
-  reason: string;
 }
 
 export interface BackendReport {
   backend: BackendName;
   /** GPU name, or CPU model with core and thread counts. */
   device: string;
+  /** webgpu: the adapter it runs on; null on every other backend. */
+  adapter: GpuAdapter | null;
   /** One entry per backend better than the chosen one, with why it was not used. */
   fallbacks: BackendFallback[];
   versions: Record<string, string>;
@@ -132,7 +139,9 @@ function forcedBackend(opts: BackendOptions): { name: BackendName; by: 'ISD_BACK
   return null;
 }
 
-type Attempt = { ok: true; report: Omit<BackendReport, 'fallbacks' | 'forcedBy'> } | { ok: false; reason: string };
+type Attempt =
+  | { ok: true; report: Omit<BackendReport, 'fallbacks' | 'forcedBy'>; cpuOnly?: boolean }
+  | { ok: false; reason: string; adapter?: GpuAdapter };
 
 async function tryTensorflow(): Promise<Attempt> {
   let version: string;
@@ -154,12 +163,50 @@ async function tryTensorflow(): Promise<Attempt> {
     : `${cpuDevice(cores)} (TensorFlow CPU kernels: no CUDA GPU visible to TensorFlow; check the driver with nvidia-smi)`;
   return {
     ok: true,
+    cpuOnly: !onGpu,
     report: {
       backend: 'tensorflow',
       device,
+      adapter: null,
       versions: { ...baseVersions(), 'tfjs-node-gpu': version },
       simd: true,
       threads: cores,
+    },
+  };
+}
+
+/** webgpu on the adapter Dawn finds; a software one only when `allowSoftware` (forced). */
+async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
+  const probe = await probeWebgpu();
+  if (!probe.ok) return probe;
+  const a = probe.adapter;
+  if (a.software && !allowSoftware) {
+    return {
+      ok: false,
+      reason: `the only WebGPU adapter is a software one (${a.description || a.architecture}), slower than the CPU backends: set ISD_BACKEND=webgpu to use it anyway`,
+      adapter: a,
+    };
+  }
+  try {
+    if (!(await startWebgpu())) return { ok: false, reason: 'the webgpu backend failed to start', adapter: a };
+  } catch (err) {
+    return {
+      ok: false,
+      reason: `the webgpu backend failed to start: ${err instanceof Error ? err.message : String(err)}`,
+      adapter: a,
+    };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dawnVersion = (require('webgpu/package.json') as { version: string }).version;
+  return {
+    ok: true,
+    report: {
+      backend: 'webgpu',
+      device: `${a.description || a.architecture || 'GPU'} (${a.vendor || 'unknown vendor'}, WebGPU${a.software ? ', software adapter' : ''})`,
+      adapter: a,
+      versions: { ...baseVersions(), webgpu: dawnVersion, 'tfjs-backend-webgpu': tf.version.tfjs },
+      simd: false,
+      threads: 1,
     },
   };
 }
@@ -181,6 +228,7 @@ async function tryWasm(threads: number): Promise<Attempt> {
   const report: Omit<BackendReport, 'fallbacks' | 'forcedBy'> = {
     backend: 'wasm',
     device: cpuDevice(actual),
+    adapter: null,
     versions: baseVersions(),
     simd: load?.simd ?? true,
     threads: actual,
@@ -193,7 +241,7 @@ async function tryCpu(): Promise<Attempt> {
   if (!(await tf.setBackend('cpu'))) return { ok: false, reason: 'the cpu backend failed to start' };
   return {
     ok: true,
-    report: { backend: 'cpu', device: cpuDevice(1), versions: baseVersions(), simd: false, threads: 1 },
+    report: { backend: 'cpu', device: cpuDevice(1), adapter: null, versions: baseVersions(), simd: false, threads: 1 },
   };
 }
 
@@ -216,6 +264,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendRep
     return current;
   const attempts: Record<BackendName, () => Promise<Attempt>> = {
     tensorflow: tryTensorflow,
+    webgpu: () => tryWebgpu(forced !== null),
     wasm: () => tryWasm(threads),
     cpu: tryCpu,
   };
@@ -234,13 +283,25 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendRep
     return current;
   }
   const fallbacks: BackendFallback[] = [];
+  // tensorflow without a CUDA GPU is kept for its place after webgpu
+  let tensorflowCpu: Omit<BackendReport, 'fallbacks' | 'forcedBy'> | null = null;
   for (const name of BACKEND_NAMES) {
+    if (name === 'wasm' && tensorflowCpu) {
+      if (await tf.setBackend('tensorflow')) {
+        current = { ...tensorflowCpu, fallbacks };
+        return current;
+      }
+      fallbacks.push({ backend: 'tensorflow', reason: 'TensorFlow CPU kernels failed to start again after webgpu' });
+    }
     const a = await attempts[name]();
-    if (a.ok) {
+    if (a.ok && !a.cpuOnly) {
       current = { ...a.report, fallbacks };
       return current;
     }
-    fallbacks.push({ backend: name, reason: a.reason });
+    if (a.ok) {
+      tensorflowCpu = a.report;
+      fallbacks.push({ backend: name, reason: 'no CUDA GPU visible to TensorFlow: its CPU kernels come after webgpu' });
+    } else fallbacks.push({ backend: name, reason: a.reason, ...(a.adapter ? { adapter: a.adapter } : {}) });
   }
   throw new IsdError(
     'INTERNAL',
@@ -257,8 +318,8 @@ export interface BackendDescription {
 }
 
 /**
- * For `isd info`: what is installed and usable, without starting a backend (tfjs-node-gpu is
- * located, not loaded: whether CUDA loads is only known by initBackend).
+ * For `isd info`: what is installed and usable, without starting a backend (tfjs-node-gpu and
+ * webgpu are located, not loaded: whether CUDA loads or an adapter exists is only known by initBackend).
  */
 export function describeBackends(): BackendDescription {
   const candidates: BackendDescription['candidates'] = [];
@@ -267,6 +328,12 @@ export function describeBackends(): BackendDescription {
     candidates.push({ backend: 'tensorflow', available: true });
   } catch (err) {
     candidates.push({ backend: 'tensorflow', available: false, reason: tensorflowLoadReason(err) });
+  }
+  try {
+    require.resolve('webgpu');
+    candidates.push({ backend: 'webgpu', available: true });
+  } catch {
+    candidates.push({ backend: 'webgpu', available: false, reason: WEBGPU_NOT_INSTALLED });
   }
   candidates.push(
     threadsSupported()

@@ -7,6 +7,7 @@
  * augmentation + step, so a user sees what augmenting two views costs on top.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { GpuAdapter } from '../contract';
 import { IsdError } from '../errors';
 import { Rng } from '../rng';
 import { augmentBatch } from './augment';
@@ -52,6 +53,8 @@ export interface BenchmarkShares {
 export interface BenchmarkResult {
   backend: BackendName;
   device: string;
+  /** webgpu: the adapter it ran on; null on every other backend. */
+  adapter: GpuAdapter | null;
   threads: number;
   /** Replicas the batch was split over (data-parallel.ts); threads is per replica. */
   replicas: number;
@@ -255,6 +258,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
     return {
       backend: report.backend,
       device: report.device,
+      adapter: report.adapter,
       threads: report.threads,
       replicas,
       arch,

@@ -347,8 +347,8 @@ export function createEngineTrainingStep(
 
 /**
  * Replicas a run trains with: the requested number, else ISD_REPLICAS, else 2 where the machine has
- * two or more cores and the batch splits evenly. (The tensorflow backend always gets 1: its kernels
- * use every core themselves; initTrainingBackend decides that once the backend is known.)
+ * two or more cores and the batch splits evenly. (tensorflow and webgpu always get 1: their kernels
+ * use every core or the GPU themselves; initTrainingBackend decides that once the backend is known.)
  */
 export function plannedReplicas(requested: number | undefined, cores: number, batchSize: number): number {
   const env = process.env.ISD_REPLICAS?.trim();
@@ -376,7 +376,8 @@ export async function initTrainingBackend(
 ): Promise<{ backend: BackendReport; replicas: number }> {
   const planned = plannedReplicas(opts.replicas, os.cpus().length, batchSize);
   const started = await initBackend({ prefer: opts.prefer, threads: opts.threads ?? (planned > 1 ? 1 : undefined) });
-  const replicas = started.backend === 'tensorflow' ? 1 : planned;
+  // replicas are a CPU feature: a GPU backend runs the whole batch on its device
+  const replicas = started.backend === 'tensorflow' || started.backend === 'webgpu' ? 1 : planned;
   const backend =
     replicas > 1 ? { ...started, device: `${started.device} × ${replicas} replicas (data parallel)` } : started;
   return { backend, replicas };

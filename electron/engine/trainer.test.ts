@@ -13,6 +13,7 @@ import { DEFAULT_RUN_CONFIG, type RunConfig } from '../run-config';
 import { initBackend, type BackendName } from './backend';
 import { listCheckpoints, readCheckpoint, restoreTrainingStep } from './checkpoint';
 import type { TrainerEvent } from './protocol';
+import { imageSlice } from './trainer-test-support';
 import { Trainer, type EvaluationSets, type ImageSet, type TrainerOptions, type TrainerResult } from './trainer';
 
 const BACKEND = (process.env.ISD_TEST_BACKEND ?? 'cpu') as BackendName;
@@ -22,15 +23,7 @@ let fm: LoadedDataset;
 let tmp: string;
 
 function slice(split: LoadedDataset['train'], start: number, count: number): ImageSet {
-  const px = fm.height * fm.width * fm.channels;
-  return {
-    images: split.images.subarray(start * px, (start + count) * px),
-    labels: split.labels ? split.labels.subarray(start, start + count) : null,
-    count,
-    h: fm.height,
-    w: fm.width,
-    c: fm.channels,
-  };
+  return imageSlice(fm, split, start, count);
 }
 
 function evaluationSets(bank: number, test: number): EvaluationSets {

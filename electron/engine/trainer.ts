@@ -16,6 +16,7 @@ import type { BackendName } from './backend';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
 import { extractFeatures, knnEvaluate, linearProbe } from './evaluate';
 import type { RunPhase } from '../contract';
+import { gpuFailure } from './webgpu';
 import type { EngineOptions, EngineStatus, EpochEvalEvent, KnnMetrics, TrainerEvent } from './protocol';
 import { learningRateAt } from './schedule';
 import { createEngineTrainingStep } from './data-parallel';
@@ -328,10 +329,14 @@ export class Trainer {
             this.augmentRng,
           );
           result = await ts.step(xs, xt, lr, labels);
+        } catch (err) {
+          throw gpuFailure(this.step + 1, B) ?? err; // a lost device rejects its reads with no message
         } finally {
           xs?.dispose();
           xt?.dispose();
         }
+        const gpu = gpuFailure(this.step + 1, B); // out of memory leaves the step's results unusable
+        if (gpu) throw gpu;
         if (!Number.isFinite(result.loss)) {
           const message = `diverged at step ${this.step + 1}`;
           this.setStatus('failed');
