@@ -94,7 +94,15 @@ describe('RunRecorder', () => {
     });
     const ready: ReadyEvent = {
       type: 'ready',
-      backend: { backend: 'cpu', device: 'test cpu', fallbacks: [], versions: {}, simd: false, threads: 1 },
+      backend: {
+        backend: 'cpu',
+        device: 'test cpu',
+        adapter: null,
+        fallbacks: [],
+        versions: {},
+        simd: false,
+        threads: 1,
+      },
       dataset: {
         name: 'fm',
         format: 'idx',
