@@ -43,6 +43,9 @@ const valid: { [C in Channel]: RequestInput<C> } = {
   'encoder.export': { id: 'r1', format: 'onnx', destination: 'download' },
   'encoder.embed': { id: 'r1', jobId: 'j1', dataset: 'fashion-mnist', format: 'npy', destination: 'download' },
   'encoder.stop': { jobId: 'j1' },
+  'encoder.map': { id: 'r1', method: 'umap' },
+  'encoder.image': { id: 'r1', split: 'test', index: 3 },
+  'encoder.search': { id: 'r1', query: { kind: 'file', name: 'a.png', base64: 'iVBORw0KGgo=' } },
   'study.estimate': { spec: { profiles: ['none', 'longtail:10'], budget: { epochs: 2 } } },
   'study.start': {
     spec: {
@@ -156,6 +159,13 @@ const invalid: { [C in Channel]: [input: unknown, field: string][] } = {
     [{ id: 'r1', dataset: 'd', format: 'npy', destination: 'download' }, 'jobId'],
   ],
   'encoder.stop': [[{}, 'jobId']],
+  'encoder.map': [[{ id: 'r1', maxPoints: 5 }, 'maxPoints']],
+  'encoder.image': [[{ id: 'r1', split: 'val', index: 0 }, 'split']],
+  'encoder.search': [
+    [{ id: 'r1', query: { kind: 'file', name: 'a.png', base64: 'not base64!' } }, 'query.base64'],
+    [{ id: 'r1', query: { kind: 'file', name: 'a.png', base64: 'A'.repeat(28_000_000) } }, 'query.base64'],
+    [{ id: 'r1', query: { kind: 'dataset', split: 'test', index: -1 } }, 'query.index'],
+  ],
   'study.estimate': [
     [{ spec: { seeds: 1 } }, 'spec.seeds'],
     [{ spec: { budget: { epochs: 0 } } }, 'spec.budget.epochs'],

@@ -319,6 +319,38 @@ export interface EncoderEmbedding {
   downloads: { filename: string; mimeType: string; base64: string }[];
 }
 
+/** encoder.map: a 2-D projection of a split's features, each axis scaled to [0, 1]. */
+export interface EncoderMap {
+  runId: string;
+  /** The checkpoint the trained features came from; for model 'init' the random initialisation (step 0) of the same run. */
+  checkpoint: CheckpointInfo;
+  model: 'trained' | 'init';
+  method: 'pca' | 'umap';
+  split: 'train' | 'test';
+  /** Point i is image i of the split (its first `count`). */
+  count: number;
+  /** [count × 2] flat: x0, y0, x1, y1, … */
+  xy: number[];
+  labels: number[] | null;
+  classNames: string[] | null;
+  /** Classes the run's imbalance draw left rare; null for a balanced run. */
+  rareClasses: number[] | null;
+  seconds: number;
+}
+
+/** encoder.search: the nearest images to a query among a split of the run's dataset (cosine of the trained features). */
+export interface EncoderSearch {
+  runId: string;
+  checkpoint: CheckpointInfo;
+  among: 'train' | 'test';
+  searched: number;
+  query: NeighbourImage;
+  neighbours: (NeighbourImage & { similarity: number })[];
+}
+
+/** The largest image file encoder.search takes (its base64 is 4/3 of this). */
+export const SEARCH_IMAGE_MAX_BYTES = 20 * 1024 * 1024;
+
 export interface RunEstimate {
   /** The whole run: training, the kNN evaluations (step 0 included) and the worker's start. */
   seconds: number;
@@ -499,6 +531,45 @@ export const requests = {
       destination: z.enum(['dialog', 'download']),
     }),
     output: out<EncoderEmbedding>(),
+  },
+  /** PCA (any size) or UMAP (up to 10,000 points) of a split's features; progress on encoder.progress under jobId. */
+  'encoder.map': {
+    input: z.strictObject({
+      id: runId,
+      jobId: z.string().min(1).max(64).optional(),
+      split: z.enum(['train', 'test']).default('test'),
+      method: z.enum(['pca', 'umap']).default('pca'),
+      model: z.enum(['trained', 'init']).default('trained'),
+      maxPoints: int(10, 100_000).default(2000),
+    }),
+    output: out<EncoderMap>(),
+  },
+  /** One image of a split of the run's dataset, as a thumbnail (the map's hover). */
+  'encoder.image': {
+    input: z.strictObject({ id: runId, split: z.enum(['train', 'test']), index: int(0, 100_000_000) }),
+    output: out<NeighbourImage>(),
+  },
+  /** The k nearest images to a dataset image or an image file (PNG, JPEG, WebP; at most 20 MB, base64). */
+  'encoder.search': {
+    input: z.strictObject({
+      id: runId,
+      query: z.discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('dataset'), split: z.enum(['train', 'test']), index: int(0, 100_000_000) }),
+        z.strictObject({
+          kind: z.literal('file'),
+          name: z.string().max(260),
+          base64: z
+            .string()
+            .min(1, 'empty file')
+            .max(Math.ceil(SEARCH_IMAGE_MAX_BYTES / 3) * 4, 'the image is larger than 20 MB')
+            .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'not base64'),
+        }),
+      ]),
+      among: z.enum(['train', 'test']).default('train'),
+      limit: int(1, 100_000).default(10_000),
+      k: int(1, 64).default(12),
+    }),
+    output: out<EncoderSearch>(),
   },
   /** Stops a running encoder job (embed, map) at its next batch. */
   'encoder.stop': { input: z.strictObject({ jobId: z.string().min(1).max(64) }), output: out<{ stopped: boolean }>() },

@@ -208,7 +208,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     else socket.destroy();
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 28 * 1024 * 1024 }); // encoder.search takes a 20 MB image as base64
   const clients = new Set<WebSocket>();
 
   server.on('upgrade', (req, socket, head) => {

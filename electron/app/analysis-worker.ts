@@ -21,10 +21,15 @@ import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
 import type { TrainingStep } from '../engine/training-step';
 import {
+  embeddingMap,
   embedDataset,
   embedSet,
   exportEncoder,
+  searchImages,
   setFeatures,
+  splitImage,
+  type MapTask,
+  type SearchTask,
   type EmbedTask,
   type ExportEncoderTask,
   type TaskContext,
@@ -50,6 +55,12 @@ export type AnalysisRequest =
   | ({ id: number; type: 'evaluate'; linear: boolean } & Omit<RunAnalysisInput, 'testIndex'>)
   | ({ id: number; type: 'exportEncoder' } & ExportEncoderTask & Omit<RunAnalysisInput, 'testIndex'>)
   | ({ id: number; type: 'embed' } & EmbedTask & Omit<RunAnalysisInput, 'testIndex'>)
+  | ({ id: number; type: 'map' } & MapTask & Omit<RunAnalysisInput, 'testIndex'>)
+  | ({ id: number; type: 'search' } & SearchTask & Omit<RunAnalysisInput, 'testIndex'>)
+  | ({ id: number; type: 'image'; split: 'train' | 'test'; index: number; seed: number } & Omit<
+      RunAnalysisInput,
+      'testIndex'
+    >)
   /** Stops request `target` at its next batch (answered at once, outside the one-at-a-time chain). */
   | { id: number; type: 'stop'; target: number };
 
@@ -99,6 +110,7 @@ export type AnalysisResponse =
 /** A run's checkpoint as the worker holds it (also what encoder-tasks.ts works on). */
 export interface LoadedRun {
   key: string;
+  config: RunConfig;
   ds: LoadedDataset;
   step: TrainingStep;
   /** The training step the checkpoint was written at. */
@@ -144,6 +156,7 @@ async function loadRun(input: Omit<RunAnalysisInput, 'testIndex'>): Promise<Load
   const px = ds.height * ds.width * ds.channels;
   current = {
     key,
+    config: input.config,
     ds,
     step,
     checkpointStep: manifest.step,
@@ -335,9 +348,13 @@ async function handle(req: AnalysisRequest, ctx: TaskContext): Promise<unknown> 
     return exportEncoder(await loadRun(req), req);
   }
   if (req.type === 'stop') return null; // answered in the message handler
-  if (req.type === 'embed') {
+  if (req.type === 'embed' || req.type === 'map' || req.type === 'search' || req.type === 'image') {
     await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
-    return embedDataset(await loadRun(req), req, ctx);
+    const run = await loadRun(req);
+    if (req.type === 'embed') return embedDataset(run, req, ctx);
+    if (req.type === 'map') return embeddingMap(run, req, ctx);
+    if (req.type === 'search') return searchImages(run, req, ctx);
+    return splitImage(run, req.split, req.index, req.seed);
   }
   return teacherSimilarity(req);
 }

@@ -8,7 +8,15 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CheckpointInfo, EncoderEmbedding, EncoderExport, Handlers } from '../contract';
+import type {
+  CheckpointInfo,
+  EncoderEmbedding,
+  EncoderExport,
+  EncoderMap,
+  EncoderSearch,
+  Handlers,
+  NeighbourImage,
+} from '../contract';
 import type { EncoderFormat } from '../engine/encoder-export';
 import { IsdError } from '../errors';
 import type { RunStore } from '../store';
@@ -22,10 +30,14 @@ import type {
   EncoderProvenance,
   ExportEncoderResult,
   ExportEncoderTask,
+  MapResult,
+  SearchPixels,
+  SearchResult,
   TaskProgress,
 } from './encoder-tasks';
 
-export type EncoderChannel = 'encoder.export' | 'encoder.embed' | 'encoder.stop';
+export type EncoderChannel =
+  'encoder.export' | 'encoder.embed' | 'encoder.stop' | 'encoder.map' | 'encoder.image' | 'encoder.search';
 export type EncoderHandlers = Pick<Handlers, EncoderChannel>;
 
 /** The native save dialog (Electron main passes it); null when cancelled. */
@@ -49,6 +61,8 @@ export interface EncoderServiceOptions {
   events: AppEvents;
   /** A dataset id or path to the path to load (the transport's path rules applied). */
   resolveDataset: (idOrPath: string) => Promise<string>;
+  /** One image's pixels as a thumbnail (services.ts imageOf). */
+  thumbnail: (p: SearchPixels, shape: [number, number, number], classNames: string[] | null) => Promise<NeighbourImage>;
 }
 
 export interface EmbedOptions {
@@ -156,7 +170,6 @@ export class EncoderService {
         }
         const controller = new AbortController();
         this.jobs.set(input.jobId, controller);
-        let last = 0;
         try {
           const r = await this.embed(id, {
             dataset: input.dataset,
@@ -164,12 +177,7 @@ export class EncoderService {
             out,
             checkpointStep: input.checkpointStep,
             signal: controller.signal,
-            onProgress: (p) => {
-              const now = Date.now();
-              if (now - last < 1000 / PROGRESS_PER_SEC && p.done < p.total) return;
-              last = now;
-              o.events.emit('encoder.progress', { jobId: input.jobId, runId: id, ...p });
-            },
+            onProgress: this.progressTo(input.jobId, id),
           });
           const downloads = tmp
             ? await Promise.all(
@@ -186,11 +194,98 @@ export class EncoderService {
           if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
         }
       },
+      'encoder.map': async (input): Promise<EncoderMap> => {
+        const id = o.store.resolveRunId(input.id);
+        const { base, checkpoint, seed } = await this.provenance(id);
+        const controller = new AbortController();
+        if (input.jobId) this.jobs.set(input.jobId, controller);
+        try {
+          const r = await o.analysis.request<MapResult>(
+            {
+              type: 'map',
+              ...base,
+              split: input.split,
+              method: input.method,
+              model: input.model,
+              maxPoints: input.maxPoints,
+              seed,
+            },
+            { signal: controller.signal, onProgress: input.jobId ? this.progressTo(input.jobId, id) : undefined },
+          );
+          return {
+            runId: id,
+            checkpoint:
+              input.model === 'init' ? { epoch: 0, step: 0, at: o.store.getRunRecord(id).createdAt } : checkpoint,
+            model: input.model,
+            method: input.method,
+            split: input.split,
+            count: r.count,
+            xy: Array.from(r.xy, (v) => Math.round(v * 1e5) / 1e5),
+            labels: r.labels ? Array.from(r.labels) : null,
+            classNames: r.classNames,
+            rareClasses: r.rareClasses,
+            seconds: r.seconds,
+          };
+        } finally {
+          if (input.jobId) this.jobs.delete(input.jobId);
+        }
+      },
+      'encoder.image': async (input) => {
+        const id = o.store.resolveRunId(input.id);
+        const { base, seed } = await this.provenance(id);
+        const r = await o.analysis.request<{
+          shape: [number, number, number];
+          image: SearchPixels;
+          classNames: string[] | null;
+        }>({ type: 'image', ...base, split: input.split, index: input.index, seed });
+        return o.thumbnail(r.image, r.shape, r.classNames);
+      },
+      'encoder.search': async (input): Promise<EncoderSearch> => {
+        const id = o.store.resolveRunId(input.id);
+        const { base, checkpoint, seed } = await this.provenance(id);
+        const query =
+          input.query.kind === 'dataset'
+            ? input.query
+            : { kind: 'file' as const, bytes: new Uint8Array(Buffer.from(input.query.base64, 'base64')) };
+        const r = await o.analysis.request<SearchResult>({
+          type: 'search',
+          ...base,
+          query,
+          among: input.among,
+          limit: input.limit,
+          k: input.k,
+          seed,
+        });
+        return {
+          runId: id,
+          checkpoint,
+          among: input.among,
+          searched: r.searched,
+          query: await o.thumbnail(r.query, r.shape, r.classNames),
+          neighbours: await Promise.all(
+            r.neighbours.map(async (n) => ({
+              ...(await o.thumbnail(n, r.shape, r.classNames)),
+              similarity: n.similarity,
+            })),
+          ),
+        };
+      },
       'encoder.stop': (input) => {
         const job = this.jobs.get(input.jobId);
         job?.abort();
         return { stopped: job !== undefined };
       },
+    };
+  }
+
+  /** encoder.progress events for a job, at most PROGRESS_PER_SEC a second (and the last one). */
+  private progressTo(jobId: string, runId: string): (p: TaskProgress) => void {
+    let last = 0;
+    return (p) => {
+      const now = Date.now();
+      if (now - last < 1000 / PROGRESS_PER_SEC && p.done < p.total) return;
+      last = now;
+      this.o.events.emit('encoder.progress', { jobId, runId, ...p });
     };
   }
 

@@ -304,6 +304,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     savePath: opts.savePath,
     events,
     resolveDataset: async (idOrPath) => (await datasets.resolve(idOrPath, 'dataset')).path,
+    thumbnail: (p, shape, classNames) => imageOf(p, shape, classNames),
   });
 
   const core: Omit<Handlers, StudyChannel | EncoderChannel> = {

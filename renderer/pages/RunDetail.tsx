@@ -5,6 +5,7 @@ import type { PerClassAccuracy, RunDetail } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
 import { keys, useCurves, useRun } from '../api/queries';
 import { BarChartCard } from '../components/Charts';
+import { EncoderPanel } from '../components/EncoderPanel';
 import { NeighbourExplorer } from '../components/NeighbourViews';
 import { RunCurves } from '../components/RunCharts';
 import { RunAgainLinks, RunControls } from '../components/RunControls';
@@ -135,7 +136,10 @@ function Detail({ d }: { d: RunDetail }) {
 
       <h2>What the encoder learned</h2>
       {d.checkpoints.length > 0 ? (
-        <NeighbourExplorer runId={r.id} method={r.method} />
+        <>
+          <NeighbourExplorer runId={r.id} method={r.method} />
+          <EncoderPanel runId={r.id} />
+        </>
       ) : (
         <Empty title="No checkpoint yet">
           The neighbour gallery uses the run’s last checkpoint, written at the end of each epoch.
