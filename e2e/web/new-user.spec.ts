@@ -181,3 +181,22 @@ test('the form remembers its settings; Run again and "Same settings, other metho
   await expect(field(page, 'Training images')).toHaveValue('256');
   await expect(field(page, 'Run name')).toHaveValue('');
 });
+
+test('History fits an 800 px window: name and final 20-NN visible; columns are choosable', async ({ page }) => {
+  await page.setViewportSize({ width: 800, height: 700 });
+  await openApp(page, host(), '#/history');
+  const name = page.getByRole('link', { name: 'phases', exact: true });
+  const row = page.getByRole('row').filter({ has: name });
+  const knn = page.getByRole('columnheader', { name: /Final 20-NN/ });
+  for (const el of [name, knn]) {
+    await expect(el).toBeInViewport({ ratio: 1 });
+    const box = (await el.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(800);
+  }
+  expect((await row.boundingBox())!.height).toBeLessThan(80);
+  // A hyperparameter column, chosen from the Columns menu.
+  await expect(page.getByRole('columnheader', { name: 'Batch size' })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Columns' }).click();
+  await page.getByTestId('history-columns').getByLabel('Batch size').check();
+  await expect(page.getByRole('columnheader', { name: 'Batch size' })).toBeVisible();
+});

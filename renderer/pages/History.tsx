@@ -298,7 +298,7 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
           <summary className="button small" role="button">
             Columns
           </summary>
-          <div className="row-menu-items" data-testid="history-columns">
+          <div className="row-menu-items opens-right" data-testid="history-columns">
             {table
               .getAllLeafColumns()
               .filter((c) => c.id !== 'select' && c.id !== 'actions' && c.id !== 'name')
