@@ -329,6 +329,11 @@ async function trainCommand(
     const run = started.value as RunSummary;
     runId = run.id;
     o.info(`run ${run.id} (${run.name}) ${resumeId ? 'resumed' : 'started'}; history: ${dbPath}`);
+    const behind = run.status === 'queued' ? app.runs.waitingBehind() : null;
+    if (behind)
+      o.info(
+        `run ${run.id.slice(0, 8)} waits in the history's queue behind run ${behind.id} (${behind.name}), training in process ${behind.pid}; Ctrl-C takes it out`,
+      );
     const status = await finished;
     if (useBar) (bar as SingleBar | null)?.stop();
     const detail = await dispatchRequest(app.handlers, 'runs.get', { id: run.id });

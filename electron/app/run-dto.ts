@@ -171,7 +171,8 @@ export function toRunDetail(store: RunStore, id: string, live: LiveRunState | un
     evals: detail.evals.filter((e) => e.epoch > 0).map(toEvalPoint),
     checkpoints: checkpoints.map(toCheckpointInfo),
     perClass: perClassOf(detail.evals, report),
-    canResume: isResumable(run.status, checkpoints.length > 0),
+    // A run that never took a step (queued when its process ended) resumes from scratch.
+    canResume: isResumable(run.status, checkpoints.length > 0 || run.step === 0),
     phase: live?.phase ?? null,
   };
 }

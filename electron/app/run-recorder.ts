@@ -72,9 +72,9 @@ export class RunRecorder {
     emitRunStatus(this.o.events, this.runId, status, error);
   }
 
-  /** The run's worker has started. */
+  /** The run was claimed (store claimRun made it running) and its worker starts. */
   started(checkpointDir: string): void {
-    this.o.store.updateRun(this.runId, { status: 'running', checkpointDir });
+    this.o.store.updateRun(this.runId, { checkpointDir });
     this.emitStatus('running');
   }
 

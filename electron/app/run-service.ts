@@ -42,6 +42,9 @@ export interface RunServiceOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
+/** How often a process whose next run waits behind another process's run tries its claim again. */
+export const CLAIM_RETRY_MS = 500;
+
 interface QueueItem {
   id: string;
   /** A stopped/interrupted/failed run waiting to continue (its stored status stays until it starts). */
@@ -71,6 +74,9 @@ export class RunService {
   private readonly o: RunServiceOptions;
   private readonly queue: QueueItem[] = [];
   private active: ActiveRun | null = null;
+  /** Set while the head of the queue waits for another process's run (claimRun); retried every CLAIM_RETRY_MS. */
+  private behind: { id: string; name: string; pid: number } | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private closing = false;
   /** The backend the last worker reported (system.info prefers it to a probe). */
   lastBackend: BackendReport | null = null;
@@ -161,13 +167,14 @@ export class RunService {
     if (this.closing) throw new IsdError('CONFLICT', 'the app is closing; resume the run after it restarts');
     if (rec.status === 'completed')
       throw new IsdError('CONFLICT', `run ${id} is completed; there is nothing to resume`, { field: 'id' });
-    if (rec.status === 'running' || rec.status === 'paused') {
-      throw new IsdError('CONFLICT', `run ${id} is ${rec.status} in another process (pid alive); resume it there`, {
+    const owner = this.o.store.liveOwner(id);
+    if (owner !== null && owner !== process.pid) {
+      throw new IsdError('CONFLICT', `run ${id} is ${rec.status} in process ${owner}; resume or stop it there`, {
         field: 'id',
       });
     }
     if (rec.status === 'queued') {
-      // Queued in a process that ended before its turn: queue it here.
+      // Queued in a process that ended before its turn: queue it here (the claim takes it over).
       this.queue.push({ id, resume: false });
     } else {
       this.queue.push({ id, resume: true });
@@ -197,13 +204,31 @@ export class RunService {
       }
       return this.summary(id);
     }
+    const owner = this.o.store.liveOwner(id);
+    if (owner !== null && owner !== process.pid)
+      throw new IsdError('CONFLICT', `run ${id} is ${rec.status} in process ${owner}; stop it there`, { field: 'id' });
+    if (rec.status === 'queued' || rec.status === 'interrupted') {
+      // Left queued or interrupted by a process that is gone: nobody else will ever end it.
+      this.o.store.updateRun(id, { status: 'stopped' });
+      this.emitStatus(id, 'stopped');
+      return this.summary(id);
+    }
     throw new IsdError('CONFLICT', `run ${id} is ${rec.status}; only a queued, training or paused run can be stopped`, {
       field: 'id',
     });
   }
 
+  /** The run of another process that the next run here waits behind, while it does. */
+  waitingBehind(): { id: string; name: string; pid: number } | null {
+    return this.behind;
+  }
+
   /** Starts the next queued run when nothing trains; resolves when it is running (or has failed to start). */
   private pump(): Promise<void> {
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
     if (this.active || this.closing) return Promise.resolve();
     const next = this.queue.shift();
     if (!next) return Promise.resolve();
@@ -214,6 +239,29 @@ export class RunService {
 
   private async launch(item: QueueItem): Promise<void> {
     const store = this.o.store;
+    // One history, one queue: the run is claimed in the store before anything is done to it.
+    let claim;
+    try {
+      claim = store.claimRun(item.id);
+    } catch (err) {
+      // Completed meanwhile, or held by another live process: it is not ours to train.
+      this.log('warn', `run ${item.id} left this queue: ${(err as Error).message}`);
+      this.emitStatus(item.id, store.getRunRecord(item.id).status);
+      return this.pump();
+    }
+    if (!claim.claimed) {
+      if (this.behind?.id !== claim.behind.id)
+        this.o.events.emit('app.log', {
+          level: 'info',
+          message: `run ${item.id.slice(0, 8)} waits behind run ${claim.behind.id.slice(0, 8)} (${claim.behind.name}), training in process ${claim.behind.pid}`,
+          at: Date.now(),
+        });
+      this.behind = claim.behind;
+      this.queue.unshift(item);
+      this.retryTimer = setTimeout(() => void this.pump(), CLAIM_RETRY_MS); // kept referenced: a waiting CLI stays alive
+      return;
+    }
+    this.behind = null;
     const record = store.getRunRecord(item.id);
     const checkpointDir = record.checkpointDir ?? path.join(this.o.checkpointRoot, record.id);
     let markFinished!: () => void;
@@ -251,8 +299,8 @@ export class RunService {
       if (a.wantStop) {
         // Stopped while it was being prepared: never started.
         this.endActive(a, () => {
-          if (store.getRunRecord(a.id).status === 'queued') store.updateRun(a.id, { status: 'stopped' });
-          a.recorder.emitStatus(store.getRunRecord(a.id).status);
+          store.updateRun(a.id, { status: 'stopped' }); // claimed (running) but never started
+          a.recorder.emitStatus('stopped');
         });
         return;
       }
@@ -339,6 +387,9 @@ export class RunService {
    */
   async close(opts: { stopTimeoutMs?: number } = {}): Promise<void> {
     this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.behind = null;
     for (const item of this.queue.splice(0)) {
       if (!item.resume && this.o.store.getRunRecord(item.id).status === 'queued') {
         this.o.store.updateRun(item.id, {

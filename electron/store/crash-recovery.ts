@@ -29,13 +29,34 @@ export function recoverInterruptedRuns(ctx: StoreContext): string[] {
         r.id,
       );
     }
+    // Queued in a process that ended before their turn: stopped, so they can be stopped or resumed (from scratch).
+    const waiting = ctx.sc
+      .get<{ id: string; ownerPid: number | null }>(
+        "SELECT id, owner_pid AS ownerPid FROM runs WHERE status = 'queued'",
+      )
+      .all()
+      .filter((r) => r.ownerPid === null || !processAlive(r.ownerPid));
+    const stop = ctx.sc.get(
+      "UPDATE runs SET status = 'stopped', finished_at = ?, owner_pid = NULL, error = ? WHERE id = ?",
+    );
+    for (const r of waiting) {
+      const who = r.ownerPid === null ? 'its process' : `process ${r.ownerPid}`;
+      stop.run(
+        ctx.now(),
+        storedError({
+          code: 'INTERRUPTED',
+          message: `${who} ended before this run's turn (found at ${when}); resume it to start it`,
+        }),
+        r.id,
+      );
+    }
     return orphans.map((r) => r.id);
   });
   return recover.immediate();
 }
 
 /** Signal 0 tests for existence without touching the process; EPERM means it exists under another user. */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

@@ -7,6 +7,7 @@
  */
 export { openRunStore, RunStore, type RunStoreOptions } from './run-store';
 export type { StoreContext } from './context';
+export type { ClaimResult } from './run-claims';
 export { openDatabase, userVersion, type OpenDatabaseOptions } from './database';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
 export { configDiff } from './config-diff';

@@ -10,6 +10,7 @@ import type { RunConfig } from '../run-config';
 import { addCheckpoint } from './checkpoints';
 import type { StoreContext } from './context';
 import { recoverInterruptedRuns } from './crash-recovery';
+import { claimRun, liveOwner, type ClaimResult } from './run-claims';
 import { openDatabase, openError, type OpenDatabaseOptions } from './database';
 import { addEpochEval } from './evaluations';
 import type {
@@ -101,6 +102,16 @@ export class RunStore {
   createRun(config: RunConfig, opts: CreateRunOptions = {}): RunRow {
     return getRunRow(this.ctx, createRun(this.ctx, config, opts));
   }
+  /** Claims a run for this process to train (run-claims.ts). */
+  claimRun(id: string): ClaimResult {
+    return claimRun(this.ctx, id);
+  }
+
+  /** The live process holding a run queued, running or paused (this one included); null when none. */
+  liveOwner(id: string): number | null {
+    return liveOwner(this.ctx, id);
+  }
+
   updateRun(id: string, patch: RunPatch): RunRow {
     updateRun(this.ctx, id, patch);
     return getRunRow(this.ctx, id);

@@ -105,7 +105,7 @@ export function createRun(ctx: StoreContext, config: RunConfig, opts: CreateRunO
         c.imbalance,
         JSON.stringify(c),
         status,
-        status === 'running' ? process.pid : null,
+        process.pid, // queued or running, it is held by this process (run-claims.ts)
         now,
         status === 'running' ? now : null,
         c.epochs,
@@ -135,7 +135,8 @@ export function updateRun(ctx: StoreContext, id: string, patch: RunPatch): void 
       .get(id);
     if (!cur) throw runNotFound(id);
     const next = patch.status;
-    if (next !== undefined && next !== cur.status) {
+    if (next !== undefined) {
+      // Never skipped for an unchanged status: a second process must not "resume" a run that is running.
       if (!canBecome(cur.status, next)) {
         throw new IsdError('CONFLICT', `run ${id} is ${cur.status}; it cannot become ${next}`, { field: 'status' });
       }
@@ -150,7 +151,7 @@ export function updateRun(ctx: StoreContext, id: string, patch: RunPatch): void 
       }
       if (isEnded(next)) derive('finished_at', now);
       if (next === 'interrupted') derive('finished_at', null);
-      sets.set('owner_pid', isOwned(next) ? process.pid : null);
+      sets.set('owner_pid', isOwned(next) || next === 'queued' ? process.pid : null); // queued: held in this process's queue
     }
     if (patch.studyId) requireStudy(ctx, patch.studyId);
     if (sets.size === 0) return;
