@@ -29,6 +29,8 @@ afterEach(() => {
 
 function newRun(): { id: string; recorder: RunRecorder; checkpointDir: string } {
   const id = store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'fashion-mnist' }).id;
+  // The run service records only a run this process has claimed (queued → running, run-claims.ts).
+  expect(store.claimRun(id)).toMatchObject({ claimed: true });
   const checkpointDir = path.join(dir, 'runs', id);
   const recorder = new RunRecorder({ store, events, runId: id, checkpointDir, flushSteps: 5, flushMs: 60_000 });
   recorder.started(checkpointDir);
