@@ -139,8 +139,8 @@ describe('isd export-encoder', () => {
     const db = path.join(dir(), 'history.db');
     const script = `mount -t tmpfs -o size=16k none "${mnt}" && node "${bin}" --db "${db}" --json export-encoder ${runId} --format onnx --out "${mnt}/enc.onnx"; code=$?; echo "ls:$(ls -A "${mnt}" | tr '\\n' ' ')"; exit $code`;
     const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stdout).toMatch(/no space left on the disk/);
+    expect(r.status, r.stderr).toBe(1); // DISK_FULL: not the user's input, exit 1
+    expect(r.stdout).toMatch(/is full \(no space left while writing/);
     expect(r.stdout).toMatch(/ls: *$/m); // neither enc.onnx, enc.json nor a temporary file
   });
 });
@@ -256,8 +256,8 @@ describe('isd embed', () => {
       const db = path.join(dir(), 'history.db');
       const script = `mount -t tmpfs -o size=64k none "${mnt}" && node "${bin}" --db "${db}" --json embed ${runId} --dataset ${FASHION} --out "${mnt}/e.npy"; code=$?; echo "ls:$(ls -A "${mnt}" | tr '\\n' ' ')"; exit $code`;
       const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], { encoding: 'utf8', timeout: 120_000 });
-      expect(r.status, r.stderr).toBe(2);
-      expect(r.stdout).toMatch(/no space left on the disk/);
+      expect(r.status, r.stderr).toBe(1); // DISK_FULL: not the user's input, exit 1
+      expect(r.stdout).toMatch(/is full \(no space left while writing/);
       expect(r.stdout).toMatch(/ls: *$/m);
     },
     130_000,

@@ -83,7 +83,7 @@ export function diskFullError(err: unknown, path: string, doing = 'writing'): Is
   const disk = diskOf(path);
   return new IsdError(
     'DISK_FULL',
-    `the disk at ${disk} is full (no space left while ${doing} ${path}); free some space there, then resume the run`,
+    `the disk at ${disk} is full (no space left while ${doing} ${path}); free some space there and try again (a run resumes from its last checkpoint)`,
     { path, cause: err },
   );
 }
@@ -98,12 +98,6 @@ export function fsError(err: unknown, path: string, what = 'file'): IsdError {
     return new IsdError('PERMISSION', `${path}: permission denied`, { path, cause: err });
   if (code === 'EISDIR')
     return new IsdError('DATASET_INVALID', `${path}: is a folder, expected a ${what}`, { path, cause: err });
-  if (code === 'ENOSPC' || code === 'EDQUOT')
-    return new IsdError('BAD_INPUT', `${path}: no space left on the disk: free some space or choose another place`, {
-      path,
-      cause: err,
-    });
-  if (code === 'EROFS') return new IsdError('PERMISSION', `${path}: the disk is read-only`, { path, cause: err });
   if (code === 'ENOTDIR') return new IsdError('DATASET_INVALID', `${path}: is not a folder`, { path, cause: err });
   const msg = err instanceof Error ? err.message : String(err);
   return new IsdError('DATASET_INVALID', `${path}: ${msg}`, { path, cause: err });
