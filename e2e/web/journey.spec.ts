@@ -40,6 +40,9 @@ const TOTAL_STEPS = (r: TinyRun) => Math.floor(r.trainLimit / r.batchSize) * r.e
 const ids: { isd?: string; moco?: string } = {};
 
 const percent = /^\d{1,3}\.\d%$/;
+// Charts.tsx draws a series' raw values at stroke-opacity 0.25 behind its smoothed line.
+const RAW_CURVE = 'path.recharts-line-curve[stroke-opacity="0.25"]';
+const SMOOTHED_CURVE = 'path.recharts-line-curve:not([stroke-opacity="0.25"])';
 
 test('new run: the sample, its thumbnails and histogram, an imbalance preview; a tiny Quick look trains live to completion', async ({
   page,
@@ -113,7 +116,9 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await expect
     .poll(async () => (await liveStep(page)).step, { timeout: 60_000, intervals: [100] })
     .toBeGreaterThan(first.step);
-  await expect(page.getByTestId('chart-loss').locator('path.recharts-line-curve')).toHaveCount(1);
+  // The smoothed loss, and the faint raw curve behind it.
+  await expect(page.getByTestId('chart-loss').locator(SMOOTHED_CURVE)).toHaveCount(1);
+  await expect(page.getByTestId('chart-loss').locator(RAW_CURVE)).toHaveCount(1);
   await expect(page.getByTestId('chart-loss-latest')).toHaveText(/^-?\d/);
   const system = await hostCall(host(), 'system.info', {});
   await expect(page.getByTestId('live-backend')).toHaveText(`${system.backend} · ${system.device}`);
@@ -190,7 +195,8 @@ test('compare the two runs: overlaid curves, accuracy side by side, configuratio
   await expect(chart.locator('.recharts-legend-item')).toHaveText([`${ISD_RUN.name} (ISD)`, `${MOCO_RUN.name} (MoCo)`]);
   await page.getByLabel('Metric').selectOption('loss');
   await expect(chart.locator('figcaption')).toContainText('Loss');
-  await expect(chart.locator('path.recharts-line-curve')).toHaveCount(2);
+  await expect(chart.locator(SMOOTHED_CURVE)).toHaveCount(2);
+  await expect(chart.locator(RAW_CURVE)).toHaveCount(2); // each run's raw loss, faint behind its smoothed one
 
   // Accuracy side by side.
   const accuracy = page.getByRole('table', { name: 'Accuracy side by side' });

@@ -284,7 +284,7 @@ async function buildFromSource(
     quietSince = Date.now();
   }, 5_000);
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: src, env: { ...env, npm_config_runtime: t.runtime } });
+    const child = spawn(process.execPath, args, { cwd: src, env: { ...gypEnv(env), npm_config_runtime: t.runtime } });
     const onLine = (line: string) => {
       tail.push(line);
       if (tail.length > 12) tail.shift();
@@ -318,6 +318,16 @@ async function buildFromSource(
     throw new Error(`node-gyp exited with ${code}: ${reason.trim()}`);
   }
   return out;
+}
+
+/**
+ * node-gyp lets npm_config_* variables override its command line, and npm exports its config so (an npmrc
+ * with `nodedir=/usr` builds for the running Node whatever --nodedir says): the build's own choices win.
+ */
+function gypEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const ours =
+    /^npm_(config|package_config_node_gyp)_(nodedir|target|arch|dist_url|disturl|runtime|build_from_source)$/i;
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !ours.test(k)));
 }
 
 /** The candidate must be a whole library of the target's ABI, and open a database in the runtime when we have it. */
