@@ -15,6 +15,7 @@ import { installLastResort } from './app/last-resort';
 import type { RunStatusEvent, RunSummary, RunStatus } from './contract';
 import { isSettled } from './run-status';
 import { runConfigFields, validateRunConfig, type RunConfig } from './run-config';
+import { findPreset, PRESET_IDS } from './presets';
 
 /** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
 const TRAIN_FLAGS: { flag: string; field: keyof RunConfig; kind: 'string' | 'number' | 'int'; help: string }[] = [
@@ -93,9 +94,23 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** Flags (and --config) → a validated RunConfig; the first problem names its flag. */
+/** --preset <id> → its training settings; an unknown id names the flag and the ids there are. */
+function presetValues(id: string): Record<string, unknown> {
+  const preset = findPreset(id);
+  if (!preset) {
+    throw new IsdError('BAD_INPUT', `no preset "${id}"; the presets are ${PRESET_IDS.join(', ')}`, {
+      field: '--preset',
+    });
+  }
+  return { ...preset.values };
+}
+
+/** --preset, then --config, then flags (each overrides the one before) → a validated RunConfig; the first problem names its flag. */
 export function configFromFlags(flags: Record<string, unknown>): RunConfig {
-  const partial: Record<string, unknown> = flags.config ? readConfigFile(String(flags.config)) : {};
+  const partial: Record<string, unknown> = {
+    ...(flags.preset === undefined ? {} : presetValues(String(flags.preset))),
+    ...(flags.config ? readConfigFile(String(flags.config)) : {}),
+  };
   for (const f of TRAIN_FLAGS) {
     const raw = flags[camel(f.flag)];
     if (raw === undefined) continue;
@@ -136,6 +151,10 @@ export function registerTrainCommands(
   train
     .option('--linear', 'also fit a linear probe at the end')
     .option('--tag <tag...>', 'tags for the run')
+    .option(
+      '--preset <id>',
+      `start from a preset's settings: ${PRESET_IDS.join(', ')} (--config and flags override it)`,
+    )
     .option('--config <file>', 'JSON file of run settings (flags override it)')
     .option('--resume <runId>', 'continue an interrupted or stopped run from its last checkpoint')
     .action(async (flags: Record<string, unknown>) => {

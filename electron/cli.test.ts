@@ -74,6 +74,7 @@ describe('isd train', () => {
       [['--epochs', 'many'], '--epochs'],
       [['--image-size', '8'], '--image-size'],
       [['--dataset', 'no-such-dataset'], '--dataset'],
+      [['--preset', 'no-such-preset'], '--preset'],
     ] as const) {
       const r = await isd('train', ...args, '--json');
       expect(r.code, args.join(' ')).toBe(2);

@@ -1,10 +1,11 @@
 /**
  * The hyperparameter form's description: label, one-line explanation and widget per RunConfig field,
- * the presets, and the zod schema the form validates with (the contract's own run-config schema, with
+ * and the zod schema the form validates with (the contract's own run-config schema, with
  * tags typed as comma-separated text).
  */
 import { z } from 'zod';
 import { DEFAULT_RUN_CONFIG, runConfigSchema, type RunConfig } from '../../electron/run-config';
+import { PRESETS } from '../../electron/presets';
 
 export type FieldKey = keyof RunConfig;
 
@@ -180,122 +181,6 @@ export const FIELD_GROUPS: { title: string; fields: (keyof typeof FIELD_DOCS)[] 
 
 /** Field order for config tables (Compare, Run detail). */
 export const FIELD_ORDER: FieldKey[] = ['dataset', 'imbalance', ...FIELD_GROUPS.flatMap((g) => g.fields)];
-
-export type Preset = { id: string; label: string; description: string; values: Partial<Omit<RunConfig, 'tags'>> };
-
-/** Presets set training fields only; dataset, imbalance, seed, name and tags stay as the user chose. */
-export const PRESETS: Preset[] = [
-  {
-    id: 'quick',
-    label: 'Quick look',
-    description:
-      'A few minutes on a CPU: ResNet-20, 2 epochs on 5,000 images. To see the pipeline work; too short to learn much beyond the random-init features.',
-    values: {
-      method: 'isd',
-      arch: 'resnet20',
-      epochs: 2,
-      batchSize: 64,
-      lr: 0.05,
-      schedule: 'cosine',
-      warmupEpochs: 0,
-      momentum: 0.9,
-      weightDecay: 1e-4,
-      ema: 0.99,
-      queueSize: 1024,
-      tempTeacher: 0.01,
-      tempStudent: 0.1,
-      augTeacher: 'weak',
-      augStudent: 'strong',
-      imageSize: 0,
-      trainLimit: 5000,
-      evalEvery: 1,
-      checkpointEvery: 1,
-      linearEval: false,
-    },
-  },
-  {
-    id: 'cpu-ten-minutes',
-    label: 'Ten minutes on a CPU',
-    description:
-      'Enough steps to learn on a laptop: ResNet-20 at 16 px, 9 epochs on 16,384 images (about 1,150 steps, 9–10 minutes on 2 cores). On Fashion-MNIST it lifted 20-NN accuracy about 4 points over the random-init baseline.',
-    values: {
-      method: 'isd',
-      arch: 'resnet20',
-      epochs: 9,
-      batchSize: 128,
-      lr: 0.05,
-      schedule: 'cosine',
-      warmupEpochs: 0,
-      momentum: 0.9,
-      weightDecay: 1e-4,
-      ema: 0.99,
-      queueSize: 4096,
-      tempTeacher: 0.01,
-      tempStudent: 0.1,
-      augTeacher: 'weak',
-      augStudent: 'strong',
-      imageSize: 16,
-      trainLimit: 16384,
-      evalEvery: 3,
-      checkpointEvery: 3,
-      linearEval: false,
-    },
-  },
-  {
-    id: 'isd-plus',
-    label: 'ISD+ paper defaults',
-    description:
-      'ISD+ as published: T_t 0.01, T_s 0.1, m 0.99, lr 0.05 cosine, weak teacher / strong student, 200 epochs.',
-    values: {
-      method: 'isd',
-      arch: 'resnet18',
-      epochs: 200,
-      batchSize: 256,
-      lr: 0.05,
-      schedule: 'cosine',
-      warmupEpochs: 0,
-      momentum: 0.9,
-      weightDecay: 1e-4,
-      ema: 0.99,
-      queueSize: 4096,
-      tempTeacher: 0.01,
-      tempStudent: 0.1,
-      augTeacher: 'weak',
-      augStudent: 'strong',
-      imageSize: 0,
-      trainLimit: 0,
-      evalEvery: 10,
-      checkpointEvery: 10,
-      linearEval: true,
-    },
-  },
-  {
-    id: 'moco-v2',
-    label: 'MoCo v2 baseline',
-    description: 'MoCo v2: InfoNCE with T 0.2, m 0.999, lr 0.03 cosine, strong views on both branches, 200 epochs.',
-    values: {
-      method: 'moco',
-      arch: 'resnet18',
-      epochs: 200,
-      batchSize: 256,
-      lr: 0.03,
-      schedule: 'cosine',
-      warmupEpochs: 0,
-      momentum: 0.9,
-      weightDecay: 1e-4,
-      ema: 0.999,
-      queueSize: 4096,
-      temperature: 0.2,
-      augTeacher: 'strong',
-      augStudent: 'strong',
-      imageSize: 0,
-      trainLimit: 0,
-      evalEvery: 10,
-      checkpointEvery: 10,
-      linearEval: true,
-    },
-  },
-];
 
 /** The settings that belong to a method (its views and temperatures); every other field is the budget. */
 export const METHOD_FIELDS = ['augTeacher', 'augStudent', 'tempTeacher', 'tempStudent', 'temperature'] as const;

@@ -9,6 +9,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { RunConfig } from '../../electron/contract';
 import { ApiError, call, errorMessage } from '../api/isd';
 import { checkAgainstDataset, type DatasetSizes } from '../../electron/run-config';
+import { PRESETS } from '../../electron/presets';
 import { keys, useDatasetSizes, useDatasets, useSystemInfo } from '../api/queries';
 import { DatasetPicker } from '../components/DatasetPicker';
 import { ImbalanceOptions } from '../components/ImbalanceOptions';
@@ -18,7 +19,6 @@ import {
   FIELD_DOCS,
   FIELD_GROUPS,
   FIELD_ORDER,
-  PRESETS,
   friendlyMessage,
   runFormSchema,
   switchMethod,

@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configFromFlags } from './cli-train';
+import { DEFAULT_RUN_CONFIG, runConfigSchema } from './run-config';
+import { findPreset, PRESETS } from './presets';
+
+describe('presets', () => {
+  it('every preset gives a valid config over the defaults, and ids are unique', () => {
+    for (const p of PRESETS)
+      expect(runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, ...p.values }).success, p.id).toBe(true);
+    expect(new Set(PRESETS.map((p) => p.id)).size).toBe(PRESETS.length);
+  });
+
+  it('isd train: the preset, then --config, then flags, each overriding the one before', () => {
+    const preset = findPreset('cpu-ten-minutes')!.values;
+    const fromPreset = configFromFlags({ preset: 'cpu-ten-minutes', dataset: 'sample' });
+    expect(fromPreset).toMatchObject(preset);
+
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'isd-preset-')), 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ epochs: 3, lr: 0.02 }));
+    const layered = configFromFlags({ preset: 'cpu-ten-minutes', config: file, lr: '0.01', dataset: 'sample' });
+    expect(layered).toMatchObject({ ...preset, epochs: 3, lr: 0.01 });
+  });
+
+  it('an unknown preset id names --preset and lists the ids', () => {
+    expect(() => configFromFlags({ preset: 'fast' })).toThrow(
+      /no preset "fast"; the presets are quick, cpu-ten-minutes/,
+    );
+  });
+});
