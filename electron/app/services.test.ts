@@ -405,6 +405,18 @@ describe('runs', () => {
     });
   }, 120_000);
 
+  it('the embedding map names the rare classes of an unbalanced run, and none of a balanced one', async () => {
+    const balanced = (await call('runs.list', { search: 'A renamed' })).runs[0];
+    const since = Date.now();
+    const skewed = await call('runs.start', { config: { ...TINY, imbalance: 'longtail:10', name: 'skewed' } });
+    await waitFor('run.status', (p) => p.runId === skewed.id && p.status === 'completed', 120_000, since);
+    const map = (id: string) =>
+      call('encoder.map', { id, split: 'test', method: 'pca', model: 'trained', maxPoints: 100 });
+    // longtail:10 over 10 classes keeps 1/10 of the largest at the tail: classes 3…9 fall under half of class 0.
+    expect((await map(skewed.id)).rareClasses).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect((await map(balanced.id)).rareClasses).toBeNull();
+  }, 180_000);
+
   it('never loads tfjs on the thread that serves requests (compiled services, in a child process)', () => {
     const script = `
       const { createAppServices } = require(${JSON.stringify(path.resolve('dist/electron/app/services.js'))});

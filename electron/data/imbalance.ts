@@ -17,6 +17,12 @@ function badSpec(message: string): IsdError {
   return new IsdError('BAD_INPUT', message, { field: 'imbalance' });
 }
 
+/** Rare classes of a draw: those left with less than half the largest class's images (engine and study alike). */
+export function rareClassesOf(classCounts: readonly number[]): number[] {
+  const largest = Math.max(...classCounts);
+  return classCounts.flatMap((n, c) => (n < largest / 2 ? [c] : []));
+}
+
 /** Images each class keeps under spec, from the available count per class. Cheap: for live previews. */
 export function imbalanceCounts(available: number[], spec: ImbalanceSpec): number[] {
   const C = available.length;

@@ -3,7 +3,7 @@
  * then the first trainLimit images; the kNN bank and queries. Shared by the engine worker and the
  * analysis worker (which rebuilds a finished run's training images for its normalisation).
  */
-import { drawImbalance } from '../data/imbalance';
+import { drawImbalance, rareClassesOf } from '../data/imbalance';
 import { countClasses, selectImages } from '../data/split';
 import type { LoadedDataset } from '../data/types';
 import { IsdError } from '../errors';
@@ -68,8 +68,7 @@ export function prepareRunData(ds: LoadedDataset, config: RunConfig, engine: Eng
       });
     const draw = drawImbalance(ds.train.labels, numClasses, spec, config.seed);
     indices = draw.indices;
-    const largest = Math.max(...draw.classCounts);
-    rareClasses = draw.classCounts.flatMap((n, c) => (n < largest / 2 ? [c] : []));
+    rareClasses = rareClassesOf(draw.classCounts);
   }
   if (config.trainLimit > 0) {
     const all = indices ?? Int32Array.from({ length: ds.train.count }, (_, i) => i);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { rareClassesOf } from '../data/imbalance';
 import { describe, expect, it } from 'vitest';
 import { loadDataset, countClasses, RESOURCES_DIR } from '../data';
 import { prepareRunData } from '../engine/run-data';
@@ -10,7 +11,6 @@ import {
   EVAL_SPEED_RATIO,
   planStudy,
   profileClasses,
-  rareClassesOf,
   RUN_OVERHEAD_SEC,
   runCost,
   studyTag,

@@ -4,7 +4,7 @@
  * rare (evaluated apart on the balanced test set); and the whole study's duration is estimated from a
  * measured training speed.
  */
-import { imbalanceCounts } from '../data/imbalance';
+import { imbalanceCounts, rareClassesOf } from '../data/imbalance';
 import { evaluationSetSizes } from '../engine/run-data';
 import { IsdError } from '../errors';
 import { checkAgainstDataset, DEFAULT_RUN_CONFIG, parseImbalance, type RunConfig } from '../run-config';
@@ -51,16 +51,6 @@ export function validateStudySpec(input: unknown): StudySpec {
     issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]].join('.') : issue.path.join('.') || 'spec';
   const message = issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message;
   throw new IsdError('BAD_INPUT', `${field}: ${message}`, { field });
-}
-
-/**
- * Rare classes of an imbalance draw: those left with less than half the largest class's images.
- * The same rule as the engine's (engine/worker.ts prepareRunData), which reports frequent and rare
- * accuracy with it; study tests check the two agree.
- */
-export function rareClassesOf(classCounts: readonly number[]): number[] {
-  const largest = Math.max(...classCounts);
-  return classCounts.flatMap((n, c) => (n < largest / 2 ? [c] : []));
 }
 
 /** A profile's class counts and rare classes on a training split with `available` images per class. */
