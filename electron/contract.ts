@@ -177,7 +177,8 @@ export interface ProgressPoint {
 export interface PerClassAccuracy {
   classNames: string[];
   trainCounts: number[];
-  knn20: number[];
+  /** null for a class with no queries in the test set. */
+  knn20: (number | null)[];
 }
 
 /**

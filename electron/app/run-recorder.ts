@@ -141,9 +141,10 @@ export class RunRecorder {
           knn20Weighted: e.knn20Weighted,
           linear: e.linear ?? null,
           purity: e.meanPurity,
-          perClass: e.perClass.knn20,
-          frequentAcc: e.frequent?.knn20 ?? null,
-          rareAcc: e.rare?.knn20 ?? null,
+          // A class with no test queries has no accuracy (NaN from the engine); JSON and the store keep it as null.
+          perClass: e.perClass.knn20.map(finiteOrNull),
+          frequentAcc: finiteOrNull(e.frequent?.knn20),
+          rareAcc: finiteOrNull(e.rare?.knn20),
         });
         store.updateRun(id, {
           knn1: e.knn1,
@@ -260,4 +261,8 @@ export class RunRecorder {
     }
     this.progress.push(ev, { immediately: e.step === e.totalSteps });
   }
+}
+
+function finiteOrNull(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
 }

@@ -20,6 +20,7 @@ import { createTrainingStep } from './training-step';
 import { Trainer } from './trainer';
 import { imageSlice } from './trainer-test-support';
 import { isSoftwareAdapter, loseDeviceForTest, probeWebgpu } from './webgpu';
+import { jsonLines, runIsd } from '../cli-test-support';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && fs.existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
@@ -209,6 +210,29 @@ describe('webgpu backend', { timeout: 900_000 }, () => {
     for (const key of ['knn1', 'knn20', 'knn20Weighted'] as const)
       expect(Array.from(onGpu.knn[key]), key).toEqual(Array.from(onCpu.knn[key]));
     expect(Math.abs(onGpu.probe.top1 - onCpu.probe.top1)).toBeLessThanOrEqual(1 / 60);
+  });
+
+  it('ISD_BACKEND=webgpu isd train: a tiny run trains in the engine worker on the adapter and lands in the history', async () => {
+    const db = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'isd-webgpu-cli-')), 'history.db');
+    process.env.ISD_BACKEND = 'webgpu'; // the engine worker thread inherits it
+    const tiny = { baseWidth: 2, evalBankLimit: 32, evalTestLimit: 16 };
+    // 16 images at 16 px, two steps of 8: the shapes SwiftShader runs in seconds
+    const flags = ['--dataset', 'sample', '--train-limit', '16', '--batch-size', '8', '--queue-size', '16'];
+    const r = await runIsd(db, tiny, ['train', ...flags, '--image-size', '16', '--epochs', '1', '--json']);
+    delete process.env.ISD_BACKEND;
+    expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+    const done = jsonLines(r.stdout).at(-1)!;
+    expect(done).toMatchObject({ type: 'done', status: 'completed' });
+    const shown = await runIsd(db, tiny, ['runs', 'show', String(done.runId), '--json']);
+    const { run, evals } = JSON.parse(shown.stdout) as {
+      run: { backend: string; device: string | null; stepsDone: number };
+      evals: { epoch: number; perClass: (number | null)[] | null }[];
+    };
+    expect(run).toMatchObject({ backend: 'webgpu', stepsDone: 2 });
+    // 16 queries leave some classes without one: their accuracy is null and the evaluation is still kept
+    expect(evals.map((e) => e.epoch)).toEqual([0, 1]);
+    expect(evals[1].perClass).toContain(null);
+    expect(run.device).toContain(probe.adapter!.description || probe.adapter!.vendor);
   });
 
   describe('runs', () => {

@@ -13,7 +13,7 @@ const EVAL_COLUMNS = `epoch, step, knn1, knn20, knn20_weighted AS knn20Weighted,
 type RawEvalRow = Omit<EpochEvalRow, 'perClass'> & { perClass: string | null };
 
 function parseEval(row: RawEvalRow): EpochEvalRow {
-  return { ...row, perClass: row.perClass === null ? null : (JSON.parse(row.perClass) as number[]) };
+  return { ...row, perClass: row.perClass === null ? null : (JSON.parse(row.perClass) as (number | null)[]) };
 }
 
 /** Stores (or replaces) one epoch's evaluation and keeps the run's best kNN-20 accuracy current. */
@@ -21,9 +21,11 @@ export function addEpochEval(ctx: StoreContext, runId: string, e: EpochEvalInput
   const perClass = e.perClass ?? null;
   if (
     perClass !== null &&
-    (!Array.isArray(perClass) || perClass.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
+    (!Array.isArray(perClass) || perClass.some((v) => v !== null && (typeof v !== 'number' || !Number.isFinite(v))))
   ) {
-    throw new IsdError('BAD_INPUT', 'perClass must be an array of finite numbers', { field: 'perClass' });
+    throw new IsdError('BAD_INPUT', 'perClass must be an array of finite numbers (null for a class without queries)', {
+      field: 'perClass',
+    });
   }
   const row = [
     checkCount('epoch', e.epoch),

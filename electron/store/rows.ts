@@ -111,8 +111,8 @@ export interface EpochEvalInput {
   knn20Weighted?: number | null;
   linear?: number | null;
   purity?: number | null;
-  /** kNN-20 accuracy per class, in label order. */
-  perClass?: number[] | null;
+  /** kNN-20 accuracy per class, in label order; null for a class with no queries in the test set. */
+  perClass?: (number | null)[] | null;
   /** Mean accuracy over the classes the imbalance draw kept large / made rare. */
   frequentAcc?: number | null;
   rareAcc?: number | null;
@@ -127,7 +127,7 @@ export interface EpochEvalRow {
   knn20Weighted: number | null;
   linear: number | null;
   purity: number | null;
-  perClass: number[] | null;
+  perClass: (number | null)[] | null;
   frequentAcc: number | null;
   rareAcc: number | null;
   time: number;

@@ -309,6 +309,9 @@ describe('evaluations and checkpoints', () => {
     expect(
       caught(() => store.addEpochEval(run.id, { epoch: 3, step: 1, knn1: 0, knn20: 0, perClass: [Number.NaN] })).field,
     ).toBe('perClass');
+    // A class without test queries is kept as null, not refused (it used to cost the whole evaluation).
+    store.addEpochEval(run.id, { epoch: 3, step: 1, knn1: 0, knn20: 0, perClass: [0.5, null] });
+    expect(store.getRun(run.id).evals.at(-1)?.perClass).toEqual([0.5, null]);
   });
 
   it('records checkpoints in step order', () => {

@@ -31,5 +31,7 @@ describe('meanOver', () => {
   it('averages the chosen classes', () => {
     expect(meanOver([0.9, 0.1, 0.5], [0, 2])).toBeCloseTo(0.7);
     expect(meanOver([0.9], [])).toBeNull();
+    expect(meanOver([0.9, null, 0.5], [0, 1, 2])).toBeCloseTo(0.7); // a class without queries has no accuracy
+    expect(meanOver([null], [0])).toBeNull();
   });
 });

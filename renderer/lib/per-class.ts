@@ -26,10 +26,8 @@ export function splitFrequentRare(counts: readonly number[]): ClassSplit {
   };
 }
 
-/** Mean of `values` over the class indices `classes` (null when there are none). */
-export function meanOver(values: readonly number[], classes: readonly number[]): number | null {
-  if (classes.length === 0) return null;
-  let sum = 0;
-  for (const i of classes) sum += values[i] ?? 0;
-  return sum / classes.length;
+/** Mean of `values` over the class indices `classes` that have a value (null when none has). */
+export function meanOver(values: readonly (number | null)[], classes: readonly number[]): number | null {
+  const known = classes.flatMap((i) => (typeof values[i] === 'number' ? [values[i]] : []));
+  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
 }

@@ -182,7 +182,7 @@ function PerClass({ p }: { p: PerClassAccuracy }) {
   const split = splitFrequentRare(p.trainCounts);
   const rows = p.classNames.map((name, i) => ({
     name,
-    accuracy: p.knn20[i] ?? 0,
+    accuracy: p.knn20[i] ?? null,
     group: split.rare.includes(i) ? 'rare' : 'frequent',
   }));
   return (
