@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isdOnTempDb, jsonLines } from './cli-test-support';
+import type { RequestOutput } from './contract';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
 const { isd, dir: tempDir } = isdOnTempDb('isd-cli-');
@@ -82,7 +83,7 @@ describe('isd train', () => {
     }
     const unknown = await isd('train', '--bogus', '1');
     expect(unknown.code).toBe(2);
-    expect((await isd('runs', 'list', '--json')).stdout.trim()).toBe('[]');
+    expect(JSON.parse((await isd('runs', 'list', '--json')).stdout)).toEqual({ runs: [], total: 0 });
   });
 
   it('trains a tiny run that streams JSON lines and lands in the history; eval and runs show read it back', async () => {
@@ -111,15 +112,25 @@ describe('isd train', () => {
     expect(done).toMatchObject({ type: 'done', status: 'completed' });
     expect(done.knn20).toBeGreaterThan(0);
 
-    const listed = JSON.parse((await isd('runs', 'list', '--json')).stdout) as {
-      id: string;
-      name: string;
-      status: string;
-    }[];
-    expect(listed).toEqual([expect.objectContaining({ id: done.runId, name: 'tiny', status: 'completed' })]);
-    const shown = JSON.parse((await isd('runs', 'show', String(done.runId).slice(0, 8), '--json')).stdout);
+    // the API's shapes: runs.list's page, runs.get's RunDetail (baseline apart from the evaluations)
+    const listed = JSON.parse((await isd('runs', 'list', '--json')).stdout) as RequestOutput<'runs.list'>;
+    expect(listed).toEqual({
+      runs: [expect.objectContaining({ id: done.runId, name: 'tiny', status: 'completed', epoch: 1 })],
+      total: 1,
+    });
+    const shown = JSON.parse(
+      (await isd('runs', 'show', String(done.runId).slice(0, 8), '--json')).stdout,
+    ) as RequestOutput<'runs.get'>;
     expect(shown.config).toMatchObject({ trainLimit: 64, batchSize: 16, queueSize: 64, epochs: 1 });
-    expect(shown.evals).toHaveLength(2);
+    expect(shown.baseline?.epoch).toBe(0);
+    expect(shown.evals.map((e) => e.epoch)).toEqual([1]);
+    expect(shown.run).toMatchObject({ id: done.runId, knn20: done.knn20 });
+    const badSort = await isd('runs', 'list', '--sort', 'colour', '--json');
+    expect(badSort.code).toBe(2);
+    expect(jsonLines(badSort.stdout)[0]).toMatchObject({ type: 'error', field: '--sort' });
+    const twice = await isd('runs', 'compare', String(done.runId), String(done.runId), '--json');
+    expect(twice.code).toBe(2);
+    expect(jsonLines(twice.stdout)[0]).toMatchObject({ type: 'error', field: 'ids', message: 'each run once' });
 
     const ev = await isd('eval', String(done.runId), '--json');
     expect(ev.code, ev.stderr).toBe(0);

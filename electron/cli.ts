@@ -13,6 +13,8 @@ import { registerTrainCommands } from './cli-train';
 import { registerStudyCommand } from './cli-study';
 import { registerEncoderCommands } from './cli-encoder';
 import type { EngineOptions } from './engine/protocol';
+import { dispatchRequest } from './app/dispatch';
+import { RUN_SORT_FIELDS, type Channel, type RequestOutput } from './contract';
 
 interface GlobalOptions {
   json?: boolean;
@@ -31,6 +33,41 @@ function withStore<T>(opts: GlobalOptions, fn: (store: RunStore) => T): T {
     return fn(store);
   } finally {
     store.close();
+  }
+}
+
+/** Flags of `isd runs …` by the contract field they fill, so a refusal names the flag. */
+const RUNS_FLAGS: Record<string, string> = {
+  status: '--status',
+  method: '--method',
+  search: '--search',
+  sort: '--sort',
+  dir: '--dir',
+  limit: '--limit',
+};
+
+/**
+ * One request through the app's handlers, as the web host and the desktop app answer it: the contract
+ * validates the input and the value has the API's shape. A refusal throws, naming the flag at fault.
+ */
+async function request<C extends Channel>(
+  opts: GlobalOptions,
+  engine: EngineOptions | undefined,
+  channel: C,
+  /** Flag values as typed: the contract's schema checks them. */
+  input: Record<string, unknown>,
+): Promise<RequestOutput<C>> {
+  const { createAppServices } = await import('./app/services');
+  const app = createAppServices({ dbPath: resolveDbPath(opts.db), transport: 'web', engine });
+  try {
+    const r = await dispatchRequest(app.handlers, channel, input);
+    if (!r.ok) {
+      const { code, message, field, path } = r.error;
+      throw new IsdError(code, message, { field: (field !== undefined && RUNS_FLAGS[field]) || field, path });
+    }
+    return r.value as RequestOutput<C>;
+  } finally {
+    await app.close();
   }
 }
 
@@ -140,23 +177,29 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
       })(),
     );
 
-  const runs = program.command('runs').description('the run history');
+  const runs = program
+    .command('runs')
+    .description("the run history (--json: the API's runs.list, runs.get, runs.compare)");
   runs
     .command('list')
     .description('every run, newest first')
     .option('--status <status>', 'only runs with this status')
     .option('--method <method>', 'only isd or moco runs')
-    .option('--search <text>', 'name or dataset contains this')
+    .option('--search <text>', 'name, dataset, tags or notes contain this')
+    .option('--sort <field>', `sort by ${RUN_SORT_FIELDS.join(', ')}`, 'createdAt')
+    .option('--dir <dir>', 'asc or desc', 'desc')
     .option('--limit <n>', 'at most n runs', '200')
-    .action((flags: { status?: string; method?: string; search?: string; limit: string }) =>
-      run((o) => {
-        const limit = Number(flags.limit);
-        if (!Number.isInteger(limit) || limit < 1)
-          throw new IsdError('BAD_INPUT', 'must be a whole number ≥ 1', { field: '--limit' });
-        const page = withStore(globals(), (s) =>
-          s.listRuns({ status: flags.status as never, method: flags.method, search: flags.search, limit }),
-        );
-        o.result(page.runs, () =>
+    .action((flags: { status?: string; method?: string; search?: string; sort: string; dir: string; limit: string }) =>
+      run(async (o) => {
+        const page = await request(globals(), opts.engine, 'runs.list', {
+          ...(flags.status !== undefined ? { status: [flags.status] } : {}),
+          ...(flags.method !== undefined ? { method: [flags.method] } : {}),
+          search: flags.search,
+          sort: flags.sort,
+          dir: flags.dir,
+          limit: Number(flags.limit),
+        });
+        o.result(page, () =>
           page.runs.length === 0
             ? 'no runs yet: start one with `isd train` or in the app'
             : table(
@@ -168,7 +211,7 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
                   r.datasetName,
                   r.status,
                   fmtTime(r.createdAt),
-                  `${r.epochsDone}/${r.epochs}`,
+                  `${r.epoch}/${r.epochs}`,
                   pct(r.knn1),
                   pct(r.knn20),
                   pct(r.linear),
@@ -179,10 +222,10 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     );
   runs
     .command('show <id>')
-    .description('one run: config, metrics summary, evaluations, checkpoints')
+    .description('one run: summary, config, baseline, evaluations, checkpoints, per-class accuracy')
     .action((id: string) =>
-      run((o) => {
-        const d = withStore(globals(), (s) => s.getRun(s.resolveRunId(id)));
+      run(async (o) => {
+        const d = await request(globals(), opts.engine, 'runs.get', { id });
         o.result(d, () => JSON.stringify(d, null, 2));
       })(),
     );
@@ -190,15 +233,27 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     .command('compare <ids...>')
     .description('two or more runs side by side: config differences and final accuracy')
     .action((ids: string[]) =>
-      run((o) => {
-        if (ids.length < 2) throw new IsdError('BAD_INPUT', 'name at least two runs', { field: 'ids' });
-        const c = withStore(globals(), (s) =>
-          s.compareRuns(
-            ids.map((i) => s.resolveRunId(i)),
-            { maxPoints: 200 },
-          ),
+      run(async (o) => {
+        const c = await request(globals(), opts.engine, 'runs.compare', { ids, maxPoints: 200 });
+        o.result(c, () =>
+          [
+            table(
+              ['id', 'name', 'status', '1-NN', '20-NN', 'best 20-NN', 'linear'],
+              c.runs.map((r) => [
+                r.id.slice(0, 8),
+                r.name,
+                r.status,
+                pct(r.knn1),
+                pct(r.knn20),
+                pct(r.bestKnn20),
+                pct(r.linear),
+              ]),
+            ),
+            ...Object.entries(c.configDiff).map(
+              ([k, v]) => `${k}: ${(v ?? []).map((x) => JSON.stringify(x)).join(' | ')}`,
+            ),
+          ].join('\n'),
         );
-        o.result(c, () => JSON.stringify({ configDiff: c.configDiff, final: c.final }, null, 2));
       })(),
     );
 
