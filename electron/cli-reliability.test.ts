@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeIdx } from './data/idx';
-import { HostClient, endProcess, runIsdProcess, startHostProcess } from './host-test-support';
+import { HostClient, alive, endProcess, runIsdProcess, startHostProcess } from './host-test-support';
 
 const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
 const TINY = ['--dataset', 'sample', '--train-limit', '64', '--batch-size', '16', '--queue-size', '64'];
@@ -169,4 +169,169 @@ describe('a checkpoint that finds its disk full', () => {
       execFileSync('umount', [runs]);
     }
   }, 120_000);
+});
+
+/** Fills the file system holding `folder` with one file until a write meets ENOSPC; returns that file. */
+function fillDisk(folder: string): string {
+  const filler = path.join(folder, 'filler');
+  const fd = fs.openSync(filler, 'w');
+  try {
+    for (const size of [1 << 16, 1 << 12, 512]) {
+      const chunk = Buffer.alloc(size, 1);
+      for (;;) {
+        try {
+          fs.writeSync(fd, chunk);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return filler;
+}
+
+/** Reads rows from a history on its own read-only connection (while another process writes it). */
+function query<T>(db: string, sql: string, ...args: unknown[]): T[] {
+  const raw = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    return raw.prepare(sql).all(...args) as T[];
+  } finally {
+    raw.close();
+  }
+}
+
+async function until<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 240_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * The history on a real 3 MB tmpfs, its checkpoints on another disk (runs/ a link to a folder in /tmp),
+ * as in the issue's reproduction; filled once the run has committed step rows, so the next write of the
+ * run meets a real SQLITE_FULL (ENOSPC under SQLite's WAL). Root only; skipped elsewhere (the
+ * recorder's own test makes a real SQLITE_FULL with PRAGMA max_page_count on any machine).
+ */
+describe('a full disk under the history, mid-run', () => {
+  // 3 epochs of 16 steps, an evaluation after each: the disk fills a few steps in.
+  const RUN = [
+    '--dataset',
+    'sample',
+    '--train-limit',
+    '256',
+    '--batch-size',
+    '16',
+    '--queue-size',
+    '64',
+    '--epochs',
+    '3',
+  ];
+
+  function setUp(name: string): { home: string; db: string; runs: string } | null {
+    const home = path.join(dir, name);
+    if (!mountTmpfs(home, '3m')) return null;
+    const runs = path.join(dir, `${name}-runs`);
+    fs.mkdirSync(runs);
+    fs.symlinkSync(runs, path.join(home, 'runs'));
+    return { home, db: path.join(home, 'history.db'), runs };
+  }
+
+  const stepRows = (db: string) =>
+    query<{ step: number }>(db, 'SELECT step FROM step_metrics ORDER BY step').map((r) => r.step);
+
+  it('isd train exits 1 with the one DISK_FULL line; the next open marks the run interrupted with that reason; nothing committed is lost', async (ctx) => {
+    const where = setUp('histfull-cli');
+    if (!where) return ctx.skip();
+    const { home, db, runs } = where;
+    try {
+      let committedAtFill: number[] = [];
+      const r = await runIsdProcess(['train', '--db', db, ...RUN, '--name', 'full'], ENGINE, {
+        onSpawn: () => {
+          void until('committed step rows', () => fs.existsSync(db) && stepRows(db).length > 0).then(() => {
+            committedAtFill = stepRows(db);
+            fillDisk(home);
+          });
+        },
+      });
+      expect(r.code, r.stderr).toBe(1);
+      // One line from isd on stderr (Dawn's probe may add warnings of its own there, which are not ours).
+      const lines = r.stderr.split('\n').filter((l) => /^isd:|\[isd\]/.test(l));
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        new RegExp(`^isd: the disk at ${home} is full \\(no space left while writing the run history ${db}\\)`),
+      );
+      expect(r.stdout).toMatch(/: failed \(the disk at .* is full/);
+      expect(committedAtFill.length).toBeGreaterThan(0);
+      const [{ id }] = query<{ id: string }>(db, 'SELECT id FROM runs');
+      // The end could not be written: the note beside the checkpoints (another disk) keeps the reason.
+      const note = JSON.parse(fs.readFileSync(path.join(runs, id, 'unrecorded-end.json'), 'utf8')) as {
+        code: string;
+      };
+      expect(note.code).toBe('DISK_FULL');
+
+      fs.rmSync(path.join(home, 'filler'));
+      const list = await runIsdProcess(['runs', 'list', '--json', '--db', db], ENGINE);
+      expect(list.code, list.stderr).toBe(0);
+      const [row] = query<{ status: string; error: string }>(db, 'SELECT status, error FROM runs');
+      expect(row.status).toBe('interrupted');
+      expect(row.error).toMatch(
+        new RegExp(
+          `^DISK_FULL: the disk at ${home} is full .*\\[the run ended at .* but the history could not record it then`,
+        ),
+      );
+      expect(fs.existsSync(path.join(runs, id, 'unrecorded-end.json'))).toBe(false);
+      expect(query<{ integrity_check: string }>(db, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+      const kept = stepRows(db);
+      expect(kept.slice(0, committedAtFill.length)).toEqual(committedAtFill);
+      expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => i + 1));
+    } finally {
+      execFileSync('umount', [home]);
+    }
+  }, 300_000);
+
+  it('the web host lives on: the run fails with DISK_FULL, reads answer, the end is written once there is room, and the run resumes to completion', async (ctx) => {
+    const where = setUp('histfull-host');
+    if (!where) return ctx.skip();
+    const { home, db } = where;
+    const host = await startHostProcess(db, ENGINE, path.join(dir, 'no-renderer'));
+    const client = await HostClient.open(host);
+    try {
+      const run = await client.value('runs.start', {
+        config: { dataset: 'sample', trainLimit: 256, batchSize: 16, queueSize: 64, epochs: 3, name: 'full-host' },
+      });
+      await until('committed step rows', () => stepRows(db).length > 0);
+      const committedAtFill = stepRows(db);
+      const filler = fillDisk(home);
+      const failed = await client.waitFor('run.status', (p) => p.runId === run.id && p.status === 'failed', 240_000);
+      expect(failed.error).toMatchObject({ code: 'DISK_FULL', path: db });
+      // Reads answer on a full disk, and say what happened.
+      const during = await client.value('runs.get', { id: run.id });
+      expect(during.run.status).toBe('failed');
+      expect((await client.value('runs.list', {})).total).toBe(1);
+      fs.rmSync(filler);
+      const recorded = await until(
+        'the end recorded',
+        () => query<{ status: string; error: string }>(db, "SELECT status, error FROM runs WHERE status = 'failed'")[0],
+      );
+      expect(recorded.error).toMatch(new RegExp(`^DISK_FULL: the disk at ${home} is full`));
+      expect(stepRows(db).slice(0, committedAtFill.length)).toEqual(committedAtFill);
+      await client.value('runs.resume', { id: run.id });
+      await client.waitFor('run.status', (p) => p.runId === run.id && p.status === 'completed', 280_000);
+      expect(alive(host.child)).toBe(true);
+      expect(stepRows(db)).toEqual(Array.from({ length: 48 }, (_, i) => i + 1));
+      expect(query(db, "SELECT 1 FROM checkpoints WHERE kind = 'final'")).toHaveLength(1);
+      expect(query<{ integrity_check: string }>(db, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    } finally {
+      client.close();
+      await endProcess(host.child);
+      execFileSync('umount', [home]);
+    }
+  }, 600_000);
 });

@@ -287,8 +287,8 @@ async function trainCommand(
   const config = resumeId === undefined ? configFromFlags(flags) : undefined;
   const dbPath = resolveDbPath(db);
   const { createAppServices } = await import('./app/services');
-  // The CLI takes typed dataset paths, as the web host does.
-  const app = createAppServices({ dbPath, transport: 'web', engine });
+  // The CLI takes typed dataset paths, as the web host does. Service logs are notes (stderr keeps the one error line).
+  const app = createAppServices({ dbPath, transport: 'web', engine, log: (_level, m) => o.info(`[isd] ${m}`) });
   let runId: string | null = null;
   let bar: SingleBar | null = null;
   const useBar = !o.json && process.stdout.isTTY === true;

@@ -212,7 +212,7 @@ export interface RunDetail {
   evals: EvalPoint[];
   checkpoints: CheckpointInfo[];
   perClass: PerClassAccuracy | null;
-  /** Interrupted, stopped or paused with a checkpoint: runs.resume will continue it. */
+  /** Paused; or interrupted, stopped or failed with a checkpoint on disk, or never started: runs.resume continues (or starts) it. */
   canResume: boolean;
   /** The phase of a run training now; null otherwise. */
   phase: RunPhaseInfo | null;

@@ -88,6 +88,14 @@ export function diskFullError(err: unknown, path: string, doing = 'writing'): Is
   );
 }
 
+/** A write to the run history `dbFile` that failed: DISK_FULL naming its disk, an IsdError as it is, else INTERNAL naming the file. */
+export function historyWriteError(err: unknown, dbFile: string): IsdError {
+  if (isIsdError(err)) return err;
+  if (isDiskFull(err)) return diskFullError(err, dbFile, 'writing the run history');
+  const msg = err instanceof Error ? err.message : String(err);
+  return new IsdError('INTERNAL', `could not write the run history ${dbFile}: ${msg}`, { path: dbFile, cause: err });
+}
+
 /** Maps a Node fs error on `path` to an IsdError with a message a user can act on. */
 export function fsError(err: unknown, path: string, what = 'file'): IsdError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

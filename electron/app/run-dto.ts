@@ -171,8 +171,9 @@ export function toRunDetail(store: RunStore, id: string, live: LiveRunState | un
     evals: detail.evals.filter((e) => e.epoch > 0).map(toEvalPoint),
     checkpoints: checkpoints.map(toCheckpointInfo),
     perClass: perClassOf(detail.evals, report),
-    // A run that never took a step (queued when its process ended) resumes from scratch.
-    canResume: isResumable(run.status, checkpoints.length > 0 || run.step === 0),
+    // A run that never started (taken out of the queue, or queued when its process ended) starts when resumed;
+    // one that started has something to resume from only with a checkpoint.
+    canResume: isResumable(run.status, checkpoints.length > 0 || run.startedAt === null),
     phase: live?.phase ?? null,
   };
 }

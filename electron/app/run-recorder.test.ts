@@ -197,4 +197,40 @@ describe('RunRecorder', () => {
       { runId: id, status: 'failed', error: { code: 'DIVERGED', message: 'loss is NaN', field: 'lr' } },
     ]);
   });
+
+  it('a history that refuses a write (a real SQLITE_FULL) ends the recording: DISK_FULL once, what was committed kept', () => {
+    const { id } = newRun();
+    const told: string[] = [];
+    const r2 = new RunRecorder({
+      store,
+      events,
+      runId: id,
+      checkpointDir: path.join(dir, 'runs', id),
+      flushSteps: 5,
+      flushMs: 60_000,
+      onWriteFailed: (e) => told.push(e.code),
+    });
+    for (let s = 1; s <= 10; s++) r2.record(progress(s, 100_000));
+    const committed = storedSteps(id);
+    expect(committed).toEqual([1, 2, 3, 4, 5, 6]); // step 1 at once, then a batch of five
+    // SQLite's own limit on this connection: the file may not grow, so the first insert that needs a page fails.
+    const pages = store.db.pragma('page_count', { simple: true }) as number;
+    store.db.pragma(`max_page_count = ${pages}`);
+    let step = 10;
+    while (!r2.writeError && step < 50_000) r2.record(progress(++step, 100_000));
+    expect(r2.writeError?.code).toBe('DISK_FULL');
+    expect(r2.writeError?.path).toBe(store.file);
+    expect(r2.writeError?.message).toMatch(/^the disk at .+ is full \(no space left while writing the run history /);
+    expect(told).toEqual(['DISK_FULL']);
+    const before = storedSteps(id);
+    r2.record(progress(step + 1, 100_000));
+    r2.end();
+    expect(storedSteps(id)).toEqual(before); // nothing is written after the failure
+    expect(before.slice(0, committed.length)).toEqual(committed);
+    expect(before).toEqual(Array.from({ length: before.length }, (_, i) => i + 1)); // no hole
+    // Changing a row in place needs no new page: the failed end is written at once.
+    r2.failed(r2.writeError!);
+    expect(store.getRunRecord(id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/^DISK_FULL: /) });
+    expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
 });

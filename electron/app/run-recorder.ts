@@ -3,11 +3,15 @@
  * are written in one transaction every flushSteps steps or flushMs ms, and always before a progress
  * event goes out; evaluations, checkpoints and status changes at once. Progress to clients is
  * throttled to progressPerSec, the last one always delivered.
+ *
+ * A write the history refuses (a full disk, SQLITE_FULL) ends the recording: nothing more is written,
+ * what was committed stays, `writeError` holds the reason and onWriteFailed is told once, so the run
+ * service can end the worker and record the run failed with that reason.
  */
 import type { RunPhaseInfo, RunProgressEvent, RunStatus } from '../contract';
 import type { BackendReport } from '../engine/backend';
 import type { DoneEvent, WorkerToMain } from '../engine/protocol';
-import { storedError, type IsdError } from '../errors';
+import { historyWriteError, storedError, type IsdError } from '../errors';
 import type { CheckpointKind as StoreCheckpointKind, RunStore, StepMetricInput } from '../store';
 import type { AppEvents } from './app-events';
 import { readRunReport, writeRunReport } from './run-dto';
@@ -32,6 +36,8 @@ export interface RunRecorderOptions {
   progressPerSec?: number;
   /** Told the backend the engine chose (on its ready event). */
   onBackend?: (backend: BackendReport) => void;
+  /** Told once when a write to the history fails (the recording has ended). */
+  onWriteFailed?: (error: IsdError) => void;
 }
 
 export function emitRunStatus(events: AppEvents, runId: string, status: RunStatus, error?: RunErrorInfo): void {
@@ -48,6 +54,8 @@ export class RunRecorder {
   /** Planned steps: from the run report until the engine says. */
   totalSteps: number | null;
   lastProgress: RunProgressEvent | null = null;
+  /** Why the history refused a write of this run, once it has. */
+  writeError: IsdError | null = null;
   /** What the run is doing now (contract RunPhase). */
   phase: RunPhaseInfo | null = null;
   private paused = false;
@@ -60,10 +68,11 @@ export class RunRecorder {
     this.runId = o.runId;
     this.totalSteps = readRunReport(o.checkpointDir)?.totalSteps ?? null;
     this.progress = new Throttle(
-      (p) => {
-        this.flushMetrics(); // persisted before it is sent
-        this.o.events.emit('run.progress', p);
-      },
+      (p) =>
+        this.guard(() => {
+          this.flushMetrics(); // persisted before it is sent
+          this.o.events.emit('run.progress', p);
+        }),
       1000 / (o.progressPerSec ?? PROGRESS_PER_SEC),
     );
   }
@@ -81,6 +90,30 @@ export class RunRecorder {
   /** Records an engine event; `done` and `failed` end the run: see end(), done() and failed(). Nothing is recorded after end(). */
   record(e: Exclude<WorkerToMain, DoneEvent | { type: 'failed' }>): void {
     if (this.ended) return;
+    this.guard(() => this.recordEvent(e));
+  }
+
+  /** Runs `write`, unless a write has failed already; a failure becomes writeError (see the header). */
+  private guard(write: () => void): void {
+    if (this.writeError) return;
+    try {
+      write();
+    } catch (err) {
+      this.writeFailed(err);
+    }
+  }
+
+  /** A write of this run failed: recording ends (the metrics held back are dropped: they were never committed). */
+  writeFailed(err: unknown): void {
+    if (this.writeError) return;
+    this.writeError = historyWriteError(err, this.o.store.file);
+    this.metrics = [];
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.o.onWriteFailed?.(this.writeError);
+  }
+
+  private recordEvent(e: Exclude<WorkerToMain, DoneEvent | { type: 'failed' }>): void {
     const store = this.o.store;
     const id = this.runId;
     switch (e.type) {
@@ -185,8 +218,10 @@ export class RunRecorder {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.progress.flush();
-    this.flushMetrics();
+    this.guard(() => {
+      this.progress.flush();
+      this.flushMetrics();
+    });
   }
 
   /** The engine finished (completed or stopped): final status, counts and metrics. */
@@ -207,9 +242,18 @@ export class RunRecorder {
 
   /** Marks the run failed with its error, unless it already ended completed or failed. */
   failed(e: RunErrorInfo): void {
+    if (this.recordFailed(e)) this.emitFailed(e);
+  }
+
+  /** Writes the failed end; false when the run had already ended completed or failed. Throws what the history throws. */
+  recordFailed(e: RunErrorInfo): boolean {
     const cur = this.o.store.getRunRecord(this.runId).status;
-    if (cur === 'completed' || cur === 'failed') return;
+    if (cur === 'completed' || cur === 'failed') return false;
     this.o.store.updateRun(this.runId, { status: 'failed', error: storedError(e) });
+    return true;
+  }
+
+  emitFailed(e: RunErrorInfo): void {
     this.emitStatus('failed', {
       code: e.code,
       message: e.message,
@@ -256,7 +300,7 @@ export class RunRecorder {
     this.lastProgress = ev;
     if (this.metrics.length >= (this.o.flushSteps ?? FLUSH_STEPS)) this.flushMetrics();
     else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flushMetrics(), this.o.flushMs ?? FLUSH_MS);
+      this.flushTimer = setTimeout(() => this.guard(() => this.flushMetrics()), this.o.flushMs ?? FLUSH_MS);
       this.flushTimer.unref();
     }
     this.progress.push(ev, { immediately: e.step === e.totalSteps });

@@ -9,15 +9,19 @@
  * Resume: a paused run continues in its worker; an interrupted, stopped or failed run starts a new
  * worker from its newest checkpoint on disk (metrics after that step are discarded, as the engine
  * replays them exactly), or from scratch when it has none.
+ *
+ * A history that refuses a write (a full disk) ends the run: its worker is ended, the run's end is
+ * recorded as failed with the reason (DISK_FULL) as soon as the history takes it (retried every
+ * END_RETRY_MS), and meanwhile a note beside its checkpoints gives the next open that reason.
  */
 import path from 'node:path';
 import type { BackendReport } from '../engine/backend';
 import type { RunStatus, RunSummary } from '../contract';
 import type { RunConfig } from '../run-config';
-import { IsdError, isIsdError, storedError } from '../errors';
+import { historyWriteError, IsdError, isDiskFull, isIsdError, storedError } from '../errors';
 import type { EngineOptions, WorkerToMain } from '../engine/protocol';
 import type { EngineRunHandle, EngineRunRequest } from '../engine/run-engine';
-import type { RunStore } from '../store';
+import { removeEndNote, writeEndNote, type RunStore } from '../store';
 import type { AppEvents } from './app-events';
 import { existingCheckpoints, toRunSummary, type LiveRunState } from './run-dto';
 import { emitRunStatus, RunRecorder, type RunErrorInfo } from './run-recorder';
@@ -44,6 +48,8 @@ export interface RunServiceOptions {
 
 /** How often a process whose next run waits behind another process's run tries its claim again. */
 export const CLAIM_RETRY_MS = 500;
+/** How often the end of a run that the history refused is written again. */
+export const END_RETRY_MS = 2000;
 
 interface QueueItem {
   id: string;
@@ -78,6 +84,12 @@ export class RunService {
   private behind: { id: string; name: string; pid: number } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  /** Runs whose end the history refused, by id: written again every END_RETRY_MS until it takes them. */
+  private readonly unrecorded = new Map<
+    string,
+    { recorder: RunRecorder; error: RunErrorInfo; checkpointDir: string }
+  >();
+  private endRetryTimer: NodeJS.Timeout | null = null;
   /** The backend the last worker reported (system.info prefers it to a probe). */
   lastBackend: BackendReport | null = null;
 
@@ -106,6 +118,7 @@ export class RunService {
       };
     }
     if (this.queue.some((q) => q.id === id)) return { status: 'queued' };
+    if (this.unrecorded.has(id)) return { status: 'failed' }; // the history still says running
     return undefined;
   }
 
@@ -263,6 +276,7 @@ export class RunService {
     }
     this.behind = null;
     const record = store.getRunRecord(item.id);
+    if (this.unrecorded.delete(item.id)) removeEndNote(record.checkpointDir); // trains again: its old end is moot
     const checkpointDir = record.checkpointDir ?? path.join(this.o.checkpointRoot, record.id);
     let markFinished!: () => void;
     const finished = new Promise<void>((resolve) => (markFinished = resolve));
@@ -275,6 +289,7 @@ export class RunService {
       flushMs: this.o.flushMs,
       progressPerSec: this.o.progressPerSec,
       onBackend: (b) => (this.lastBackend = b),
+      onWriteFailed: (err) => this.onWriteFailed(a, err),
     });
     const a: ActiveRun = {
       id: record.id,
@@ -318,10 +333,7 @@ export class RunService {
           try {
             this.onEngineEvent(a, event);
           } catch (err) {
-            this.log(
-              'error',
-              `run ${a.id}: could not record ${event.type}: ${err instanceof Error ? err.message : String(err)}`,
-            );
+            a.recorder.writeFailed(err); // an event that cannot be recorded ends the run's record
           }
         },
       );
@@ -333,9 +345,19 @@ export class RunService {
         (err: unknown) => this.onWorkerExit(a, err),
       );
     } catch (err) {
-      const e = isIsdError(err) ? err : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err));
+      const e =
+        isIsdError(err) || isDiskFull(err)
+          ? historyWriteError(err, store.file)
+          : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err));
       this.endActive(a, () => a.recorder.failed(e));
     }
+  }
+
+  /** The history refused a write of the run: nothing more of it can be recorded, so its worker ends now. */
+  private onWriteFailed(a: ActiveRun, err: IsdError): void {
+    this.log('error', `run ${a.id}: ${err.message}; the run ends here`);
+    if (a.handle) void a.handle.terminate().catch(() => undefined);
+    else a.wantStop = true;
   }
 
   private onWorkerExit(a: ActiveRun, err: unknown): void {
@@ -354,16 +376,59 @@ export class RunService {
   private endActive(a: ActiveRun, record: () => void): void {
     if (a.ended) return;
     a.ended = true;
-    for (const write of [() => a.recorder.end(), record]) {
+    a.recorder.end();
+    if (!a.recorder.writeError) {
       try {
-        write();
+        record();
       } catch (err) {
-        this.log('error', `run ${a.id}: could not record its end: ${(err as Error).message}`);
+        a.recorder.writeFailed(err);
       }
     }
+    // Whatever the engine said, a run whose record the history refused ended failed, for that reason.
+    if (a.recorder.writeError) this.endUnrecorded(a, a.recorder.writeError);
     if (this.active === a) this.active = null;
     a.markFinished();
     void this.pump();
+  }
+
+  /** Sends the failed status (the CLI and clients learn why at once) and writes it now, or later (see the header). */
+  private endUnrecorded(a: ActiveRun, err: IsdError): void {
+    const error: RunErrorInfo = { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) };
+    a.recorder.emitFailed(error);
+    if (this.recordEnd(a.recorder, error)) return;
+    const noted = writeEndNote(a.checkpointDir, { code: err.code, message: err.message, at: Date.now() });
+    this.log(
+      'warn',
+      `run ${a.id}: the history cannot record its end yet; tried again every ${END_RETRY_MS / 1000} s${noted ? `, and ${a.checkpointDir} keeps the reason meanwhile` : ''}`,
+    );
+    this.unrecorded.set(a.id, { recorder: a.recorder, error, checkpointDir: a.checkpointDir });
+    if (!this.endRetryTimer) {
+      this.endRetryTimer = setInterval(() => this.recordPendingEnds(), END_RETRY_MS);
+      this.endRetryTimer.unref(); // a CLI still exits: the note tells the next open
+    }
+  }
+
+  private recordEnd(recorder: RunRecorder, error: RunErrorInfo): boolean {
+    try {
+      recorder.recordFailed(error);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes the ends the history refused; each one it takes is done (its note removed). */
+  private recordPendingEnds(): void {
+    for (const [id, p] of this.unrecorded) {
+      if (!this.recordEnd(p.recorder, p.error)) continue;
+      this.unrecorded.delete(id);
+      removeEndNote(p.checkpointDir);
+      this.log('info', `run ${id}: its end (failed, ${p.error.code}) is recorded now`);
+    }
+    if (this.unrecorded.size === 0 && this.endRetryTimer) {
+      clearInterval(this.endRetryTimer);
+      this.endRetryTimer = null;
+    }
   }
 
   private onEngineEvent(a: ActiveRun, e: WorkerToMain): void {
@@ -403,7 +468,7 @@ export class RunService {
       }
     }
     const a = this.active;
-    if (!a) return;
+    if (!a) return this.lastEndWrites();
     a.wantStop = true;
     a.handle?.stop();
     const timeout = opts.stopTimeoutMs ?? 20_000;
@@ -413,7 +478,7 @@ export class RunService {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
     ]);
     if (timer) clearTimeout(timer);
-    if (!timedOut) return;
+    if (!timedOut) return this.lastEndWrites();
     this.log('warn', `run ${a.id} did not stop within ${timeout} ms; ending its worker`);
     this.endActive(a, () => {
       this.o.store.updateRun(a.id, {
@@ -426,5 +491,13 @@ export class RunService {
       a.recorder.emitStatus('interrupted');
     });
     await a.handle?.terminate().catch(() => undefined);
+    this.lastEndWrites();
+  }
+
+  /** On close: one more try for the ends the history refused; those it still refuses keep their notes. */
+  private lastEndWrites(): void {
+    this.recordPendingEnds();
+    if (this.endRetryTimer) clearInterval(this.endRetryTimer);
+    this.endRetryTimer = null;
   }
 }

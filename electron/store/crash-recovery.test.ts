@@ -9,6 +9,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RUN_CONFIG } from '../run-config';
+import { END_NOTE_FILE, writeEndNote } from './crash-recovery';
 import { openRunStore } from './run-store';
 
 const repo = path.resolve(__dirname, '..', '..');
@@ -183,6 +184,35 @@ describe('crash recovery', () => {
       expect(after.getRunRecord(paused.id).error).toMatch(
         new RegExp(`^INTERRUPTED: process ${sleeperPid} ended while the run was paused`),
       );
+    } finally {
+      after.close();
+    }
+  });
+
+  it('gives a run the reason its end note keeps (a history that refused the end), then removes the note', async () => {
+    const dbFile = path.join(dir, 'noted.sqlite');
+    const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await exited(gone);
+    const store = openRunStore(dbFile);
+    const noted = store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'x' }, { status: 'running' });
+    const plain = store.createRun({ ...DEFAULT_RUN_CONFIG, dataset: 'x' }, { status: 'running' });
+    const ckDir = path.join(dir, 'noted-runs', noted.id);
+    store.updateRun(noted.id, { checkpointDir: ckDir });
+    store.db.prepare('UPDATE runs SET owner_pid = ?').run(gone.pid!);
+    store.close();
+    expect(
+      writeEndNote(ckDir, { code: 'DISK_FULL', message: 'the disk at /x is full', at: Date.UTC(2026, 0, 2) }),
+    ).toBe(true);
+    const after = openRunStore(dbFile);
+    try {
+      expect(after.getRunRecord(noted.id)).toMatchObject({
+        status: 'interrupted',
+        error: expect.stringMatching(
+          /^DISK_FULL: the disk at \/x is full \[the run ended at 2026-01-02T00:00:00.000Z but the history could not record it then; found at /,
+        ),
+      });
+      expect(after.getRunRecord(plain.id).error).toMatch(/^INTERRUPTED: process \d+ ended while the run was running/);
+      expect(fs.existsSync(path.join(ckDir, END_NOTE_FILE))).toBe(false);
     } finally {
       after.close();
     }

@@ -1,17 +1,65 @@
 /** Runs whose process is gone: found when the store opens, marked interrupted so they can be resumed. */
-import { storedError } from '../errors';
+import fs from 'node:fs';
+import path from 'node:path';
+import { storedError, type IsdErrorCode } from '../errors';
 import type { StoreContext } from './context';
 import type { RunStatus } from '../run-status';
 
 /**
+ * A run's end that the history refused (a full disk): kept in its checkpoint folder, which may lie on
+ * another disk, so that the next open can say why the run ended. Removed once the end is recorded.
+ */
+export const END_NOTE_FILE = 'unrecorded-end.json';
+
+export interface EndNote {
+  code: IsdErrorCode;
+  message: string;
+  /** When the end could not be written (ms since the epoch). */
+  at: number;
+}
+
+/** Writes the note; false when it cannot be written either (then the next open gives no reason). */
+export function writeEndNote(checkpointDir: string, note: EndNote): boolean {
+  try {
+    fs.mkdirSync(checkpointDir, { recursive: true });
+    fs.writeFileSync(path.join(checkpointDir, END_NOTE_FILE), JSON.stringify(note));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function readEndNote(checkpointDir: string | null): EndNote | null {
+  if (!checkpointDir) return null;
+  try {
+    const n = JSON.parse(fs.readFileSync(path.join(checkpointDir, END_NOTE_FILE), 'utf8')) as Partial<EndNote>;
+    return typeof n.code === 'string' && typeof n.message === 'string' && typeof n.at === 'number'
+      ? (n as EndNote)
+      : null;
+  } catch {
+    return null; // none, or unreadable: the run gets the generic reason
+  }
+}
+
+export function removeEndNote(checkpointDir: string | null): void {
+  if (!checkpointDir) return;
+  try {
+    fs.rmSync(path.join(checkpointDir, END_NOTE_FILE), { force: true });
+  } catch {
+    // A note left behind is read again only for a run whose process is gone, which this one is not.
+  }
+}
+
+/**
  * Marks interrupted the runs left running or paused by a process that is gone (a crash, a kill,
- * a power cut). Runs of a live process (another app window, a CLI training) are left alone.
+ * a power cut), with the reason its end note gives when it left one. Runs of a live process
+ * (another app window, a CLI training) are left alone.
  */
 export function recoverInterruptedRuns(ctx: StoreContext): string[] {
   const recover = ctx.db.transaction(() => {
     const open = ctx.sc
-      .get<{ id: string; status: RunStatus; ownerPid: number | null }>(
-        "SELECT id, status, owner_pid AS ownerPid FROM runs WHERE status IN ('running', 'paused')",
+      .get<{ id: string; status: RunStatus; ownerPid: number | null; checkpointDir: string | null }>(
+        "SELECT id, status, owner_pid AS ownerPid, checkpoint_dir AS checkpointDir FROM runs WHERE status IN ('running', 'paused')",
       )
       .all();
     const orphans = open.filter((r) => r.ownerPid === null || !processAlive(r.ownerPid));
@@ -19,13 +67,23 @@ export function recoverInterruptedRuns(ctx: StoreContext): string[] {
       "UPDATE runs SET status = 'interrupted', finished_at = NULL, owner_pid = NULL, error = ? WHERE id = ?",
     );
     const when = new Date(ctx.now()).toISOString();
+    const noted: (string | null)[] = [];
     for (const r of orphans) {
       const who = r.ownerPid === null ? 'its process' : `process ${r.ownerPid}`;
+      const note = readEndNote(r.checkpointDir);
+      if (note) noted.push(r.checkpointDir);
       mark.run(
-        storedError({
-          code: 'INTERRUPTED',
-          message: `${who} ended while the run was ${r.status} (found at ${when}); resume it from its last checkpoint`,
-        }),
+        storedError(
+          note
+            ? {
+                code: note.code,
+                message: `${note.message} [the run ended at ${new Date(note.at).toISOString()} but the history could not record it then; found at ${when}]`,
+              }
+            : {
+                code: 'INTERRUPTED',
+                message: `${who} ended while the run was ${r.status} (found at ${when}); resume it from its last checkpoint`,
+              },
+        ),
         r.id,
       );
     }
@@ -50,9 +108,11 @@ export function recoverInterruptedRuns(ctx: StoreContext): string[] {
         r.id,
       );
     }
-    return orphans.map((r) => r.id);
+    return { ids: orphans.map((r) => r.id), noted };
   });
-  return recover.immediate();
+  const { ids, noted } = recover.immediate();
+  for (const dir of noted) removeEndNote(dir); // recorded now: the note has done its job
+  return ids;
 }
 
 /** Signal 0 tests for existence without touching the process; EPERM means it exists under another user. */

@@ -8,6 +8,7 @@
 export { openRunStore, RunStore, type RunStoreOptions } from './run-store';
 export type { StoreContext } from './context';
 export type { ClaimResult } from './run-claims';
+export { writeEndNote, removeEndNote, type EndNote } from './crash-recovery';
 export { openDatabase, userVersion, type OpenDatabaseOptions } from './database';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
 export { configDiff } from './config-diff';
