@@ -146,14 +146,33 @@ describe('isd export-encoder', () => {
 });
 
 describe('isd embed', () => {
-  it('writes a .npy that numpy loads as float32 [N, D], with its rows in a .csv and a .json', async () => {
+  it('writes a .npy that numpy loads as float32 [N, D], with its rows in a .csv and a .embedding.json', async () => {
     const out = path.join(dir(), 'emb', 'fm-test.npy');
     const r = await isd('embed', runId, '--dataset', 'fashion-mnist', '--split', 'test', '--out', out, '--json');
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res).toMatchObject({ split: 'test', shape: [10000, 16], skipped: [] });
     expect(res.imagesPerSec).toBeGreaterThan(0);
-    expect(listing(path.dirname(out))).toEqual(['fm-test.csv', 'fm-test.json', 'fm-test.npy']);
+    expect(listing(path.dirname(out))).toEqual(['fm-test.csv', 'fm-test.embedding.json', 'fm-test.npy']);
+    // an ONNX export of the same name in the same folder keeps both JSON files
+    const onnx = await isd(
+      'export-encoder',
+      runId,
+      '--format',
+      'onnx',
+      '--out',
+      out.replace(/\.npy$/, '.onnx'),
+      '--json',
+    );
+    expect(onnx.code, onnx.stderr).toBe(0);
+    expect(listing(path.dirname(out))).toEqual([
+      'fm-test.csv',
+      'fm-test.embedding.json',
+      'fm-test.json',
+      'fm-test.npy',
+      'fm-test.onnx',
+    ]);
+    expect(JSON.parse(fs.readFileSync(out.replace(/\.npy$/, '.embedding.json'), 'utf8')).split).toBe('test');
     const py = spawnSync(
       '/usr/bin/python3',
       [
@@ -209,7 +228,7 @@ describe('isd embed', () => {
     expect(res.shape).toEqual([6, 16]);
     expect(res.adapted).toEqual({ from: [28, 28, 3], resizedTo: 28, channels: 'colour→grey' });
     expect(res.skipped).toEqual([{ path: path.join(folder, 'broken.png'), reason: expect.any(String) }]);
-    const info = JSON.parse(fs.readFileSync(path.join(dir(), 'emb', 'colour.json'), 'utf8'));
+    const info = JSON.parse(fs.readFileSync(path.join(dir(), 'emb', 'colour.embedding.json'), 'utf8'));
     expect(info.adapted.channels).toBe('colour→grey');
     const rows = fs.readFileSync(out, 'utf8').trim().split('\r\n');
     expect(rows[0].split(',').slice(0, 7)).toEqual(['index', 'split', 'position', 'label', 'class', 'file', 'f0']);

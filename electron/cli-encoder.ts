@@ -82,7 +82,7 @@ export function registerEncoderCommands(
   program
     .command('embed <runId>')
     .description(
-      "the trained student's L2-normalised features of every image of a dataset's split, in the dataset's order: .npy float32 [N, D] with a .csv of the rows beside it, or one .csv; a .json says what was resized or converted",
+      "the trained student's L2-normalised features of every image of a dataset's split, in the dataset's order: .npy float32 [N, D] with a .csv of the rows beside it, or one .csv; a .embedding.json says what was resized or converted",
     )
     .requiredOption('--dataset <id|path>', 'a dataset id (isd datasets list) or a path the app reads')
     .requiredOption('--out <file>', 'file.npy or file.csv')

@@ -277,7 +277,7 @@ export interface EmbedTask {
   /** The dataset to embed (not datasetPath, which names the run's own in the worker's request). */
   source: string;
   split: EmbedSplit;
-  /** .npy (with .csv and .json beside it) or .csv (with .json beside it). */
+  /** .npy (with .csv and .embedding.json beside it) or .csv (with .embedding.json beside it). */
   outPath: string;
   seed: number;
   provenance: EncoderProvenance;
@@ -348,7 +348,8 @@ export async function embedDataset(run: LoadedRun, task: EmbedTask, ctx: TaskCon
   ];
   const header = ['index', 'split', 'position', 'label', 'class', 'file'];
   const base = outPath.slice(0, -ext.length);
-  const files: FileToWrite[] = [{ path: `${base}.json`, data: JSON.stringify(info, null, 2) }];
+  // .embedding.json, not .json: an ONNX export named alike in the same folder writes <name>.json
+  const files: FileToWrite[] = [{ path: `${base}.embedding.json`, data: JSON.stringify(info, null, 2) }];
   if (ext === '.npy') {
     files.push({
       path: `${base}.csv`,
