@@ -271,65 +271,6 @@ describe('augmentBatch', () => {
     expectField(() => augmentBatch(gray, [0], s1, { ...opts, std: [0] }, new Rng(1)), 'std');
     expectField(() => augmentBatch(gray, [0], s1, { ...opts, size: 1.5 }, new Rng(1)), 'size');
   });
-
-  it('takes under 50 ms for a strong and a weak batch of 128 28×28×1 on wasm (timed on cpu, and 32×32×3 on wasm, too)', async () => {
-    const images = randomImages(1000, s1, 3);
-    const opts = { size: 28, mean: [0.286], std: [0.353] };
-    const idx = range(128).map((i) => i * 7);
-    /** Median and fastest of 10 timed calls: the fastest is the cost on an idle machine. */
-    const timed = (step: () => void, n = 10) => {
-      for (let i = 0; i < 3; i++) step();
-      const ms: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        step();
-        ms.push(performance.now() - t0);
-      }
-      ms.sort((a, b) => a - b);
-      return { median: ms[Math.floor(n / 2)], min: ms[0] };
-    };
-    const time = () => {
-      const rng = new Rng(1);
-      return timed(() => {
-        const a = augmentBatch(images, idx, s1, { ...opts, strength: 'strong' }, rng);
-        const b = augmentBatch(images, idx, s1, { ...opts, strength: 'weak' }, rng);
-        a.dataSync();
-        b.dataSync();
-        tf.dispose([a, b]);
-      });
-    };
-    const wasmMs = await withBackend('wasm', time);
-    const cpuMs = await withBackend('cpu', time);
-    await tf.setBackend('wasm');
-    // For scale: three channels at 32×32 (CIFAR), wasm only (the cpu backend takes seconds).
-    const s32: ImageShape = { h: 32, w: 32, c: 3 };
-    const colourImages = randomImages(200, s32, 4);
-    const rng3 = new Rng(2);
-    const colourMs = timed(() => {
-      const a = augmentBatch(
-        colourImages,
-        idx.map((i) => i % 200),
-        s32,
-        { size: 32, strength: 'strong', ...ID3 },
-        rng3,
-      );
-      const b = augmentBatch(
-        colourImages,
-        idx.map((i) => i % 200),
-        s32,
-        { size: 32, strength: 'weak', ...ID3 },
-        rng3,
-      );
-      a.dataSync();
-      b.dataSync();
-      tf.dispose([a, b]);
-    }, 3);
-    const fmt = (t: { median: number; min: number }) => `${t.median.toFixed(1)} ms (fastest ${t.min.toFixed(1)})`;
-    console.log(
-      `augment strong+weak, batch 128, shared machine: 28×28×1 wasm ${fmt(wasmMs)}, cpu ${fmt(cpuMs)}; 32×32×3 wasm ${fmt(colourMs)}`,
-    );
-    expect(wasmMs.min).toBeLessThan(50); // the target, on the fastest call (the machine is shared)
-  });
 });
 
 describe('colour ops', () => {
