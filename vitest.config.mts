@@ -7,7 +7,8 @@ export default defineConfig({
     // forks: native modules (better-sqlite3, tfjs wasm) are happiest one process per file.
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // Generous: the real trainings here take 3–4× longer when the 2 cores are shared; a pass costs no more.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
   },
 });
