@@ -166,6 +166,7 @@ export interface EvalPoint {
 
 export interface ProgressPoint {
   step: number;
+  /** The epoch this step belongs to, 1-based, as EvalPoint.epoch counts epochs done: epoch 2's steps, then its evaluation. */
   epoch: number;
   loss: number;
   lr: number;

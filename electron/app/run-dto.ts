@@ -113,7 +113,7 @@ export function toRunSummary(
     notes: record.notes,
     createdAt: record.createdAt,
     startedAt: record.startedAt,
-    endedAt: record.finishedAt,
+    endedAt: record.endedAt,
     // Time spent in training steps (from the measured throughput) and evaluations; pauses excluded.
     durationSec: speed && speed > 0 && step > 0 ? (step * batchSize) / speed + (report?.evalSec ?? 0) : null,
     epoch: Math.max(record.epochsDone, live.epoch ?? 0),

@@ -292,7 +292,7 @@ describe('runs', () => {
     expect(statusesOf(a.id)).toEqual(['queued', 'running', 'paused', 'running', 'completed']);
     expect(statusesOf(b.id)).toEqual(['queued', 'running', 'completed']);
     expect(statusesOf(c.id)).toEqual(['queued', 'stopped']);
-    const aEnd = app.store.getRunRecord(a.id).finishedAt!;
+    const aEnd = app.store.getRunRecord(a.id).endedAt!;
     expect(app.store.getRunRecord(b.id).startedAt!).toBeGreaterThanOrEqual(aEnd);
     expect(app.store.getRunRecord(c.id)).toMatchObject({ status: 'stopped', stepsDone: 0, startedAt: null });
 

@@ -41,7 +41,7 @@ import {
   type DatasetSizes,
   type RunConfig,
 } from '../run-config';
-import { openRunStore, type RunStore, type RunSummaryRow } from '../store';
+import { configDiff, openRunStore, type RunStore, type RunSummaryRow } from '../store';
 import { AnalysisClient } from './analysis-client';
 import type { EvaluateResult, NeighboursResult, TeacherSimilarityResult, ImagePixels } from './analysis-worker';
 import { AppEvents } from './app-events';
@@ -181,7 +181,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     backend: string,
     arch: RunConfig['arch'],
   ): { imagesPerSec: number; basis: RunEstimate['basis'] } {
-    const done = store.listRuns({ status: 'completed', sort: 'finishedAt', order: 'desc', limit: 50 }).runs;
+    const done = store.listRuns({ status: 'completed', sort: 'endedAt', order: 'desc', limit: 50 }).runs;
     const same = done
       .filter(
         (r: RunSummaryRow) => r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0,
@@ -366,12 +366,11 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.compare': (input): Comparison => {
       const ids = input.ids.map((id) => store.resolveRunId(id));
-      const cmp = store.compareRuns(ids, { maxPoints: input.maxPoints });
       const records = ids.map((id) => store.getRunRecord(id));
       return {
         runs: records.map((r) => toRunSummary(r, { live: runs.liveState(r.id) })),
         configs: records.map((r) => r.config),
-        configDiff: cmp.configDiff as Comparison['configDiff'],
+        configDiff: configDiff(records.map((r) => r.config)) as Comparison['configDiff'],
         curves: ids.map((id) => toCurves(store, id, input.maxPoints, runs.liveState(id))),
         perClass: records.map((r) => perClassOf(store.getRun(r.id).evals, readRunReport(r.checkpointDir))),
       };

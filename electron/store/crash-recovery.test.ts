@@ -145,7 +145,7 @@ describe('crash recovery', () => {
       expect([stats.lo, stats.hi]).toEqual([1, stats.n]);
       const run = store.getRunRecord(runId);
       expect(run.status).toBe('interrupted');
-      expect(run.finishedAt).toBeNull();
+      expect(run.endedAt).toBeNull();
       expect(run.stepsDone).toBe(stats.n);
       expect(run.error).toMatch(
         /^INTERRUPTED: process \d+ ended while the run was running \(found at .*\); resume it from its last checkpoint$/,

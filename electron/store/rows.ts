@@ -39,7 +39,7 @@ export interface RunSummaryRow extends RunMetrics {
   device: string | null;
   createdAt: number;
   startedAt: number | null;
-  finishedAt: number | null;
+  endedAt: number | null;
   /** Planned epochs (from the config). */
   epochs: number;
   epochsDone: number;
@@ -75,7 +75,7 @@ export interface RunPatch extends Partial<RunMetrics> {
   device?: string | null;
   startedAt?: number | null;
   /** Set automatically when the run reaches completed, failed or stopped, unless given. */
-  finishedAt?: number | null;
+  endedAt?: number | null;
   epochsDone?: number;
   stepsDone?: number;
   checkpointDir?: string | null;
@@ -151,10 +151,11 @@ export interface CheckpointRow {
   createdAt: number;
 }
 
-export const RUN_SORT_FIELDS = [
+/** Columns listRuns sorts by; the API's sort fields are contract.ts RUN_SORT_FIELDS (services.ts sorts the computed durationSec). */
+export const RUN_ROW_SORT_FIELDS = [
   'createdAt',
   'startedAt',
-  'finishedAt',
+  'endedAt',
   'name',
   'status',
   'method',
@@ -167,7 +168,7 @@ export const RUN_SORT_FIELDS = [
   'purity',
   'imagesPerSec',
 ] as const;
-export type RunSortField = (typeof RUN_SORT_FIELDS)[number];
+export type RunRowSortField = (typeof RUN_ROW_SORT_FIELDS)[number];
 
 export interface RunListQuery {
   status?: RunStatus | RunStatus[];
@@ -178,7 +179,7 @@ export interface RunListQuery {
   search?: string;
   tag?: string;
   studyId?: string;
-  sort?: RunSortField;
+  sort?: RunRowSortField;
   order?: 'asc' | 'desc';
   /** Page size, 1 or more (default 50). */
   limit?: number;
@@ -220,47 +221,6 @@ export interface RunCurves {
   totalPoints: number;
   /** Real recorded rows, in step order: the first, the last, and per step bucket the lowest- and highest-loss rows. */
   points: StepMetricRow[];
-}
-
-/** Step series of several runs on one step grid; values are bucket means, null where a run has no rows. */
-export interface AlignedStepCurves {
-  /** Last step of each grid bucket (exact steps when they fit in maxPoints). */
-  steps: number[];
-  loss: Record<string, (number | null)[]>;
-  lr: Record<string, (number | null)[]>;
-  purity: Record<string, (number | null)[]>;
-  imagesPerSec: Record<string, (number | null)[]>;
-}
-
-/** Epoch evaluations of several runs on the union of their epochs. */
-export interface AlignedEvalCurves {
-  epochs: number[];
-  knn1: Record<string, (number | null)[]>;
-  knn20: Record<string, (number | null)[]>;
-  linear: Record<string, (number | null)[]>;
-}
-
-export const FINAL_METRIC_NAMES = [
-  'knn1',
-  'knn20',
-  'knn20Weighted',
-  'linear',
-  'bestKnn20',
-  'purity',
-  'imagesPerSec',
-  'epochsDone',
-  'stepsDone',
-] as const;
-export type FinalMetricName = (typeof FINAL_METRIC_NAMES)[number];
-
-export interface RunComparisonRows {
-  runs: RunSummaryRow[];
-  curves: AlignedStepCurves;
-  evals: AlignedEvalCurves;
-  /** Config fields whose values differ, one value per run in `runs` order (name and tags left out). */
-  configDiff: Record<string, unknown[]>;
-  /** Each final metric, one value per run in `runs` order. */
-  final: Record<FinalMetricName, (number | null)[]>;
 }
 
 export interface DeleteRunOptions {

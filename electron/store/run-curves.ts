@@ -1,8 +1,8 @@
 /**
- * Curves for charts: one run's step metrics cut down to at most N real rows, and several runs'
- * series on one shared step grid. Done in SQL so a 100,000-step run never becomes 100,000 JS objects.
+ * Curves for charts: one run's step metrics cut down to at most N real rows (Compare lays several
+ * runs' curves side by side in the renderer). Done in SQL so a 100,000-step run never becomes 100,000 JS objects.
  */
-import type { AlignedEvalCurves, AlignedStepCurves, EpochEvalRow, StepMetricRow } from './rows';
+import type { StepMetricRow } from './rows';
 import { BLOCK_STEPS, readBlocks } from './metric-blocks';
 import type { StatementCache } from './statement-cache';
 
@@ -124,69 +124,4 @@ function extremesFromBlocks(
     }
   }
   return out.filter((e) => e !== undefined);
-}
-
-interface BucketMeans {
-  b: number;
-  loss: number | null;
-  lr: number | null;
-  purity: number | null;
-  imagesPerSec: number | null;
-}
-
-/**
- * Step series of several runs on one grid over the union of their step ranges: at most maxPoints
- * buckets, each labelled by its last step, holding each run's mean; buckets no run reaches are dropped.
- */
-export function alignedStepCurves(sc: StatementCache, runIds: string[], maxPoints: number): AlignedStepCurves {
-  const out: AlignedStepCurves = { steps: [], loss: {}, lr: {}, purity: {}, imagesPerSec: {} };
-  const ranges = runIds.map((id) => stepRange(sc, id)).filter((r) => r.n > 0);
-  const range = ranges.length
-    ? { first: Math.min(...ranges.map((r) => r.first!)), last: Math.max(...ranges.map((r) => r.last!)) }
-    : null;
-  for (const id of runIds) {
-    out.loss[id] = [];
-    out.lr[id] = [];
-    out.purity[id] = [];
-    out.imagesPerSec[id] = [];
-  }
-  if (!range) return out;
-  const span = range.last - range.first + 1;
-  const count = Math.min(maxPoints, span);
-  const query = sc.get<BucketMeans>(
-    `SELECT ((step - CAST(? AS INTEGER)) * CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b,
-            AVG(loss) AS loss, AVG(lr) AS lr, AVG(purity) AS purity, AVG(images_per_sec) AS imagesPerSec
-       FROM step_metrics WHERE run_id = ? GROUP BY b ORDER BY b`,
-  );
-  const perRun = runIds.map((id) => new Map(query.all(range.first, count, span, id).map((r) => [r.b, r])));
-  const used = new Set<number>();
-  for (const m of perRun) for (const b of m.keys()) used.add(b);
-  const order = [...used].sort((x, y) => x - y);
-  // Bucket b holds steps first + ceil(b·span/count) … first + ceil((b+1)·span/count) − 1.
-  out.steps = order.map((b) => range.first + Math.ceil(((b + 1) * span) / count) - 1);
-  runIds.forEach((id, i) => {
-    for (const b of order) {
-      const r = perRun[i].get(b);
-      out.loss[id].push(r?.loss ?? null);
-      out.lr[id].push(r?.lr ?? null);
-      out.purity[id].push(r?.purity ?? null);
-      out.imagesPerSec[id].push(r?.imagesPerSec ?? null);
-    }
-  });
-  return out;
-}
-
-/** Epoch evaluations of several runs on the union of their evaluated epochs. */
-export function alignedEvalCurves(runIds: string[], evalsByRun: Map<string, EpochEvalRow[]>): AlignedEvalCurves {
-  const epochs = new Set<number>();
-  for (const rows of evalsByRun.values()) for (const r of rows) epochs.add(r.epoch);
-  const order = [...epochs].sort((a, b) => a - b);
-  const out: AlignedEvalCurves = { epochs: order, knn1: {}, knn20: {}, linear: {} };
-  for (const id of runIds) {
-    const byEpoch = new Map((evalsByRun.get(id) ?? []).map((r) => [r.epoch, r]));
-    out.knn1[id] = order.map((e) => byEpoch.get(e)?.knn1 ?? null);
-    out.knn20[id] = order.map((e) => byEpoch.get(e)?.knn20 ?? null);
-    out.linear[id] = order.map((e) => byEpoch.get(e)?.linear ?? null);
-  }
-  return out;
 }

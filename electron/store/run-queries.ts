@@ -1,32 +1,18 @@
-/** Reads that span a run's tables: a filtered, sorted page of runs; one run with its rows; several runs compared. */
+/** Reads that span a run's tables: a filtered, sorted page of runs; one run with its rows. */
 import { IsdError } from '../errors';
 import { RUN_STATUSES } from '../run-status';
 import { checkpointsOf } from './checkpoints';
-import { checkMaxPoints } from './checks';
-import { configDiff } from './config-diff';
 import type { StoreContext } from './context';
 import { evalsOf } from './evaluations';
-import {
-  FINAL_METRIC_NAMES,
-  RUN_SORT_FIELDS,
-  type CurveOptions,
-  type FinalMetricName,
-  type RunComparisonRows,
-  type RunListQuery,
-  type RunRows,
-  type RunRowPage,
-  type RunSortField,
-  type RunSummaryRow,
-} from './rows';
-import { alignedEvalCurves, alignedStepCurves } from './run-curves';
+import { RUN_ROW_SORT_FIELDS, type RunListQuery, type RunRows, type RunRowPage, type RunRowSortField } from './rows';
 import { getRunRow, parseSummary, SUMMARY_COLUMNS, type RawSummaryRow } from './runs';
 import { stepMetricsSummary } from './step-metrics';
 
 /** Sort fields → SQL column, and whether the column can be NULL (those sort last either way). */
-const SORT_COLUMNS: Record<RunSortField, { column: string; nullable: boolean }> = {
+const SORT_COLUMNS: Record<RunRowSortField, { column: string; nullable: boolean }> = {
   createdAt: { column: 'created_at', nullable: false },
   startedAt: { column: 'started_at', nullable: true },
-  finishedAt: { column: 'finished_at', nullable: true },
+  endedAt: { column: 'finished_at', nullable: true },
   name: { column: 'name COLLATE NOCASE', nullable: false },
   status: { column: 'status', nullable: false },
   method: { column: 'method', nullable: false },
@@ -80,8 +66,8 @@ export function listRuns(ctx: StoreContext, q: RunListQuery = {}): RunRowPage {
     params.push(like, like, like, `${like.slice(1)}`);
   }
   const sort = q.sort ?? 'createdAt';
-  if (!RUN_SORT_FIELDS.includes(sort))
-    throw new IsdError('BAD_INPUT', `sort must be one of ${RUN_SORT_FIELDS.join(', ')}, got ${String(sort)}`, {
+  if (!RUN_ROW_SORT_FIELDS.includes(sort))
+    throw new IsdError('BAD_INPUT', `sort must be one of ${RUN_ROW_SORT_FIELDS.join(', ')}, got ${String(sort)}`, {
       field: 'sort',
     });
   const order = q.order ?? 'desc';
@@ -115,30 +101,6 @@ export function getRunRows(ctx: StoreContext, id: string): RunRows {
       metrics: stepMetricsSummary(ctx, id),
       evals: evalsOf(ctx, id),
       checkpoints: checkpointsOf(ctx, id),
-    };
-  });
-  return read();
-}
-
-/** Several runs side by side: summaries, curves on one step grid, evals by epoch, differing settings, final metrics. */
-export function compareRuns(ctx: StoreContext, ids: readonly string[], opts: CurveOptions = {}): RunComparisonRows {
-  const unique = [...new Set(ids)];
-  if (unique.length === 0) throw new IsdError('BAD_INPUT', 'compare needs at least one run id', { field: 'ids' });
-  const maxPoints = checkMaxPoints(opts.maxPoints ?? 500);
-  const read = ctx.db.transaction(() => {
-    const records = unique.map((id) => getRunRow(ctx, id));
-    const runs: RunSummaryRow[] = records.map(({ config: _config, notes: _notes, ...summary }) => summary);
-    const final = Object.fromEntries(FINAL_METRIC_NAMES.map((m) => [m, runs.map((r) => r[m])])) as Record<
-      FinalMetricName,
-      (number | null)[]
-    >;
-    const evalsByRun = new Map(unique.map((id) => [id, evalsOf(ctx, id)]));
-    return {
-      runs,
-      curves: alignedStepCurves(ctx.sc, unique, maxPoints),
-      evals: alignedEvalCurves(unique, evalsByRun),
-      configDiff: configDiff(records.map((r) => r.config as unknown as Record<string, unknown>)),
-      final,
     };
   });
   return read();

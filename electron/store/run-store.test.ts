@@ -82,7 +82,7 @@ describe('createRun', () => {
       stepsDone: 0,
       createdAt: clock,
       startedAt: null,
-      finishedAt: null,
+      endedAt: null,
       knn20: null,
       tags: ['a', 'b'],
       notes: '',
@@ -128,7 +128,7 @@ describe('updateRun', () => {
     });
     expect(done).toMatchObject({
       status: 'completed',
-      finishedAt: clock,
+      endedAt: clock,
       epochsDone: 20,
       knn1: 0.81,
       knn20: 0.84,
@@ -153,12 +153,12 @@ describe('updateRun', () => {
     const run = store.createRun(config(), { status: 'running' });
     store.updateRun(run.id, { status: 'interrupted', error: 'power cut' });
     const resumed = store.updateRun(run.id, { status: 'running' });
-    expect(resumed).toMatchObject({ status: 'running', error: null, finishedAt: null });
+    expect(resumed).toMatchObject({ status: 'running', error: null, endedAt: null });
     store.updateRun(run.id, { status: 'failed', error: 'loss is NaN at step 40' });
     expect(store.getRunRecord(run.id)).toMatchObject({
       status: 'failed',
       error: 'loss is NaN at step 40',
-      finishedAt: clock,
+      endedAt: clock,
     });
   });
 
@@ -496,54 +496,6 @@ describe('getCurves', () => {
     expect(nullSteps.length).toBeGreaterThan(5);
     expect(nullSteps.every((st) => st > 1500)).toBe(true);
     expect(caught(() => store.getCurves('ghost')).code).toBe('NOT_FOUND');
-  });
-});
-
-describe('compareRuns', () => {
-  it('aligns curves on one step grid, lists only differing settings and the final metrics per run', () => {
-    const a = store.createRun(config({ method: 'isd', tempTeacher: 0.01, name: 'a' }), { status: 'running' });
-    const b = store.createRun(config({ method: 'moco', tempTeacher: 0.01, name: 'b', epochs: 30 }), {
-      status: 'running',
-    });
-    store.appendStepMetrics(
-      a.id,
-      steps(1, 1000, () => 1),
-    );
-    store.appendStepMetrics(
-      b.id,
-      steps(1, 500, () => 3),
-    );
-    store.addEpochEval(a.id, { epoch: 1, step: 500, knn1: 0.5, knn20: 0.6 });
-    store.addEpochEval(a.id, { epoch: 2, step: 1000, knn1: 0.55, knn20: 0.65 });
-    store.addEpochEval(b.id, { epoch: 2, step: 500, knn1: 0.4, knn20: 0.45 });
-    store.updateRun(a.id, { status: 'completed', knn20: 0.65, linear: 0.7 });
-
-    const cmp = store.compareRuns([a.id, b.id], { maxPoints: 100 });
-    expect(cmp.runs.map((r) => r.id)).toEqual([a.id, b.id]);
-    expect(cmp.configDiff).toEqual({ method: ['isd', 'moco'], epochs: [20, 30] });
-    expect(cmp.final.knn20).toEqual([0.65, null]);
-    expect(cmp.final.linear).toEqual([0.7, null]);
-    expect(cmp.final.bestKnn20).toEqual([0.65, 0.45]);
-    expect(cmp.final.stepsDone).toEqual([1000, 500]);
-
-    const { steps: grid, loss } = cmp.curves;
-    expect(grid).toHaveLength(100);
-    expect(grid[0]).toBe(10);
-    expect(grid[grid.length - 1]).toBe(1000);
-    expect(loss[a.id]).toHaveLength(100);
-    expect(loss[b.id]).toHaveLength(100);
-    expect(loss[a.id].every((v) => v === 1)).toBe(true);
-    expect(loss[b.id].slice(0, 50).every((v) => v === 3)).toBe(true);
-    expect(loss[b.id].slice(50).every((v) => v === null)).toBe(true);
-
-    expect(cmp.evals.epochs).toEqual([1, 2]);
-    expect(cmp.evals.knn20[a.id]).toEqual([0.6, 0.65]);
-    expect(cmp.evals.knn20[b.id]).toEqual([null, 0.45]);
-
-    const exact = store.compareRuns([a.id, b.id], { maxPoints: 5000 });
-    expect(exact.curves.steps).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
-    expect(caught(() => store.compareRuns([a.id, 'ghost'])).code).toBe('NOT_FOUND');
-    expect(caught(() => store.compareRuns([])).code).toBe('BAD_INPUT');
   });
 });
 

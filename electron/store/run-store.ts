@@ -23,7 +23,6 @@ import type {
   EpochEvalInput,
   EpochEvalRow,
   OpenReport,
-  RunComparisonRows,
   RunCurves,
   RunListQuery,
   RunPatch,
@@ -35,7 +34,7 @@ import type {
   StudyRow,
   UserDatasetRow,
 } from './rows';
-import { compareRuns, getRunRows, listRuns } from './run-queries';
+import { getRunRows, listRuns } from './run-queries';
 import { deleteRun } from './run-removal';
 import { createRun, getRunRow, renameRun, resolveRunId, setNotes, updateRun } from './runs';
 import { StatementCache } from './statement-cache';
@@ -141,9 +140,6 @@ export class RunStore {
   }
   getRun(id: string): RunRows {
     return getRunRows(this.ctx, id);
-  }
-  compareRuns(ids: readonly string[], opts: CurveOptions = {}): RunComparisonRows {
-    return compareRuns(this.ctx, ids, opts);
   }
 
   // step metrics, evaluations, checkpoints

@@ -10,7 +10,7 @@ import { normalizeTags, writeTags } from './tags';
 
 /** The columns of a run summary row, named as RunSummaryRow's fields (tags as a JSON array). */
 export const SUMMARY_COLUMNS = `id, name, method, arch, dataset, dataset_name AS datasetName, imbalance, status, error, backend, device,
-  created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt,
+  created_at AS createdAt, started_at AS startedAt, finished_at AS endedAt,
   epochs, epochs_done AS epochsDone, steps_done AS stepsDone,
   knn1, knn20, knn20_weighted AS knn20Weighted, linear, best_knn20 AS bestKnn20, purity, images_per_sec AS imagesPerSec,
   checkpoint_dir AS checkpointDir, study_id AS studyId,
@@ -33,7 +33,7 @@ const PATCH_COLUMNS: Record<keyof RunPatch, { column: string; kind: PatchKind }>
   backend: { column: 'backend', kind: 'text' },
   device: { column: 'device', kind: 'text' },
   startedAt: { column: 'started_at', kind: 'time' },
-  finishedAt: { column: 'finished_at', kind: 'time' },
+  endedAt: { column: 'finished_at', kind: 'time' },
   epochsDone: { column: 'epochs_done', kind: 'count' },
   stepsDone: { column: 'steps_done', kind: 'count' },
   knn1: { column: 'knn1', kind: 'metric' },

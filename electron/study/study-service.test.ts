@@ -116,7 +116,7 @@ describe('a tiny study', () => {
       expect(r.tags).toContain(`study:${studyId.slice(0, 8)}`);
     }
     // the queue ran them one at a time
-    for (let i = 1; i < runs.length; i++) expect(runs[i].startedAt!).toBeGreaterThanOrEqual(runs[i - 1].finishedAt!);
+    for (let i = 1; i < runs.length; i++) expect(runs[i].startedAt!).toBeGreaterThanOrEqual(runs[i - 1].endedAt!);
 
     // progress went up run by run, with an ETA while work was left
     const progress = seen

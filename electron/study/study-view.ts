@@ -185,8 +185,7 @@ export function studyProgress(s: LoadedStudy, live?: LiveLookup, now = Date.now(
     const status = runStatusOf(rec, live);
     if (status === 'completed') {
       completed++;
-      if (rec?.startedAt && rec.finishedAt && rec.finishedAt > rec.startedAt)
-        wall.push((rec.finishedAt - rec.startedAt) / 1000);
+      if (rec?.startedAt && rec.endedAt && rec.endedAt > rec.startedAt) wall.push((rec.endedAt - rec.startedAt) / 1000);
     } else if (status === 'failed') failed++;
     else if (status === 'stopped' || status === 'interrupted') stopped++;
     else if (status === 'queued') {
