@@ -276,6 +276,16 @@ describe('a full disk under the history, mid-run', () => {
       };
       expect(note.code).toBe('DISK_FULL');
 
+      // Opening it while the disk is still full (recovery has a row to write): the same one line, exit 1, the note kept.
+      const full = await runIsdProcess(['runs', 'list', '--db', db], ENGINE);
+      expect(full.code, full.stderr).toBe(1);
+      expect(full.stderr.split('\n').filter((l) => l.startsWith('isd:'))).toEqual([
+        expect.stringMatching(
+          new RegExp(`^isd: the disk at ${home} is full \\(no space left while opening the run history ${db}\\)`),
+        ),
+      ]);
+      expect(fs.existsSync(path.join(runs, id, 'unrecorded-end.json'))).toBe(true);
+
       fs.rmSync(path.join(home, 'filler'));
       const list = await runIsdProcess(['runs', 'list', '--json', '--db', db], ENGINE);
       expect(list.code, list.stderr).toBe(0);

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { IsdError } from '../errors';
+import { diskFullError, IsdError, isDiskFull } from '../errors';
 import { sqliteBinding } from '../native/binding';
 import { MIGRATIONS, type Migration } from './migrations';
 
@@ -242,6 +242,7 @@ export function openError(err: unknown, file: string): IsdError {
       { path: file, field: 'db', cause: err },
     );
   }
+  if (isDiskFull(err)) return diskFullError(err, file, 'opening the run history'); // crash recovery writes on open
   if (code.startsWith('SQLITE_BUSY')) {
     return new IsdError('CONFLICT', `${file} is locked by another program; close it or use another --db`, {
       path: file,
