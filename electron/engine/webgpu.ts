@@ -7,6 +7,9 @@
  * the limits the engine needs, starts the tfjs backend on our own device, and watches that device
  * for loss and out-of-memory errors (gpuFault), which the trainer turns into a failed run.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapter } from '../contract';
 import { IsdError } from '../errors';
@@ -108,6 +111,9 @@ export async function probeWebgpu(): Promise<WebgpuProbe> {
   if (fault !== null) adapter = null;
   try {
     if (!gpu) {
+      // The Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" on every start without one (CLI, CI).
+      if (!process.env.XDG_RUNTIME_DIR)
+        process.env.XDG_RUNTIME_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-xdg-'));
       gpu = d.create([]);
       // WebGPUBackend's constructor checks navigator.gpu (a browser's); Node ≥ 21 has a navigator without one.
       const nav = (globalThis as { navigator?: object }).navigator;
