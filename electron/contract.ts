@@ -391,17 +391,31 @@ const partialRunConfig = z
     return z.NEVER;
   });
 
+/** Settings History can show as columns, and sort the runs by. */
+export const RUN_CONFIG_SORT_FIELDS = [
+  'arch',
+  'epochs',
+  'batchSize',
+  'lr',
+  'queueSize',
+  'trainLimit',
+  'imageSize',
+  'seed',
+] as const satisfies readonly (keyof RunConfig)[];
+
 export const RUN_SORT_FIELDS = [
   'createdAt',
   'name',
   'method',
   'dataset',
+  'imbalance',
   'status',
   'durationSec',
   'knn1',
   'knn20',
   'bestKnn20',
   'linear',
+  ...RUN_CONFIG_SORT_FIELDS,
 ] as const;
 export type RunSortField = (typeof RUN_SORT_FIELDS)[number];
 
@@ -413,7 +427,7 @@ const runsListInput = z.strictObject({
     .optional(),
   dataset: z.string().max(4096).optional(),
   tag: z.string().max(50).optional(),
-  /** Case-insensitive match on name, dataset, tags and notes. */
+  /** Case-insensitive match on name, dataset, method, imbalance, tags and notes, or a prefix of the id. */
   search: z.string().max(200, 'at most 200 characters').optional(),
   sort: z.enum(RUN_SORT_FIELDS).default('createdAt'),
   dir: z.enum(['asc', 'desc']).default('desc'),

@@ -167,6 +167,15 @@ export const RUN_ROW_SORT_FIELDS = [
   'bestKnn20',
   'purity',
   'imagesPerSec',
+  'imbalance',
+  'arch',
+  'epochs',
+  'batchSize',
+  'lr',
+  'queueSize',
+  'trainLimit',
+  'imageSize',
+  'seed',
 ] as const;
 export type RunRowSortField = (typeof RUN_ROW_SORT_FIELDS)[number];
 
@@ -175,7 +184,7 @@ export interface RunListQuery {
   method?: string;
   /** Matches the dataset id/path or the dataset's name exactly. */
   dataset?: string;
-  /** Case-insensitive substring of the name, notes or dataset name, or a prefix of the id. */
+  /** Case-insensitive substring of the name, dataset, method, imbalance, notes or a tag, or a prefix of the id. */
   search?: string;
   tag?: string;
   studyId?: string;

@@ -24,6 +24,16 @@ const SORT_COLUMNS: Record<RunRowSortField, { column: string; nullable: boolean 
   bestKnn20: { column: 'best_knn20', nullable: true },
   purity: { column: 'purity', nullable: true },
   imagesPerSec: { column: 'images_per_sec', nullable: true },
+  imbalance: { column: 'imbalance', nullable: false },
+  arch: { column: 'arch', nullable: false },
+  epochs: { column: 'epochs', nullable: false },
+  // settings without a column of their own: read from the stored config
+  batchSize: { column: "json_extract(config, '$.batchSize')", nullable: true },
+  lr: { column: "json_extract(config, '$.lr')", nullable: true },
+  queueSize: { column: "json_extract(config, '$.queueSize')", nullable: true },
+  trainLimit: { column: "json_extract(config, '$.trainLimit')", nullable: true },
+  imageSize: { column: "json_extract(config, '$.imageSize')", nullable: true },
+  seed: { column: "json_extract(config, '$.seed')", nullable: true },
 };
 
 /** One page of runs matching the filter, with the number of all matches. */
@@ -60,10 +70,11 @@ export function listRuns(ctx: StoreContext, q: RunListQuery = {}): RunRowPage {
   const search = q.search?.trim();
   if (search) {
     const like = `%${search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    const fields = ['name', 'dataset_name', 'dataset', 'method', 'imbalance', 'notes'];
     where.push(
-      "(name LIKE ? ESCAPE '\\' OR dataset_name LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')",
+      `(${fields.map((f) => `${f} LIKE ? ESCAPE '\\'`).join(' OR ')} OR id LIKE ? ESCAPE '\\' OR id IN (SELECT run_id FROM run_tags WHERE tag LIKE ? ESCAPE '\\'))`,
     );
-    params.push(like, like, like, `${like.slice(1)}`);
+    params.push(...fields.map(() => like), `${like.slice(1)}`, like);
   }
   const sort = q.sort ?? 'createdAt';
   if (!RUN_ROW_SORT_FIELDS.includes(sort))

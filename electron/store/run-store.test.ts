@@ -407,6 +407,10 @@ describe('listRuns', () => {
     store.setTags(ids[2], ['baseline', 'cifar']);
     store.setTags(ids[3], ['baseline']);
     expect(names({ tag: 'baseline' })).toEqual(['run 2', 'run 3']);
+    // the search box reads tags, the method and the dataset too (History sends it as typed)
+    expect(names({ search: 'BASEL' })).toEqual(['run 2', 'run 3']);
+    expect(names({ search: 'moco' })).toEqual(['run 1', 'run 4']);
+    expect(names({ search: 'cifar' })).toEqual(['run 2', 'run 3', 'run 4']);
     store.setNotes(ids[1], 'queue 100% full_at start');
     expect(names({ search: '100%' })).toEqual(['run 1']);
     expect(names({ search: 'full_at' })).toEqual(['run 1']);
@@ -442,6 +446,18 @@ describe('listRuns', () => {
       'run 1',
       'run 2',
       'run 3',
+      'run 4',
+    ]);
+    // a setting without a column of its own sorts from the stored config
+    const lrs = [0.3, 0.1, 0.2, 0.05, 0.4];
+    store.listRuns({ sort: 'createdAt', order: 'asc' }).runs.forEach((r, i) => {
+      store.db.prepare("UPDATE runs SET config = json_set(config, '$.lr', ?) WHERE id = ?").run(lrs[i], r.id);
+    });
+    expect(store.listRuns({ sort: 'lr', order: 'asc' }).runs.map((r) => r.name)).toEqual([
+      'run 3',
+      'run 1',
+      'run 2',
+      'run 0',
       'run 4',
     ]);
     expect(caught(() => store.listRuns({ sort: 'name; DROP TABLE runs' as never })).field).toBe('sort');

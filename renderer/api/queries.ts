@@ -71,8 +71,13 @@ export function useDatasetSizes(id: string | null, imbalance: string, seed: numb
   };
 }
 
-export const useRunList = (input: RequestInput<'runs.list'> = { limit: 1000 }) =>
-  useQuery({ queryKey: [...keys.runList, input], queryFn: () => call('runs.list', input) });
+/** keepPrevious: show the last answer while the next loads (History's search box refines as one types). */
+export const useRunList = (input: RequestInput<'runs.list'> = { limit: 1000 }, opts: { keepPrevious?: boolean } = {}) =>
+  useQuery({
+    queryKey: [...keys.runList, input],
+    queryFn: () => call('runs.list', input),
+    placeholderData: opts.keepPrevious ? keepPreviousData : undefined,
+  });
 
 export const useRun = (id: string) => useQuery({ queryKey: keys.run(id), queryFn: () => call('runs.get', { id }) });
 

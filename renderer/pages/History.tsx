@@ -1,19 +1,26 @@
-/** History: every run in a sortable, filterable, searchable table, with its actions. */
+/**
+ * History: every run in a sortable, filterable, searchable table, with its actions. The server
+ * searches, filters and sorts (runs.list); the table shows the page it answers.
+ */
 import { useMemo, useState } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import {
   createColumnHelper,
   flexRender,
   getCoreRowModel,
-  getFilteredRowModel,
-  getSortedRowModel,
   useReactTable,
-  type ColumnFiltersState,
-  type FilterFn,
   type SortingState,
   type VisibilityState,
 } from '@tanstack/react-table';
-import { RUN_STATUSES, type RunSummary } from '../../electron/contract';
+import {
+  RUN_CONFIG_SORT_FIELDS,
+  RUN_SORT_FIELDS,
+  RUN_STATUSES,
+  type RequestInput,
+  type RunSortField,
+  type RunStatus,
+  type RunSummary,
+} from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
 import { keys, useRunList } from '../api/queries';
 import { ConfirmDialog, TextDialog } from '../components/Dialogs';
@@ -35,21 +42,36 @@ const cellClass = (meta: unknown) => {
   return [m.numeric ? 'num' : '', m.wrap ? 'soft-wrap' : ''].filter(Boolean).join(' ') || undefined;
 };
 
-/** Search over name, dataset, method, tags and notes, case-insensitive. */
-export const runMatches = (run: RunSummary, query: string): boolean => {
-  const q = query.trim().toLowerCase();
-  if (!q) return true;
-  return [run.name, run.datasetName, run.dataset, run.method, run.imbalance, run.notes, ...run.tags].some((s) =>
-    s.toLowerCase().includes(q),
-  );
+/** What the table asks runs.list for: the search box, the status and method filters, the sorted column. */
+interface RunQuery {
+  search: string;
+  status: RunStatus | '';
+  method: 'isd' | 'moco' | '';
+  sorting: SortingState;
+}
+
+/** The sort field of a column (the dataset column shows the name, the server sorts by it as `dataset`). */
+const sortFieldOf = (columnId: string): RunSortField | null => {
+  const field = columnId === 'datasetName' ? 'dataset' : columnId;
+  return (RUN_SORT_FIELDS as readonly string[]).includes(field) ? (field as RunSortField) : null;
 };
-const globalFilter: FilterFn<RunSummary> = (row, _columnId, value: string) => runMatches(row.original, value);
-const nullsLast = (a: number | null, b: number | null) => (a === null ? (b === null ? 0 : -1) : b === null ? 1 : a - b);
+
+function listInput(q: RunQuery): RequestInput<'runs.list'> {
+  const sorted = q.sorting[0];
+  return {
+    search: q.search.trim() || undefined,
+    status: q.status ? [q.status] : undefined,
+    method: q.method ? [q.method] : undefined,
+    sort: (sorted && sortFieldOf(sorted.id)) || 'createdAt',
+    dir: sorted && !sorted.desc ? 'asc' : 'desc',
+    limit: 1000,
+  };
+}
 
 type Dialog = { kind: 'rename' | 'tags' | 'delete'; run: RunSummary } | null;
 
 /** Hyperparameters History can show as columns (hidden until chosen). */
-const HYPER_COLUMNS = ['arch', 'epochs', 'batchSize', 'lr', 'queueSize', 'trainLimit', 'imageSize', 'seed'] as const;
+const HYPER_COLUMNS = RUN_CONFIG_SORT_FIELDS;
 /** Hidden until chosen: on a narrow window Name and Final 20-NN stay on the screen. */
 const NARROW_HIDDEN = ['datasetName', 'imbalance', 'createdAt', 'bestKnn20', 'knn1', 'linear'];
 const COLUMNS_KEY = 'isd.history.columns.v1';
@@ -66,18 +88,25 @@ function initialVisibility(): VisibilityState {
 }
 
 export function HistoryPage() {
-  const runs = useRunList();
+  const [query, setQuery] = useState<RunQuery>({
+    search: '',
+    status: '',
+    method: '',
+    sorting: [{ id: 'createdAt', desc: true }],
+  });
+  const runs = useRunList(listInput(query), { keepPrevious: true });
+  const all = useRunList({ limit: 1 }); // how many runs there are at all
   return (
     <div>
       <h1>History</h1>
       <QueryView query={runs} loading="Loading the run history…">
         {(data) =>
-          data.runs.length === 0 ? (
+          all.data?.total === 0 ? (
             <Empty title="No runs yet">
               <a href={href({ page: 'new' })}>Start your first run</a>
             </Empty>
           ) : (
-            <RunTable runs={data.runs} />
+            <RunTable runs={data.runs} total={all.data?.total ?? data.total} query={query} onQuery={setQuery} />
           )
         }
       </QueryView>
@@ -85,11 +114,18 @@ export function HistoryPage() {
   );
 }
 
-function RunTable({ runs }: { runs: RunSummary[] }) {
+function RunTable({
+  runs,
+  total,
+  query,
+  onQuery,
+}: {
+  runs: RunSummary[];
+  total: number;
+  query: RunQuery;
+  onQuery: (q: RunQuery) => void;
+}) {
   const queryClient = useQueryClient();
-  const [sorting, setSorting] = useState<SortingState>([{ id: 'createdAt', desc: true }]);
-  const [columnFilters, setColumnFilters] = useState<ColumnFiltersState>([]);
-  const [search, setSearch] = useState('');
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [dialog, setDialog] = useState<Dialog>(null);
 
@@ -152,7 +188,7 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
           </span>
         ),
       }),
-      col.accessor('method', { header: 'Method', cell: (c) => formatMethod(c.getValue()), filterFn: 'equals' }),
+      col.accessor('method', { header: 'Method', cell: (c) => formatMethod(c.getValue()) }),
       col.accessor('datasetName', { header: 'Dataset', meta: { wrap: true } satisfies ColumnMeta }),
       col.accessor('imbalance', { header: 'Imbalance' }),
       col.accessor('status', {
@@ -168,7 +204,6 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
             )}
           </span>
         ),
-        filterFn: 'equals',
       }),
       col.accessor('createdAt', {
         header: 'Started',
@@ -177,13 +212,11 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
       col.accessor('durationSec', {
         header: 'Duration',
         cell: (c) => formatDuration(c.getValue()),
-        sortingFn: (a, b) => nullsLast(a.original.durationSec, b.original.durationSec),
       }),
       ...(['bestKnn20', 'knn20', 'knn1', 'linear'] as const).map((k) =>
         col.accessor(k, {
           header: { bestKnn20: 'Best 20-NN', knn20: 'Final 20-NN', knn1: '1-NN', linear: 'Linear' }[k],
           cell: (c) => formatPercent(c.getValue()),
-          sortingFn: (a, b) => nullsLast(a.original[k], b.original[k]),
           meta: { numeric: true } satisfies ColumnMeta,
         }),
       ),
@@ -269,26 +302,23 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
   const table = useReactTable({
     data: runs,
     columns,
-    state: { sorting, columnFilters, globalFilter: search, columnVisibility },
+    state: { sorting: query.sorting, columnVisibility },
     onColumnVisibilityChange: (u) =>
       setColumnVisibility((v) => {
         const next = typeof u === 'function' ? u(v) : u;
         localStorage.setItem(COLUMNS_KEY, JSON.stringify(next));
         return next;
       }),
-    onSortingChange: setSorting,
-    onColumnFiltersChange: setColumnFilters,
-    onGlobalFilterChange: setSearch,
-    globalFilterFn: globalFilter,
+    onSortingChange: (u) => onQuery({ ...query, sorting: typeof u === 'function' ? u(query.sorting) : u }),
+    manualSorting: true,
+    enableMultiSort: false,
+    enableSortingRemoval: false,
     getCoreRowModel: getCoreRowModel(),
-    getSortedRowModel: getSortedRowModel(),
-    getFilteredRowModel: getFilteredRowModel(),
     getRowId: (r) => r.id,
   });
 
-  const statusFilter = (table.getColumn('status')?.getFilterValue() as string | undefined) ?? '';
-  const methodFilter = (table.getColumn('method')?.getFilterValue() as string | undefined) ?? '';
-  const chosen = [...selected].filter((id) => runs.some((r) => r.id === id));
+  // Selected runs stay chosen while a search hides them.
+  const chosen = [...selected];
   const rows = table.getRowModel().rows;
 
   return (
@@ -314,16 +344,17 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
           Search
           <input
             type="search"
-            value={search}
-            onChange={(e) => setSearch(e.target.value)}
+            value={query.search}
+            maxLength={200}
+            onChange={(e) => onQuery({ ...query, search: e.target.value })}
             placeholder="name, dataset, tag, notes"
           />
         </label>
         <label>
           Status
           <select
-            value={statusFilter}
-            onChange={(e) => table.getColumn('status')?.setFilterValue(e.target.value || undefined)}
+            value={query.status}
+            onChange={(e) => onQuery({ ...query, status: e.target.value as RunQuery['status'] })}
           >
             <option value="">All</option>
             {RUN_STATUSES.map((s) => (
@@ -336,8 +367,8 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
         <label>
           Method
           <select
-            value={methodFilter}
-            onChange={(e) => table.getColumn('method')?.setFilterValue(e.target.value || undefined)}
+            value={query.method}
+            onChange={(e) => onQuery({ ...query, method: e.target.value as RunQuery['method'] })}
           >
             <option value="">All</option>
             <option value="isd">ISD</option>
@@ -353,7 +384,7 @@ function RunTable({ runs }: { runs: RunSummary[] }) {
           Compare selected ({chosen.length})
         </button>
         <span className="muted small" role="status">
-          {rows.length} of {runs.length} runs
+          {rows.length} of {total} runs
         </span>
       </div>
       {exporter.isError && (
