@@ -20,16 +20,12 @@ import { readAllAndDispose, readAndDispose } from '../engine/read-back';
 import type { EngineOptions } from '../engine/protocol';
 import { QUEUE_KEYS_NAME } from '../engine/methods/teacher-queue';
 import type { TrainingStep } from '../engine/training-step';
+import { embeddingMap, searchImages, splitImage, type MapTask, type SearchTask } from './encoder-map';
 import {
-  embeddingMap,
   embedDataset,
   embedSet,
   exportEncoder,
-  searchImages,
   setFeatures,
-  splitImage,
-  type MapTask,
-  type SearchTask,
   type EmbedTask,
   type ExportEncoderTask,
   type TaskContext,

@@ -30,11 +30,9 @@ import type {
   EncoderProvenance,
   ExportEncoderResult,
   ExportEncoderTask,
-  MapResult,
-  SearchPixels,
-  SearchResult,
   TaskProgress,
 } from './encoder-tasks';
+import type { MapResult, SearchPixels, SearchResult } from './encoder-map';
 
 export type EncoderChannel =
   'encoder.export' | 'encoder.embed' | 'encoder.stop' | 'encoder.map' | 'encoder.image' | 'encoder.search';
