@@ -4,7 +4,7 @@
  *
  *   npx tsc -p tsconfig.node.json && node dist/scripts/bench-train.js [--steps 10] [--threads N] [--replicas 1|2]
  *       [--backend wasm|cpu|tensorflow] [--method isd|moco] [--batch 128] [--json] [--quick (no shares)]
- *       [--vs-torch ROUNDS] [--torch-threads 2] [--torch-script ../shared/bench/torch_isd_bench.py]
+ *       [--vs-torch ROUNDS] [--torch-threads 2] [--torch-script scripts/torch_isd_step.py]
  *
  * The machine may be shared: the side-by-side reports the best and the spread of each, and the
  * ratio of the bests.
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       'vs-torch': { type: 'string' },
       'torch-threads': { type: 'string', default: '2' },
-      'torch-script': { type: 'string', default: path.resolve(__dirname, '../../../shared/bench/torch_isd_bench.py') },
+      'torch-script': { type: 'string', default: path.resolve(__dirname, '../../scripts/torch_isd_step.py') },
     },
   });
   const opts = {

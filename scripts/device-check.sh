@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# For a machine with a GPU: the benchmark step (contracts.md, `isd bench`) on every backend that can
-# run there, and the PyTorch reference step on CUDA, one JSON line each; well under ten minutes.
+# For a machine with a GPU: the benchmark step (docs/cli.md, `isd bench`) on every backend that can
+# run there, and the PyTorch reference step (scripts/torch_isd_step.py) on CUDA, one JSON line each;
+# well under ten minutes.
 #
-#   npm run build:node && scripts/device-check.sh [path/to/torch_isd_bench.py] [steps]
+#   npm run build:node && scripts/device-check.sh [path/to/reference-step.py] [steps]
 #
 # Lines: {"backend":"tensorflow"|"webgpu"|"wasm", "imagesPerSec", "device", "adapter", ...} or
 # {"backend":..., "error":"why it cannot run here"}; then {"engine":"pytorch-cuda", ...} or the reason
 # it did not run. Each backend is forced with ISD_BACKEND and gets at most 150 s.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-TORCH_BENCH="${1:-}"
+TORCH_BENCH="${1:-scripts/torch_isd_step.py}"
 STEPS="${2:-10}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
@@ -31,21 +32,13 @@ for backend in tensorflow webgpu wasm; do
 done
 
 if [ -z "$TORCH_BENCH" ] || [ ! -f "$TORCH_BENCH" ]; then
-  echo "{\"engine\":\"pytorch-cuda\",\"error\":\"no reference script given or found (${TORCH_BENCH:-none}): pass the path of torch_isd_bench.py as the first argument\"}"
+  echo "{\"engine\":\"pytorch-cuda\",\"error\":\"no reference script given or found (${TORCH_BENCH:-none}): pass the path of the reference step as the first argument\"}"
 elif ! python3 -c 'import torch' 2>/dev/null; then
   echo '{"engine":"pytorch-cuda","error":"python3 cannot import torch here"}'
 elif ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   echo '{"engine":"pytorch-cuda","error":"torch imports but sees no CUDA device"}'
 else
-  # the reference builds everything with torch's default device: CUDA here; loss.item() syncs each step
-  timeout 150 python3 -c '
-import json, runpy, sys, io, contextlib, torch
-torch.set_default_device("cuda")
-sys.argv = [sys.argv[1], "--steps", sys.argv[2]]
-buf = io.StringIO()
-with contextlib.redirect_stdout(buf):
-    runpy.run_path(sys.argv[0], run_name="__main__")
-r = json.loads(buf.getvalue().strip().splitlines()[-1])
-r.update(engine="pytorch-cuda", device=torch.cuda.get_device_name(0))
-print(json.dumps(r))' "$TORCH_BENCH" "$STEPS" 2>&1 | tail -1 || echo '{"engine":"pytorch-cuda","error":"the reference step failed or timed out"}'
+  # the step reads its loss back each time (loss.item()), so the timing waits for the GPU
+  timeout 150 python3 "$TORCH_BENCH" --device cuda --steps "$STEPS" 2>&1 | tail -1 ||
+    echo '{"engine":"pytorch-cuda","error":"the reference step failed or timed out"}'
 fi
