@@ -12,7 +12,7 @@
  *
  * A history that refuses a write (a full disk) ends the run: its worker is ended, the run's end is
  * recorded as failed with the reason (DISK_FULL) as soon as the history takes it (retried every
- * END_RETRY_MS), and meanwhile a note beside its checkpoints gives the next open that reason.
+ * END_RETRY_MS, app/unrecorded-ends.ts), and meanwhile a note beside its checkpoints gives the next open that reason.
  */
 import path from 'node:path';
 import type { BackendReport } from '../engine/backend';
@@ -21,10 +21,11 @@ import type { RunConfig } from '../run-config';
 import { historyWriteError, IsdError, isDiskFull, isIsdError, storedError } from '../errors';
 import type { EngineOptions, WorkerToMain } from '../engine/protocol';
 import type { EngineRunHandle, EngineRunRequest } from '../engine/run-engine';
-import { removeEndNote, writeEndNote, type RunStore } from '../store';
+import type { RunStore } from '../store';
 import type { AppEvents } from './app-events';
 import { existingCheckpoints, toRunSummary, type LiveRunState } from './run-dto';
 import { emitRunStatus, RunRecorder, type RunErrorInfo } from './run-recorder';
+import { UnrecordedEnds } from './unrecorded-ends';
 
 export type { EngineRunHandle, EngineRunRequest };
 export type EngineStarter = (request: EngineRunRequest, onEvent: (event: WorkerToMain) => void) => EngineRunHandle;
@@ -49,7 +50,6 @@ export interface RunServiceOptions {
 /** How often a process whose next run waits behind another process's run tries its claim again. */
 export const CLAIM_RETRY_MS = 500;
 /** How often the end of a run that the history refused is written again. */
-export const END_RETRY_MS = 2000;
 
 interface QueueItem {
   id: string;
@@ -84,12 +84,8 @@ export class RunService {
   private behind: { id: string; name: string; pid: number } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private closing = false;
-  /** Runs whose end the history refused, by id: written again every END_RETRY_MS until it takes them. */
-  private readonly unrecorded = new Map<
-    string,
-    { recorder: RunRecorder; error: RunErrorInfo; checkpointDir: string }
-  >();
-  private endRetryTimer: NodeJS.Timeout | null = null;
+  /** Runs whose end the history refused: written again until it takes them. */
+  private readonly unrecorded = new UnrecordedEnds((level, message) => this.log(level, message));
   /** The backend the last worker reported (system.info prefers it to a probe). */
   lastBackend: BackendReport | null = null;
 
@@ -276,7 +272,7 @@ export class RunService {
     }
     this.behind = null;
     const record = store.getRunRecord(item.id);
-    if (this.unrecorded.delete(item.id)) removeEndNote(record.checkpointDir); // trains again: its old end is moot
+    this.unrecorded.forget(item.id, record.checkpointDir);
     const checkpointDir = record.checkpointDir ?? path.join(this.o.checkpointRoot, record.id);
     let markFinished!: () => void;
     const finished = new Promise<void>((resolve) => (markFinished = resolve));
@@ -385,50 +381,10 @@ export class RunService {
       }
     }
     // Whatever the engine said, a run whose record the history refused ended failed, for that reason.
-    if (a.recorder.writeError) this.endUnrecorded(a, a.recorder.writeError);
+    if (a.recorder.writeError) this.unrecorded.end(a.id, a.recorder, a.recorder.writeError, a.checkpointDir);
     if (this.active === a) this.active = null;
     a.markFinished();
     void this.pump();
-  }
-
-  /** Sends the failed status (the CLI and clients learn why at once) and writes it now, or later (see the header). */
-  private endUnrecorded(a: ActiveRun, err: IsdError): void {
-    const error: RunErrorInfo = { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) };
-    a.recorder.emitFailed(error);
-    if (this.recordEnd(a.recorder, error)) return;
-    const noted = writeEndNote(a.checkpointDir, { code: err.code, message: err.message, at: Date.now() });
-    this.log(
-      'warn',
-      `run ${a.id}: the history cannot record its end yet; tried again every ${END_RETRY_MS / 1000} s${noted ? `, and ${a.checkpointDir} keeps the reason meanwhile` : ''}`,
-    );
-    this.unrecorded.set(a.id, { recorder: a.recorder, error, checkpointDir: a.checkpointDir });
-    if (!this.endRetryTimer) {
-      this.endRetryTimer = setInterval(() => this.recordPendingEnds(), END_RETRY_MS);
-      this.endRetryTimer.unref(); // a CLI still exits: the note tells the next open
-    }
-  }
-
-  private recordEnd(recorder: RunRecorder, error: RunErrorInfo): boolean {
-    try {
-      recorder.recordFailed(error);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Writes the ends the history refused; each one it takes is done (its note removed). */
-  private recordPendingEnds(): void {
-    for (const [id, p] of this.unrecorded) {
-      if (!this.recordEnd(p.recorder, p.error)) continue;
-      this.unrecorded.delete(id);
-      removeEndNote(p.checkpointDir);
-      this.log('info', `run ${id}: its end (failed, ${p.error.code}) is recorded now`);
-    }
-    if (this.unrecorded.size === 0 && this.endRetryTimer) {
-      clearInterval(this.endRetryTimer);
-      this.endRetryTimer = null;
-    }
   }
 
   private onEngineEvent(a: ActiveRun, e: WorkerToMain): void {
@@ -468,7 +424,7 @@ export class RunService {
       }
     }
     const a = this.active;
-    if (!a) return this.lastEndWrites();
+    if (!a) return this.unrecorded.close();
     a.wantStop = true;
     a.handle?.stop();
     const timeout = opts.stopTimeoutMs ?? 20_000;
@@ -478,7 +434,7 @@ export class RunService {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
     ]);
     if (timer) clearTimeout(timer);
-    if (!timedOut) return this.lastEndWrites();
+    if (!timedOut) return this.unrecorded.close();
     this.log('warn', `run ${a.id} did not stop within ${timeout} ms; ending its worker`);
     this.endActive(a, () => {
       this.o.store.updateRun(a.id, {
@@ -491,13 +447,6 @@ export class RunService {
       a.recorder.emitStatus('interrupted');
     });
     await a.handle?.terminate().catch(() => undefined);
-    this.lastEndWrites();
-  }
-
-  /** On close: one more try for the ends the history refused; those it still refuses keep their notes. */
-  private lastEndWrites(): void {
-    this.recordPendingEnds();
-    if (this.endRetryTimer) clearInterval(this.endRetryTimer);
-    this.endRetryTimer = null;
+    this.unrecorded.close();
   }
 }
