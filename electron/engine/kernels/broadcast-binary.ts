@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { call, heapF32, release, view } from './wasm-calls';
+import { call, heapF32, release, releaseSubView, subView, view } from './wasm-calls';
 
 /** Below this many elements the shipped kernels are as fast. */
 const MIN_SIZE = 8192;
@@ -65,6 +65,51 @@ function channelValues(wasm: BackendWasm, v: tf.TensorInfo, c: number): Float32A
   return src.length === 1 ? new Float32Array(c).fill(src[0]) : new Float32Array(src);
 }
 
+/** x·scale + bias per channel that `op` is, for the vector values v (bigIsA: big is the left operand). */
+function affineOf(op: Op, bigIsA: boolean, v: Float32Array): [Float32Array, Float32Array | null] {
+  const ones = () => new Float32Array(v.length).fill(1);
+  switch (op) {
+    case 'Multiply':
+      return [v, null];
+    case 'RealDiv':
+      return [v.map((d) => 1 / d), null];
+    case 'Add':
+      return [ones(), v];
+    case 'Sub':
+      // a − v = a·1 + (−v);  v − b = b·(−1) + v
+      return bigIsA ? [ones(), v.map((d) => -d)] : [new Float32Array(v.length).fill(-1), v];
+  }
+}
+
+/**
+ * Whether v is one channel vector per leading index of big: v [G, 1, …, 1, C] against big [G, …, C]
+ * (grouped BatchNorm's statistics, batch-norm.ts).
+ */
+function isGroupedChannelVector(v: tf.TensorInfo, big: tf.TensorInfo): boolean {
+  const r = big.shape.length;
+  if (v.shape.length !== r || r < 3 || v.shape[0] < 2 || v.shape[0] !== big.shape[0]) return false;
+  return v.shape[r - 1] === big.shape[r - 1] && v.shape.slice(1, -1).every((d) => d === 1);
+}
+
+/** channelAffine on each leading slice of big with its own vector: one fast pass per group and a copy. */
+function groupedAffine(wasm: BackendWasm, big: tf.TensorInfo, op: Op, bigIsA: boolean, vec: tf.TensorInfo) {
+  const groups = big.shape[0];
+  const c = big.shape[big.shape.length - 1];
+  const per = big.shape.reduce((p, d) => p * d, 1) / groups;
+  const values = new Float32Array(heapF32(wasm, vec)); // [G·C], copied: the heap may grow below
+  const out = wasm.makeOutput(big.shape, 'float32');
+  const sliceShape = [1, ...big.shape.slice(1)];
+  for (let g = 0; g < groups; g++) {
+    const part = subView(wasm, big, g * per, sliceShape);
+    const [scale, bias] = affineOf(op, bigIsA, values.subarray(g * c, (g + 1) * c));
+    const y = channelAffine(wasm, part, scale, bias);
+    heapF32(wasm, out).set(heapF32(wasm, y), g * per);
+    release(wasm, y);
+    releaseSubView(wasm, part);
+  }
+  return out;
+}
+
 function binary(op: Op, args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo {
   const wasm = args.backend as BackendWasm;
   const a = args.inputs.a as tf.TensorInfo;
@@ -76,33 +121,13 @@ function binary(op: Op, args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInf
   const bigIsA = aSize >= bSize;
   const big = bigIsA ? a : b;
   const vec = bigIsA ? b : a;
-  if (Math.max(aSize, bSize) < MIN_SIZE || aSize === bSize || !isChannelVector(vec, big)) return slow();
+  if (Math.max(aSize, bSize) < MIN_SIZE || aSize === bSize) return slow();
   if (op === 'RealDiv' && !bigIsA) return slow();
+  if (isGroupedChannelVector(vec, big)) return groupedAffine(wasm, big, op, bigIsA, vec);
+  if (!isChannelVector(vec, big)) return slow();
   const c = big.shape[big.shape.length - 1];
-  const v = channelValues(wasm, vec, c);
-  switch (op) {
-    case 'Multiply':
-      return channelAffine(wasm, big, v, null);
-    case 'RealDiv':
-      return channelAffine(
-        wasm,
-        big,
-        v.map((d) => 1 / d),
-        null,
-      );
-    case 'Add':
-      return channelAffine(wasm, big, new Float32Array(c).fill(1), v);
-    case 'Sub':
-      // a − v = a·1 + (−v);  v − b = b·(−1) + v
-      return bigIsA
-        ? channelAffine(
-            wasm,
-            big,
-            new Float32Array(c).fill(1),
-            v.map((d) => -d),
-          )
-        : channelAffine(wasm, big, new Float32Array(c).fill(-1), v);
-  }
+  const [scale, bias] = affineOf(op, bigIsA, channelValues(wasm, vec, c));
+  return channelAffine(wasm, big, scale, bias);
 }
 
 export function broadcastBinaryKernels(shipped: (name: string) => tf.KernelFunc): tf.KernelConfig[] {

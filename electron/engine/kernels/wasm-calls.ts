@@ -44,6 +44,27 @@ export function view(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: x.dataId, shape, dtype: x.dtype };
 }
 
+/** What subView needs of the backend beyond its public type. */
+interface WasmInternals {
+  dataIdMap: { delete(dataId: object): void };
+  wasm: { tfjs: { disposeData(id: number): void } };
+}
+
+/**
+ * `shape` over x's data from element `start` on, without a copy (as a kernel input only). Release it
+ * with releaseSubView, never release(): its memory belongs to x.
+ */
+export function subView(backend: BackendWasm, x: tf.TensorInfo, start: number, shape: number[]): tf.TensorInfo {
+  return backend.makeOutput(shape, x.dtype, backend.getMemoryOffset(x.dataId) + start * 4);
+}
+
+/** Forgets a subView (the backend's bookkeeping only: the memory stays x's). */
+export function releaseSubView(backend: BackendWasm, v: tf.TensorInfo): void {
+  const internals = backend as unknown as WasmInternals;
+  internals.wasm.tfjs.disposeData((v.dataId as { id: number }).id);
+  internals.dataIdMap.delete(v.dataId);
+}
+
 /** Frees intermediates made by `call` (not views of them, not kernel inputs). */
 export function release(backend: BackendWasm, ...infos: tf.TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);

@@ -17,6 +17,8 @@ export const BN_STAT_MOMENTUM = 0.1;
 export interface ForwardMode {
   /** true: batch statistics, and the running statistics are updated; false: running statistics (inference). */
   training: boolean;
+  /** Training only: BatchNorm takes its statistics over this many equal groups of the batch (default 1). */
+  bnGroups?: number;
 }
 
 /** A view of a ParamStore under a name prefix ('student.backbone.'); teacher scopes create nothing trainable. */
@@ -94,8 +96,9 @@ export function conv2d(scope: ParamScope, x: tf.Tensor4D, stride: number): tf.Te
 
 /**
  * BatchNorm over every axis but the last ([B, H, W, C] or [B, C]), then ReLU when opts.relu. Training:
- * normalise with the batch statistics (the fused op of kernels/batch-norm.ts, with its own gradient)
- * and move the running ones (assigned as a side effect: not on the loss's gradient path).
+ * normalise with the batch statistics (the fused op of kernels/batch-norm.ts, with its own gradient;
+ * per group of the batch with mode.bnGroups) and move the running ones (assigned as a side effect: not
+ * on the loss's gradient path; with groups, by the groups' mean statistics, as SplitBatchNorm).
  */
 export function batchNorm<T extends tf.Tensor>(
   scope: ParamScope,
@@ -109,8 +112,16 @@ export function batchNorm<T extends tf.Tensor>(
   const runningVar = scope.get('runningVar');
   if (mode.training) {
     // variance is biased (divides by n) as PyTorch normalises; the running statistic takes the unbiased one.
-    const { y, mean, variance } = batchNormTraining(x, gamma, beta, { epsilon: BN_EPSILON, relu: opts.relu });
-    const n = x.size / x.shape[x.shape.length - 1];
+    const {
+      y,
+      mean,
+      variance,
+      count: n,
+    } = batchNormTraining(x, gamma, beta, {
+      epsilon: BN_EPSILON,
+      relu: opts.relu,
+      groups: mode.bnGroups,
+    });
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
     runningMean.assign(tf.add(tf.mul(runningMean, 1 - BN_STAT_MOMENTUM), tf.mul(mean, BN_STAT_MOMENTUM)));
     runningVar.assign(tf.add(tf.mul(runningVar, 1 - BN_STAT_MOMENTUM), tf.mul(unbiased, BN_STAT_MOMENTUM)));
