@@ -18,7 +18,12 @@ import { runConfigFields, validateRunConfig, type RunConfig } from './run-config
 import { findPreset, PRESET_IDS } from './presets';
 
 /** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
-const TRAIN_FLAGS: { flag: string; field: keyof RunConfig; kind: 'string' | 'number' | 'int'; help: string }[] = [
+const TRAIN_FLAGS: {
+  flag: string;
+  field: keyof RunConfig;
+  kind: 'string' | 'number' | 'int' | 'bool';
+  help: string;
+}[] = [
   { flag: 'dataset', field: 'dataset', kind: 'string', help: 'dataset id (isd datasets list) or path' },
   { flag: 'method', field: 'method', kind: 'string', help: 'isd or moco' },
   { flag: 'arch', field: 'arch', kind: 'string', help: 'resnet20 or resnet18' },
@@ -36,6 +41,19 @@ const TRAIN_FLAGS: { flag: string; field: keyof RunConfig; kind: 'string' | 'num
   { flag: 'temperature', field: 'temperature', kind: 'number', help: 'MoCo temperature T' },
   { flag: 'aug-teacher', field: 'augTeacher', kind: 'string', help: 'weak or strong' },
   { flag: 'aug-student', field: 'augStudent', kind: 'string', help: 'weak or strong' },
+  {
+    flag: 'projection-bn',
+    field: 'projectionBn',
+    kind: 'bool',
+    help: "true: ISD+'s head (BatchNorm); false: MoCo v2's (default: the method's)",
+  },
+  {
+    flag: 'shuffle-bn',
+    field: 'shuffleBn',
+    kind: 'bool',
+    help: "true or false: mix the teacher's batch across BatchNorm groups (default true)",
+  },
+  { flag: 'bn-groups', field: 'bnGroups', kind: 'int', help: 'BatchNorm groups of a batch (default 2)' },
   { flag: 'image-size', field: 'imageSize', kind: 'int', help: "encoder input side (0: the dataset's own)" },
   {
     flag: 'imbalance',
@@ -116,6 +134,12 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
     if (raw === undefined) continue;
     if (f.kind === 'string') {
       partial[f.field] = String(raw);
+      continue;
+    }
+    if (f.kind === 'bool') {
+      if (raw !== 'true' && raw !== 'false')
+        throw new IsdError('BAD_INPUT', `expected true or false, got "${String(raw)}"`, { field: `--${f.flag}` });
+      partial[f.field] = raw === 'true';
       continue;
     }
     const v = Number(raw);

@@ -9,7 +9,7 @@
  * Adding a feature (e.g. `study.*`) is a plain extension of `requests` / `events` below.
  */
 import { z } from 'zod';
-import { DEFAULT_RUN_CONFIG, runConfigFields, runConfigSchema, type RunConfig } from './run-config';
+import { runConfigFields, runConfigSchema, withRunDefaults, type RunConfig } from './run-config';
 import type { DatasetEntry, DatasetSummary } from './data/types';
 import { studySpecInputSchema } from './study/study-spec';
 import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study/study-types';
@@ -379,12 +379,12 @@ const path = z.string().min(1, 'required').max(4096, 'too long');
 const int = (min: number, max: number) =>
   z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
-/** A RunConfig partial over DEFAULT_RUN_CONFIG; parses to the full config, cross-field checks included. */
+/** A RunConfig partial over the defaults (withRunDefaults: the method's own settings included); parses to the full config, cross-field checks included. */
 const partialRunConfig = z
   .strictObject(runConfigFields)
   .partial()
   .transform((partial, ctx): RunConfig => {
-    const merged = runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, ...partial });
+    const merged = runConfigSchema.safeParse(withRunDefaults(partial));
     if (merged.success) return merged.data;
     for (const issue of merged.error.issues)
       ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });

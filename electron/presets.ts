@@ -1,8 +1,9 @@
 /**
  * Presets: named sets of training settings, one list for the form's preset buttons and for
- * `isd train --preset <id>`. Pure (types only), so the renderer bundle can import it.
+ * `isd train --preset <id>`. Pure (no Node imports), so the renderer bundle can import it; each
+ * preset starts from its method's own settings (run-config.ts's METHOD_DEFAULTS).
  */
-import type { RunConfig } from './run-config';
+import { METHOD_DEFAULTS, type RunConfig } from './run-config';
 
 export type Preset = { id: string; label: string; description: string; values: Partial<Omit<RunConfig, 'tags'>> };
 
@@ -14,6 +15,7 @@ export const PRESETS: readonly Preset[] = [
     description:
       'A few minutes on a CPU: ResNet-20, 2 epochs on 5,000 images. To see the pipeline work; too short to learn much beyond the random-init features.',
     values: {
+      ...METHOD_DEFAULTS.isd,
       method: 'isd',
       arch: 'resnet20',
       epochs: 2,
@@ -42,6 +44,7 @@ export const PRESETS: readonly Preset[] = [
     description:
       'Enough steps to learn on a laptop: ResNet-20 at 16 px, 9 epochs on 16,384 images (about 1,150 steps, 9–10 minutes on 2 cores). On Fashion-MNIST it lifted 20-NN accuracy about 4 points over the random-init baseline.',
     values: {
+      ...METHOD_DEFAULTS.isd,
       method: 'isd',
       arch: 'resnet20',
       epochs: 9,
@@ -70,6 +73,7 @@ export const PRESETS: readonly Preset[] = [
     description:
       'ISD+ as published: T_t 0.01, T_s 0.1, m 0.99, lr 0.05 cosine, weak teacher / strong student, 200 epochs.',
     values: {
+      ...METHOD_DEFAULTS.isd,
       method: 'isd',
       arch: 'resnet18',
       epochs: 200,
@@ -97,6 +101,7 @@ export const PRESETS: readonly Preset[] = [
     label: 'MoCo v2 baseline',
     description: 'MoCo v2: InfoNCE with T 0.2, m 0.999, lr 0.03 cosine, strong views on both branches, 200 epochs.',
     values: {
+      ...METHOD_DEFAULTS.moco,
       method: 'moco',
       arch: 'resnet18',
       epochs: 200,

@@ -4,6 +4,8 @@ import {
   DEFAULT_RUN_CONFIG,
   formatImbalance,
   KNN_K,
+  METHOD_DEFAULTS,
+  methodLabel,
   MIN_MEANINGFUL_TEST_IMAGES,
   parseImbalance,
   runConfigSchema,
@@ -57,6 +59,49 @@ describe('validateRunConfig', () => {
     expect(r.ok ? null : r.issues[0]).toEqual({ field: 'config', message: 'unknown field(s): learningRate' });
     expect(validateRunConfig(null)).toEqual({ ok: false, issues: [{ field: 'config', message: 'must be an object' }] });
     expect(runConfigSchema.safeParse({ ...DEFAULT_RUN_CONFIG, imbalance: 'longtail:0.5' }).success).toBe(false);
+  });
+});
+
+describe('method settings', () => {
+  it("a MoCo run's defaults are MoCo v2's: strong views on both branches, a head without BN, T 0.2, Shuffle BN", () => {
+    const r = validateRunConfig({ method: 'moco' });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.config).toMatchObject({
+      augTeacher: 'strong',
+      augStudent: 'strong',
+      projectionBn: false,
+      temperature: 0.2,
+      shuffleBn: true,
+      bnGroups: 2,
+    });
+    expect(methodLabel(r.config)).toBe('MoCo v2');
+    // ISD keeps ISD+'s: weak teacher view, BN head; and shuffles too
+    const isd = validateRunConfig({ method: 'isd' });
+    expect(isd.ok && isd.config).toMatchObject({ ...METHOD_DEFAULTS.isd, augTeacher: 'weak', projectionBn: true });
+    // what a user sets wins over the method's defaults
+    const mixed = validateRunConfig({ method: 'moco', augTeacher: 'weak', projectionBn: true });
+    expect(mixed.ok && methodLabel(mixed.config)).toBe('MoCo with ISD+ views');
+  });
+
+  it('refuses a batch that does not split into its BatchNorm groups, and Shuffle BN on one group, naming the field', () => {
+    expect(validateRunConfig({ batchSize: 100, queueSize: 1000, bnGroups: 3 })).toEqual({
+      ok: false,
+      issues: [
+        {
+          field: 'batchSize',
+          message: 'batch size 100 must be a multiple of bnGroups 3, with at least 2 images per BatchNorm group',
+        },
+      ],
+    });
+    expect(validateRunConfig({ batchSize: 4, queueSize: 8, bnGroups: 4 })).toMatchObject({
+      ok: false,
+      issues: [{ field: 'batchSize' }],
+    });
+    expect(validateRunConfig({ shuffleBn: true, bnGroups: 1 })).toMatchObject({
+      ok: false,
+      issues: [{ field: 'bnGroups', message: expect.stringMatching(/Shuffle BN needs at least 2 BatchNorm groups/) }],
+    });
+    expect(validateRunConfig({ shuffleBn: false, bnGroups: 1 }).ok).toBe(true);
   });
 });
 

@@ -78,6 +78,12 @@ export const runConfigFields = {
   temperature: positive(10),
   augTeacher: z.enum(['weak', 'strong']),
   augStudent: z.enum(['weak', 'strong']),
+  /** BatchNorm in the projection head (ISD+'s head); MoCo v2's head has none. */
+  projectionBn: z.boolean(),
+  /** Shuffle BN: the teacher's batch moved by one BatchNorm group, so no key shares its query's statistics. */
+  shuffleBn: z.boolean(),
+  /** BatchNorm groups of a batch (the reference's GPUs): statistics over batchSize / bnGroups images each. */
+  bnGroups: positiveInt(64),
   /** Side of the square images fed to the encoder; 0 keeps the dataset's own size. */
   imageSize: z
     .number()
@@ -150,6 +156,20 @@ const warmupShorter = crossField(
   (c) => `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})`,
 );
 
+const batchSplitsIntoGroups = crossField(
+  ['batchSize', 'bnGroups'],
+  'batchSize',
+  (c) => c.batchSize % c.bnGroups === 0 && c.batchSize / c.bnGroups >= 2,
+  (c) =>
+    `batch size ${c.batchSize} must be a multiple of bnGroups ${c.bnGroups}, with at least 2 images per BatchNorm group`,
+);
+const shuffleNeedsGroups = crossField(
+  ['shuffleBn', 'bnGroups'],
+  'bnGroups',
+  (c) => !c.shuffleBn || c.bnGroups >= 2,
+  (c) => `Shuffle BN needs at least 2 BatchNorm groups to move the teacher's images between, got ${c.bnGroups}`,
+);
+
 function withMessage(check: ReturnType<typeof crossField>) {
   const [fn, opts] = check;
   return (schema: typeof runConfigObject) =>
@@ -161,10 +181,90 @@ function withMessage(check: ReturnType<typeof crossField>) {
     });
 }
 
-export const runConfigSchema = withMessage(warmupShorter)(
-  withMessage(teacherSharper)(withMessage(queueMultipleOfBatch)(runConfigObject)),
+export const runConfigSchema = withMessage(shuffleNeedsGroups)(
+  withMessage(batchSplitsIntoGroups)(
+    withMessage(warmupShorter)(withMessage(teacherSharper)(withMessage(queueMultipleOfBatch)(runConfigObject))),
+  ),
 );
 export type RunConfig = z.infer<typeof runConfigObject>;
+export type Method = RunConfig['method'];
+
+/** The settings that belong to a method: its views, temperatures, head and BatchNorm. */
+export type MethodSettings = Pick<
+  RunConfig,
+  | 'augTeacher'
+  | 'augStudent'
+  | 'tempTeacher'
+  | 'tempStudent'
+  | 'temperature'
+  | 'projectionBn'
+  | 'shuffleBn'
+  | 'bnGroups'
+>;
+
+/**
+ * Each method's own settings, the one definition the form, the CLI and the study start from (a
+ * config that names a method and leaves these out gets them). MoCo's are MoCo v2's as published
+ * (facebookresearch/moco main_moco.py with --mlp --aug-plus --cos: strong views on both branches, an
+ * MLP head without BatchNorm, T 0.2, Shuffle BN); ISD's are ISD+'s (train_isd_plus.py). Both shuffle
+ * over two BatchNorm groups, as the references do on two GPUs.
+ */
+export const METHOD_DEFAULTS: Record<Method, MethodSettings> = {
+  isd: {
+    augTeacher: 'weak',
+    augStudent: 'strong',
+    tempTeacher: 0.01,
+    tempStudent: 0.1,
+    temperature: 0.2,
+    projectionBn: true,
+    shuffleBn: true,
+    bnGroups: 2,
+  },
+  moco: {
+    augTeacher: 'strong',
+    augStudent: 'strong',
+    tempTeacher: 0.01,
+    tempStudent: 0.1,
+    temperature: 0.2,
+    projectionBn: false,
+    shuffleBn: true,
+    bnGroups: 2,
+  },
+};
+
+/** The fields of MethodSettings, in form order. */
+export const METHOD_FIELDS = Object.keys(METHOD_DEFAULTS.isd) as (keyof MethodSettings)[];
+
+/**
+ * Named recipes of a method's views and head. "MoCo with ISD+ views" is the MoCo this app trained
+ * before MoCo v2 was its default (ISD+'s weak teacher view and BN head): an ablation, kept by name.
+ */
+export const METHOD_VARIANTS: { label: string; method: Method; settings: Partial<MethodSettings> }[] = [
+  { label: 'ISD+', method: 'isd', settings: { augTeacher: 'weak', augStudent: 'strong', projectionBn: true } },
+  { label: 'MoCo v2', method: 'moco', settings: { augTeacher: 'strong', augStudent: 'strong', projectionBn: false } },
+  {
+    label: 'MoCo with ISD+ views',
+    method: 'moco',
+    settings: { augTeacher: 'weak', augStudent: 'strong', projectionBn: true },
+  },
+];
+
+/** What a config trains, in words: "MoCo v2", "MoCo with ISD+ views, no Shuffle BN", "ISD (custom views/head)". */
+export function methodLabel(c: Pick<RunConfig, 'method' | keyof MethodSettings>): string {
+  const variant = METHOD_VARIANTS.find(
+    (v) =>
+      v.method === c.method &&
+      (Object.entries(v.settings) as [keyof MethodSettings, unknown][]).every(([k, want]) => c[k] === want),
+  );
+  const name = variant?.label ?? `${c.method === 'isd' ? 'ISD' : 'MoCo'} (custom views/head)`;
+  return c.shuffleBn ? name : `${name}, no Shuffle BN`;
+}
+
+/** A partial config over the defaults: DEFAULT_RUN_CONFIG, then the named method's own settings, then `partial`. */
+export function withRunDefaults(partial: Record<string, unknown>): Record<string, unknown> {
+  const method = partial.method === 'moco' || partial.method === 'isd' ? partial.method : DEFAULT_RUN_CONFIG.method;
+  return { ...DEFAULT_RUN_CONFIG, ...METHOD_DEFAULTS[method], ...partial };
+}
 
 /** ISD+ defaults scaled to small data on a CPU (docs/method.md): resnet20, batch 128, queue 4096. */
 export const DEFAULT_RUN_CONFIG: RunConfig = {
@@ -185,6 +285,9 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   temperature: 0.2,
   augTeacher: 'weak',
   augStudent: 'strong',
+  projectionBn: true,
+  shuffleBn: true,
+  bnGroups: 2,
   imageSize: 0,
   imbalance: 'none',
   trainLimit: 0,
@@ -216,14 +319,14 @@ export function checkedRunConfig(input: unknown): RunConfig {
   return checked.config;
 }
 
-/** Validates a partial config over the defaults; returns the full config or every issue found. */
+/** Validates a partial config over the defaults (withRunDefaults); returns the full config or every issue found. */
 export function validateRunConfig(
   input: unknown,
 ): { ok: true; config: RunConfig } | { ok: false; issues: ConfigIssue[] } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, issues: [{ field: 'config', message: 'must be an object' }] };
   }
-  const merged = { ...DEFAULT_RUN_CONFIG, ...(input as Record<string, unknown>) };
+  const merged = withRunDefaults(input as Record<string, unknown>);
   const r = runConfigSchema.safeParse(merged);
   if (r.success) return { ok: true, config: r.data };
   return {

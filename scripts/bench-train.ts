@@ -3,6 +3,7 @@
  * reference that issue 4 asks for: both run alternately, several rounds, in one sitting.
  *
  *   npx tsc -p tsconfig.node.json && node dist/scripts/bench-train.js [--steps 10] [--threads N] [--replicas 1|2]
+ *     [--bn-groups G] [--no-shuffle-bn]
  *       [--backend wasm|cpu|tensorflow] [--method isd|moco] [--batch 128] [--json] [--quick (no shares)]
  *       [--vs-torch ROUNDS] [--torch-threads 2] [--torch-script scripts/torch_isd_step.py]
  *
@@ -76,6 +77,9 @@ async function main(): Promise<void> {
       backend: { type: 'string' },
       method: { type: 'string', default: 'isd' },
       batch: { type: 'string', default: '128' },
+      /** BatchNorm groups (default: the method's, METHOD_DEFAULTS); 1 with --no-shuffle-bn is the step before Shuffle BN. */
+      'bn-groups': { type: 'string' },
+      'no-shuffle-bn': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       /** Skip measuring the shares (augmentation, forward, update passes). */
       quick: { type: 'boolean', default: false },
@@ -91,6 +95,8 @@ async function main(): Promise<void> {
     backend: values.backend as BackendName | undefined,
     method: values.method as Method,
     batch: Number(values.batch),
+    bnGroups: values['bn-groups'] === undefined ? undefined : Number(values['bn-groups']),
+    shuffleBn: values['no-shuffle-bn'] ? false : undefined,
     shares: !values.quick,
   };
   if (values['vs-torch'] === undefined) {

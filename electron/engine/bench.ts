@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapter } from '../contract';
 import { IsdError } from '../errors';
 import { Rng } from '../rng';
+import { METHOD_DEFAULTS } from '../run-config';
 import { augmentBatch } from './augment';
 import type { BackendName } from './backend';
 import { encoderEmbedding } from './models/encoder';
@@ -41,6 +42,10 @@ export interface BenchmarkOptions {
   replicas?: number;
   /** Measure the augmentation, forward and update shares (a few extra passes); default true. */
   shares?: boolean;
+  /** BatchNorm groups, Shuffle BN and the projection head's BN: default the method's (METHOD_DEFAULTS). */
+  bnGroups?: number;
+  shuffleBn?: boolean;
+  projectionBn?: boolean;
 }
 
 export interface BenchmarkShares {
@@ -125,14 +130,16 @@ function forwardMs(
   xs: tf.Tensor4D,
   xt: tf.Tensor4D,
   reps: number,
+  bnGroups: number,
 ): Promise<number> {
+  const mode = { training: true, bnGroups };
   const student = new ParamScope(step.params, 'student.', true);
   const teacher = new ParamScope(step.params, 'teacher.', false);
   const queue = step.queue.keys as tf.Tensor2D;
   return bestMs(reps, async () => {
     const loss = tf.tidy(() => {
-      const k = l2Normalize(encoderEmbedding(teacher, step.spec, xt, { training: true }, false));
-      const q = l2Normalize(encoderEmbedding(student, step.spec, xs, { training: true }, method === 'isd'));
+      const k = l2Normalize(encoderEmbedding(teacher, step.spec, xt, mode, false));
+      const q = l2Normalize(encoderEmbedding(student, step.spec, xs, mode, method === 'isd'));
       const simK = tf.matMul(k, queue, false, true) as tf.Tensor2D;
       const simQ = tf.matMul(q, queue, false, true) as tf.Tensor2D;
       return method === 'isd'
@@ -189,9 +196,13 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
   const size = positiveInt(opts.size ?? 28, 'size', 4096);
   const channels = positiveInt(opts.channels ?? 1, 'channels', 4);
   const queue = positiveInt(opts.queue ?? 4096, 'queue', 1_000_000);
+  const own = METHOD_DEFAULTS[method];
+  const bnGroups = positiveInt(opts.bnGroups ?? own.bnGroups, 'bnGroups', 64);
+  const shuffleBn = opts.shuffleBn ?? own.shuffleBn;
   const { backend: report, replicas } = await initTrainingBackend(
     { prefer: opts.backend, threads: opts.threads, replicas: opts.replicas },
     batch,
+    bnGroups,
   );
   const rng = new Rng(0);
   let peakRss = process.memoryUsage().rss;
@@ -213,6 +224,9 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
       momentum: STEP.momentum,
       weightDecay: STEP.weightDecay,
       seed: 0,
+      bnGroups,
+      shuffleBn,
+      projectionBn: opts.projectionBn ?? own.projectionBn,
     },
     replicas,
     report.backend,
@@ -244,7 +258,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
       const reps = Math.min(3, steps);
       // each replica's share: with two, the forward pass of half the batch on one thread
       const [xsR, xtR] = replicas > 1 ? [xs.slice(0, batch / replicas), xt.slice(0, batch / replicas)] : [xs, xt];
-      const fwd = await forwardMs(step, method, xsR, xtR, reps);
+      const fwd = await forwardMs(step, method, xsR, xtR, reps, Math.max(1, bnGroups / replicas));
       if (replicas > 1) tf.dispose([xsR, xtR]);
       sampleRss();
       const upd = await updateMs(step, reps);

@@ -22,7 +22,14 @@ import {
 } from './training-step';
 
 export const CHECKPOINT_FORMAT = 'isd-studio-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/**
+ * 2: the run config and model options say projectionBn, shuffleBn and bnGroups (MoCo v2's head has no
+ * 'proj.bn1.*' and a d-wide fc1). 1: before them; every such model had ISD+'s BN head, no Shuffle BN
+ * and one BN group per replica, and is read as saying so.
+ */
+export const CHECKPOINT_VERSION = 2;
+/** What a version-1 checkpoint trained with, in the settings version 2 added. */
+export const VERSION_1_SETTINGS = { projectionBn: true, shuffleBn: false, bnGroups: 1 } as const;
 const MANIFEST = 'manifest.json';
 const WEIGHTS = 'weights.bin';
 const QUEUE_LABELS = 'queue-labels.bin';
@@ -153,7 +160,15 @@ async function readBytes(file: string): Promise<Buffer> {
   }
 }
 
-/** Reads and checks a checkpoint folder written by writeCheckpoint. */
+/** A version-1 manifest in version 2's terms: its run config and model options say what it trained with. */
+function upgradeVersion1(m: CheckpointManifest): CheckpointManifest {
+  const config = { ...m.config } as { run?: Record<string, unknown>; step?: Record<string, unknown> };
+  if (config.run && typeof config.run === 'object') config.run = { ...VERSION_1_SETTINGS, ...config.run };
+  if (config.step && typeof config.step === 'object') config.step = { ...VERSION_1_SETTINGS, ...config.step };
+  return { ...m, config, extra: { ...m.extra, upgradedFromVersion: 1 } };
+}
+
+/** Reads and checks a checkpoint folder written by writeCheckpoint (version 1 read as version 2). */
 export async function readCheckpoint(checkpointPath: string): Promise<CheckpointContents> {
   checkLittleEndian();
   const manifestFile = path.join(checkpointPath, MANIFEST);
@@ -166,7 +181,8 @@ export async function readCheckpoint(checkpointPath: string): Promise<Checkpoint
   }
   if (manifest.format !== CHECKPOINT_FORMAT)
     throw invalid(manifestFile, `format is "${String(manifest.format)}", expected ${CHECKPOINT_FORMAT}`);
-  if (manifest.version !== CHECKPOINT_VERSION)
+  if (manifest.version === 1) manifest = upgradeVersion1(manifest);
+  else if (manifest.version !== CHECKPOINT_VERSION)
     throw invalid(
       manifestFile,
       `version ${manifest.version} is not ${CHECKPOINT_VERSION}: written by another app version`,

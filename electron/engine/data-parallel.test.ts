@@ -108,6 +108,45 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
     for (const e of shared) expect(Array.from(peer.get(e.name)!), e.name).toEqual(Array.from(e.variable.dataSync()));
   });
 
+  it.each(['moco', 'isd'] as const)(
+    '%s with Shuffle BN: the teacher batch crosses between the replicas and the keys come back in order, as on one replica of two BN groups',
+    async (method) => {
+      const rng = new Rng(4);
+      const shuffled = (b: number): TrainingStepOptions => ({ ...options(method, b), bnGroups: 2, shuffleBn: true });
+      const single = track(createTrainingStep(shuffled(B)));
+      const dp = track(createEngineTrainingStep(shuffled(B), 2, 'wasm'));
+      const v = randomArray(rng, B * SIZE * SIZE).map((a, i) => a + (i < (B / 2) * SIZE * SIZE ? 1 : -1));
+      const [xs, xt] = [
+        batch(v, B),
+        batch(
+          v.map((a) => 0.8 * a + 0.1),
+          B,
+        ),
+      ];
+      const one = (await single.step(xs, xt, 0.05)).loss;
+      const two = (await dp.step(xs, xt, 0.05)).loss;
+      tf.dispose([xs, xt]);
+      expect(Math.abs(two - one)).toBeLessThan(1e-5);
+      // the keys each enqueued, row for row (the last B slots of the queue)
+      const keys = (s: TrainingStep) => (s.queue.keys.arraySync() as number[][]).slice(0, B).flat();
+      const [k1, k2] = [keys(single), keys(dp)];
+      expect(Math.max(...k1.map((k, i) => Math.abs(k - k2[i])))).toBeLessThan(1e-5);
+      // and they differ from what the replicas' own halves would give without the shuffle
+      const plain = track(createEngineTrainingStep({ ...shuffled(B), shuffleBn: false }, 2, 'wasm'));
+      const [xs2, xt2] = [
+        batch(v, B),
+        batch(
+          v.map((a) => 0.8 * a + 0.1),
+          B,
+        ),
+      ];
+      await plain.step(xs2, xt2, 0.05);
+      tf.dispose([xs2, xt2]);
+      const k3 = keys(plain);
+      expect(Math.max(...k1.map((k, i) => Math.abs(k - k3[i])))).toBeGreaterThan(1e-3);
+    },
+  );
+
   it('a resumed state reaches the peer: both replicas continue from it', async () => {
     const rng = new Rng(3);
     const xs = Array.from({ length: 4 }, () => batch(randomArray(rng, B * SIZE * SIZE), B));
@@ -147,5 +186,9 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
     expect(plannedReplicas(1, 8, 128)).toBe(1);
     expect(() => plannedReplicas(2, 8, 127)).toThrow(/batch size 127 must be even/);
     expect(() => plannedReplicas(4, 8, 128)).toThrow(/replicas must be 1 or 2/);
+    // BatchNorm groups split between the replicas: an odd count trains on one
+    expect(plannedReplicas(undefined, 2, 120, 3)).toBe(1);
+    expect(plannedReplicas(undefined, 2, 128, 4)).toBe(2);
+    expect(() => plannedReplicas(2, 8, 120, 3)).toThrow(/bnGroups 3 must be even/);
   });
 });

@@ -23,7 +23,7 @@ import { IsdError } from '../errors';
 import { initBackend, type BackendName, type BackendOptions, type BackendReport } from './backend';
 import {
   createTrainingStep,
-  type ReplicaExchange,
+  type ReplicaLink,
   type ReplicaShare,
   type StepResult,
   type TrainingStep,
@@ -31,6 +31,7 @@ import {
   type TrainingStepState,
   type VariableSnapshot,
 } from './training-step';
+import { shuffleForTeacher } from './methods/shuffle-bn';
 
 /** How long a replica waits for the other before the step fails (a stuck or dead peer). */
 const EXCHANGE_TIMEOUT_MS = 10 * 60_000;
@@ -113,14 +114,28 @@ function concatLabels(a: Int32Array | null, b: Int32Array | null): Int32Array | 
   return out;
 }
 
+interface KeysPayload {
+  type: 'keys';
+  keys: Float32Array;
+  keyShape: [number, number];
+}
+
 /**
- * The hook a replica's step calls between its backward pass and its update: sends this replica's
- * share, receives the other's, and returns the whole batch's (rank 0's rows first). Gradients are
- * averaged in JS on the arrays already read for sending, as (a + b) · 0.5: the same bits on both
- * sides since addition commutes, and one upload per variable instead of three kernels.
+ * What a replica's step calls on the other: `exchange`, between its backward pass and its update,
+ * sends this replica's share, receives the other's, and returns the whole batch's (rank 0's rows
+ * first). Gradients are averaged in JS on the arrays already read for sending, as (a + b) · 0.5: the
+ * same bits on both sides since addition commutes, and one upload per variable instead of three
+ * kernels. `gatherKeys`, with Shuffle BN, swaps the teacher keys before the loss (each replica's
+ * images went partly through the other's teacher).
  */
-export function replicaExchange(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaExchange {
-  return (mine: ReplicaShare): ReplicaShare => {
+export function replicaLink(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaLink {
+  const gatherKeys = (mine: tf.Tensor2D): tf.Tensor2D => {
+    endpoint.send({ type: 'keys', keys: mine.dataSync() as Float32Array, keyShape: mine.shape } satisfies KeysPayload);
+    const theirs = expectMessage<KeysPayload>(endpoint.receive(EXCHANGE_TIMEOUT_MS, 'teacher keys'), 'keys');
+    const other = tf.tensor2d(theirs.keys, theirs.keyShape);
+    return tf.concat(rank === 0 ? [mine, other] : [other, mine], 0) as tf.Tensor2D;
+  };
+  const exchange = (mine: ReplicaShare): ReplicaShare => {
     const payload: SharePayload = {
       type: 'share',
       loss: mine.loss,
@@ -153,6 +168,7 @@ export function replicaExchange(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaExc
       purity,
     };
   };
+  return { rank, replicas: 2, exchange, gatherKeys };
 }
 
 /** Commands from rank 0 to the peer, in order on the same link as the shares. */
@@ -198,14 +214,21 @@ export class DataParallelTrainingStep implements TrainingStep {
   private readonly peer: Worker;
   private ready = false;
   private broken: string | null = null;
+  /** The options of the whole batch (the replicas' own hold half of it). */
+  private readonly whole: TrainingStepOptions;
 
   /** Call through createEngineTrainingStep, which checks that the batch splits evenly. */
   constructor(options: TrainingStepOptions, backend: BackendName) {
-    const half: TrainingStepOptions = { ...options, batchSize: options.batchSize / 2 };
+    this.whole = { ...options, inputShape: [...options.inputShape] };
+    const half: TrainingStepOptions = {
+      ...options,
+      batchSize: options.batchSize / 2,
+      bnGroups: Math.max(1, (options.bnGroups ?? 1) / 2),
+    };
     const channel = new MessageChannel();
     const counters = new Int32Array(new SharedArrayBuffer(8));
     this.endpoint = new SyncEndpoint(channel.port1, counters, 0);
-    this.inner = createTrainingStep(half, replicaExchange(this.endpoint, 0));
+    this.inner = createTrainingStep(half, replicaLink(this.endpoint, 0));
     const data: PeerWorkerData = { options: half, backend, port: channel.port2, counters };
     try {
       this.peer = new Worker(peerScriptPath(), { workerData: data, transferList: [channel.port2] });
@@ -217,7 +240,7 @@ export class DataParallelTrainingStep implements TrainingStep {
   }
 
   get options(): Readonly<TrainingStepOptions> {
-    return { ...this.inner.options, batchSize: this.inner.options.batchSize * 2 };
+    return this.whole;
   }
   get spec() {
     return this.inner.spec;
@@ -260,7 +283,10 @@ export class DataParallelTrainingStep implements TrainingStep {
       throw new Error(`data-parallel step needs an even batch of equal views, got ${b} and ${xTeacher.shape[0]}`);
     const h = b / 2;
     const [xsA, xsB] = tf.split(xStudent, 2, 0) as tf.Tensor4D[];
-    const [xtA, xtB] = tf.split(xTeacher, 2, 0) as tf.Tensor4D[];
+    // Shuffle BN: the teacher's whole batch rotated by one BN group, so that half of it crosses over.
+    const shuffled = this.whole.shuffleBn ? shuffleForTeacher(xTeacher, this.whole.bnGroups ?? 2) : null;
+    const [xtA, xtB] = tf.split(shuffled ?? xTeacher, 2, 0) as tf.Tensor4D[];
+    shuffled?.dispose();
     try {
       const command: PeerCommand = {
         type: 'step',
@@ -322,13 +348,17 @@ export class DataParallelTrainingStep implements TrainingStep {
   }
 }
 
-/** Throws unless `replicas` is 1, or 2 with an even batch. */
-function checkReplicas(replicas: number, batchSize: number): void {
+/** Throws unless `replicas` is 1, or 2 with an even batch and BN groups that split evenly between them. */
+function checkReplicas(replicas: number, batchSize: number, bnGroups = 1): void {
   if (replicas !== 1 && replicas !== 2)
     throw new IsdError('BAD_INPUT', `replicas must be 1 or 2, got ${replicas}`, { field: 'replicas' });
   if (replicas === 2 && batchSize % 2 !== 0)
     throw new IsdError('BAD_INPUT', `batch size ${batchSize} must be even to split it over two replicas`, {
       field: 'batchSize',
+    });
+  if (replicas === 2 && bnGroups > 1 && bnGroups % 2 !== 0)
+    throw new IsdError('BAD_INPUT', `bnGroups ${bnGroups} must be even to split the groups over two replicas`, {
+      field: 'bnGroups',
     });
 }
 
@@ -341,16 +371,16 @@ export function createEngineTrainingStep(
   replicas: number,
   backend: BackendName,
 ): TrainingStep {
-  checkReplicas(replicas, options.batchSize);
+  checkReplicas(replicas, options.batchSize, options.bnGroups);
   return replicas === 1 ? createTrainingStep(options) : new DataParallelTrainingStep(options, backend);
 }
 
 /**
  * Replicas a run trains with: the requested number, else ISD_REPLICAS, else 2 where the machine has
- * two or more cores and the batch splits evenly. (tensorflow and webgpu always get 1: their kernels
+ * two or more cores and the batch and its BN groups split evenly. (tensorflow and webgpu always get 1: their kernels
  * use every core or the GPU themselves; initTrainingBackend decides that once the backend is known.)
  */
-export function plannedReplicas(requested: number | undefined, cores: number, batchSize: number): number {
+export function plannedReplicas(requested: number | undefined, cores: number, batchSize: number, bnGroups = 1): number {
   const env = process.env.ISD_REPLICAS?.trim();
   if (requested === undefined && env) {
     const n = Number(env);
@@ -359,10 +389,10 @@ export function plannedReplicas(requested: number | undefined, cores: number, ba
     requested = n;
   }
   if (requested !== undefined) {
-    checkReplicas(requested, batchSize);
+    checkReplicas(requested, batchSize, bnGroups);
     return requested;
   }
-  return cores >= 2 && batchSize % 2 === 0 ? 2 : 1;
+  return cores >= 2 && batchSize % 2 === 0 && (bnGroups === 1 || bnGroups % 2 === 0) ? 2 : 1;
 }
 
 /**
@@ -373,8 +403,9 @@ export function plannedReplicas(requested: number | undefined, cores: number, ba
 export async function initTrainingBackend(
   opts: BackendOptions & { replicas?: number },
   batchSize: number,
+  bnGroups = 1,
 ): Promise<{ backend: BackendReport; replicas: number }> {
-  const planned = plannedReplicas(opts.replicas, os.cpus().length, batchSize);
+  const planned = plannedReplicas(opts.replicas, os.cpus().length, batchSize, bnGroups);
   const started = await initBackend({ prefer: opts.prefer, threads: opts.threads ?? (planned > 1 ? 1 : undefined) });
   // replicas are a CPU feature: a GPU backend runs the whole batch on its device
   const replicas = started.backend === 'tensorflow' || started.backend === 'webgpu' ? 1 : planned;

@@ -7,7 +7,7 @@
 import { isMainThread, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
-import { type PeerCommand, type PeerWorkerData, replicaExchange, SyncEndpoint } from './data-parallel';
+import { type PeerCommand, type PeerWorkerData, replicaLink, SyncEndpoint } from './data-parallel';
 import { createTrainingStep, type TrainingStep } from './training-step';
 
 /** How long the peer waits for rank 0's next command: a paused run sends none. */
@@ -44,7 +44,7 @@ async function main(data: PeerWorkerData): Promise<void> {
   let step: TrainingStep | null = null;
   try {
     await initBackend({ prefer: data.backend, threads: 1 });
-    step = createTrainingStep(data.options, replicaExchange(endpoint, 1));
+    step = createTrainingStep(data.options, replicaLink(endpoint, 1));
     endpoint.send({ type: 'ready' });
     await serve(step, endpoint);
   } catch (e) {

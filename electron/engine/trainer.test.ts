@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../data';
 import type { LoadedDataset } from '../data/types';
-import { DEFAULT_RUN_CONFIG, type RunConfig } from '../run-config';
+import { DEFAULT_RUN_CONFIG, METHOD_DEFAULTS, type RunConfig } from '../run-config';
 import { initBackend, type BackendName } from './backend';
 import { listCheckpoints, readCheckpoint, restoreTrainingStep } from './checkpoint';
 import type { TrainerEvent } from './protocol';
@@ -262,6 +262,45 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     );
     expect(other.result.status).toBe('failed');
     expect(other.events.find((e) => e.type === 'failed')).toMatchObject({ code: 'CONFLICT', field: 'lr' });
+  });
+
+  it('a version-1 checkpoint (before Shuffle BN and MoCo v2) resumes with the config it ran, or is refused saying why', async () => {
+    // What a MoCo run trained before: ISD+ views and BN head, no Shuffle BN, one BN group (the migrated config).
+    const legacy = { method: 'moco', augTeacher: 'weak', projectionBn: true, shuffleBn: false, bnGroups: 1 } as const;
+    const dir = path.join(tmp, 'v1');
+    const whole = await train({ ...legacy, epochs: 2 }, { images: 16, dir });
+    expect(whole.result.status).toBe('completed');
+    const [afterEpoch1] = await listCheckpoints(dir);
+    // Rewrite it as version 1 wrote it: no version-2 settings in its run config or model options.
+    const file = path.join(afterEpoch1, 'manifest.json');
+    const m = JSON.parse(await fsp.readFile(file, 'utf8')) as {
+      version: number;
+      config: { run: Record<string, unknown>; step: Record<string, unknown> };
+    };
+    expect(m.version).toBe(2);
+    m.version = 1;
+    for (const part of [m.config.run, m.config.step]) for (const k of Object.keys(legacy).slice(2)) delete part[k];
+    await fsp.writeFile(file, JSON.stringify(m));
+    const resumed = await train(
+      { ...legacy, epochs: 2 },
+      { images: 16, dir: path.join(tmp, 'v1-resumed'), resumeFrom: afterEpoch1 },
+    );
+    expect(resumed.result.status).toBe('completed');
+    relClose(resumed.result.losses, whole.result.losses.slice(2));
+    // Into today's MoCo (MoCo v2's head and views, Shuffle BN): refused, naming the first setting that differs.
+    const v2 = await train(
+      { ...METHOD_DEFAULTS.moco, method: 'moco', epochs: 2 },
+      { images: 16, dir: path.join(tmp, 'v1-v2'), resumeFrom: afterEpoch1 },
+    );
+    expect(v2.result.status).toBe('failed');
+    const failed = v2.events.find((e) => e.type === 'failed');
+    expect(failed).toMatchObject({ code: 'CONFLICT', field: 'augTeacher' });
+    expect(failed?.type === 'failed' && failed.message).toMatch(/version-1 checkpoint: ISD\+ head, no Shuffle BN/);
+    const head = await train(
+      { ...legacy, projectionBn: false, epochs: 2 },
+      { images: 16, dir: path.join(tmp, 'v1-head'), resumeFrom: afterEpoch1 },
+    );
+    expect(head.events.find((e) => e.type === 'failed')).toMatchObject({ code: 'CONFLICT', field: 'projectionBn' });
   });
 
   it('a non-finite loss fails the run as "diverged at step S" and keeps the last good checkpoint', async () => {

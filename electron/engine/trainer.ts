@@ -89,6 +89,9 @@ const RESUME_FIXED_FIELDS = [
   'temperature',
   'augTeacher',
   'augStudent',
+  'projectionBn',
+  'shuffleBn',
+  'bnGroups',
   'imbalance',
   'trainLimit',
   'seed',
@@ -194,6 +197,9 @@ export class Trainer {
       weightDecay: c.weightDecay,
       seed: c.seed,
       baseWidth: this.opts.engine?.baseWidth,
+      projectionBn: c.projectionBn,
+      bnGroups: c.bnGroups,
+      shuffleBn: c.shuffleBn,
     };
   }
 
@@ -536,11 +542,12 @@ export class Trainer {
       imageSize?: number;
       step?: { baseWidth?: number };
     };
+    const old = m.extra?.upgradedFromVersion === 1 ? ' (a version-1 checkpoint: ISD+ head, no Shuffle BN)' : '';
     for (const f of RESUME_FIXED_FIELDS) {
       if (saved.run?.[f] !== this.cfg[f]) {
         throw new IsdError(
           'CONFLICT',
-          `cannot resume: the checkpoint was written with ${f} ${JSON.stringify(saved.run?.[f])}, this run has ${JSON.stringify(this.cfg[f])}`,
+          `cannot resume: the checkpoint${old} was written with ${f} ${JSON.stringify(saved.run?.[f])}, this run has ${JSON.stringify(this.cfg[f])}`,
           { field: f, path: checkpointPath },
         );
       }

@@ -16,6 +16,7 @@ import { ARCHS, type Arch, checkInputSize } from './models/resnet';
 import { isdLossFromSimilarities } from './methods/isd';
 import { mocoLossFromSimilarities } from './methods/moco';
 import { SgdMomentum } from './methods/sgd';
+import { shuffleForTeacher, unshuffleFromTeacher } from './methods/shuffle-bn';
 import { TeacherQueue } from './methods/teacher-queue';
 import { createTeacherFromStudent, emaUpdate, teacherPairs, type TeacherPair } from './methods/teacher-update';
 
@@ -45,6 +46,19 @@ export interface TrainingStepOptions {
   baseWidth?: number;
   /** Width of the embeddings compared with the queue (default 128). */
   embedDim?: number;
+  /**
+   * BatchNorm in the projection head (ISD+'s head; false: MoCo v2's head, d → d → embedDim without
+   * BN). Absent: true, as every model before checkpoint version 2.
+   */
+  projectionBn?: boolean;
+  /**
+   * BatchNorm groups of the batch (the reference's GPUs): training-mode statistics over B/G images,
+   * in both encoders. With two replicas this is the whole batch's count (each replica holds G/2).
+   * Absent: 1 (each replica's batch is one group).
+   */
+  bnGroups?: number;
+  /** Shuffle BN (methods/shuffle-bn.ts): the teacher's batch rotated by one BN group. Needs bnGroups ≥ 2. */
+  shuffleBn?: boolean;
 }
 
 export interface StepResult {
@@ -68,6 +82,15 @@ export interface ReplicaShare {
 
 /** Called by a replica between its backward pass and its update; returns the whole batch's share. */
 export type ReplicaExchange = (mine: ReplicaShare) => ReplicaShare;
+
+/** What a replica of data-parallel training (data-parallel.ts) shares with the other. */
+export interface ReplicaLink {
+  rank: 0 | 1;
+  replicas: 2;
+  exchange: ReplicaExchange;
+  /** Teacher keys of this replica's share [b, E] → the whole batch's [2b, E], rank 0's rows first. */
+  gatherKeys(mine: tf.Tensor2D): tf.Tensor2D;
+}
 
 export interface VariableSnapshot {
   name: string;
@@ -111,14 +134,14 @@ export interface TrainingStep {
   dispose(): void;
 }
 
-const TRAINING: ForwardMode = { training: true };
 const INFERENCE: ForwardMode = { training: false };
 
 function badInput(field: string, message: string): IsdError {
   return new IsdError('BAD_INPUT', message, { field });
 }
 
-function checkOptions(o: TrainingStepOptions): void {
+/** `replicas`: how many replicas share the batch (o.batchSize and o.bnGroups are this replica's share). */
+function checkOptions(o: TrainingStepOptions, replicas: number): void {
   if (o.method !== 'isd' && o.method !== 'moco')
     throw badInput('method', `unknown method "${String(o.method)}": use isd or moco`);
   if (!ARCHS.includes(o.arch))
@@ -139,6 +162,14 @@ function checkOptions(o: TrainingStepOptions): void {
   if (!(o.momentum >= 0 && o.momentum < 1)) throw badInput('momentum', `momentum must be in [0, 1), got ${o.momentum}`);
   if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay))
     throw badInput('weightDecay', `weight decay must be 0 or more, got ${o.weightDecay}`);
+  const groups = o.bnGroups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1 || o.batchSize % groups !== 0 || o.batchSize / groups < 2)
+    throw badInput(
+      'batchSize',
+      `batch size ${o.batchSize} must split into bnGroups ${groups} BatchNorm groups of 2 or more images`,
+    );
+  if (o.shuffleBn && groups * replicas < 2)
+    throw badInput('bnGroups', `Shuffle BN needs 2 or more BatchNorm groups, got bnGroups ${groups * replicas}`);
 }
 
 class ContrastiveTrainingStep implements TrainingStep {
@@ -152,16 +183,27 @@ class ContrastiveTrainingStep implements TrainingStep {
   private readonly usePredictor: boolean;
   private readonly sgd: SgdMomentum;
   private readonly pairs: TeacherPair[];
+  /** Training-mode forward: BN statistics per group of this replica's batch. */
+  private readonly trainingMode: ForwardMode;
+  /** BN groups of the whole batch (over every replica): what Shuffle BN rotates. */
+  private readonly wholeBatchGroups: number;
   private steps = 0;
 
   constructor(
     options: TrainingStepOptions,
-    private readonly exchange: ReplicaExchange | null = null,
+    private readonly link: ReplicaLink | null = null,
   ) {
-    checkOptions(options);
+    checkOptions(options, link?.replicas ?? 1);
     this.options = { ...options, inputShape: [...options.inputShape] };
     const [, , c] = options.inputShape;
-    this.spec = encoderSpec(options.arch, c, { baseWidth: options.baseWidth, embedDim: options.embedDim });
+    this.spec = encoderSpec(options.arch, c, {
+      baseWidth: options.baseWidth,
+      embedDim: options.embedDim,
+      projectionBn: options.projectionBn,
+    });
+    const groups = options.bnGroups ?? 1;
+    this.trainingMode = { training: true, bnGroups: groups };
+    this.wholeBatchGroups = groups * (link?.replicas ?? 1);
     this.featureDim = this.spec.backbone.featureDim;
     // MoCo v2 has no predictor: q is the student's projection; ISD+ puts the predictor on the student.
     this.usePredictor = options.method === 'isd';
@@ -224,11 +266,13 @@ class ContrastiveTrainingStep implements TrainingStep {
       // The teacher's activations go before the student's forward and backward start: the step's
       // high-water mark of memory is lower.
       const [keys, simKeys] = tf.tidy(() => {
-        const kk = l2Normalize(encoderEmbedding(this.teacher, this.spec, xTeacher, TRAINING, false)); // [B, E]
+        const kk = this.teacherKeysInBatchOrder(xTeacher); // [B, E]
         return [kk, tf.matMul(kk, queueKeys, false, true)]; // and simK [B, K]
       }) as [tf.Tensor2D, tf.Tensor2D];
       const vg = tf.variableGrads(() => {
-        const q = l2Normalize(encoderEmbedding(this.student, this.spec, xStudent, TRAINING, this.usePredictor)); // [B, E]
+        const q = l2Normalize(
+          encoderEmbedding(this.student, this.spec, xStudent, this.trainingMode, this.usePredictor),
+        ); // [B, E]
         const simQ = tf.matMul(q, queueKeys, false, true) as tf.Tensor2D; // [B, K]
         if (o.method === 'isd') return isdLossFromSimilarities(simQ, simKeys, o.tempStudent, o.tempTeacher);
         return mocoLossFromSimilarities(tf.sum(tf.mul(q, keys), 1, true) as tf.Tensor2D, simQ, o.temperature);
@@ -249,7 +293,7 @@ class ContrastiveTrainingStep implements TrainingStep {
           purity,
         };
         // every replica exchanges, whatever its own loss, so that none waits for ever
-        if (this.exchange) share = this.exchange(share);
+        if (this.link) share = this.link.exchange(share);
         result.loss = share.loss;
         if (Number.isFinite(share.loss)) {
           const combined: tf.NamedTensorMap = {};
@@ -264,6 +308,24 @@ class ContrastiveTrainingStep implements TrainingStep {
       tf.dispose([k, simK, value, ...Object.values(grads)]);
     }
     return result;
+  }
+
+  /**
+   * The teacher's training-mode keys [B, E], L2-normalised, row i for batch image i. With Shuffle BN
+   * the teacher ran on its batch rotated by one BN group (one replica: rotated here; two: rank 0
+   * rotated the whole batch before splitting it, so the keys of this replica's images were computed
+   * partly by the other: gathered, put back in order, and this replica's rows taken).
+   */
+  private teacherKeysInBatchOrder(xTeacher: tf.Tensor4D): tf.Tensor2D {
+    const shuffle = this.options.shuffleBn === true;
+    const groups = this.wholeBatchGroups;
+    const x = shuffle && !this.link ? shuffleForTeacher(xTeacher, groups) : xTeacher;
+    const k = l2Normalize(encoderEmbedding(this.teacher, this.spec, x, this.trainingMode, false)); // [b, E]
+    if (!shuffle) return k;
+    if (!this.link) return unshuffleFromTeacher(k, groups);
+    const b = k.shape[0];
+    const whole = unshuffleFromTeacher(this.link.gatherKeys(k), groups); // [2b, E], batch order
+    return tf.slice(whole, [this.link.rank * b, 0], [b, -1]);
   }
 
   studentEmbed(x: tf.Tensor4D): tf.Tensor2D {
@@ -323,10 +385,7 @@ class ContrastiveTrainingStep implements TrainingStep {
   }
 }
 
-/** Builds the student, teacher (a copy), heads, optimizer state and queue from the seed; `exchange` makes it one replica of data-parallel training. */
-export function createTrainingStep(
-  options: TrainingStepOptions,
-  exchange: ReplicaExchange | null = null,
-): TrainingStep {
-  return new ContrastiveTrainingStep(options, exchange);
+/** Builds the student, teacher (a copy), heads, optimizer state and queue from the seed; `link` makes it one replica of data-parallel training. */
+export function createTrainingStep(options: TrainingStepOptions, link: ReplicaLink | null = null): TrainingStep {
+  return new ContrastiveTrainingStep(options, link);
 }

@@ -35,6 +35,7 @@ export async function runStartMessage(
   const { backend, replicas } = await initTrainingBackend(
     { prefer: engine.backend, threads: engine.threads, replicas: engine.replicas },
     config.batchSize,
+    config.bnGroups,
   );
   if (backend.backend === 'cpu')
     post({ type: 'log', level: 'warn', message: 'training on the pure-JS cpu backend: expect it to be very slow' });

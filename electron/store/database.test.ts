@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IsdError } from '../errors';
-import { DEFAULT_RUN_CONFIG } from '../run-config';
+import { DEFAULT_RUN_CONFIG, methodLabel, validateRunConfig } from '../run-config';
 import { openDatabase, userVersion } from './database';
 import { BLOCK_STEPS, blocksOf } from './metric-blocks';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
@@ -142,6 +142,44 @@ describe('openDatabase', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('upgrades a schema-20 history: old runs say what they ran (ISD+ head, no Shuffle BN; MoCo with ISD+ views)', () => {
+    const file = path.join(dir, 'before-shuffle-bn.sqlite');
+    const { db } = openDatabase(file, { migrations: MIGRATIONS.filter((m) => m.version <= 20) });
+    // The configs as the app stored them before schema 30: the full RunConfig of the time, without the new fields.
+    const { projectionBn, shuffleBn, bnGroups, ...before } = DEFAULT_RUN_CONFIG;
+    expect([projectionBn, shuffleBn, bnGroups]).toBeDefined();
+    const old = {
+      isd: { ...before, method: 'isd', augTeacher: 'weak', augStudent: 'strong' },
+      moco: { ...before, method: 'moco', augTeacher: 'weak', augStudent: 'strong', temperature: 0.2 },
+    };
+    const insert = db.prepare(
+      `INSERT INTO runs (id, name, method, arch, dataset, dataset_name, config, status, created_at, epochs) VALUES (?, ?, ?, 'resnet20', 'd', 'd', ?, 'completed', 1, 1)`,
+    );
+    for (const [method, config] of Object.entries(old))
+      insert.run(method, `old ${method}`, method, JSON.stringify(config));
+    expect(userVersion(db)).toBe(20);
+    db.close();
+
+    const store = openRunStore(file);
+    try {
+      expect(store.openReport).toMatchObject({ fromVersion: 20, toVersion: SCHEMA_VERSION });
+      const moco = store.getRunRecord('moco').config;
+      expect(moco).toEqual({ ...old.moco, projectionBn: true, shuffleBn: false, bnGroups: 1 });
+      expect(methodLabel(moco)).toBe('MoCo with ISD+ views, no Shuffle BN');
+      const isd = store.getRunRecord('isd').config;
+      expect(isd).toEqual({ ...old.isd, projectionBn: true, shuffleBn: false, bnGroups: 1 });
+      expect(methodLabel(isd)).toBe('ISD+, no Shuffle BN');
+      // "Run again" keeps the meaning: the stored config validates to itself, not to today's defaults.
+      for (const c of [moco, isd]) expect(validateRunConfig(c)).toEqual({ ok: true, config: c });
+    } finally {
+      store.close();
+    }
+    // A new MoCo run is MoCo v2.
+    expect(methodLabel((validateRunConfig({ method: 'moco' }) as { config: typeof DEFAULT_RUN_CONFIG }).config)).toBe(
+      'MoCo v2',
+    );
   });
 
   it('says the file is locked when another program holds the write lock past the busy timeout', () => {

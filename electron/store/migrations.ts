@@ -7,7 +7,8 @@
  *   name, method, arch       display name; 'isd' | 'moco'; encoder
  *   dataset, dataset_name    registry id or path; human name
  *   imbalance                'none' | 'longtail:<rho>' | 'dominant:<large>:<perSmall>'
- *   config TEXT JSON         the full RunConfig as validated at creation
+ *   config TEXT JSON         the full RunConfig as validated at creation (schema 30 added the
+ *                            method settings projectionBn, shuffleBn, bnGroups to older ones)
  *   status                   queued | running | paused | completed | failed | interrupted | stopped
  *   error                    why it failed or was interrupted
  *   backend, device          as chosen by the engine
@@ -31,6 +32,7 @@
 import type Database from 'better-sqlite3';
 import { v10Initial } from './migrations/v10-initial';
 import { v20StepMetricBlocks } from './migrations/v20-step-metric-blocks';
+import { v30MethodSettings } from './migrations/v30-method-settings';
 
 export interface Migration {
   /** Strictly increasing; leave gaps of 10 so a fix can slot in between. */
@@ -39,7 +41,7 @@ export interface Migration {
 }
 
 /** One file per version under migrations/, each with its SQL and code frozen. */
-export const MIGRATIONS: readonly Migration[] = [v10Initial, v20StepMetricBlocks];
+export const MIGRATIONS: readonly Migration[] = [v10Initial, v20StepMetricBlocks, v30MethodSettings];
 
 /** The schema version this code writes: the last migration's. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -7,7 +7,13 @@
 import { imbalanceCounts, rareClassesOf } from '../data/imbalance';
 import { evaluationSetSizes } from '../engine/run-data';
 import { IsdError } from '../errors';
-import { checkAgainstDataset, DEFAULT_RUN_CONFIG, parseImbalance, type RunConfig } from '../run-config';
+import {
+  checkAgainstDataset,
+  DEFAULT_RUN_CONFIG,
+  METHOD_DEFAULTS,
+  parseImbalance,
+  type RunConfig,
+} from '../run-config';
 import { studySeeds, studySpecInputSchema, type StudyMethod, type StudySpec } from './study-spec';
 
 /** One run of the study: its place in the design and its config. */
@@ -83,6 +89,7 @@ export function planStudy(spec: StudySpec, studyId: string): PlannedRun[] {
         const b = spec.budget;
         const config: RunConfig = {
           ...DEFAULT_RUN_CONFIG,
+          ...METHOD_DEFAULTS[method],
           dataset: spec.dataset,
           method,
           arch: b.arch,

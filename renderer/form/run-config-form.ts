@@ -4,7 +4,13 @@
  * tags typed as comma-separated text).
  */
 import { z } from 'zod';
-import { DEFAULT_RUN_CONFIG, runConfigSchema, type RunConfig } from '../../electron/run-config';
+import {
+  DEFAULT_RUN_CONFIG,
+  METHOD_DEFAULTS,
+  METHOD_FIELDS,
+  runConfigSchema,
+  type RunConfig,
+} from '../../electron/run-config';
 import { PRESETS } from '../../electron/presets';
 
 export type FieldKey = keyof RunConfig;
@@ -124,7 +130,7 @@ export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, Fiel
   },
   augStudent: {
     label: 'Student augmentation',
-    help: 'The student sees this view; ISD+ uses strong here and weak for the teacher.',
+    help: 'The student sees this view; ISD+ uses strong here and weak for the teacher, MoCo v2 strong for both.',
     widget: {
       kind: 'select',
       options: [
@@ -132,6 +138,21 @@ export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, Fiel
         { value: 'strong', label: 'Strong' },
       ],
     },
+  },
+  projectionBn: {
+    label: 'BatchNorm in the projection head',
+    help: 'ISD+’s head has it; MoCo v2’s head (d → d → 128) has none.',
+    widget: { kind: 'checkbox' },
+  },
+  shuffleBn: {
+    label: 'Shuffle BN',
+    help: 'The teacher’s batch is mixed across BatchNorm groups, so no key shares its query’s statistics.',
+    widget: { kind: 'checkbox' },
+  },
+  bnGroups: {
+    label: 'BatchNorm groups',
+    help: 'Statistics over batch size / groups images each (the reference’s GPUs); the batch must split evenly.',
+    widget: { kind: 'number', step: 1, min: 1 },
   },
   imageSize: {
     label: 'Image size',
@@ -175,6 +196,7 @@ export const FIELD_GROUPS: { title: string; fields: (keyof typeof FIELD_DOCS)[] 
   },
   { title: 'Teacher and queue', fields: ['ema', 'queueSize', 'tempTeacher', 'tempStudent', 'temperature'] },
   { title: 'Augmentation', fields: ['augTeacher', 'augStudent'] },
+  { title: 'Head and BatchNorm', fields: ['projectionBn', 'shuffleBn', 'bnGroups'] },
   { title: 'Evaluation and data', fields: ['evalEvery', 'checkpointEvery', 'linearEval', 'trainLimit', 'seed'] },
   { title: 'Name and tags', fields: ['name', 'tags'] },
 ];
@@ -182,20 +204,15 @@ export const FIELD_GROUPS: { title: string; fields: (keyof typeof FIELD_DOCS)[] 
 /** Field order for config tables (Compare, Run detail). */
 export const FIELD_ORDER: FieldKey[] = ['dataset', 'imbalance', ...FIELD_GROUPS.flatMap((g) => g.fields)];
 
-/** The settings that belong to a method (its views and temperatures); every other field is the budget. */
-export const METHOD_FIELDS = ['augTeacher', 'augStudent', 'tempTeacher', 'tempStudent', 'temperature'] as const;
-
-/** The paper recipe each method's own settings come from. */
-const METHOD_PRESET: Record<RunConfig['method'], string> = { isd: 'isd-plus', moco: 'moco-v2' };
+/** The settings that belong to a method (run-config.ts's METHOD_DEFAULTS); every other field is the budget. */
+export { METHOD_FIELDS };
 
 /**
- * "Same settings, other method": the method and its own settings switched, the budget (model, batch,
- * epochs, images, image size, seed, schedule, evaluation) kept.
+ * "Same settings, other method": the method and its own settings (METHOD_DEFAULTS) switched, the
+ * budget (model, batch, epochs, images, image size, seed, schedule, evaluation) kept.
  */
 export function switchMethod<V extends Omit<RunConfig, 'tags'>>(values: V, method: RunConfig['method']): V {
-  const recipe = PRESETS.find((p) => p.id === METHOD_PRESET[method])!.values;
-  const own = Object.fromEntries(METHOD_FIELDS.flatMap((f) => (f in recipe ? [[f, recipe[f]]] : [])));
-  return { ...values, method, ...own };
+  return { ...values, method, ...METHOD_DEFAULTS[method] };
 }
 
 /** Form values: the config with tags as the text the user types. */

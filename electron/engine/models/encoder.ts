@@ -1,6 +1,6 @@
 /**
- * An encoder as ISD+ trains it: backbone + projection MLP (d → 2d → embedDim), and on the student a
- * predictor MLP (embedDim → 2d → embedDim). Student and teacher share one EncoderSpec and differ only
+ * An encoder as ISD+ trains it: backbone + projection MLP (d → 2d → embedDim, with BN; MoCo v2's is
+ * d → d → embedDim without BN), and on the student a predictor MLP (embedDim → 2d → embedDim). Student and teacher share one EncoderSpec and differ only
  * in their scope ('student.' / 'teacher.') and in whether the predictor exists.
  */
 import type * as tf from '@tensorflow/tfjs';
@@ -21,15 +21,17 @@ export interface EncoderSpec {
 export function encoderSpec(
   arch: Arch,
   channels: number,
-  opts: { baseWidth?: number; embedDim?: number } = {},
+  opts: { baseWidth?: number; embedDim?: number; projectionBn?: boolean } = {},
 ): EncoderSpec {
   const backbone = backboneSpec(arch, channels, opts.baseWidth);
   const d = backbone.featureDim;
   const e = opts.embedDim ?? EMBED_DIM;
+  const bn = opts.projectionBn ?? true;
   return {
     backbone,
-    projection: { inDim: d, hiddenDim: 2 * d, outDim: e },
-    predictor: { inDim: e, hiddenDim: 2 * d, outDim: e },
+    // MoCo v2's head keeps the feature width (moco/builder.py: Linear(dim_mlp, dim_mlp), ReLU, fc).
+    projection: { inDim: d, hiddenDim: bn ? 2 * d : d, outDim: e, batchNorm: bn },
+    predictor: { inDim: e, hiddenDim: 2 * d, outDim: e, batchNorm: true },
   };
 }
 
@@ -53,6 +55,6 @@ export function encoderEmbedding(
   mode: ForwardMode,
   withPredictor: boolean,
 ): tf.Tensor2D {
-  const projected = mlpHeadForward(scope.child('proj'), encoderFeatures(scope, spec, x, mode), mode);
-  return withPredictor ? mlpHeadForward(scope.child('pred'), projected, mode) : projected;
+  const projected = mlpHeadForward(scope.child('proj'), spec.projection, encoderFeatures(scope, spec, x, mode), mode);
+  return withPredictor ? mlpHeadForward(scope.child('pred'), spec.predictor, projected, mode) : projected;
 }

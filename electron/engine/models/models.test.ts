@@ -51,8 +51,15 @@ describe('functional models', () => {
       store.dispose();
     }
     expect(backboneSpec('resnet18', 1).featureDim).toBe(512);
-    expect(encoderSpec('resnet20', 1).projection).toEqual({ inDim: 64, hiddenDim: 128, outDim: 128 });
-    expect(encoderSpec('resnet20', 1).predictor).toEqual({ inDim: 128, hiddenDim: 128, outDim: 128 });
+    expect(encoderSpec('resnet20', 1).projection).toEqual({ inDim: 64, hiddenDim: 128, outDim: 128, batchNorm: true });
+    expect(encoderSpec('resnet20', 1).predictor).toEqual({ inDim: 128, hiddenDim: 128, outDim: 128, batchNorm: true });
+    // MoCo v2's head: d → d → 128, no BatchNorm
+    expect(encoderSpec('resnet20', 1, { projectionBn: false }).projection).toEqual({
+      inDim: 64,
+      hiddenDim: 64,
+      outDim: 128,
+      batchNorm: false,
+    });
   });
 
   it('rejects what the encoders cannot take', () => {
