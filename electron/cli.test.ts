@@ -76,6 +76,9 @@ describe('isd train', () => {
       [['--image-size', '8'], '--image-size'],
       [['--dataset', 'no-such-dataset'], '--dataset'],
       [['--preset', 'no-such-preset'], '--preset'],
+      [['--batch-size', '96', '--queue-size', '960', '--bn-groups', '5'], '--batch-size'],
+      [['--shuffle-bn', 'true', '--bn-groups', '1'], '--bn-groups'],
+      [['--shuffle-bn', 'yes'], '--shuffle-bn'],
     ] as const) {
       const r = await isd('train', ...args, '--json');
       expect(r.code, args.join(' ')).toBe(2);
