@@ -80,7 +80,7 @@ export const runConfigFields = {
   augStudent: z.enum(['weak', 'strong']),
   /** BatchNorm in the projection head (ISD+'s head); MoCo v2's head has none. */
   projectionBn: z.boolean(),
-  /** Shuffle BN: the teacher's batch moved by one BatchNorm group, so no key shares its query's statistics. */
+  /** Shuffle BN: the teacher's batch mixed across the BatchNorm groups, so no key shares its query's statistics. */
   shuffleBn: z.boolean(),
   /** BatchNorm groups of a batch (the reference's GPUs): statistics over batchSize / bnGroups images each. */
   bnGroups: positiveInt(64),
@@ -189,25 +189,21 @@ export const runConfigSchema = withMessage(shuffleNeedsGroups)(
 export type RunConfig = z.infer<typeof runConfigObject>;
 export type Method = RunConfig['method'];
 
-/** The settings that belong to a method: its views, temperatures, head and BatchNorm. */
+/**
+ * The settings that belong to a method: its views, temperatures and head. Shuffle BN and the
+ * BatchNorm groups are not among them: both methods share them (DEFAULT_RUN_CONFIG), so runs that
+ * differ there differ in more than the method.
+ */
 export type MethodSettings = Pick<
   RunConfig,
-  | 'augTeacher'
-  | 'augStudent'
-  | 'tempTeacher'
-  | 'tempStudent'
-  | 'temperature'
-  | 'projectionBn'
-  | 'shuffleBn'
-  | 'bnGroups'
+  'augTeacher' | 'augStudent' | 'tempTeacher' | 'tempStudent' | 'temperature' | 'projectionBn'
 >;
 
 /**
  * Each method's own settings, the one definition the form, the CLI and the study start from (a
  * config that names a method and leaves these out gets them). MoCo's are MoCo v2's as published
  * (facebookresearch/moco main_moco.py with --mlp --aug-plus --cos: strong views on both branches, an
- * MLP head without BatchNorm, T 0.2, Shuffle BN); ISD's are ISD+'s (train_isd_plus.py). Both shuffle
- * over two BatchNorm groups, as the references do on two GPUs.
+ * MLP head without BatchNorm, T 0.2); ISD's are ISD+'s (train_isd_plus.py).
  */
 export const METHOD_DEFAULTS: Record<Method, MethodSettings> = {
   isd: {
@@ -217,8 +213,6 @@ export const METHOD_DEFAULTS: Record<Method, MethodSettings> = {
     tempStudent: 0.1,
     temperature: 0.2,
     projectionBn: true,
-    shuffleBn: true,
-    bnGroups: 2,
   },
   moco: {
     augTeacher: 'strong',
@@ -227,8 +221,6 @@ export const METHOD_DEFAULTS: Record<Method, MethodSettings> = {
     tempStudent: 0.1,
     temperature: 0.2,
     projectionBn: false,
-    shuffleBn: true,
-    bnGroups: 2,
   },
 };
 
@@ -250,7 +242,7 @@ export const METHOD_VARIANTS: { label: string; method: Method; settings: Partial
 ];
 
 /** What a config trains, in words: "MoCo v2", "MoCo with ISD+ views, no Shuffle BN", "ISD (custom views/head)". */
-export function methodLabel(c: Pick<RunConfig, 'method' | keyof MethodSettings>): string {
+export function methodLabel(c: Pick<RunConfig, 'method' | 'shuffleBn' | keyof MethodSettings>): string {
   const variant = METHOD_VARIANTS.find(
     (v) =>
       v.method === c.method &&
@@ -286,6 +278,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   augTeacher: 'weak',
   augStudent: 'strong',
   projectionBn: true,
+  // Shuffle BN over two groups, as both references on two GPUs (docs/method.md)
   shuffleBn: true,
   bnGroups: 2,
   imageSize: 0,

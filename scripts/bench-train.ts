@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       backend: { type: 'string' },
       method: { type: 'string', default: 'isd' },
       batch: { type: 'string', default: '128' },
-      /** BatchNorm groups (default: the method's, METHOD_DEFAULTS); 1 with --no-shuffle-bn is the step before Shuffle BN. */
+      /** BatchNorm groups (default: a run's, 2); 1 with --no-shuffle-bn is the step before Shuffle BN. */
       'bn-groups': { type: 'string' },
       'no-shuffle-bn': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },

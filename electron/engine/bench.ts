@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapter } from '../contract';
 import { IsdError } from '../errors';
 import { Rng } from '../rng';
-import { METHOD_DEFAULTS } from '../run-config';
+import { DEFAULT_RUN_CONFIG, METHOD_DEFAULTS } from '../run-config';
 import { augmentBatch } from './augment';
 import type { BackendName } from './backend';
 import { encoderEmbedding } from './models/encoder';
@@ -42,7 +42,7 @@ export interface BenchmarkOptions {
   replicas?: number;
   /** Measure the augmentation, forward and update shares (a few extra passes); default true. */
   shares?: boolean;
-  /** BatchNorm groups, Shuffle BN and the projection head's BN: default the method's (METHOD_DEFAULTS). */
+  /** BatchNorm groups, Shuffle BN (default: a run's) and the projection head's BN (default: the method's). */
   bnGroups?: number;
   shuffleBn?: boolean;
   projectionBn?: boolean;
@@ -196,9 +196,8 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
   const size = positiveInt(opts.size ?? 28, 'size', 4096);
   const channels = positiveInt(opts.channels ?? 1, 'channels', 4);
   const queue = positiveInt(opts.queue ?? 4096, 'queue', 1_000_000);
-  const own = METHOD_DEFAULTS[method];
-  const bnGroups = positiveInt(opts.bnGroups ?? own.bnGroups, 'bnGroups', 64);
-  const shuffleBn = opts.shuffleBn ?? own.shuffleBn;
+  const bnGroups = positiveInt(opts.bnGroups ?? DEFAULT_RUN_CONFIG.bnGroups, 'bnGroups', 64);
+  const shuffleBn = opts.shuffleBn ?? DEFAULT_RUN_CONFIG.shuffleBn;
   const { backend: report, replicas } = await initTrainingBackend(
     { prefer: opts.backend, threads: opts.threads, replicas: opts.replicas },
     batch,
@@ -226,7 +225,7 @@ export async function runBenchmark(opts: BenchmarkOptions = {}): Promise<Benchma
       seed: 0,
       bnGroups,
       shuffleBn,
-      projectionBn: opts.projectionBn ?? own.projectionBn,
+      projectionBn: opts.projectionBn ?? METHOD_DEFAULTS[method].projectionBn,
     },
     replicas,
     report.backend,

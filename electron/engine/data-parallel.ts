@@ -283,7 +283,7 @@ export class DataParallelTrainingStep implements TrainingStep {
       throw new Error(`data-parallel step needs an even batch of equal views, got ${b} and ${xTeacher.shape[0]}`);
     const h = b / 2;
     const [xsA, xsB] = tf.split(xStudent, 2, 0) as tf.Tensor4D[];
-    // Shuffle BN: the teacher's whole batch rotated by one BN group, so that half of it crosses over.
+    // Shuffle BN: the teacher's whole batch mixed across the BN groups, so that half of it crosses over.
     const shuffled = this.whole.shuffleBn ? shuffleForTeacher(xTeacher, this.whole.bnGroups ?? 2) : null;
     const [xtA, xtB] = tf.split(shuffled ?? xTeacher, 2, 0) as tf.Tensor4D[];
     shuffled?.dispose();

@@ -57,7 +57,7 @@ export interface TrainingStepOptions {
    * Absent: 1 (each replica's batch is one group).
    */
   bnGroups?: number;
-  /** Shuffle BN (methods/shuffle-bn.ts): the teacher's batch rotated by one BN group. Needs bnGroups ≥ 2. */
+  /** Shuffle BN (methods/shuffle-bn.ts): the teacher's batch mixed across the BN groups. Needs bnGroups ≥ 2. */
   shuffleBn?: boolean;
 }
 
@@ -185,7 +185,7 @@ class ContrastiveTrainingStep implements TrainingStep {
   private readonly pairs: TeacherPair[];
   /** Training-mode forward: BN statistics per group of this replica's batch. */
   private readonly trainingMode: ForwardMode;
-  /** BN groups of the whole batch (over every replica): what Shuffle BN rotates. */
+  /** BN groups of the whole batch (over every replica): what Shuffle BN mixes. */
   private readonly wholeBatchGroups: number;
   private steps = 0;
 
@@ -312,8 +312,8 @@ class ContrastiveTrainingStep implements TrainingStep {
 
   /**
    * The teacher's training-mode keys [B, E], L2-normalised, row i for batch image i. With Shuffle BN
-   * the teacher ran on its batch rotated by one BN group (one replica: rotated here; two: rank 0
-   * rotated the whole batch before splitting it, so the keys of this replica's images were computed
+   * the teacher ran on its batch mixed across the BN groups (one replica: shuffled here; two: rank 0
+   * shuffled the whole batch before splitting it, so the keys of this replica's images were computed
    * partly by the other: gathered, put back in order, and this replica's rows taken).
    */
   private teacherKeysInBatchOrder(xTeacher: tf.Tensor4D): tf.Tensor2D {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, runConfigFields } from '../../electron/run-config';
+import { DEFAULT_RUN_CONFIG, methodLabel, runConfigFields } from '../../electron/run-config';
 import {
   DEFAULT_FORM_VALUES,
   FIELD_DOCS,
@@ -41,10 +41,24 @@ describe('switchMethod ("Same settings, other method")', () => {
     };
     const moco = switchMethod(isd, 'moco');
     expect(moco).toMatchObject({ method: 'moco', augTeacher: 'strong', augStudent: 'strong', temperature: 0.2 });
-    const budget = ['arch', 'batchSize', 'epochs', 'trainLimit', 'imageSize', 'seed', 'queueSize', 'lr'] as const;
+    expect(methodLabel({ ...moco, tags: [] })).toBe('MoCo v2'); // its head too: no BatchNorm
+    // Shuffle BN and the BatchNorm groups are shared by both methods: kept, as the budget
+    const budget = [
+      'arch',
+      'batchSize',
+      'epochs',
+      'trainLimit',
+      'imageSize',
+      'seed',
+      'queueSize',
+      'lr',
+      'shuffleBn',
+      'bnGroups',
+    ] as const;
     for (const f of budget) expect([f, moco[f]]).toEqual([f, isd[f]]);
     const back = switchMethod(moco, 'isd');
     expect(back).toMatchObject({ method: 'isd', augTeacher: 'weak', tempTeacher: 0.01, tempStudent: 0.1 });
+    expect(back.projectionBn).toBe(true);
     for (const f of budget) expect([f, back[f]]).toEqual([f, isd[f]]);
   });
 });
