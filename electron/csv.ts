@@ -1,4 +1,4 @@
-/** CSV text (RFC 4180) for exporting metrics (a run's, a study's) to a spreadsheet or pandas. */
+/** Exports of metrics (a run's, a study's): CSV text (RFC 4180) for a spreadsheet or pandas, and their file names. */
 
 export type CsvValue = string | number | boolean | null | undefined;
 
@@ -22,4 +22,15 @@ export function csvText(header: readonly string[], rows: Iterable<readonly CsvVa
   const lines = [header.map(csvField).join(',')];
   for (const r of rows) lines.push(r.map(csvField).join(','));
   return lines.join('\r\n') + '\r\n';
+}
+
+/** A file-name-safe form of a run's or a study's name: lower case, dashes, at most 60 characters. */
+export function fileSlug(text: string, fallback: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || fallback
+  );
 }

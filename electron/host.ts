@@ -336,6 +336,11 @@ async function main(): Promise<void> {
     rendererDir: values['renderer-dir'],
   });
   console.log(JSON.stringify({ url: host.url, token: host.token, port: host.port }));
+  exitOnSignal(host);
+}
+
+/** A host run as its own process (this file, `npm start`'s fallback) closes, then exits, on Ctrl-C or SIGTERM. */
+export function exitOnSignal(host: WebHost): void {
   const shutdown = () => {
     void host.close().then(() => process.exit(0));
   };

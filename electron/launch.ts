@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveDbPath } from './app/paths';
-import { startWebHost } from './host';
+import { exitOnSignal, startWebHost } from './host';
 import { prepareSqliteBinding } from './native/prepare';
 
 /** The Electron executable, or null with the reason it cannot be used. */
@@ -99,11 +99,7 @@ async function main(): Promise<void> {
     port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0,
   });
   console.log(`ISD Studio: ${host.url}`);
-  const shutdown = () => {
-    void host.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  exitOnSignal(host);
 }
 
 if (require.main === module) {

@@ -30,6 +30,7 @@ import { startEngineRun } from '../engine/run-engine';
 import { recordGroupEvals } from '../study/group-evals';
 import { StudyService, type StudyChannel } from '../study/study-service';
 import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
+import { fileSlug } from '../csv';
 import { IsdError, fsError, isIsdError } from '../errors';
 import {
   checkAgainstDataset,
@@ -121,16 +122,6 @@ function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function slug(text: string): string {
-  return (
-    text
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 60) || 'run'
-  );
 }
 
 export function createAppServices(opts: AppServicesOptions): AppServices {
@@ -401,7 +392,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.export': (input): RunExport => {
       const id = store.resolveRunId(input.id);
-      const name = slug(store.getRunRecord(id).name);
+      const name = fileSlug(store.getRunRecord(id).name, 'run');
       if (input.format === 'json')
         return {
           filename: `${name}-${id.slice(0, 8)}.json`,

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { IsdError, fsError } from '../errors';
 import { listFolder } from './list-folder';
+import { readNameList } from './name-list';
 import type { ImageSplit, LoadedDataset } from './types';
 
 export const CIFAR10_CLASSES = [
@@ -155,18 +156,8 @@ async function readSplit(files: string[], layout: Layout): Promise<ImageSplit> {
 
 async function readNames(dir: string, layout: Layout): Promise<string[] | null> {
   const file = path.join(dir, layout.namesFile);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw fsError(err, file);
-  }
-  const names = text
-    .split(/\r?\n/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  if (names.length !== layout.numClasses)
+  const names = await readNameList(file);
+  if (names && names.length !== layout.numClasses)
     throw invalid(file, `lists ${names.length} class names, expected ${layout.numClasses}`);
   return names;
 }

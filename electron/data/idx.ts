@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { IsdError, fsError } from '../errors';
 import { listFolder } from './list-folder';
+import { readNameList } from './name-list';
 import type { ImageSplit, LoadedDataset } from './types';
 
 const gunzip = promisify(zlib.gunzip);
@@ -262,18 +263,8 @@ function asLabels(arr: IdxArray, file: string, imagesFile: string, imageCount: n
 
 async function readClassNames(dir: string): Promise<string[] | null> {
   const file = path.join(dir, 'classes.txt');
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw fsError(err, file);
-  }
-  const names = text
-    .split(/\r?\n/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  if (names.length === 0) throw invalid(file, 'holds no class names');
+  const names = await readNameList(file);
+  if (names && names.length === 0) throw invalid(file, 'holds no class names');
   return names;
 }
 

@@ -196,8 +196,9 @@ export function runCost(spec: StudySpec, profile: string, input: StudyEstimateIn
 
 export interface StudyEstimate {
   runs: number;
-  /** Whole study, from scratch. */
+  /** The whole study, from scratch. */
   seconds: number;
+  /** Training images per second the estimate assumes. */
   imagesPerSec: number;
   perProfile: {
     profile: string;

@@ -3,7 +3,7 @@
  * same shapes). Accuracies are fractions in [0, 1]; times are ms since the epoch; durations seconds.
  */
 import type { RunStatus } from '../run-status';
-import type { ProfileClasses } from './plan';
+import type { ProfileClasses, StudyEstimate } from './plan';
 import type { StudyResults } from './results';
 import type { StudySpec } from './study-spec';
 
@@ -14,22 +14,10 @@ export type { StudyBudget, StudyMethod, StudySpec, StudySpecInput } from './stud
 /** running: a run of it trains or waits in a queue; completed: every planned run completed; incomplete: the rest (study.resume continues it). */
 export type StudyState = 'running' | 'completed' | 'incomplete';
 
-export interface StudyEstimateView {
-  runs: number;
-  /** The whole study from scratch. */
-  seconds: number;
-  /** Training images per second the estimate assumes, and where that figure comes from. */
-  imagesPerSec: number;
+/** The plan's estimate (plan.ts estimateStudy), with where its images per second come from. */
+export interface StudyEstimateView extends StudyEstimate {
   basis: 'measured' | 'benchmark' | 'assumed';
   backend: string;
-  perProfile: {
-    profile: string;
-    trainImages: number;
-    steps: number;
-    secondsPerRun: number;
-    frequent: number[];
-    rare: number[];
-  }[];
 }
 
 /** One planned run and where it stands; runId null when it was never created (study.resume creates it). */

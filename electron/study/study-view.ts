@@ -4,6 +4,7 @@
  * web host) and `isd study list/show`, which open only the store.
  */
 import { readRunReport } from '../app/run-dto';
+import { fileSlug } from '../csv';
 import { IsdError } from '../errors';
 import type { RunStatus } from '../run-status';
 import type { EpochEvalRow, RunRow, RunStore, StudyRow } from '../store';
@@ -297,19 +298,9 @@ export function listStudySummaries(store: RunStore, live?: LiveLookup): StudySum
   return out;
 }
 
-function slug(text: string): string {
-  return (
-    text
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 60) || 'study'
-  );
-}
-
 export function exportStudy(store: RunStore, id: string, format: 'csv' | 'md', live?: LiveLookup): StudyExport {
   const d = studyDetail(store, id, live);
-  const base = `${slug(d.summary.name)}-${id.slice(0, 8)}`;
+  const base = `${fileSlug(d.summary.name, 'study')}-${id.slice(0, 8)}`;
   if (format === 'csv')
     return { filename: `${base}.csv`, mimeType: 'text/csv', content: studyResultsCsv(id, d.results) };
   if (format === 'md') return { filename: `${base}.md`, mimeType: 'text/markdown', content: d.markdown };
