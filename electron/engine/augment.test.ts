@@ -9,11 +9,11 @@ import {
   gaussianBlurBatch,
   gaussianKernel1d,
   blurKernelSize,
-  jitterOpMatrix,
   sampleCrop,
   toEvalBatch,
   type ImageShape,
 } from './augment';
+import { jitterOpMatrix } from './colour-jitter';
 
 const ID1 = { mean: [0], std: [1] }; // no normalisation: values stay in [0, 1]
 const ID3 = { mean: [0, 0, 0], std: [1, 1, 1] };
