@@ -143,10 +143,12 @@ const invalid: { [C in Channel]: [input: unknown, field: string][] } = {
     [{ id: 'r1', testIndex: -1 }, 'testIndex'],
     [{ id: 'r1', testIndex: 0, k: 0 }, 'k'],
     [{ id: 'r1', testIndex: 0, k: 33 }, 'k'],
+    [{ id: 'r1', testIndex: 0, split: 'all' }, 'split'],
   ],
   'runs.teacherSimilarity': [
     [{ id: 'r1' }, 'testIndex'],
     [{ id: 'r1', testIndex: 0, bins: 1 }, 'bins'],
+    [{ id: 'r1', testIndex: 0, split: 'bank' }, 'split'],
   ],
   'runs.estimate': [[{ config: { batchSize: 0 } }, 'config.batchSize']],
   'encoder.export': [
@@ -232,7 +234,7 @@ describe('validateRequest', () => {
     const list = validateRequest('runs.list', {});
     expect(list).toEqual({ ok: true, value: { sort: 'createdAt', dir: 'desc', limit: 200, offset: 0 } });
     const n = validateRequest('runs.neighbours', { id: 'r', testIndex: 3 });
-    expect(n).toEqual({ ok: true, value: { id: 'r', testIndex: 3, k: 8 } });
+    expect(n).toEqual({ ok: true, value: { id: 'r', testIndex: 3, split: 'test', k: 8 } });
   });
 
   it('completes a study spec over the default study, budget field by field, profiles canonical', () => {

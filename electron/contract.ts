@@ -258,6 +258,8 @@ export interface NeighbourGallery {
   /** The checkpoint the features came from (the final one). */
   checkpoint: CheckpointInfo;
   testCount: number;
+  /** Training images searched (the first ones): a training-image query is below this. */
+  bankCount: number;
   query: NeighbourImage;
   /** Nearest training images, most similar first; similarity is cosine in [-1, 1]. */
   neighbours: (NeighbourImage & { similarity: number })[];
@@ -502,15 +504,24 @@ export const requests = {
   },
   'runs.delete': { input: z.strictObject({ id: runId }), output: out<{ deleted: string }>() },
   'runs.export': { input: z.strictObject({ id: runId, format: z.enum(['json', 'csv']) }), output: out<RunExport>() },
-  /** From the final checkpoint: the test image and its k nearest training images. */
+  /**
+   * From the final checkpoint: the query image and its k nearest training images. The query is test image
+   * `testIndex`, or with split 'train' training image `testIndex` (a neighbour clicked to become the query).
+   */
   'runs.neighbours': {
-    input: z.strictObject({ id: runId, testIndex: int(0, 100_000_000), k: int(1, 32).default(8) }),
+    input: z.strictObject({
+      id: runId,
+      testIndex: int(0, 100_000_000),
+      split: z.enum(['train', 'test']).default('test'),
+      k: int(1, 32).default(8),
+    }),
     output: out<NeighbourGallery>(),
   },
   'runs.teacherSimilarity': {
     input: z.strictObject({
       id: runId,
       testIndex: int(0, 100_000_000),
+      split: z.enum(['train', 'test']).default('test'),
       bins: int(5, 200).default(40),
       top: int(1, 32).default(8),
     }),

@@ -41,7 +41,9 @@ export interface RunAnalysisInput {
   datasetPath: string;
   checkpointPath: string;
   engine?: EngineOptions;
+  /** The query image: an index into the test split, or into the neighbour bank (the first training images). */
   testIndex: number;
+  querySplit?: 'train' | 'test';
 }
 
 export type AnalysisRequest =
@@ -82,6 +84,7 @@ export interface NeighboursResult {
   shape: [number, number, number];
   classNames: string[] | null;
   testCount: number;
+  bankCount: number;
   query: ImagePixels;
   neighbours: (ImagePixels & { similarity: number })[];
 }
@@ -168,6 +171,20 @@ async function loadRun(input: Omit<RunAnalysisInput, 'testIndex'>): Promise<Load
   return current;
 }
 
+/** The query's pixels and the uint8 images [N, H, W, C] it is row `index` of. */
+function queryImage(
+  run: LoadedRun,
+  split: 'train' | 'test',
+  index: number,
+): { image: ImagePixels; images: Uint8Array } {
+  if (split === 'test') return { image: testImage(run, index), images: run.ds.test!.images };
+  if (index >= run.bank.count)
+    throw new IsdError('BAD_INPUT', `testIndex: must be below ${run.bank.count} (the training images searched)`, {
+      field: 'testIndex',
+    });
+  return { image: pixelsOf(run.bank.images, run.bank.labels, run.ds, index), images: run.bank.images };
+}
+
 function testImage(run: LoadedRun, testIndex: number): ImagePixels {
   const test = run.ds.test;
   if (!test)
@@ -208,7 +225,7 @@ async function featureOf(
 async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>): Promise<NeighboursResult> {
   await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
   const run = await loadRun(req);
-  const query = testImage(run, req.testIndex);
+  const query = queryImage(run, req.querySplit ?? 'test', req.testIndex);
   const embed = (x: tf.Tensor4D) => run.step.studentEmbed(x);
   // The bank is the first images of the training split, from the feature cache embed and the map share.
   run.bankFeatures ??= (
@@ -221,13 +238,14 @@ async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>)
       req.engine?.evalBatchSize ?? 256,
     )
   ).features;
-  const q = await featureOf(run, embed, run.ds.test!.images, req.testIndex);
+  const q = await featureOf(run, embed, query.images, req.testIndex);
   const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k);
   return {
     shape: shapeOf(run.ds),
     classNames: run.ds.classNames,
     testCount: run.ds.test!.count,
-    query,
+    bankCount: run.bank.count,
+    query: query.image,
     neighbours: best.map((b) => ({
       ...pixelsOf(run.bank.images, run.bank.labels, run.ds, b.index),
       similarity: b.similarity,
@@ -257,14 +275,14 @@ async function teacherSimilarity(
 ): Promise<TeacherSimilarityResult> {
   await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
   const run = await loadRun(req);
-  const query = testImage(run, req.testIndex);
+  const query = queryImage(run, req.querySplit ?? 'test', req.testIndex);
   const temperature = req.config.method === 'isd' ? req.config.tempTeacher : req.config.temperature;
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   const queue = run.step.params.get(QUEUE_KEYS_NAME); // [K, D]
   const [cosine, probability] = (await readAllAndDispose(
     tf.tidy(() => {
       const k = run.step.teacherKeys(
-        toEvalBatch(run.ds.test!.images, [req.testIndex], src, { size: run.imageSize, ...run.norm }),
+        toEvalBatch(query.images, [req.testIndex], src, { size: run.imageSize, ...run.norm }),
       ); // [1, D], L2-normalised
       const cos = tf.matMul(k, queue as tf.Tensor2D, false, true).reshape([-1]); // [K]
       const p = tf.softmax(tf.div(cos, temperature)); // [K], the teacher's soft targets
@@ -283,7 +301,7 @@ async function teacherSimilarity(
   return {
     shape: shapeOf(run.ds),
     classNames: run.ds.classNames,
-    query,
+    query: query.image,
     temperature,
     queueSize: probability.length,
     probability: histogram(probability, 0, pmax, req.bins),

@@ -403,6 +403,21 @@ describe('runs', () => {
       code: 'BAD_INPUT',
       field: 'testIndex',
     });
+
+    // A neighbour clicked to become the query: training image n, whose nearest training image is itself.
+    const n = g.neighbours[1];
+    const again = await call('runs.neighbours', { id: a.id, testIndex: n.index, split: 'train', k: 4 });
+    expect(again.query.index).toBe(n.index);
+    expect(again.query.dataUrl).toBe(n.dataUrl);
+    expect(again.neighbours[0].index).toBe(n.index);
+    expect(again.neighbours[0].similarity).toBeCloseTo(1, 4);
+    const tt = await call('runs.teacherSimilarity', { id: a.id, testIndex: n.index, split: 'train', bins: 10, top: 3 });
+    expect(tt.query.dataUrl).toBe(n.dataUrl);
+    expect(tt.probability.counts.reduce((x, y) => x + y, 0)).toBe(64);
+    expect(await fail('runs.neighbours', { id: a.id, testIndex: again.bankCount, split: 'train' })).toMatchObject({
+      code: 'BAD_INPUT',
+      field: 'testIndex',
+    });
   }, 120_000);
 
   it('the embedding map names the rare classes of an unbalanced run, and none of a balanced one', async () => {

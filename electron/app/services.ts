@@ -244,7 +244,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   }
 
   /** Everything the analysis worker needs about a run's checkpoint at `checkpointStep` (default: the last). */
-  async function analysisInput(id: string, testIndex: number, checkpointStep?: number) {
+  async function analysisInput(id: string, testIndex: number, checkpointStep?: number, split?: 'train' | 'test') {
     const detail = store.getRun(id);
     const ck = existingCheckpoints(detail.checkpoints);
     if (ck.length === 0)
@@ -267,6 +267,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         checkpointPath: last.path,
         engine: opts.engine,
         testIndex,
+        querySplit: split,
       },
       checkpoint: { epoch: last.epoch, step: last.step, at: last.createdAt },
     };
@@ -407,12 +408,13 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.neighbours': async (input): Promise<NeighbourGallery> => {
       const id = store.resolveRunId(input.id);
-      const { input: base, checkpoint } = await analysisInput(id, input.testIndex);
+      const { input: base, checkpoint } = await analysisInput(id, input.testIndex, undefined, input.split);
       const r = await analysis.request<NeighboursResult>({ type: 'neighbours', ...base, k: input.k });
       return {
         runId: id,
         checkpoint,
         testCount: r.testCount,
+        bankCount: r.bankCount,
         query: await imageOf(r.query, r.shape, r.classNames),
         neighbours: await Promise.all(
           r.neighbours.map(async (n) => ({ ...(await imageOf(n, r.shape, r.classNames)), similarity: n.similarity })),
@@ -421,7 +423,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.teacherSimilarity': async (input): Promise<TeacherSimilarity> => {
       const id = store.resolveRunId(input.id);
-      const { input: base, checkpoint } = await analysisInput(id, input.testIndex);
+      const { input: base, checkpoint } = await analysisInput(id, input.testIndex, undefined, input.split);
       const r = await analysis.request<TeacherSimilarityResult>({
         type: 'teacherSimilarity',
         ...base,

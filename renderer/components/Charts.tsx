@@ -179,6 +179,8 @@ export function BarChartCard(props: {
   caption?: string;
   /** Series share one bar slot per category (for series that are never both set, e.g. frequent / rare). */
   stacked?: boolean;
+  /** A symmetric-log count axis (zero stays drawable), for histograms with nearly all their mass in one bin. */
+  logScale?: boolean;
 }) {
   const format = props.format ?? compact;
   return (
@@ -199,7 +201,12 @@ export function BarChartCard(props: {
               textAnchor={props.data.length > 10 ? 'end' : 'middle'}
               height={props.data.length > 10 ? 60 : 30}
             />
-            <YAxis width={52} tickFormatter={format} />
+            <YAxis
+              width={52}
+              tickFormatter={format}
+              scale={props.logScale ? 'symlog' : 'auto'}
+              allowDecimals={!props.logScale}
+            />
             <Tooltip formatter={(v) => (typeof v === 'number' ? format(v) : String(v))} />
             {props.series.length > 1 && <Legend />}
             {props.series.map((s, i) => (

@@ -11,26 +11,36 @@ import { BarChartCard } from './Charts';
 import { QueryView } from './StateViews';
 import { useDebounced } from './useDebounced';
 
+/** The image the gallery and the teacher look at: a test image, or a training image clicked in the gallery. */
+interface Query {
+  split: 'train' | 'test';
+  index: number;
+}
+
 export function NeighbourExplorer({ runId, method }: { runId: string; method: 'isd' | 'moco' }) {
   const inputId = useId();
   const [index, setIndex] = useState(0);
   const [text, setText] = useState('0');
+  const [picked, setPicked] = useState<number | null>(null);
   const testIndex = useDebounced(index, 250);
+  const query: Query = picked === null ? { split: 'test', index: testIndex } : { split: 'train', index: picked };
   const gallery = useQuery({
-    queryKey: ['runs', 'one', runId, 'neighbours', testIndex],
-    queryFn: () => call('runs.neighbours', { id: runId, testIndex, k: 8 }),
+    queryKey: ['runs', 'one', runId, 'neighbours', query.split, query.index],
+    queryFn: () => call('runs.neighbours', { id: runId, testIndex: query.index, split: query.split, k: 8 }),
     placeholderData: keepPreviousData,
     staleTime: Infinity,
   });
   const teacher = useQuery({
-    queryKey: ['runs', 'one', runId, 'teacher', testIndex],
-    queryFn: () => call('runs.teacherSimilarity', { id: runId, testIndex, bins: 40, top: 8 }),
+    queryKey: ['runs', 'one', runId, 'teacher', query.split, query.index],
+    queryFn: () =>
+      call('runs.teacherSimilarity', { id: runId, testIndex: query.index, split: query.split, bins: 40, top: 8 }),
     placeholderData: keepPreviousData,
     staleTime: Infinity,
   });
   const count = gallery.data?.testCount ?? null;
   const go = (i: number) => {
     const clamped = Math.max(0, count === null ? i : Math.min(count - 1, i));
+    setPicked(null);
     setIndex(clamped);
     setText(String(clamped));
   };
@@ -70,6 +80,11 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
         <button type="button" onClick={() => count && go(Math.floor(Math.random() * count))} disabled={!count}>
           Random image
         </button>
+        {picked !== null && (
+          <button type="button" onClick={() => go(index)}>
+            Back to test image {index}
+          </button>
+        )}
         {(gallery.isFetching || teacher.isFetching) && (
           <span className="small muted" role="status">
             Computing…
@@ -80,25 +95,36 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
         {(g) => (
           <>
             <p className="small muted">
-              From the checkpoint at epoch {g.checkpoint.epoch} (step {g.checkpoint.step.toLocaleString()}). Green: same
-              class as the test image.
+              From the checkpoint at epoch {g.checkpoint.epoch} (step {g.checkpoint.step.toLocaleString()}). ✓ same
+              class as the query, ✗ another class. Click a neighbour to make it the query.
             </p>
             <div className="gallery" data-testid="neighbour-gallery">
-              <Picture image={g.query} caption="test image" className="query" />
-              {g.neighbours.map((n, i) => (
-                <Picture
-                  key={n.index}
-                  image={n}
-                  caption={`#${i + 1} · ${n.similarity.toFixed(4)}`}
-                  className={
-                    g.query.label === null || n.label === null
-                      ? undefined
-                      : n.label === g.query.label
-                        ? 'same'
-                        : 'other'
-                  }
-                />
-              ))}
+              <Picture
+                image={g.query}
+                caption={picked === null ? 'test image' : 'training image'}
+                className="query"
+                testId="neighbour-query"
+              />
+              {g.neighbours.map((n, i) => {
+                const same = g.query.label === null || n.label === null ? null : n.label === g.query.label;
+                return (
+                  <button
+                    key={n.index}
+                    type="button"
+                    className={`neighbour ${same === null ? '' : same ? 'same' : 'other'}`}
+                    onClick={() => setPicked(n.index)}
+                    title={`Make training image ${n.index} the query`}
+                    data-testid="neighbour"
+                  >
+                    <Picture
+                      image={n}
+                      caption={`#${i + 1} · ${n.similarity.toFixed(4)}`}
+                      mark={same === null ? undefined : same ? '✓' : '✗'}
+                      markLabel={same === null ? undefined : same ? 'same class' : 'other class'}
+                    />
+                  </button>
+                );
+              })}
             </div>
           </>
         )}
@@ -113,12 +139,28 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
   );
 }
 
-function Picture({ image, caption, className }: { image: NeighbourImage; caption: string; className?: string }) {
+function Picture(props: {
+  image: NeighbourImage;
+  caption: string;
+  className?: string;
+  testId?: string;
+  mark?: string;
+  markLabel?: string;
+}) {
+  const { image, caption } = props;
   const name = image.className ?? (image.label === null ? 'unlabeled' : `class ${image.label}`);
   return (
-    <figure className={className}>
-      <img src={image.dataUrl} alt={`${caption}: ${name}, image ${image.index}`} />
+    <figure className={props.className} data-testid={props.testId}>
+      <img
+        src={image.dataUrl}
+        alt={`${caption}: ${name}, image ${image.index}${props.markLabel ? `, ${props.markLabel}` : ''}`}
+      />
       <figcaption>
+        {props.mark && (
+          <span className="mark" aria-hidden="true">
+            {props.mark}{' '}
+          </span>
+        )}
         {name}
         <br />
         <span className="muted">{caption}</span>
@@ -142,9 +184,10 @@ function TeacherView({ t }: { t: TeacherSimilarity }) {
       </p>
       <div className="grid-charts">
         <BarChartCard
-          title="Soft target per anchor (histogram)"
+          title="Soft target per anchor (histogram, log count)"
           xKey="bin"
           data={hist}
+          logScale
           series={[{ key: 'count', name: 'anchors' }]}
         />
         <BarChartCard
