@@ -1,8 +1,13 @@
-/** Pause / resume / stop for one run, offered according to its status (run-status.ts says what each allows); run it again. */
+/**
+ * Pause / resume / stop for one run, offered according to its status (run-status.ts says what each allows); run it
+ * again; rename, tag and delete it (the dialogs History and Run detail share).
+ */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { RunSummary } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
 import { keys } from '../api/queries';
+import { splitTags } from '../form/run-config-form';
+import { ConfirmDialog, TextDialog } from './Dialogs';
 import { formatMethod } from '../lib/format';
 import { href } from '../lib/route';
 import { isResumable } from '../../electron/run-status';
@@ -85,6 +90,93 @@ export function RunAgainLinks({
       >
         Same settings, {formatMethod(other)}
       </a>
+    </>
+  );
+}
+
+/** The edit dialog open on a run, if any. */
+export type RunDialog = { kind: 'rename' | 'tags' | 'delete'; run: RunSummary } | null;
+
+/** Rename, tags and delete dialogs for `dialog.run`; `onDeleted` runs after a delete went through. */
+export function RunEditDialogs({
+  dialog,
+  onClose,
+  onDeleted,
+}: {
+  dialog: RunDialog;
+  onClose: () => void;
+  onDeleted?: (id: string) => void;
+}) {
+  const queryClient = useQueryClient();
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: keys.runs });
+  const rename = useMutation({
+    mutationFn: (a: { id: string; name: string }) => call('runs.rename', a),
+    onSuccess: () => {
+      onClose();
+      refresh();
+    },
+  });
+  const tag = useMutation({
+    mutationFn: (a: { id: string; tags: string[] }) => call('runs.tag', a),
+    onSuccess: () => {
+      onClose();
+      refresh();
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => call('runs.delete', { id }),
+    onSuccess: (_r, id) => {
+      onClose();
+      onDeleted?.(id);
+      refresh();
+    },
+  });
+  return (
+    <>
+      <TextDialog
+        open={dialog?.kind === 'rename'}
+        title="Rename run"
+        label="Name"
+        initial={dialog?.run.name ?? ''}
+        submitLabel="Rename"
+        busy={rename.isPending}
+        error={rename.isError ? errorMessage(rename.error) : null}
+        onSubmit={(name) => dialog && rename.mutate({ id: dialog.run.id, name })}
+        onCancel={() => {
+          onClose();
+          rename.reset();
+        }}
+      />
+      <TextDialog
+        open={dialog?.kind === 'tags'}
+        title="Edit tags"
+        label="Tags"
+        help="Comma-separated, e.g. ablation, cpu"
+        initial={dialog?.run.tags.join(', ') ?? ''}
+        submitLabel="Save tags"
+        busy={tag.isPending}
+        error={tag.isError ? errorMessage(tag.error) : null}
+        onSubmit={(text) => dialog && tag.mutate({ id: dialog.run.id, tags: splitTags(text) })}
+        onCancel={() => {
+          onClose();
+          tag.reset();
+        }}
+      />
+      <ConfirmDialog
+        open={dialog?.kind === 'delete'}
+        title="Delete run?"
+        confirmLabel="Delete"
+        danger
+        busy={remove.isPending}
+        onConfirm={() => dialog && remove.mutate(dialog.run.id)}
+        onCancel={() => {
+          onClose();
+          remove.reset();
+        }}
+      >
+        <p>“{dialog?.run.name}” and its checkpoints will be deleted. This cannot be undone.</p>
+        {remove.isError && <p className="form-error">{errorMessage(remove.error)}</p>}
+      </ConfirmDialog>
     </>
   );
 }

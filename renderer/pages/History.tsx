@@ -3,7 +3,7 @@
  * searches, filters and sorts (runs.list); the table shows the page it answers.
  */
 import { useMemo, useState } from 'react';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation } from '@tanstack/react-query';
 import {
   createColumnHelper,
   flexRender,
@@ -22,12 +22,11 @@ import {
   type RunSummary,
 } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
-import { keys, useRunList } from '../api/queries';
-import { ConfirmDialog, TextDialog } from '../components/Dialogs';
-import { RunAgainLinks, RunControls } from '../components/RunControls';
+import { useRunList } from '../api/queries';
+import { RunAgainLinks, RunControls, RunEditDialogs, type RunDialog } from '../components/RunControls';
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { FIELD_DOCS, splitTags } from '../form/run-config-form';
+import { FIELD_DOCS } from '../form/run-config-form';
 import { downloadText } from '../lib/download';
 import { formatDate, formatDuration, formatMethod, formatPercent, formatValue } from '../lib/format';
 import { navigate } from '../lib/navigate';
@@ -67,8 +66,6 @@ function listInput(q: RunQuery): RequestInput<'runs.list'> {
     limit: 1000,
   };
 }
-
-type Dialog = { kind: 'rename' | 'tags' | 'delete'; run: RunSummary } | null;
 
 /** Hyperparameters History can show as columns (hidden until chosen). */
 const HYPER_COLUMNS = RUN_CONFIG_SORT_FIELDS;
@@ -125,33 +122,9 @@ function RunTable({
   query: RunQuery;
   onQuery: (q: RunQuery) => void;
 }) {
-  const queryClient = useQueryClient();
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [dialog, setDialog] = useState<Dialog>(null);
+  const [dialog, setDialog] = useState<RunDialog>(null);
 
-  const refresh = () => void queryClient.invalidateQueries({ queryKey: keys.runs });
-  const rename = useMutation({
-    mutationFn: (a: { id: string; name: string }) => call('runs.rename', a),
-    onSuccess: () => {
-      setDialog(null);
-      refresh();
-    },
-  });
-  const tag = useMutation({
-    mutationFn: (a: { id: string; tags: string[] }) => call('runs.tag', a),
-    onSuccess: () => {
-      setDialog(null);
-      refresh();
-    },
-  });
-  const remove = useMutation({
-    mutationFn: (id: string) => call('runs.delete', { id }),
-    onSuccess: (_r, id) => {
-      setDialog(null);
-      setSelected((s) => new Set([...s].filter((x) => x !== id)));
-      refresh();
-    },
-  });
   const exporter = useMutation({
     mutationFn: (a: { id: string; format: 'json' | 'csv' }) => call('runs.export', a),
     onSuccess: (file) => downloadText(file.filename, file.mimeType, file.content),
@@ -436,50 +409,11 @@ function RunTable({
         {rows.length === 0 && <Empty title="No run matches these filters" />}
       </div>
 
-      <TextDialog
-        open={dialog?.kind === 'rename'}
-        title="Rename run"
-        label="Name"
-        initial={dialog?.run.name ?? ''}
-        submitLabel="Rename"
-        busy={rename.isPending}
-        error={rename.isError ? errorMessage(rename.error) : null}
-        onSubmit={(name) => dialog && rename.mutate({ id: dialog.run.id, name })}
-        onCancel={() => {
-          setDialog(null);
-          rename.reset();
-        }}
+      <RunEditDialogs
+        dialog={dialog}
+        onClose={() => setDialog(null)}
+        onDeleted={(id) => setSelected((s) => new Set([...s].filter((x) => x !== id)))}
       />
-      <TextDialog
-        open={dialog?.kind === 'tags'}
-        title="Edit tags"
-        label="Tags"
-        help="Comma-separated, e.g. ablation, cpu"
-        initial={dialog?.run.tags.join(', ') ?? ''}
-        submitLabel="Save tags"
-        busy={tag.isPending}
-        error={tag.isError ? errorMessage(tag.error) : null}
-        onSubmit={(text) => dialog && tag.mutate({ id: dialog.run.id, tags: splitTags(text) })}
-        onCancel={() => {
-          setDialog(null);
-          tag.reset();
-        }}
-      />
-      <ConfirmDialog
-        open={dialog?.kind === 'delete'}
-        title="Delete run?"
-        confirmLabel="Delete"
-        danger
-        busy={remove.isPending}
-        onConfirm={() => dialog && remove.mutate(dialog.run.id)}
-        onCancel={() => {
-          setDialog(null);
-          remove.reset();
-        }}
-      >
-        <p>“{dialog?.run.name}” and its checkpoints will be deleted. This cannot be undone.</p>
-        {remove.isError && <p className="form-error">{errorMessage(remove.error)}</p>}
-      </ConfirmDialog>
     </>
   );
 }

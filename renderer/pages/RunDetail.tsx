@@ -8,7 +8,7 @@ import { BarChartCard } from '../components/Charts';
 import { EncoderPanel } from '../components/EncoderPanel';
 import { NeighbourExplorer } from '../components/NeighbourViews';
 import { RunCurves } from '../components/RunCharts';
-import { RunAgainLinks, RunControls } from '../components/RunControls';
+import { RunAgainLinks, RunControls, RunEditDialogs, type RunDialog } from '../components/RunControls';
 import { Empty, isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
@@ -37,6 +37,7 @@ function Detail({ d }: { d: RunDetail }) {
     onSuccess: (f) => downloadText(f.filename, f.mimeType, f.content),
   });
   const active = isActive(r.status);
+  const [dialog, setDialog] = useState<RunDialog>(null);
   return (
     <div>
       <div className="row spread">
@@ -57,8 +58,27 @@ function Detail({ d }: { d: RunDetail }) {
           <button type="button" onClick={() => exporter.mutate('csv')}>
             Export CSV
           </button>
+          <button type="button" onClick={() => setDialog({ kind: 'rename', run: r })}>
+            Rename
+          </button>
+          <button type="button" onClick={() => setDialog({ kind: 'tags', run: r })}>
+            Tags
+          </button>
+          <button
+            type="button"
+            className="danger"
+            onClick={() => setDialog({ kind: 'delete', run: r })}
+            disabled={r.status === 'running'}
+          >
+            Delete
+          </button>
         </span>
       </div>
+      <RunEditDialogs
+        dialog={dialog}
+        onClose={() => setDialog(null)}
+        onDeleted={() => (window.location.hash = href({ page: 'history' }))}
+      />
       {exporter.isError && (
         <p className="form-error" role="alert">
           Export failed: {errorMessage(exporter.error)}
