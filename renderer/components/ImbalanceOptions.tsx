@@ -62,7 +62,6 @@ export function ImbalanceOptions(props: {
     if (b.ok) props.onChange(b.text);
   };
   const spec = useDebounced(built.ok ? built.text : props.value, 300);
-  const preview = useImbalancePreview(props.datasetId, spec, props.seed, built.ok);
   const problem = built.ok ? props.error : built.message;
 
   return (
@@ -148,29 +147,37 @@ export function ImbalanceOptions(props: {
         {problem}
       </div>
       {props.datasetId && built.ok && (
-        <div data-testid="imbalance-preview" aria-busy={preview.isFetching}>
-          {preview.isError ? (
-            <ErrorState title="Could not preview the draw" error={preview.error} />
-          ) : preview.data ? (
-            <BarChartCard
-              title="Training images per class"
-              caption={`${preview.data.total.toLocaleString()} images after the draw${preview.isFetching ? ' (updating…)' : ''}`}
-              xKey="name"
-              data={preview.data.after.map((after, i) => ({
-                name: preview.data.classNames?.[i] ?? String(i),
-                before: preview.data.before[i] ?? 0,
-                after,
-              }))}
-              series={[
-                { key: 'before', name: 'dataset', color: '#999999' },
-                { key: 'after', name: 'after the draw' },
-              ]}
-            />
-          ) : (
-            <p className="small muted">Counting…</p>
-          )}
-        </div>
+        <ImbalanceDrawChart datasetId={props.datasetId} imbalance={spec} seed={props.seed} />
       )}
     </section>
+  );
+}
+
+/** Class counts before and after one imbalance draw of a dataset (datasets.imbalancePreview), as a bar chart. */
+export function ImbalanceDrawChart(props: { datasetId: string; imbalance: string; seed: number; title?: string }) {
+  const preview = useImbalancePreview(props.datasetId, props.imbalance, props.seed, true);
+  return (
+    <div data-testid="imbalance-preview" aria-busy={preview.isFetching}>
+      {preview.isError ? (
+        <ErrorState title="Could not preview the draw" error={preview.error} />
+      ) : preview.data ? (
+        <BarChartCard
+          title={props.title ?? 'Training images per class'}
+          caption={`${preview.data.total.toLocaleString()} images after the draw${preview.isFetching ? ' (updating…)' : ''}`}
+          xKey="name"
+          data={preview.data.after.map((after, i) => ({
+            name: preview.data.classNames?.[i] ?? String(i),
+            before: preview.data.before[i] ?? 0,
+            after,
+          }))}
+          series={[
+            { key: 'before', name: 'dataset', color: '#999999' },
+            { key: 'after', name: 'after the draw' },
+          ]}
+        />
+      ) : (
+        <p className="small muted">Counting…</p>
+      )}
+    </div>
   );
 }

@@ -8,9 +8,9 @@ import { zodResolver } from '@hookform/resolvers/zod';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { StudySpec } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
-import { useDatasets } from '../api/queries';
+import { useDatasets, useImbalancePreview } from '../api/queries';
 import { studyKeys } from '../api/study-queries';
-import { formatDuration } from '../lib/format';
+import { formatDuration, formatImbalanceProfile } from '../lib/format';
 import { navigate } from '../lib/navigate';
 import {
   DEFAULT_STUDY_FORM,
@@ -19,6 +19,7 @@ import {
   toSpecInput,
   type StudyFormValues,
 } from '../lib/study-form';
+import { ImbalanceDrawChart } from './ImbalanceOptions';
 import { useDebounced } from './useDebounced';
 
 function FieldError({ id, message }: { id: string; message?: string }) {
@@ -96,7 +97,7 @@ export function StudyForm() {
         </div>
         <div className="field">
           <label htmlFor="study-dataset">Dataset</label>
-          <select id="study-dataset" {...register('dataset')} {...aria('dataset')}>
+          <select id="study-dataset" className="study-dataset" {...register('dataset')} {...aria('dataset')}>
             {labelled.length === 0 && <option value={values.dataset}>{values.dataset}</option>}
             {labelled.map((d) => (
               <option key={d.id} value={d.id}>
@@ -123,7 +124,7 @@ export function StudyForm() {
         </div>
         <div role="group" aria-label="Imbalance profiles" className="study-profiles">
           <label>
-            <input type="checkbox" {...register('balanced')} /> Balanced (<code>none</code>)
+            <input type="checkbox" {...register('balanced')} /> Balanced: every class as the dataset has it
           </label>
           <label>
             <input type="checkbox" {...register('dominant')} /> Dominant classes: the first{' '}
@@ -167,6 +168,7 @@ export function StudyForm() {
           </label>
           <FieldError id="study-profiles-error" message={issues.profiles} />
         </div>
+        <DrawPreviews values={values} valid={!issues.profiles && !issues.dataset} />
         <div className="field">
           <label htmlFor="study-seeds">Seeds</label>
           <input
@@ -237,6 +239,8 @@ function StudyEstimate({ values, valid }: { values: StudyFormValues; valid: bool
     enabled: spec !== null,
     staleTime: 30_000,
   });
+  // The class names come with any draw's preview; 'none' is the one every labelled dataset has.
+  const names = useImbalancePreview(spec?.dataset ?? null, 'none', 0, spec !== null).data?.classNames ?? null;
   if (!valid || !spec) return <span className="muted small">The estimate appears once the form is valid.</span>;
   if (estimate.isPending) return <span className="muted small">Estimating…</span>;
   if (estimate.isError) return <span className="form-error small">{errorMessage(estimate.error)}</span>;
@@ -245,8 +249,36 @@ function StudyEstimate({ values, valid }: { values: StudyFormValues; valid: bool
     <span className="small" data-testid="study-estimate">
       {e.runs} runs, about <strong>{formatDuration(e.seconds)}</strong> at {Math.round(e.imagesPerSec)} images/s on{' '}
       {e.backend}
-      {e.basis === 'assumed' ? ' (a guess until this backend has been measured)' : ''}. Rare classes:{' '}
-      {e.perProfile.map((p) => `${p.profile} → ${p.rare.length ? p.rare.join(' ') : 'none'}`).join('; ')}
+      {e.basis === 'assumed' ? ' (a guess until this backend has been measured)' : ''}.
+      <ul className="study-rare" data-testid="study-rare">
+        {e.perProfile.map((p) => (
+          <li key={p.profile}>
+            {formatImbalanceProfile(p.profile)}: rare classes{' '}
+            {p.rare.length ? p.rare.map((c) => names?.[c] ?? `class ${c}`).join(', ') : 'none'}
+          </li>
+        ))}
+      </ul>
     </span>
+  );
+}
+
+/** One class-count chart per imbalanced profile of the form, drawn with the study's first seed. */
+function DrawPreviews({ values, valid }: { values: StudyFormValues; valid: boolean }) {
+  const spec = useDebounced(valid ? toSpecInput(values) : null, 400);
+  const drawn = spec?.profiles?.filter((p) => p !== 'none') ?? [];
+  if (!spec?.dataset || drawn.length === 0) return null;
+  const dataset = spec.dataset;
+  return (
+    <div className="grid-charts" aria-label="What each profile draws" role="group">
+      {drawn.map((p) => (
+        <ImbalanceDrawChart
+          key={p}
+          datasetId={dataset}
+          imbalance={p}
+          seed={spec.firstSeed ?? 0}
+          title={formatImbalanceProfile(p)}
+        />
+      ))}
+    </div>
   );
 }

@@ -1,5 +1,19 @@
 /** Display formats shared by the pages. */
 import type { RunPhase } from '../../electron/contract';
+import { parseImbalance } from '../../electron/run-config';
+
+/** An imbalance profile (none, longtail:10, dominant:3:100) in plain words; text that does not parse as it is. */
+export function formatImbalanceProfile(text: string): string {
+  let spec;
+  try {
+    spec = parseImbalance(text);
+  } catch {
+    return text;
+  }
+  if (spec.kind === 'none') return 'Balanced';
+  if (spec.kind === 'longtail') return `Long tail, largest class ${spec.rho}× the smallest`;
+  return `${spec.large} dominant ${spec.large === 1 ? 'class' : 'classes'}, ${spec.perSmall} images per other class`;
+}
 
 /** A method as people write it: ISD, MoCo. */
 export function formatMethod(method: string): string {
