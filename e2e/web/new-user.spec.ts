@@ -200,3 +200,30 @@ test('History fits an 800 px window: name and final 20-NN visible; columns are c
   await page.getByTestId('history-columns').getByLabel('Batch size').check();
   await expect(page.getByRole('columnheader', { name: 'Batch size' })).toBeVisible();
 });
+
+test('the study form speaks in words: class names for the rare classes, a preview of each profile’s draw', async ({
+  page,
+}) => {
+  await openApp(page, host(), '#/study');
+  const form = page.getByTestId('study-form');
+  await expect(form.getByRole('checkbox', { name: 'Balanced: every class as the dataset has it' })).toBeVisible();
+  await expect(form.locator('code')).toHaveCount(0);
+  await form.getByRole('checkbox', { name: /Balanced/ }).uncheck();
+  await field(page, 'Epochs').fill('1');
+  await field(page, 'Images per run').fill('128');
+  await field(page, 'Batch size').fill('32');
+  await field(page, 'Queue size').fill('64');
+  // Rare classes by name, one line per profile, in the form's order: dominant, then long tail.
+  await expect(page.getByTestId('study-rare').locator('li')).toHaveText([
+    '3 dominant classes, 100 images per other class: rare classes Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot',
+    /^Long tail, largest class 10× the smallest: rare classes /,
+  ]);
+  // One draw preview per imbalanced profile, titled in the same words, its bars named by class.
+  const previews = form.getByRole('group', { name: 'What each profile draws' }).getByTestId('imbalance-preview');
+  await expect(previews).toHaveCount(2);
+  await expect(previews.nth(0)).toContainText('3 dominant classes, 100 images per other class');
+  await expect(previews.nth(1)).toContainText('Long tail, largest class 10× the smallest');
+  await expect
+    .poll(() => previews.nth(0).locator('.recharts-cartesian-axis-tick-value').allTextContents())
+    .toContain('Ankle boot');
+});
