@@ -249,6 +249,32 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   await expect(gallery.locator('figure.query img')).toHaveAttribute('alt', /image 1$/, { timeout: 60_000 });
   expect(await loadedImages(gallery)).toBe(9);
 
+  // Each neighbour says ✓ (same class as the query) or ✗ in words, not only by its border colour.
+  const neighbours = gallery.getByTestId('neighbour');
+  await expect(neighbours).toHaveCount(8);
+  for (const n of await neighbours.all()) {
+    const mark = (await n.locator('.mark').textContent())?.trim();
+    expect(['✓', '✗']).toContain(mark);
+    await expect(n).toHaveClass(mark === '✓' ? /\bsame\b/ : /\bother\b/);
+  }
+  // A neighbour clicked becomes the query: the training image it shows, whose nearest image is itself.
+  const second = neighbours.nth(1);
+  const picked = /image (\d+)(, |$)/.exec((await second.locator('img').getAttribute('alt'))!)![1]!;
+  await second.click();
+  await expect(gallery.locator('figure.query img')).toHaveAttribute(
+    'alt',
+    new RegExp(`^training image: .*image ${picked}$`),
+    {
+      timeout: 60_000,
+    },
+  );
+  await expect(neighbours.first().locator('img')).toHaveAttribute('alt', new RegExp(`image ${picked}, same class$`));
+  await expect(neighbours.first()).toContainText('1.0000');
+  await page.getByRole('button', { name: 'Back to test image 1' }).click();
+  await expect(gallery.locator('figure.query img')).toHaveAttribute('alt', /^test image: .*image 1$/, {
+    timeout: 60_000,
+  });
+
   await page.getByRole('heading', { name: 'What the encoder learned' }).scrollIntoViewIfNeeded();
   await pageScreenshot(page, testInfo, 'run-detail');
 });
