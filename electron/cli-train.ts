@@ -12,7 +12,8 @@ import { resolveDbPath } from './app/paths';
 import type { EngineOptions } from './engine/protocol';
 import { dispatchRequest } from './app/dispatch';
 import { installLastResort } from './app/last-resort';
-import type { RunStatusEvent, RunSummary, RunStatus } from './contract';
+import type { EvalPoint, PixelBaseline, RunDetail, RunStatusEvent, RunSummary, RunStatus } from './contract';
+import { describeChange, describeQueries, formatAccuracy, readAccuracy, type AccuracyReading } from './readings';
 import { isSettled } from './run-status';
 import { runConfigFields, validateRunConfig, type RunConfig } from './run-config';
 import { findPreset, PRESET_IDS } from './presets';
@@ -75,6 +76,7 @@ const TRAIN_FLAGS: {
 
 const FLAG_OF_FIELD = new Map<string, string>(TRAIN_FLAGS.map((f) => [f.field, `--${f.flag}`]));
 FLAG_OF_FIELD.set('linearEval', '--linear');
+FLAG_OF_FIELD.set('evalFullTest', '--full-test');
 FLAG_OF_FIELD.set('tags', '--tag');
 
 function camel(flag: string): string {
@@ -153,6 +155,7 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
     partial[f.field] = v;
   }
   if (flags.linear) partial.linearEval = true;
+  if (flags.fullTest) partial.evalFullTest = true;
   if (Array.isArray(flags.tag) && flags.tag.length) partial.tags = flags.tag;
   const checked = validateRunConfig(partial);
   if (!checked.ok) {
@@ -174,6 +177,7 @@ export function registerTrainCommands(
   for (const f of TRAIN_FLAGS) train.option(`--${f.flag} <value>`, f.help);
   train
     .option('--linear', 'also fit a linear probe at the end')
+    .option('--full-test', 'score kNN on the whole test split (a quick run with --train-limit reads 2000 of it)')
     .option('--tag <tag...>', 'tags for the run')
     .option(
       '--preset <id>',
@@ -268,6 +272,61 @@ export function registerTrainCommands(
     });
 }
 
+/** The kNN accuracies an `epoch` line reports, with their names in human output. */
+const KNN_READINGS = [
+  ['knn20', '20-NN'],
+  ['knn1', '1-NN'],
+  ['knn20Weighted', 'weighted 20-NN'],
+  ['knn200Weighted', 'weighted 200-NN'],
+] as const;
+type KnnKey = (typeof KNN_READINGS)[number][0];
+
+/** What a run's accuracies are read against: its step-0 evaluation, raw pixels, the queries' count. */
+interface RunReference {
+  init: EvalPoint | null;
+  pixel: PixelBaseline | null;
+}
+
+/** Each kNN accuracy of an evaluation read against step 0 (readings.ts), and its human text. */
+function knnReadings(
+  e: Pick<EvalPoint, KnnKey>,
+  ref: RunReference,
+): { json: Partial<Record<KnnKey, AccuracyReading>>; human: string } {
+  const json: Partial<Record<KnnKey, AccuracyReading>> = {};
+  const parts: string[] = [];
+  for (const [key, name] of KNN_READINGS) {
+    const value = e[key];
+    if (value === null || value === undefined) continue;
+    const r = readAccuracy(value, ref.init?.[key] ?? null, ref.pixel?.testImages ?? null);
+    json[key] = r;
+    const change = describeChange(r);
+    parts.push(`${name} ${formatAccuracy(r)}${change ? ` (${change})` : ''}`);
+  }
+  return { json, human: parts.join(', ') };
+}
+
+/** The `baseline` line of `isd train --json` (docs/cli.md). */
+function baselineLine(runId: string, pixel: PixelBaseline, init: EvalPoint) {
+  return {
+    type: 'baseline',
+    runId,
+    ...pixel,
+    initKnn1: init.knn1,
+    initKnn20: init.knn20,
+    initKnn20Weighted: init.knn20Weighted,
+    initKnn200Weighted: init.knn200Weighted,
+  };
+}
+
+function baselineHuman(pixel: PixelBaseline, init: EvalPoint): string {
+  const subset = describeQueries(pixel.testImages, pixel.testSplitImages);
+  return (
+    `references: raw pixels 20-NN ${pct(pixel.pixelKnn20)}, 1-NN ${pct(pixel.pixelKnn1)}; ` +
+    `random-init encoder (step 0) 20-NN ${pct(init.knn20)}, 1-NN ${pct(init.knn1)} ` +
+    `(bank ${pixel.bankImages.toLocaleString('en')} training images, ${pixel.testImages.toLocaleString('en')} test queries${subset ? `, ${subset}` : ''})`
+  );
+}
+
 async function evalCommand(
   o: CliOutput,
   idOrPrefix: string,
@@ -318,6 +377,8 @@ async function trainCommand(
   const useBar = !o.json && process.stdout.isTTY === true;
   /** The error the run ended with, as its status event carried it (with field and path, which the store does not keep). */
   let endError: RunStatusEvent['error'];
+  /** Step 0 and raw pixels: from the baseline event, or from the history on a resume. */
+  const ref: RunReference = { init: null, pixel: null };
   const finished = new Promise<RunStatus>((resolve) => {
     app.events.on('run.progress', (p) => {
       if (p.runId !== runId) return;
@@ -335,10 +396,18 @@ async function trainCommand(
     });
     app.events.on('run.eval', (e) => {
       if (e.runId !== runId) return;
-      const human = `epoch ${e.epoch}: 1-NN ${pct(e.knn1)}, 20-NN ${pct(e.knn20)}, weighted 20-NN ${pct(e.knn20Weighted)}${e.linear !== null ? `, linear ${pct(e.linear)}` : ''}${e.epoch === 0 ? ' (random-init baseline)' : ''}`;
+      const knn = knnReadings(e, e.epoch === 0 ? { ...ref, init: null } : ref);
+      const human = `epoch ${e.epoch}: ${knn.human}${e.linear !== null ? `, linear ${pct(e.linear)}` : ''}${e.epoch === 0 ? ' (random-init encoder, step 0)' : ''}`;
       if (useBar && bar?.isActive) bar.stop();
-      o.line({ type: 'epoch', ...e }, human);
-      if (!o.json && !useBar) return;
+      o.line({ type: 'epoch', ...e, ...(e.epoch > 0 ? { readings: knn.json } : {}) }, human);
+    });
+    app.events.on('run.baseline', (b) => {
+      if (b.runId !== runId) return;
+      const { runId: id, init, ...pixel } = b;
+      ref.init = init;
+      ref.pixel = pixel;
+      if (useBar && bar?.isActive) bar.stop();
+      o.line(baselineLine(id, pixel, init), baselineHuman(pixel, init));
     });
     app.events.on('run.status', (s) => {
       if (s.runId !== runId) return;
@@ -371,6 +440,13 @@ async function trainCommand(
     }
     const run = started.value as RunSummary;
     runId = run.id;
+    if (resumeId !== undefined) {
+      const before = await dispatchRequest(app.handlers, 'runs.get', { id: run.id });
+      if (before.ok) {
+        const known = before.value as RunDetail;
+        Object.assign(ref, { init: known.baseline, pixel: known.pixel });
+      }
+    }
     o.info(`run ${run.id} (${run.name}) ${resumeId ? 'resumed' : 'started'}; history: ${dbPath}`);
     const behind = run.status === 'queued' ? app.runs.waitingBehind() : null;
     if (behind)
@@ -380,22 +456,38 @@ async function trainCommand(
     const status = await finished;
     if (useBar) (bar as SingleBar | null)?.stop();
     const detail = await dispatchRequest(app.handlers, 'runs.get', { id: run.id });
-    const summary = detail.ok ? (detail.value as { run: RunSummary }).run : null;
+    const d = detail.ok ? (detail.value as RunDetail) : null;
+    const summary = d?.run ?? null;
     if (status === 'completed' || status === 'stopped') {
+      const last = d?.evals.at(-1) ?? null;
+      const finalRef = { init: d?.baseline ?? ref.init, pixel: d?.pixel ?? ref.pixel };
+      const knn = last ? knnReadings(last, finalRef) : null;
       const done = {
         type: 'done',
         runId: run.id,
         status,
         knn1: summary?.knn1 ?? null,
         knn20: summary?.knn20 ?? null,
+        knn20Weighted: last?.knn20Weighted ?? null,
+        knn200Weighted: last?.knn200Weighted ?? null,
         bestKnn20: summary?.bestKnn20 ?? null,
         linear: summary?.linear ?? null,
+        readings: knn?.json ?? {},
+        initKnn20: finalRef.init?.knn20 ?? null,
+        pixelKnn1: finalRef.pixel?.pixelKnn1 ?? null,
+        pixelKnn20: finalRef.pixel?.pixelKnn20 ?? null,
+        testImages: finalRef.pixel?.testImages ?? null,
+        testSplitImages: finalRef.pixel?.testSplitImages ?? null,
         epochs: summary?.epoch ?? null,
         durationSec: summary?.durationSec ?? null,
       };
+      const pixels =
+        finalRef.pixel && last
+          ? `; raw pixels 20-NN ${pct(finalRef.pixel.pixelKnn20)}${last.knn20 < finalRef.pixel.pixelKnn20 ? ' (the encoder is below the pixels)' : ''}`
+          : '';
       o.line(
         done,
-        `${status}: 1-NN ${pct(done.knn1)}, 20-NN ${pct(done.knn20)}${done.linear !== null ? `, linear ${pct(done.linear)}` : ''}${status === 'stopped' ? `; continue with: isd train --resume ${run.id}` : ''}`,
+        `${status}: ${knn?.human ?? 'no kNN evaluation'}${done.linear !== null ? `, linear ${pct(done.linear)}` : ''}${pixels}${status === 'stopped' ? `; continue with: isd train --resume ${run.id}` : ''}`,
       );
     } else {
       const err = endError ?? summary?.error;

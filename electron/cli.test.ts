@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { isdOnTempDb, jsonLines } from './cli-test-support';
 import type { RequestOutput } from './contract';
@@ -84,6 +86,29 @@ describe('isd train', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(jsonLines(r.stdout)[0]).toMatchObject({ type: 'error', field: flag });
     }
+    // Full-test evaluation of a dataset without a test split (a flat folder of images: unlabelled, nothing
+    // held out; an IDX folder without test files gets a seeded split instead): refused before a run row is written.
+    const noTest = path.join(tempDir(), 'no-test');
+    fs.mkdirSync(noTest);
+    const pixels = zlib.gunzipSync(fs.readFileSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')));
+    for (let i = 0; i < 40; i++)
+      await sharp(pixels.subarray(16 + i * 784, 16 + (i + 1) * 784), { raw: { width: 28, height: 28, channels: 1 } })
+        .png()
+        .toFile(path.join(noTest, `img-${i}.png`));
+    const full = await isd(
+      'train',
+      '--dataset',
+      noTest,
+      '--batch-size',
+      '16',
+      '--queue-size',
+      '32',
+      '--full-test',
+      '--json',
+    );
+    expect(full.code, full.stderr).toBe(2);
+    expect(jsonLines(full.stdout)[0]).toMatchObject({ type: 'error', field: '--full-test' });
+    expect(full.stderr).toMatch(/no labelled test split/);
     const unknown = await isd('train', '--bogus', '1');
     expect(unknown.code).toBe(2);
     expect(JSON.parse((await isd('runs', 'list', '--json')).stdout)).toEqual({ runs: [], total: 0 });
@@ -111,9 +136,26 @@ describe('isd train', () => {
     expect(lines.filter((l) => l.type === 'progress').length).toBeGreaterThan(0);
     const evals = lines.filter((l) => l.type === 'epoch');
     expect(evals.map((e) => e.epoch)).toEqual([0, 1]); // the random-init baseline, then epoch 1
+    // One baseline line, after the step-0 evaluation and before the first step.
+    const at = (type: string) => lines.findIndex((l) => l.type === type);
+    expect(lines.filter((l) => l.type === 'baseline')).toHaveLength(1);
+    expect(at('epoch')).toBeLessThan(at('baseline'));
+    expect(at('baseline')).toBeLessThan(at('progress'));
+    const baseline = lines[at('baseline')];
+    for (const k of ['pixelKnn1', 'pixelKnn20', 'pixelKnn20Weighted', 'pixelKnn200Weighted'])
+      expect(baseline[k] as number, k).toBeGreaterThan(0.5); // raw pixels on the sample: far above chance (0.1)
+    expect(baseline).toMatchObject({ initKnn20: evals[0].knn20, initKnn200Weighted: evals[0].knn200Weighted });
+    expect(baseline).toMatchObject({ bankImages: expect.any(Number), testImages: expect.any(Number) });
+    for (const e of evals) expect(e.knn200Weighted as number).toBeGreaterThan(0);
     const done = lines[lines.length - 1];
-    expect(done).toMatchObject({ type: 'done', status: 'completed' });
+    expect(done).toMatchObject({ type: 'done', status: 'completed', knn200Weighted: evals[1].knn200Weighted });
     expect(done.knn20).toBeGreaterThan(0);
+    // The change against step 0, with the standard error over the baseline's queries.
+    const r20 = (done.readings as Record<string, { change: number; se: number; verdict: string }>).knn20;
+    expect(r20.change).toBeCloseTo((done.knn20 as number) - (evals[0].knn20 as number), 12);
+    const n = baseline.testImages as number;
+    expect(r20.se).toBeCloseTo(Math.sqrt(((done.knn20 as number) * (1 - (done.knn20 as number))) / n), 12);
+    expect(['learned', 'lost', 'within noise']).toContain(r20.verdict);
 
     // the API's shapes: runs.list's page, runs.get's RunDetail (baseline apart from the evaluations)
     const listed = JSON.parse((await isd('runs', 'list', '--json')).stdout) as RequestOutput<'runs.list'>;
@@ -141,5 +183,5 @@ describe('isd train', () => {
     expect(acc).toMatchObject({ runId: done.runId, bankImages: 10000, testImages: 2000 });
     for (const k of ['knn1', 'knn20', 'knn20Weighted']) expect(acc[k]).toBeGreaterThan(0.1); // far above chance (0.1) even untrained
     expect((await isd('eval', 'ffffffff')).code).toBe(2);
-  });
+  }, 300_000); // a shared 2-core machine under load: the tiny run has taken over 2 min
 });

@@ -146,6 +146,14 @@ export interface RunSummary {
   knn20: number | null;
   bestKnn20: number | null;
   linear: number | null;
+  /** What knn1 and knn20 are read against (readings.ts): the step-0 evaluation and raw pixels; null: none stored. */
+  initKnn1: number | null;
+  initKnn20: number | null;
+  pixelKnn1: number | null;
+  pixelKnn20: number | null;
+  /** Queries each evaluation scored, and the test split's size (fewer: a subset); null: not recorded. */
+  evalTestImages: number | null;
+  evalTestSplitImages: number | null;
   backend: string | null;
   device: string | null;
   error: ContractError | null;
@@ -160,8 +168,25 @@ export interface EvalPoint {
   knn20: number;
   /** 20-NN with a similarity-weighted vote (temperature 0.07). */
   knn20Weighted: number;
+  /** 200-NN weighted, temperature 0.1 (InstDisc / MoCo's monitor), k capped at the bank size; null on runs stored before it existed. */
+  knn200Weighted: number | null;
   linear: number | null;
   at: number;
+}
+
+/**
+ * Raw-pixel cosine kNN on a run's own bank and queries: what any encoder should beat. The sizes give
+ * every accuracy of the run its standard error (readings.ts).
+ */
+export interface PixelBaseline {
+  pixelKnn1: number;
+  pixelKnn20: number;
+  pixelKnn20Weighted: number | null;
+  pixelKnn200Weighted: number | null;
+  bankImages: number;
+  /** Queries scored; fewer than testSplitImages: the accuracies are read from a subset of the test split. */
+  testImages: number;
+  testSplitImages: number;
 }
 
 export interface ProgressPoint {
@@ -210,6 +235,8 @@ export interface RunDetail {
   config: RunConfig;
   /** The step-0 evaluation (random encoder), when one was made. */
   baseline: EvalPoint | null;
+  /** Raw-pixel kNN on the same bank and queries; null for a run without one. */
+  pixel: PixelBaseline | null;
   evals: EvalPoint[];
   checkpoints: CheckpointInfo[];
   perClass: PerClassAccuracy | null;
@@ -225,6 +252,7 @@ export interface Curves {
   points: ProgressPoint[];
   evals: EvalPoint[];
   baseline: EvalPoint | null;
+  pixel: PixelBaseline | null;
   totalSteps: number;
   /** How many points were recorded before thinning. */
   recorded: number;
@@ -643,6 +671,12 @@ export interface RunEvalEvent extends EvalPoint {
   runId: string;
 }
 
+/** Once per run, before its first step: its raw-pixel kNN and its step-0 evaluation. */
+export interface RunBaselineEvent extends PixelBaseline {
+  runId: string;
+  init: EvalPoint;
+}
+
 /** A long encoder job's progress (embed, map): images through the encoder, or UMAP epochs. */
 export interface EncoderProgressEvent {
   jobId: string;
@@ -663,6 +697,7 @@ export const events = {
   'run.progress': out<RunProgressEvent>(),
   'run.status': out<RunStatusEvent>(),
   'run.eval': out<RunEvalEvent>(),
+  'run.baseline': out<RunBaselineEvent>(),
   /** A training run entered a phase, or moved within one (at most a few times a second). */
   'run.phase': out<RunPhaseEvent>(),
   /** Datasets were added or removed (by any client): lists should refresh. */

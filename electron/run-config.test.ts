@@ -157,4 +157,15 @@ describe('checkAgainstDataset', () => {
       'No labelled test split: the run trains but reports no kNN accuracy.',
     ]);
   });
+
+  it('refuses a full-test evaluation of a dataset without a test split, naming the field', () => {
+    const c = { batchSize: 4, queueSize: 8, trainLimit: 0, evalFullTest: true };
+    const none = checkAgainstDataset(c, { ...sizes, testImages: 0 });
+    expect(none.errors).toEqual([
+      { field: 'evalFullTest', message: 'This dataset has no labelled test split to evaluate in full' },
+    ]);
+    expect(none.fix).toBeNull(); // no batch or queue to change: the field's own message says what to do
+    expect(checkAgainstDataset(c, sizes).errors).toEqual([]);
+    expect(checkAgainstDataset({ ...c, evalFullTest: false }, { ...sizes, testImages: 0 }).errors).toEqual([]);
+  });
 });

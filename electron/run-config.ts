@@ -99,6 +99,8 @@ export const runConfigFields = {
   checkpointEvery: positiveInt(10_000),
   /** Also fit a linear probe at the end (slower). */
   linearEval: z.boolean(),
+  /** Score kNN on the whole test split, even on a quick run (trainLimit > 0) that reads a subset of it. */
+  evalFullTest: z.boolean(),
   seed: z
     .number()
     .int('must be a whole number')
@@ -287,6 +289,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   evalEvery: 1,
   checkpointEvery: 1,
   linearEval: false,
+  evalFullTest: false,
   seed: 0,
   name: '',
   tags: [],
@@ -354,7 +357,7 @@ export interface DatasetCheck {
   errors: ConfigIssue[];
   /** The run trains, but its accuracy will say little. */
   warnings: ConfigIssue[];
-  /** Values that clear every error (batch and queue size), when errors exist. */
+  /** Values that clear the batch and queue size errors, when those exist. */
   fix: Partial<Pick<RunConfig, 'batchSize' | 'queueSize'>> | null;
 }
 
@@ -370,7 +373,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isI
  * meaningful accuracy. Fields that are not yet whole numbers are skipped (the schema marks them).
  */
 export function checkAgainstDataset(
-  config: Partial<Pick<RunConfig, 'batchSize' | 'queueSize' | 'trainLimit'>>,
+  config: Partial<Pick<RunConfig, 'batchSize' | 'queueSize' | 'trainLimit' | 'evalFullTest'>>,
   sizes: DatasetSizes,
 ): DatasetCheck {
   const errors: ConfigIssue[] = [];
@@ -389,7 +392,9 @@ export function checkAgainstDataset(
   // The queue holds keys of earlier batches: more slots than images would hold the same images twice.
   if (queue !== null && queue > n)
     errors.push({ field: 'queueSize', message: `Queue size must be at most ${n} for this dataset (${what})` });
-  if (sizes.testImages === 0)
+  if (sizes.testImages === 0 && config.evalFullTest === true)
+    errors.push({ field: 'evalFullTest', message: 'This dataset has no labelled test split to evaluate in full' });
+  else if (sizes.testImages === 0)
     warnings.push({ field: 'dataset', message: 'No labelled test split: the run trains but reports no kNN accuracy.' });
   else {
     if (sizes.bankImages < KNN_K)
@@ -403,7 +408,7 @@ export function checkAgainstDataset(
         message: `Only ${sizes.testImages} test image${sizes.testImages === 1 ? '' : 's'}: each moves kNN accuracy by ${(100 / sizes.testImages).toFixed(1)} points, too coarse to compare runs (${MIN_MEANINGFUL_TEST_IMAGES}+ is meaningful).`,
       });
   }
-  if (errors.length === 0) return { errors, warnings, fix: null };
+  if (!errors.some((e) => e.field === 'batchSize' || e.field === 'queueSize')) return { errors, warnings, fix: null };
   // The largest power of two that fits, and the largest queue that fits and is a multiple of it.
   const fixedBatch = batch !== null && batch <= n ? batch : 2 ** Math.floor(Math.log2(n));
   const wantQueue = queue ?? fixedBatch;

@@ -14,6 +14,7 @@ import {
   type TinyRun,
 } from '../fixtures/app-page';
 import { hostCall, webHostPerFile } from '../fixtures/web-host';
+import { formatChange } from '../../electron/readings';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -40,6 +41,8 @@ const TOTAL_STEPS = (r: TinyRun) => Math.floor(r.trainLimit / r.batchSize) * r.e
 const ids: { isd?: string; moco?: string } = {};
 
 const percent = /^\d{1,3}\.\d%$/;
+// An accuracy with its change against step 0 (readings.ts formatChange).
+const withChange = /^\d{1,3}\.\d% [+−±]\d+\.\d pts$/;
 // Charts.tsx draws a series' raw values at stroke-opacity 0.25 behind its smoothed line.
 const RAW_CURVE = 'path.recharts-line-curve[stroke-opacity="0.25"]';
 const SMOOTHED_CURVE = 'path.recharts-line-curve:not([stroke-opacity="0.25"])';
@@ -128,7 +131,15 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await expect.poll(async () => (await liveStep(page)).step).toBe(TOTAL_STEPS(ISD_RUN));
   await expect(page.getByText(/^Finished\. Final 20-NN \d/)).toBeVisible();
   await expect(page.getByTestId('chart-knn-latest')).toHaveText(/^20-NN \d/);
-  await expect(page.getByTestId('chart-knn').locator('.recharts-reference-line')).toHaveCount(1); // the step-0 baseline
+  // Read against step 0 and raw pixels: two reference lines, and the change beside the accuracy.
+  await expect(page.getByTestId('chart-knn').locator('.recharts-reference-line')).toHaveCount(2);
+  await expect(page.getByTestId('chart-knn')).toContainText(/step 0 \(random init\): \d+\.\d% \(20-NN\)/);
+  await expect(page.getByTestId('chart-knn')).toContainText(/raw pixels: \d+\.\d% \(20-NN\)/);
+  await expect(page.getByTestId('chart-knn-latest')).toHaveText(/vs step 0, (learned|LOST|within noise)\)$/);
+  await expect(page.getByTestId('live-pixel-knn20')).toHaveText(percent);
+  const liveChange = page.getByTestId('live-knn20').locator('.change');
+  await expect(liveChange).toHaveAttribute('data-verdict', /^(learned|lost|within noise)$/);
+  await expect(page.getByTestId('readings-note')).toContainText('one standard error over 2,000 test images');
   await pageScreenshot(page, testInfo, 'live-run');
 });
 
@@ -146,8 +157,12 @@ test('history shows the run with its accuracy; a second run (MoCo) through the f
   const finalCol = headers.findIndex((h) => h.startsWith('Final 20-NN'));
   expect(finalCol).toBeGreaterThan(0);
   const finalCell = isdRow.locator('td').nth(finalCol);
-  await expect(finalCell).toHaveText(percent);
-  await expect(finalCell).toHaveText(`${(stored.knn20! * 100).toFixed(1)}%`);
+  // The accuracy and, beside it, its change against step 0 (the whole sample test split: no ± in the table).
+  await expect(finalCell).toHaveText(withChange);
+  expect(stored.initKnn20).not.toBeNull();
+  await expect(finalCell).toHaveText(
+    `${(stored.knn20! * 100).toFixed(1)}% ${formatChange(stored.knn20! - stored.initKnn20!)}`,
+  );
 
   // A second run from the New run page: MoCo.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New run' }).click();
@@ -165,7 +180,7 @@ test('history shows the run with its accuracy; a second run (MoCo) through the f
   await expect(page.getByTestId('run-row')).toHaveCount(2);
   const mocoRow = page.locator(`[data-testid="run-row"][data-run-id="${ids.moco}"]`);
   await expect(mocoRow.locator('td').nth(2)).toHaveText('MoCo');
-  await expect(mocoRow.locator('td').nth(finalCol)).toHaveText(percent);
+  await expect(mocoRow.locator('td').nth(finalCol)).toHaveText(withChange);
   // Search narrows the table.
   await page.getByLabel('Search').fill('moco');
   await expect(page.getByTestId('run-row')).toHaveCount(1);
@@ -198,11 +213,16 @@ test('compare the two runs: overlaid curves, accuracy side by side, configuratio
   await expect(chart.locator(SMOOTHED_CURVE)).toHaveCount(2);
   await expect(chart.locator(RAW_CURVE)).toHaveCount(2); // each run's raw loss, faint behind its smoothed one
 
+  // The reference lines of 20-NN: each run's step 0, and raw pixels once (both runs share the bank and queries).
+  await page.getByLabel('Metric').selectOption('knn20');
+  await expect(chart.locator('.recharts-reference-line')).toHaveCount(3);
+  await expect(chart).toContainText(/raw pixels: \d+\.\d%/);
+
   // Accuracy side by side.
   const accuracy = page.getByRole('table', { name: 'Accuracy side by side' });
   await expect(accuracy.locator('tbody tr')).toHaveCount(2);
   for (const row of await accuracy.locator('tbody tr').all())
-    await expect(row.locator('td').nth(3)).toHaveText(percent);
+    await expect(row.locator('td').nth(3)).toHaveText(withChange);
 
   // Configuration: differences only by default (method, epochs, name, imbalance…), everything on demand.
   const config = page.getByRole('table', { name: 'Configuration' });
@@ -227,7 +247,12 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   await expect(page).toHaveURL(new RegExp(`#/runs/${ids.isd}$`));
   await expect(page.getByRole('heading', { level: 1 })).toContainText(ISD_RUN.name);
   const stored = (await hostCall(host(), 'runs.get', { id: ids.isd! })).run;
-  await expect(page.getByTestId('detail-knn20')).toHaveText(`${(stored.knn20! * 100).toFixed(1)}%`);
+  // Final 20-NN ± its standard error over the 2,000 queries, and its change against step 0.
+  const se = Math.sqrt((stored.knn20! * (1 - stored.knn20!)) / 2000);
+  await expect(page.getByTestId('detail-knn20')).toHaveText(
+    `${(stored.knn20! * 100).toFixed(1)}% ± ${(se * 100).toFixed(1)} ${formatChange(stored.knn20! - stored.initKnn20!)}`,
+  );
+  await expect(page.getByTestId('detail-pixel-knn20')).toHaveText(`${(stored.pixelKnn20! * 100).toFixed(1)}%`);
 
   // The gallery: the test image and its 8 nearest training images, from the final checkpoint.
   const gallery = page.getByTestId('neighbour-gallery');

@@ -11,6 +11,7 @@ import type {
   Curves,
   EvalPoint,
   PerClassAccuracy,
+  PixelBaseline,
   ProgressPoint,
   RunDetail,
   RunPhaseInfo,
@@ -19,7 +20,7 @@ import type {
 } from '../contract';
 import { ERROR_CODES, type ErrorCode } from '../contract';
 import { isResumable } from '../run-status';
-import type { CheckpointRow, EpochEvalRow, RunCurves, RunRow, RunStore } from '../store';
+import type { BaselineRow, CheckpointRow, EpochEvalRow, RunCurves, RunRow, RunStore } from '../store';
 
 export const RUN_REPORT_FILE = 'run-report.json';
 
@@ -124,6 +125,12 @@ export function toRunSummary(
     knn20: record.knn20,
     bestKnn20: record.bestKnn20,
     linear: record.linear,
+    initKnn1: record.initKnn1,
+    initKnn20: record.initKnn20,
+    pixelKnn1: record.pixelKnn1,
+    pixelKnn20: record.pixelKnn20,
+    evalTestImages: record.evalTestImages,
+    evalTestSplitImages: record.evalTestSplitImages,
     backend: record.backend,
     device: record.device,
     error: parseStoredError(record.error),
@@ -138,8 +145,23 @@ export function toEvalPoint(e: EpochEvalRow): EvalPoint {
     knn1: e.knn1 ?? 0,
     knn20: e.knn20 ?? 0,
     knn20Weighted: e.knn20Weighted ?? 0,
+    knn200Weighted: e.knn200Weighted,
     linear: e.linear,
     at: e.time,
+  };
+}
+
+/** A stored baseline as the contract's PixelBaseline; null when the run has none (or only part of one). */
+export function toPixelBaseline(b: BaselineRow | null): PixelBaseline | null {
+  if (!b || b.pixelKnn1 === null || b.pixelKnn20 === null) return null;
+  return {
+    pixelKnn1: b.pixelKnn1,
+    pixelKnn20: b.pixelKnn20,
+    pixelKnn20Weighted: b.pixelKnn20Weighted,
+    pixelKnn200Weighted: b.pixelKnn200Weighted,
+    bankImages: b.bankImages,
+    testImages: b.testImages,
+    testSplitImages: b.testSplitImages,
   };
 }
 
@@ -168,6 +190,7 @@ export function toRunDetail(store: RunStore, id: string, live: LiveRunState | un
     run,
     config: detail.config,
     baseline: baseline ? toEvalPoint(baseline) : null,
+    pixel: toPixelBaseline(detail.baseline),
     evals: detail.evals.filter((e) => e.epoch > 0).map(toEvalPoint),
     checkpoints: checkpoints.map(toCheckpointInfo),
     perClass: perClassOf(detail.evals, report),
@@ -204,6 +227,7 @@ export function toCurves(store: RunStore, id: string, maxPoints: number, live: L
     points: toProgressPoints(curves),
     evals: detail.evals.filter((e) => e.epoch > 0).map(toEvalPoint),
     baseline: baseline ? toEvalPoint(baseline) : null,
+    pixel: toPixelBaseline(detail.baseline),
     totalSteps: live?.totalSteps ?? totalStepsOf(detail.run, report, detail.evals),
     recorded: curves.totalPoints,
   };

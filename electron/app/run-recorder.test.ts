@@ -128,6 +128,40 @@ describe('RunRecorder', () => {
     expect(readRunReport(checkpointDir)).toMatchObject({ totalSteps: 4, classNames: ['a', 'b'], parameters: 1234 });
     expect(withTap.totalSteps).toBe(4);
 
+    const knn = (v: number) => ({ knn1: v, knn20: v, knn20Weighted: v, knn200Weighted: v });
+    const perClass = { knn1: [0.2, 0.2], knn20: [0.2, 0.2], knn20Weighted: [0.2, 0.2], knn200Weighted: [0.2, 0.2] };
+    recorder.record({
+      type: 'epochEval',
+      epoch: 0,
+      step: 0,
+      ...knn(0.2),
+      perClass,
+      meanLoss: null,
+      meanPurity: null,
+      evalSec: 1,
+    });
+    recorder.record({
+      type: 'baseline',
+      pixel: knn(0.7),
+      init: knn(0.2),
+      bankImages: 10,
+      testImages: 4,
+      testSplitImages: 8,
+      pixelSec: 0.1,
+    });
+    expect(store.getRun(id).baseline).toMatchObject({
+      pixelKnn20: 0.7,
+      bankImages: 10,
+      testImages: 4,
+      testSplitImages: 8,
+    });
+    expect(seen.find((s) => s.event === 'run.baseline')?.payload).toMatchObject({
+      runId: id,
+      pixelKnn1: 0.7,
+      pixelKnn20: 0.7,
+      testImages: 4,
+      init: { epoch: 0, knn20: 0.2, knn200Weighted: 0.2 },
+    });
     recorder.record(progress(1, 4));
     recorder.record(progress(2, 4));
     recorder.record({
@@ -137,7 +171,8 @@ describe('RunRecorder', () => {
       knn1: 0.3,
       knn20: 0.4,
       knn20Weighted: 0.41,
-      perClass: { knn1: [0.3, 0.3], knn20: [0.5, 0.3], knn20Weighted: [0.4, 0.4] },
+      knn200Weighted: 0.42,
+      perClass: { knn1: [0.3, 0.3], knn20: [0.5, 0.3], knn20Weighted: [0.4, 0.4], knn200Weighted: [0.4, 0.4] },
       meanLoss: 4,
       meanPurity: 0.2,
       evalSec: 1,
@@ -151,10 +186,17 @@ describe('RunRecorder', () => {
       pruned: [],
     });
     const rows = store.getRun(id);
-    expect(rows.evals).toMatchObject([{ epoch: 1, step: 2, knn20: 0.4, perClass: [0.5, 0.3], purity: 0.2 }]);
+    expect(rows.evals).toMatchObject([
+      { epoch: 0, knn20: 0.2 },
+      { epoch: 1, step: 2, knn20: 0.4, knn200Weighted: 0.42, perClass: [0.5, 0.3], purity: 0.2 },
+    ]);
     expect(rows.checkpoints).toMatchObject([{ epoch: 1, step: 2, kind: 'periodic' }]);
     expect(rows.run).toMatchObject({ knn20: 0.4, epochsDone: 1, bestKnn20: 0.4 });
-    expect(seen.find((s) => s.event === 'run.eval')?.payload).toMatchObject({ runId: id, epoch: 1, knn20: 0.4 });
+    expect(seen.filter((s) => s.event === 'run.eval').at(-1)?.payload).toMatchObject({
+      runId: id,
+      epoch: 1,
+      knn20: 0.4,
+    });
 
     recorder.record({ type: 'status', status: 'paused' });
     expect(store.getRunRecord(id).status).toBe('paused');
@@ -169,7 +211,7 @@ describe('RunRecorder', () => {
       step: 4,
       totalSteps: 4,
       loss: 3,
-      metrics: { knn1: 0.35, knn20: 0.45, knn20Weighted: 0.46 },
+      metrics: { knn1: 0.35, knn20: 0.45, knn20Weighted: 0.46, knn200Weighted: 0.47 },
       checkpointPath: null,
       durationSec: 1,
     });
@@ -178,6 +220,7 @@ describe('RunRecorder', () => {
       epochsDone: 2,
       stepsDone: 4,
       knn20: 0.45,
+      knn200Weighted: 0.47,
       imagesPerSec: 200,
     });
     const statuses = seen.filter((s) => s.event === 'run.status').map((s) => (s.payload as { status: string }).status);

@@ -14,7 +14,7 @@ import type { DoneEvent, WorkerToMain } from '../engine/protocol';
 import { historyWriteError, storedError, type IsdError } from '../errors';
 import type { CheckpointKind as StoreCheckpointKind, RunStore, StepMetricInput } from '../store';
 import type { AppEvents } from './app-events';
-import { readRunReport, writeRunReport } from './run-dto';
+import { readRunReport, toEvalPoint, writeRunReport } from './run-dto';
 import { Throttle } from './throttle';
 
 export const FLUSH_STEPS = 50;
@@ -172,6 +172,7 @@ export class RunRecorder {
           knn1: e.knn1,
           knn20: e.knn20,
           knn20Weighted: e.knn20Weighted,
+          knn200Weighted: e.knn200Weighted,
           linear: e.linear ?? null,
           purity: e.meanPurity,
           // A class with no test queries has no accuracy (NaN from the engine); JSON and the store keep it as null.
@@ -183,6 +184,7 @@ export class RunRecorder {
           knn1: e.knn1,
           knn20: e.knn20,
           knn20Weighted: e.knn20Weighted,
+          knn200Weighted: e.knn200Weighted,
           ...(e.linear !== undefined ? { linear: e.linear } : {}),
           ...(e.meanPurity !== null ? { purity: e.meanPurity } : {}),
           ...(e.epoch > 0 ? { epochsDone: e.epoch } : {}),
@@ -194,9 +196,25 @@ export class RunRecorder {
           knn1: e.knn1,
           knn20: e.knn20,
           knn20Weighted: e.knn20Weighted,
+          knn200Weighted: e.knn200Weighted,
           linear: e.linear ?? null,
           at: Date.now(),
         });
+        return;
+      }
+      case 'baseline': {
+        const pixel = {
+          pixelKnn1: e.pixel.knn1,
+          pixelKnn20: e.pixel.knn20,
+          pixelKnn20Weighted: e.pixel.knn20Weighted,
+          pixelKnn200Weighted: e.pixel.knn200Weighted,
+          bankImages: e.bankImages,
+          testImages: e.testImages,
+          testSplitImages: e.testSplitImages,
+        };
+        store.setBaseline(id, pixel);
+        const init = store.getRun(id).evals.find((x) => x.epoch === 0);
+        if (init) this.o.events.emit('run.baseline', { runId: id, ...pixel, init: toEvalPoint(init) });
         return;
       }
       case 'checkpoint':
@@ -234,7 +252,14 @@ export class RunRecorder {
       stepsDone: e.step,
       error: null,
       ...(mean !== null ? { imagesPerSec: mean } : {}),
-      ...(e.metrics ? { knn1: e.metrics.knn1, knn20: e.metrics.knn20, knn20Weighted: e.metrics.knn20Weighted } : {}),
+      ...(e.metrics
+        ? {
+            knn1: e.metrics.knn1,
+            knn20: e.metrics.knn20,
+            knn20Weighted: e.metrics.knn20Weighted,
+            knn200Weighted: e.metrics.knn200Weighted,
+          }
+        : {}),
       ...(e.metrics?.linear !== undefined ? { linear: e.metrics.linear } : {}),
     });
     this.emitStatus(e.reason);

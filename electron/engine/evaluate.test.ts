@@ -6,7 +6,16 @@ import '@tensorflow/tfjs-backend-wasm';
 import { loadIdx } from '../data/idx';
 import { Rng } from '../rng';
 import { IsdError } from '../errors';
-import { extractFeatures, knnEvaluate, knnPredict, linearProbe, nearestNeighbours, type FeatureBank } from './evaluate';
+import { spawnSync } from 'node:child_process';
+import {
+  extractFeatures,
+  knnEvaluate,
+  knnPredict,
+  linearProbe,
+  nearestNeighbours,
+  pixelFeatures,
+  type FeatureBank,
+} from './evaluate';
 import { probeLearningRate } from './linear-probe';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
@@ -39,12 +48,18 @@ function referenceKnn(
   bank: FeatureBank,
   queries: Float32Array,
   numClasses: number,
-  ks: [number, number],
+  ks: [number, number, number],
   temperature: number,
+  temperature200 = 0.1,
 ) {
   const n = bank.labels.length;
   const q = queries.length / bank.dim;
-  const out = { knn1: [] as number[], knn20: [] as number[], knn20Weighted: [] as number[] };
+  const out = {
+    knn1: [] as number[],
+    knn20: [] as number[],
+    knn20Weighted: [] as number[],
+    knn200Weighted: [] as number[],
+  };
   for (let i = 0; i < q; i++) {
     const sims: { j: number; s: number }[] = [];
     for (let j = 0; j < n; j++) {
@@ -63,6 +78,7 @@ function referenceKnn(
     out.knn1.push(decide(ks[0], () => 1));
     out.knn20.push(decide(ks[1], () => 1));
     out.knn20Weighted.push(decide(ks[1], (s) => Math.exp(s / temperature)));
+    out.knn200Weighted.push(decide(Math.min(ks[2], n), (s) => Math.exp(s / temperature200)));
   }
   return out;
 }
@@ -76,19 +92,21 @@ describe('knnPredict / knnEvaluate', () => {
 
   it('matches a brute-force float64 reference exactly (predictions and accuracies)', async () => {
     for (const ks of [
-      [1, 20],
-      [3, 7],
-    ] as [number, number][]) {
+      [1, 20, 200],
+      [3, 7, 50],
+    ] as [number, number, number][]) {
       const ref = referenceKnn(bank, query.features, classes, ks, 0.07);
       const got = await knnPredict(bank, query.features, { numClasses: classes, ks });
       expect(Array.from(got.knn1)).toEqual(ref.knn1);
       expect(Array.from(got.knn20)).toEqual(ref.knn20);
       expect(Array.from(got.knn20Weighted)).toEqual(ref.knn20Weighted);
+      expect(Array.from(got.knn200Weighted)).toEqual(ref.knn200Weighted);
       const acc = (p: number[]) => p.filter((y, i) => y === query.labels[i]).length / p.length;
       const res = await knnEvaluate(bank, query, { numClasses: classes, ks });
       expect(res.knn1).toBeCloseTo(acc(ref.knn1), 12);
       expect(res.knn20).toBeCloseTo(acc(ref.knn20), 12);
       expect(res.knn20Weighted).toBeCloseTo(acc(ref.knn20Weighted), 12);
+      expect(res.knn200Weighted).toBeCloseTo(acc(ref.knn200Weighted), 12);
       expect(res.ks).toEqual(ks);
     }
   });
@@ -99,7 +117,7 @@ describe('knnPredict / knnEvaluate', () => {
     await tf.setBackend('cpu');
     const onCpu = await knnPredict(bank, query.features, { numClasses: classes, chunk: 64 });
     await tf.setBackend('wasm');
-    for (const key of ['knn1', 'knn20', 'knn20Weighted'] as const) {
+    for (const key of ['knn1', 'knn20', 'knn20Weighted', 'knn200Weighted'] as const) {
       expect(Array.from(chunked[key])).toEqual(Array.from(whole[key]));
       expect(Array.from(onCpu[key])).toEqual(Array.from(whole[key]));
     }
@@ -128,8 +146,15 @@ describe('knnPredict / knnEvaluate', () => {
     expect(t.knn20[0]).toBe(2);
     const t2 = await knnPredict(tiny([0.5, 0.95, 0.9, 0.85], [1, 1, 2, 2]), q, { numClasses: 3, ks: [1, 4] });
     expect(t2.knn20[0]).toBe(1);
-    // k larger than the bank: capped.
-    expect((await knnPredict(tiny([0.5, 0.9], [1, 0]), q, { numClasses: 2 })).ks).toEqual([1, 2]);
+    // k larger than the bank: capped, 200-NN included.
+    expect((await knnPredict(tiny([0.5, 0.9], [1, 0]), q, { numClasses: 2 })).ks).toEqual([1, 2, 2]);
+    // 200-NN weighted on a 3-image bank (k capped at 3), T 0.1: e^9 = 8,103 beats e^8 + e^7.5 = 2,981 + 1,808: class 0.
+    const wide = await knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2 });
+    expect([wide.ks[2], wide.knn200Weighted[0]]).toEqual([3, 0]);
+    // Same bank, T 1: e^0.9 = 2.46 < e^0.8 + e^0.75 = 4.34, class 1.
+    expect(
+      (await knnPredict(tiny([0.8, 0.9, 0.75], [1, 0, 1]), q, { numClasses: 2, temperature200: 1 })).knn200Weighted[0],
+    ).toBe(1);
   });
 
   it('splits accuracy into rare and frequent classes and per class', async () => {
@@ -150,8 +175,9 @@ describe('knnPredict / knnEvaluate', () => {
     );
     expect(res.knn1).toBeCloseTo(8 / 10, 12);
     expect(res.knn20).toBeCloseTo(8 / 10, 12);
-    expect(res.rare).toEqual({ knn1: 0.5, knn20: 0.5, knn20Weighted: 0.5 });
-    expect(res.frequent).toEqual({ knn1: 1, knn20: 1, knn20Weighted: 1 });
+    // 200-NN over all 12 (capped): e^(1/0.1) per same-direction image outweighs the rest, as the others vote.
+    expect(res.rare).toEqual({ knn1: 0.5, knn20: 0.5, knn20Weighted: 0.5, knn200Weighted: 0.5 });
+    expect(res.frequent).toEqual({ knn1: 1, knn20: 1, knn20Weighted: 1, knn200Weighted: 1 });
     expect(res.perClass.knn20.slice(0, 4)).toEqual([1, 1, 1, 0.5]);
     expect(res.perClass.knn20[4]).toBeNaN(); // no query of class 4
     expect(
@@ -286,20 +312,78 @@ describe('linearProbe', () => {
   });
 });
 
+/** Raw-pixel cosine kNN in float64 by numpy and torch (this numpy has no BLAS: torch does the matmul), independent of tfjs and evaluate.ts. */
+const NUMPY_PIXEL_KNN = `
+import gzip, json, sys, numpy as np, torch
+d, nb, nq = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def images(f, n):
+    with gzip.open(f) as g: return np.frombuffer(g.read(), np.uint8, offset=16)[: n * 784].reshape(n, 784).astype(np.float64)
+def labels(f, n):
+    with gzip.open(f) as g: return np.frombuffer(g.read(), np.uint8, offset=8)[:n].astype(np.int64)
+xb, yb = images(d + '/train-images-idx3-ubyte.gz', nb), labels(d + '/train-labels-idx1-ubyte.gz', nb)
+xq, yq = images(d + '/t10k-images-idx3-ubyte.gz', nq), labels(d + '/t10k-labels-idx1-ubyte.gz', nq)
+xb /= np.linalg.norm(xb, axis=1, keepdims=True); xq /= np.linalg.norm(xq, axis=1, keepdims=True)
+sim = (torch.from_numpy(xq) @ torch.from_numpy(xb).T).numpy()
+k200 = min(200, nb)
+top = np.argpartition(-sim, k200 - 1, axis=1)[:, :k200] if k200 < nb else np.tile(np.arange(nb), (nq, 1))
+order = np.array([t[np.lexsort((t, -sim[i, t]))] for i, t in enumerate(top)])  # by similarity, ties by index
+def vote(k, w):
+    out = []
+    for i in range(nq):
+        nn = order[i, :k]; s = sim[i, nn]; score = np.zeros(10)
+        np.add.at(score, yb[nn], w(s))
+        best = score.max(); out.append(next(yb[j] for j in nn if score[yb[j]] == best))
+    return float(np.mean(np.array(out) == yq))
+print(json.dumps({'knn1': vote(1, np.ones_like), 'knn20': vote(20, np.ones_like),
+  'knn20Weighted': vote(20, lambda s: np.exp(s / 0.07)), 'knn200Weighted': vote(k200, lambda s: np.exp(s / 0.1))}))
+`;
+
 describe.skipIf(!existsSync(path.join(FASHION, 'train-images-idx3-ubyte.gz')))('on real Fashion-MNIST', () => {
+  it('pixelFeatures + knnEvaluate give the raw-pixel kNN numpy/torch compute (5,000-image bank, 500 queries)', async () => {
+    const ds = await loadIdx(FASHION);
+    const test = ds.test as NonNullable<typeof ds.test>;
+    const shape = { h: 28, w: 28, c: 1 };
+    const t0 = performance.now();
+    const res = await knnEvaluate(
+      { features: pixelFeatures(ds.train.images, 5000, shape), labels: ds.train.labels!.slice(0, 5000), dim: 784 },
+      { features: pixelFeatures(test.images, 500, shape), labels: test.labels!.slice(0, 500) },
+      { numClasses: 10 },
+    );
+    const ms = performance.now() - t0;
+    const py = spawnSync('/usr/bin/python3', ['-c', NUMPY_PIXEL_KNN, FASHION, '5000', '500'], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const ref = JSON.parse(py.stdout) as Record<'knn1' | 'knn20' | 'knn20Weighted' | 'knn200Weighted', number>;
+    console.log(
+      `raw pixels, 5k bank / 500 queries: ours ${JSON.stringify(res, ['knn1', 'knn20', 'knn20Weighted', 'knn200Weighted'])} in ${ms.toFixed(0)} ms; numpy ${py.stdout.trim()}`,
+    );
+    // float32 similarities against float64: a near-tie may order two neighbours apart, one query in 500 at most.
+    for (const key of ['knn1', 'knn20', 'knn20Weighted', 'knn200Weighted'] as const)
+      expect(Math.abs(res[key] - ref[key]), key).toBeLessThanOrEqual(1 / 500 + 1e-12);
+    expect(res.ks).toEqual([1, 20, 200]);
+  });
+
+  it('caps knn200Weighted at a bank of 150 and still matches numpy/torch', async () => {
+    const ds = await loadIdx(FASHION);
+    const test = ds.test as NonNullable<typeof ds.test>;
+    const shape = { h: 28, w: 28, c: 1 };
+    const res = await knnEvaluate(
+      { features: pixelFeatures(ds.train.images, 150, shape), labels: ds.train.labels!.slice(0, 150), dim: 784 },
+      { features: pixelFeatures(test.images, 300, shape), labels: test.labels!.slice(0, 300) },
+      { numClasses: 10 },
+    );
+    expect(res.ks).toEqual([1, 20, 150]);
+    const py = spawnSync('/usr/bin/python3', ['-c', NUMPY_PIXEL_KNN, FASHION, '150', '300'], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const ref = JSON.parse(py.stdout) as Record<string, number>;
+    expect(Math.abs(res.knn200Weighted - ref.knn200Weighted)).toBeLessThanOrEqual(1 / 300 + 1e-12);
+    expect(Math.abs(res.knn1 - ref.knn1)).toBeLessThanOrEqual(1 / 300 + 1e-12);
+  });
+
   it('raw-pixel kNN (10,000-image bank, 1,000 queries) and linear probe land in the known range', async () => {
     const ds = await loadIdx(FASHION);
     expect([ds.train.count, ds.height, ds.width, ds.channels]).toEqual([60000, 28, 28, 1]);
     const test = ds.test as NonNullable<typeof ds.test>;
-    const pixels = (images: Uint8Array, n: number) => {
-      const out = new Float32Array(n * 784);
-      for (let i = 0; i < n; i++) {
-        let ss = 0;
-        for (let p = 0; p < 784; p++) ss += images[i * 784 + p] ** 2;
-        for (let p = 0; p < 784; p++) out[i * 784 + p] = images[i * 784 + p] / Math.sqrt(ss);
-      }
-      return out;
-    };
+    const pixels = (images: Uint8Array, n: number) => pixelFeatures(images, n, { h: 28, w: 28, c: 1 });
     const bank: FeatureBank = {
       features: pixels(ds.train.images, 10000),
       labels: (ds.train.labels as Int32Array).slice(0, 10000),

@@ -2,8 +2,10 @@
  * Evaluation of an encoder's features, as the reference (UMBCvision/ISD eval_knn.py, InstDisc):
  *   - extractFeatures: backbone features of a split, L2-normalised, batch by batch;
  *   - knnEvaluate: cosine k-nearest neighbours of each query (test) image among the bank (training)
- *     features: 1-NN, 20-NN majority vote, and the 20-NN vote weighted by exp(similarity / 0.07)
- *     (InstDisc's convention); per class, and apart for rare and frequent classes;
+ *     features: 1-NN, 20-NN majority vote, the 20-NN vote weighted by exp(similarity / 0.07), and the
+ *     200-NN vote weighted by exp(similarity / 0.1) (the InstDisc / MoCo monitor); per class, and
+ *     apart for rare and frequent classes;
+ *   - pixelFeatures: raw pixels as L2-normalised rows, the reference every encoder should beat;
  *   - nearestNeighbours: the closest bank images of one feature, for the UI's gallery;
  *   - linearProbe (linear-probe.ts): one linear layer on frozen features.
  * Purity (queue-neighbour label agreement during training) lives in methods/teacher-queue.ts.
@@ -76,6 +78,28 @@ export async function extractFeatures(
   return out as Float32Array;
 }
 
+/**
+ * The first `count` images of a uint8 [N, h, w, c] array as raw-pixel features: one row of h·w·c
+ * values per image, L2-normalised ([count, h·w·c]), so a dot product is their cosine. No tensors:
+ * a few multiply-adds per pixel.
+ */
+export function pixelFeatures(images: Uint8Array, count: number, src: ImageShape): Float32Array {
+  const dim = src.h * src.w * src.c;
+  if (!Number.isInteger(count) || count < 1 || count * dim > images.length)
+    throw new IsdError('BAD_INPUT', `count must be from 1 to ${Math.floor(images.length / dim)}, got ${count}`, {
+      field: 'count',
+    });
+  const out = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) {
+    const o = i * dim;
+    let sq = 0;
+    for (let d = 0; d < dim; d++) sq += images[o + d] * images[o + d];
+    const inv = 1 / Math.max(Math.sqrt(sq), 1e-12); // an all-black image stays a zero row, as normalize does
+    for (let d = 0; d < dim; d++) out[o + d] = images[o + d] * inv;
+  }
+  return out;
+}
+
 /** x / max(‖x‖, 1e-12) per row, as torch.nn.functional.normalize: [B, D] → [B, D]. */
 function l2NormalizeRows(x: tf.Tensor2D): tf.Tensor2D {
   return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), 1e-12));
@@ -83,10 +107,12 @@ function l2NormalizeRows(x: tf.Tensor2D): tf.Tensor2D {
 
 export interface KnnOptions {
   numClasses: number;
-  /** [k for "knn1", k for "knn20" and "knn20Weighted"]; default [1, 20]. Capped at the bank size. */
-  ks?: readonly [number, number];
-  /** Temperature of the weighted vote's exp(similarity / T); default 0.07. */
+  /** [k for "knn1", k for "knn20" and "knn20Weighted", k for "knn200Weighted" (default 200)]; default [1, 20, 200]. Capped at the bank size. */
+  ks?: readonly [number, number] | readonly [number, number, number];
+  /** Temperature of knn20Weighted's exp(similarity / T); default 0.07. */
   temperature?: number;
+  /** Temperature of knn200Weighted's vote; default 0.1 (InstDisc / MoCo's kNN monitor). */
+  temperature200?: number;
   /** Queries per similarity matmul; default: as many as keep [chunk, N] near 8M floats. */
   chunk?: number;
   /** Class ids counted as rare (the app derives them from the imbalance draw's class counts). */
@@ -101,19 +127,24 @@ export interface KnnPredictions {
   knn20: Int32Array;
   /** ks[1] nearest, each voting exp(similarity / T); a tie (rare) goes the same way. */
   knn20Weighted: Int32Array;
+  /** ks[2] nearest, each voting exp(similarity / temperature200). */
+  knn200Weighted: Int32Array;
 }
 
 export interface KnnAccuracy {
   knn1: number;
   knn20: number;
   knn20Weighted: number;
+  knn200Weighted: number;
 }
+
+const KNN_KEYS = ['knn1', 'knn20', 'knn20Weighted', 'knn200Weighted'] as const;
 
 export interface KnnResult extends KnnAccuracy {
   /** The k of each vote, after capping at the bank size. */
-  ks: [number, number];
+  ks: [number, number, number];
   /** Accuracy over the queries of each class (NaN for a class with no query). */
-  perClass: { knn1: number[]; knn20: number[]; knn20Weighted: number[] };
+  perClass: Record<(typeof KNN_KEYS)[number], number[]>;
   /** With rareClasses: accuracy over the queries of the other classes (the paper's "all" minus rare). */
   frequent?: KnnAccuracy;
   /** With rareClasses: accuracy over the queries of those classes. */
@@ -147,21 +178,33 @@ function checkNumClasses(numClasses: number): void {
     });
 }
 
-function checkKnnOptions(opts: KnnOptions, bankSize: number): { ks: [number, number]; temperature: number } {
-  const ks = opts.ks ?? [1, 20];
+function checkKnnOptions(
+  opts: KnnOptions,
+  bankSize: number,
+): { ks: [number, number, number]; temperature: number; temperature200: number } {
+  const ks = opts.ks ?? [1, 20, 200];
   for (const k of ks)
     if (!Number.isInteger(k) || k < 1)
       throw new IsdError('BAD_INPUT', `ks must hold whole numbers of at least 1, got [${ks.join(', ')}]`, {
         field: 'ks',
       });
   const temperature = opts.temperature ?? 0.07;
-  if (!(temperature > 0))
-    throw new IsdError('BAD_INPUT', `temperature must be greater than 0, got ${temperature}`, { field: 'temperature' });
+  const temperature200 = opts.temperature200 ?? 0.1;
+  for (const [field, t] of [
+    ['temperature', temperature],
+    ['temperature200', temperature200],
+  ] as const)
+    if (!(t > 0)) throw new IsdError('BAD_INPUT', `${field} must be greater than 0, got ${t}`, { field });
   if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1))
     throw new IsdError('BAD_INPUT', `chunk must be a whole number of at least 1, got ${opts.chunk}`, {
       field: 'chunk',
     });
-  return { ks: [Math.min(ks[0], bankSize), Math.min(ks[1], bankSize)], temperature };
+  const k200 = (ks as readonly number[])[2] ?? 200;
+  return {
+    ks: [Math.min(ks[0], bankSize), Math.min(ks[1], bankSize), Math.min(k200, bankSize)],
+    temperature,
+    temperature200,
+  };
 }
 
 /**
@@ -172,13 +215,13 @@ export async function knnPredict(
   bank: FeatureBank,
   queryFeatures: Float32Array,
   opts: KnnOptions,
-): Promise<KnnPredictions & { ks: [number, number] }> {
+): Promise<KnnPredictions & { ks: [number, number, number] }> {
   const { dim } = bank;
   if (!Number.isInteger(dim) || dim < 1)
     throw new IsdError('BAD_INPUT', `bank.dim must be a whole number of at least 1, got ${dim}`, { field: 'bank.dim' });
   checkNumClasses(opts.numClasses);
   const n = checkLabelled(bank, dim, opts.numClasses, 'bank');
-  const { ks, temperature } = checkKnnOptions(opts, n);
+  const { ks, temperature, temperature200 } = checkKnnOptions(opts, n);
   if (queryFeatures.length % dim !== 0 || queryFeatures.length === 0) {
     throw new IsdError(
       'BAD_INPUT',
@@ -187,11 +230,16 @@ export async function knnPredict(
     );
   }
   const q = queryFeatures.length / dim;
-  const kMax = Math.max(ks[0], ks[1]);
+  const kMax = Math.max(...ks);
   const chunk = opts.chunk ?? Math.max(1, Math.floor(8_000_000 / n));
   const numClasses = opts.numClasses;
 
-  const out: KnnPredictions = { knn1: new Int32Array(q), knn20: new Int32Array(q), knn20Weighted: new Int32Array(q) };
+  const out: KnnPredictions = {
+    knn1: new Int32Array(q),
+    knn20: new Int32Array(q),
+    knn20Weighted: new Int32Array(q),
+    knn200Weighted: new Int32Array(q),
+  };
   const votes = new Float64Array(numClasses);
   const bankT = tf.tidy(() => tf.transpose(tf.tensor2d(bank.features, [n, dim]))); // [dim, N]: the long side as columns
   try {
@@ -210,6 +258,7 @@ export async function knnPredict(
         out.knn1[start + i] = vote(votes, ks[0], labelAt, () => 1);
         out.knn20[start + i] = vote(votes, ks[1], labelAt, () => 1);
         out.knn20Weighted[start + i] = vote(votes, ks[1], labelAt, (r) => Math.exp(sims[row + r] / temperature));
+        out.knn200Weighted[start + i] = vote(votes, ks[2], labelAt, (r) => Math.exp(sims[row + r] / temperature200));
       }
     }
   } finally {
@@ -237,7 +286,7 @@ function vote(
 }
 
 /**
- * kNN accuracy of the query set against the bank: 1-NN, 20-NN majority and 20-NN weighted, in
+ * kNN accuracy of the query set against the bank: 1-NN, 20-NN majority, 20-NN and 200-NN weighted, in
  * [0, 1]; per class; and over rare and frequent classes apart when rareClasses is given.
  */
 export async function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, opts: KnnOptions): Promise<KnnResult> {
@@ -253,16 +302,19 @@ export async function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, op
   }
   const pred = await knnPredict(bank, query.features, opts);
   const C = opts.numClasses;
-  const keys = ['knn1', 'knn20', 'knn20Weighted'] as const;
+  const keys = KNN_KEYS;
   const total = new Float64Array(C);
-  const hits = { knn1: new Float64Array(C), knn20: new Float64Array(C), knn20Weighted: new Float64Array(C) };
+  const hits = Object.fromEntries(keys.map((key) => [key, new Float64Array(C)])) as Record<
+    (typeof keys)[number],
+    Float64Array
+  >;
   for (let i = 0; i < query.labels.length; i++) {
     const y = query.labels[i];
     total[y]++;
     for (const key of keys) if (pred[key][i] === y) hits[key][y]++;
   }
   const over = (inGroup: (c: number) => boolean): KnnAccuracy => {
-    const acc = { knn1: 0, knn20: 0, knn20Weighted: 0 };
+    const acc = { knn1: 0, knn20: 0, knn20Weighted: 0, knn200Weighted: 0 };
     let count = 0;
     for (let c = 0; c < C; c++) {
       if (!inGroup(c)) continue;
@@ -272,7 +324,7 @@ export async function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, op
     for (const key of keys) acc[key] = count > 0 ? acc[key] / count : NaN;
     return acc;
   };
-  const perClass = { knn1: [] as number[], knn20: [] as number[], knn20Weighted: [] as number[] };
+  const perClass = Object.fromEntries(keys.map((key) => [key, [] as number[]])) as KnnResult['perClass'];
   for (let c = 0; c < C; c++) for (const key of keys) perClass[key].push(total[c] > 0 ? hits[key][c] / total[c] : NaN);
   const result: KnnResult = { ...over(() => true), ks: pred.ks, perClass };
   if (opts.rareClasses !== undefined) {

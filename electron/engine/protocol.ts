@@ -1,8 +1,8 @@
 /**
  * The typed message protocol between the engine worker (worker.ts) and the thread that started it
  * (run-engine.ts). Plain structured-clone data only: numbers, strings, arrays, never tensors.
- * main → worker: start, pause, resume, stop. worker → main: ready, status, progress, epochEval,
- * checkpoint, done, failed, log. The trainer emits the same events through a callback.
+ * main → worker: start, pause, resume, stop. worker → main: ready, status, progress, baseline,
+ * epochEval, checkpoint, done, failed, log. The trainer emits the same events through a callback.
  */
 import type { RunPhase } from '../contract';
 import type { IsdErrorCode } from '../errors';
@@ -117,6 +117,25 @@ export interface KnnMetrics {
   knn1: number;
   knn20: number;
   knn20Weighted: number;
+  /** 200-NN weighted by exp(similarity / 0.1) (InstDisc / MoCo's monitor), k capped at the bank size. */
+  knn200Weighted: number;
+}
+
+/**
+ * What a run's accuracies are read against, once per run before its first step: kNN on raw pixels
+ * and on the random-init encoder (the step-0 evaluation), both on the run's own bank and queries.
+ */
+export interface BaselineEvent {
+  type: 'baseline';
+  pixel: KnnMetrics;
+  /** The step-0 evaluation's kNN (also sent as its epochEval). */
+  init: KnnMetrics;
+  bankImages: number;
+  /** Queries scored; fewer than testSplitImages means every accuracy of the run is read from a subset. */
+  testImages: number;
+  testSplitImages: number;
+  /** Seconds the raw-pixel kNN took. */
+  pixelSec: number;
 }
 
 export interface EpochEvalEvent extends KnnMetrics {
@@ -124,7 +143,7 @@ export interface EpochEvalEvent extends KnnMetrics {
   /** Epochs completed when evaluated (0: the random-init baseline). */
   epoch: number;
   step: number;
-  perClass: { knn1: number[]; knn20: number[]; knn20Weighted: number[] };
+  perClass: Record<keyof KnnMetrics, number[]>;
   frequent?: KnnMetrics;
   rare?: KnnMetrics;
   /** Mean training loss over the epoch (null at step 0). */
@@ -182,7 +201,15 @@ export interface LogEvent {
 
 /** What the trainer emits. */
 export type TrainerEvent =
-  StatusEvent | PhaseEvent | ProgressEvent | EpochEvalEvent | CheckpointEvent | DoneEvent | FailedEvent | LogEvent;
+  | StatusEvent
+  | PhaseEvent
+  | ProgressEvent
+  | BaselineEvent
+  | EpochEvalEvent
+  | CheckpointEvent
+  | DoneEvent
+  | FailedEvent
+  | LogEvent;
 /** What the worker posts. */
 export type WorkerToMain = ReadyEvent | TrainerEvent;
 export type EngineEvent = WorkerToMain;

@@ -15,16 +15,16 @@ import type { EvaluationSets, ImageSet } from './trainer';
 const QUICK_BANK_MIN = 5000;
 const QUICK_TEST = 2000;
 
-/** The kNN bank (first training images) and queries (first test images) a run evaluates with. */
+/** The kNN bank (first training images) and queries (first test images) a run evaluates with; evalFullTest: all test images. */
 export function evaluationSetSizes(
-  trainLimit: number,
+  config: { trainLimit: number; evalFullTest?: boolean },
   trainSplitImages: number,
   testImages: number,
   engine: Pick<EngineOptions, 'evalBankLimit' | 'evalTestLimit'>,
 ): { bank: number; test: number } {
-  const quick = trainLimit > 0;
-  const bank = engine.evalBankLimit ?? (quick ? Math.max(trainLimit, QUICK_BANK_MIN) : trainSplitImages);
-  const test = engine.evalTestLimit ?? (quick ? QUICK_TEST : testImages);
+  const quick = config.trainLimit > 0;
+  const bank = engine.evalBankLimit ?? (quick ? Math.max(config.trainLimit, QUICK_BANK_MIN) : trainSplitImages);
+  const test = config.evalFullTest ? testImages : (engine.evalTestLimit ?? (quick ? QUICK_TEST : testImages));
   return { bank: Math.min(bank, trainSplitImages), test: Math.min(test, testImages) };
 }
 
@@ -87,13 +87,14 @@ export function prepareRunData(ds: LoadedDataset, config: RunConfig, engine: Eng
 
   let evaluation: EvaluationSets | null = null;
   if (ds.train.labels && ds.test?.labels && numClasses > 0) {
-    const sets = evaluationSetSizes(config.trainLimit, ds.train.count, ds.test.count, engine);
+    const sets = evaluationSetSizes(config, ds.train.count, ds.test.count, engine);
     const bank = firstImages(ds.train, ds, sets.bank);
     const test = firstImages(ds.test, ds, sets.test);
     evaluation = {
       bank: { ...bank, labels: bank.labels as Int32Array },
       test: { ...test, labels: test.labels as Int32Array },
       numClasses,
+      testSplitImages: ds.test.count,
       ...(rareClasses ? { rareClasses } : {}),
     };
   }

@@ -14,7 +14,7 @@ import type { RunConfig } from '../run-config';
 import { augmentBatch, computeChannelStats } from './augment';
 import type { BackendName } from './backend';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
-import { extractFeatures, knnEvaluate, linearProbe } from './evaluate';
+import { extractFeatures, knnEvaluate, linearProbe, pixelFeatures } from './evaluate';
 import type { RunPhase } from '../contract';
 import { gpuFailure } from './webgpu';
 import type { EngineOptions, EngineStatus, EpochEvalEvent, KnnMetrics, TrainerEvent } from './protocol';
@@ -43,6 +43,8 @@ export interface EvaluationSets {
   numClasses: number;
   /** Classes reported apart as "rare" (imbalanced runs). */
   rareClasses?: number[];
+  /** Images in the dataset's test split (test.count when the queries are all of it); default test.count. */
+  testSplitImages?: number;
 }
 
 export interface TrainerOptions {
@@ -293,6 +295,7 @@ export class Trainer {
     } else {
       this.setStatus('running');
       await this.evaluate('baseline', false); // the random-init encoder, step 0
+      await this.pixelBaseline();
     }
     this.setStatus('running');
     this.phase('training', this.step, this.totalSteps, true);
@@ -414,6 +417,7 @@ export class Trainer {
           knn1: ev.knn1,
           knn20: ev.knn20,
           knn20Weighted: ev.knn20Weighted,
+          knn200Weighted: ev.knn200Weighted,
           ...(ev.linear !== undefined ? { linear: ev.linear } : {}),
           ...(ev.rare ? { rare: ev.rare } : {}),
           ...(ev.frequent ? { frequent: ev.frequent } : {}),
@@ -484,6 +488,7 @@ export class Trainer {
       knn1: knn.knn1,
       knn20: knn.knn20,
       knn20Weighted: knn.knn20Weighted,
+      knn200Weighted: knn.knn200Weighted,
       perClass: knn.perClass,
       ...(knn.frequent ? { frequent: knn.frequent as KnnMetrics } : {}),
       ...(knn.rare ? { rare: knn.rare as KnnMetrics } : {}),
@@ -500,6 +505,40 @@ export class Trainer {
     this.evals.push(event);
     this.emit(event);
     this.setStatus('running');
+  }
+
+  /**
+   * Raw-pixel cosine kNN on the same bank and queries, sent with the step-0 kNN as the `baseline`
+   * event: what the run's accuracies must beat. Once per run, on its first session.
+   */
+  private async pixelBaseline(): Promise<void> {
+    const ev = this.opts.evaluation;
+    const init = this.lastEval;
+    if (!ev || !init) return;
+    const t0 = performance.now();
+    const dim = ev.bank.h * ev.bank.w * ev.bank.c;
+    const bank = { features: pixelFeatures(ev.bank.images, ev.bank.count, ev.bank), labels: ev.bank.labels, dim };
+    const test = { features: pixelFeatures(ev.test.images, ev.test.count, ev.test), labels: ev.test.labels };
+    const px = await knnEvaluate(
+      { ...bank, labels: bank.labels.subarray(0, ev.bank.count) },
+      { ...test, labels: test.labels.subarray(0, ev.test.count) },
+      { numClasses: ev.numClasses },
+    );
+    const pick = (m: KnnMetrics): KnnMetrics => ({
+      knn1: m.knn1,
+      knn20: m.knn20,
+      knn20Weighted: m.knn20Weighted,
+      knn200Weighted: m.knn200Weighted,
+    });
+    this.emit({
+      type: 'baseline',
+      pixel: pick(px),
+      init: pick(init),
+      bankImages: ev.bank.count,
+      testImages: ev.test.count,
+      testSplitImages: ev.testSplitImages ?? ev.test.count,
+      pixelSec: (performance.now() - t0) / 1000,
+    });
   }
 
   /** What a checkpoint records about the run, compared on resume. */

@@ -62,6 +62,7 @@ describe('openDatabase', () => {
         'checkpoints',
         'datasets_user',
         'epoch_evals',
+        'run_baselines',
         'run_tags',
         'runs',
         'step_metric_blocks',

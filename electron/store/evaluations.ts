@@ -7,7 +7,7 @@ import type { EpochEvalInput, EpochEvalRow } from './rows';
 /** A run's best 20-NN for `UPDATE runs SET best_knn20 = …` (binds the run id): trained evaluations only, not the step-0 baseline. */
 export const BEST_KNN20 = '(SELECT MAX(knn20) FROM epoch_evals WHERE run_id = ? AND step > 0)';
 
-const EVAL_COLUMNS = `epoch, step, knn1, knn20, knn20_weighted AS knn20Weighted, linear, purity, per_class AS perClass,
+const EVAL_COLUMNS = `epoch, step, knn1, knn20, knn20_weighted AS knn20Weighted, knn200_weighted AS knn200Weighted, linear, purity, per_class AS perClass,
   frequent_acc AS frequentAcc, rare_acc AS rareAcc, time`;
 
 type RawEvalRow = Omit<EpochEvalRow, 'perClass'> & { perClass: string | null };
@@ -33,6 +33,7 @@ export function addEpochEval(ctx: StoreContext, runId: string, e: EpochEvalInput
     finiteOrNull(e.knn1),
     finiteOrNull(e.knn20),
     finiteOrNull(e.knn20Weighted),
+    finiteOrNull(e.knn200Weighted),
     finiteOrNull(e.linear),
     finiteOrNull(e.purity),
     perClass === null ? null : JSON.stringify(perClass),
@@ -44,8 +45,9 @@ export function addEpochEval(ctx: StoreContext, runId: string, e: EpochEvalInput
     requireRun(ctx, runId);
     ctx.sc
       .get(
-        `INSERT OR REPLACE INTO epoch_evals (run_id, epoch, step, knn1, knn20, knn20_weighted, linear, purity, per_class, frequent_acc, rare_acc, time)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO epoch_evals (run_id, epoch, step, knn1, knn20, knn20_weighted, knn200_weighted, linear, purity,
+           per_class, frequent_acc, rare_acc, time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(runId, ...row);
     ctx.sc.get(`UPDATE runs SET best_knn20 = ${BEST_KNN20} WHERE id = ?`).run(runId, runId);

@@ -13,6 +13,8 @@ export interface RunMetrics {
   knn1: number | null;
   knn20: number | null;
   knn20Weighted: number | null;
+  /** 200-NN weighted by exp(similarity / 0.1). */
+  knn200Weighted: number | null;
   linear: number | null;
   /** Highest kNN-20 accuracy of any evaluation after training began (the step-0 baseline excluded; kept up to date by addEpochEval). */
   bestKnn20: number | null;
@@ -22,8 +24,19 @@ export interface RunMetrics {
   imagesPerSec: number | null;
 }
 
+/** What a run's final accuracies are read against: its step-0 evaluation and its raw-pixel baseline (null: none). */
+export interface RunReferenceColumns {
+  initKnn1: number | null;
+  initKnn20: number | null;
+  pixelKnn1: number | null;
+  pixelKnn20: number | null;
+  /** Queries of the run's evaluations (null: not recorded). */
+  evalTestImages: number | null;
+  evalTestSplitImages: number | null;
+}
+
 /** One line of the runs list: everything but the config and notes. */
-export interface RunSummaryRow extends RunMetrics {
+export interface RunSummaryRow extends RunMetrics, RunReferenceColumns {
   id: string;
   name: string;
   method: string;
@@ -109,6 +122,7 @@ export interface EpochEvalInput {
   knn1: number | null;
   knn20: number | null;
   knn20Weighted?: number | null;
+  knn200Weighted?: number | null;
   linear?: number | null;
   purity?: number | null;
   /** kNN-20 accuracy per class, in label order; null for a class with no queries in the test set. */
@@ -125,6 +139,7 @@ export interface EpochEvalRow {
   knn1: number | null;
   knn20: number | null;
   knn20Weighted: number | null;
+  knn200Weighted: number | null;
   linear: number | null;
   purity: number | null;
   perClass: (number | null)[] | null;
@@ -132,6 +147,21 @@ export interface EpochEvalRow {
   rareAcc: number | null;
   time: number;
 }
+
+/** Raw-pixel cosine kNN on a run's bank and queries, and their sizes. */
+export interface BaselineInput {
+  pixelKnn1: number | null;
+  pixelKnn20: number | null;
+  pixelKnn20Weighted: number | null;
+  pixelKnn200Weighted: number | null;
+  bankImages: number;
+  testImages: number;
+  /** Images in the dataset's test split: more than testImages means the queries are a subset. */
+  testSplitImages: number;
+  time?: number;
+}
+
+export type BaselineRow = Required<BaselineInput>;
 
 export interface CheckpointInput {
   epoch: number;
@@ -217,6 +247,7 @@ export interface RunRows {
   metrics: StepMetricsSummary;
   evals: EpochEvalRow[];
   checkpoints: CheckpointRow[];
+  baseline: BaselineRow | null;
 }
 
 export interface CurveOptions {

@@ -1,6 +1,7 @@
 /** Reads that span a run's tables: a filtered, sorted page of runs; one run with its rows. */
 import { IsdError } from '../errors';
 import { RUN_STATUSES } from '../run-status';
+import { baselineOf } from './baselines';
 import { checkpointsOf } from './checkpoints';
 import type { StoreContext } from './context';
 import { evalsOf } from './evaluations';
@@ -112,6 +113,7 @@ export function getRunRows(ctx: StoreContext, id: string): RunRows {
       metrics: stepMetricsSummary(ctx, id),
       evals: evalsOf(ctx, id),
       checkpoints: checkpointsOf(ctx, id),
+      baseline: baselineOf(ctx, id),
     };
   });
   return read();

@@ -289,6 +289,7 @@ describe('evaluations and checkpoints', () => {
       knn1: 0.6,
       knn20: 0.7,
       knn20Weighted: null,
+      knn200Weighted: null,
       linear: null,
       purity: null,
       perClass: [0.5, 0.9],
@@ -312,6 +313,47 @@ describe('evaluations and checkpoints', () => {
     // A class without test queries is kept as null, not refused (it used to cost the whole evaluation).
     store.addEpochEval(run.id, { epoch: 3, step: 1, knn1: 0, knn20: 0, perClass: [0.5, null] });
     expect(store.getRun(run.id).evals.at(-1)?.perClass).toEqual([0.5, null]);
+  });
+
+  it("keeps a run's baseline beside its step-0 evaluation, in its summary too, and drops it with the run", () => {
+    const run = store.createRun(config(), { status: 'running' });
+    expect(store.getRun(run.id).baseline).toBeNull();
+    expect(store.getRunRecord(run.id)).toMatchObject({ initKnn20: null, pixelKnn20: null, evalTestImages: null });
+    store.addEpochEval(run.id, { epoch: 0, step: 0, knn1: 0.61, knn20: 0.63, knn200Weighted: 0.64 });
+    const stored = store.setBaseline(run.id, {
+      pixelKnn1: 0.83,
+      pixelKnn20: 0.81,
+      pixelKnn20Weighted: 0.82,
+      pixelKnn200Weighted: 0.8,
+      bankImages: 5000,
+      testImages: 2000,
+      testSplitImages: 10000,
+    });
+    expect(stored).toEqual({
+      pixelKnn1: 0.83,
+      pixelKnn20: 0.81,
+      pixelKnn20Weighted: 0.82,
+      pixelKnn200Weighted: 0.8,
+      bankImages: 5000,
+      testImages: 2000,
+      testSplitImages: 10000,
+      time: clock,
+    });
+    expect(store.getRun(run.id).baseline).toEqual(stored);
+    expect(store.getRun(run.id).evals[0].knn200Weighted).toBe(0.64);
+    expect(store.listRuns().runs[0]).toMatchObject({
+      initKnn1: 0.61,
+      initKnn20: 0.63,
+      pixelKnn1: 0.83,
+      pixelKnn20: 0.81,
+      evalTestImages: 2000,
+      evalTestSplitImages: 10000,
+    });
+    expect(caught(() => store.setBaseline('ghost', { ...stored, time: undefined })).code).toBe('NOT_FOUND');
+    expect(caught(() => store.setBaseline(run.id, { ...stored, testImages: -1 })).field).toBe('testImages');
+    store.updateRun(run.id, { status: 'stopped' });
+    store.deleteRun(run.id);
+    expect(store.db.prepare('SELECT COUNT(*) AS n FROM run_baselines').get()).toEqual({ n: 0 });
   });
 
   it('records checkpoints in step order', () => {

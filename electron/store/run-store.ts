@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { RunConfig } from '../run-config';
+import { setBaseline } from './baselines';
 import { addCheckpoint } from './checkpoints';
 import type { StoreContext } from './context';
 import { recoverInterruptedRuns } from './crash-recovery';
@@ -14,6 +15,8 @@ import { claimRun, liveOwner, type ClaimResult } from './run-claims';
 import { openDatabase, openError, type OpenDatabaseOptions } from './database';
 import { addEpochEval } from './evaluations';
 import type {
+  BaselineInput,
+  BaselineRow,
   CheckpointInput,
   CheckpointRow,
   CreateRunOptions,
@@ -157,6 +160,10 @@ export class RunStore {
   }
   addEpochEval(runId: string, e: EpochEvalInput): EpochEvalRow {
     return addEpochEval(this.ctx, runId, e);
+  }
+  /** Raw-pixel kNN and the evaluation sizes of a run (its `baseline` engine event). */
+  setBaseline(runId: string, b: BaselineInput): BaselineRow {
+    return setBaseline(this.ctx, runId, b);
   }
   addCheckpoint(runId: string, c: CheckpointInput): CheckpointRow {
     return addCheckpoint(this.ctx, runId, c);

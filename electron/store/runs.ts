@@ -12,7 +12,14 @@ import { normalizeTags, writeTags } from './tags';
 export const SUMMARY_COLUMNS = `id, name, method, arch, dataset, dataset_name AS datasetName, imbalance, status, error, backend, device,
   created_at AS createdAt, started_at AS startedAt, finished_at AS endedAt,
   epochs, epochs_done AS epochsDone, steps_done AS stepsDone,
-  knn1, knn20, knn20_weighted AS knn20Weighted, linear, best_knn20 AS bestKnn20, purity, images_per_sec AS imagesPerSec,
+  knn1, knn20, knn20_weighted AS knn20Weighted, knn200_weighted AS knn200Weighted, linear, best_knn20 AS bestKnn20,
+  purity, images_per_sec AS imagesPerSec,
+  (SELECT knn1 FROM epoch_evals e WHERE e.run_id = runs.id AND e.epoch = 0) AS initKnn1,
+  (SELECT knn20 FROM epoch_evals e WHERE e.run_id = runs.id AND e.epoch = 0) AS initKnn20,
+  (SELECT pixel_knn1 FROM run_baselines b WHERE b.run_id = runs.id) AS pixelKnn1,
+  (SELECT pixel_knn20 FROM run_baselines b WHERE b.run_id = runs.id) AS pixelKnn20,
+  (SELECT test_images FROM run_baselines b WHERE b.run_id = runs.id) AS evalTestImages,
+  (SELECT test_split_images FROM run_baselines b WHERE b.run_id = runs.id) AS evalTestSplitImages,
   checkpoint_dir AS checkpointDir, study_id AS studyId,
   (SELECT json_group_array(tag) FROM run_tags t WHERE t.run_id = runs.id) AS tags`;
 
@@ -39,6 +46,7 @@ const PATCH_COLUMNS: Record<keyof RunPatch, { column: string; kind: PatchKind }>
   knn1: { column: 'knn1', kind: 'metric' },
   knn20: { column: 'knn20', kind: 'metric' },
   knn20Weighted: { column: 'knn20_weighted', kind: 'metric' },
+  knn200Weighted: { column: 'knn200_weighted', kind: 'metric' },
   linear: { column: 'linear', kind: 'metric' },
   bestKnn20: { column: 'best_knn20', kind: 'metric' },
   purity: { column: 'purity', kind: 'metric' },

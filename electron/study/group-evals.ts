@@ -22,7 +22,12 @@ export interface GroupEval {
 
 type Starter = (request: EngineRunRequest, onEvent: (event: WorkerToMain) => void) => EngineRunHandle;
 
-const knn = (m: KnnMetrics): KnnMetrics => ({ knn1: m.knn1, knn20: m.knn20, knn20Weighted: m.knn20Weighted });
+const knn = (m: KnnMetrics): KnnMetrics => ({
+  knn1: m.knn1,
+  knn20: m.knn20,
+  knn20Weighted: m.knn20Weighted,
+  knn200Weighted: m.knn200Weighted,
+});
 
 /** Reads a run's group evaluations, ordered by epoch; [] when the file is missing or unreadable. */
 export function readGroupEvals(checkpointDir: string | null): GroupEval[] {

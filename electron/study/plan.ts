@@ -160,12 +160,12 @@ export interface StudyEstimateInput {
 
 /** Images the kNN evaluations of one run embed, the step-0 baseline included (sets as run-data.ts picks them). */
 export function evaluationImages(
-  c: Pick<RunConfig, 'epochs' | 'evalEvery' | 'trainLimit'>,
+  c: Pick<RunConfig, 'epochs' | 'evalEvery' | 'trainLimit'> & { evalFullTest?: boolean },
   trainSplitImages: number,
   testImages: number,
   engine: Parameters<typeof evaluationSetSizes>[3] = {},
 ): number {
-  const sets = evaluationSetSizes(c.trainLimit, trainSplitImages, testImages, engine);
+  const sets = evaluationSetSizes(c, trainSplitImages, testImages, engine);
   let evals = 1; // the random-init baseline at step 0
   for (let e = 1; e <= c.epochs; e++) if (e % c.evalEvery === 0 || e === c.epochs) evals++;
   return evals * (sets.bank + sets.test);

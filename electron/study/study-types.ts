@@ -35,6 +35,12 @@ export interface StudyRunView {
   knn1: number | null;
   knn20: number | null;
   linear: number | null;
+  /** What knn1 and knn20 are read against: the run's step 0 and raw pixels; the queries' count (readings.ts). */
+  initKnn1: number | null;
+  initKnn20: number | null;
+  pixelKnn1: number | null;
+  pixelKnn20: number | null;
+  evalTestImages: number | null;
   /** 20-NN on the classes the profile kept large / made rare (imbalanced profiles). */
   frequentKnn20: number | null;
   rareKnn20: number | null;

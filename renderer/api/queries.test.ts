@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Curves, RunProgressEvent } from '../../electron/contract';
 import { appendProgress } from './queries';
 
-const base: Curves = { runId: 'r', points: [], evals: [], baseline: null, totalSteps: 100, recorded: 0 };
+const base: Curves = { runId: 'r', points: [], evals: [], baseline: null, pixel: null, totalSteps: 100, recorded: 0 };
 const event = (step: number): RunProgressEvent => ({
   runId: 'r',
   step,

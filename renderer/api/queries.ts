@@ -123,6 +123,10 @@ export function subscribeAppEvents(queryClient: QueryClient): () => void {
       void queryClient.invalidateQueries({ queryKey: keys.run(e.runId), exact: true });
       void queryClient.invalidateQueries({ queryKey: keys.runList });
     }),
+    api.on('run.baseline', ({ runId, init, ...pixel }) => {
+      queryClient.setQueryData<Curves>(keys.curves(runId), (c) => (c ? { ...c, baseline: init, pixel } : c));
+      void queryClient.invalidateQueries({ queryKey: keys.run(runId), exact: true });
+    }),
     api.on('run.phase', ({ runId, ...phase }) => {
       queryClient.setQueryData<RunDetail>(keys.run(runId), (d) => (d ? { ...d, phase } : d));
     }),

@@ -1,10 +1,12 @@
 /** The training curves of one run (loss, lr, purity, images/s) and its kNN evaluations against step 0. */
 import { useMemo, useState } from 'react';
-import type { Curves, ProgressPoint } from '../../electron/contract';
+import type { Curves, EvalPoint, PixelBaseline, ProgressPoint } from '../../electron/contract';
+import { describeChange, formatAccuracy, readAccuracy } from '../../electron/readings';
 import { formatNumber, formatPercent } from '../lib/format';
 import { smoothEma } from '../lib/smoothing';
 import type { UseQueryResult } from '@tanstack/react-query';
 import { LineChartCard, SmoothingSlider, zoomedDomain } from './Charts';
+import { ReadingsNote } from './Reading';
 import { QueryView } from './StateViews';
 
 /** Progress points with each noisy metric smoothed (EMA), the raw value kept beside it as `<key>Raw`. */
@@ -89,6 +91,28 @@ export function TrainingCharts({ curves }: { curves: Curves }) {
   );
 }
 
+/** The lines every accuracy chart is read against: the random-init encoder (step 0) and raw pixels, 20-NN. */
+export function referenceLines(
+  baseline: EvalPoint | null,
+  pixel: PixelBaseline | null,
+  prefix = '',
+): { y: number; label: string; color?: string }[] {
+  return [
+    ...(baseline
+      ? [{ y: baseline.knn20, label: `${prefix}step 0 (random init): ${formatPercent(baseline.knn20)} (20-NN)` }]
+      : []),
+    ...(pixel
+      ? [
+          {
+            y: pixel.pixelKnn20,
+            label: `${prefix}raw pixels: ${formatPercent(pixel.pixelKnn20)} (20-NN)`,
+            color: '#D55E00',
+          },
+        ]
+      : []),
+  ];
+}
+
 export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) {
   const evals =
     curves.baseline && !curves.evals.some((e) => e.step === curves.baseline!.step)
@@ -96,7 +120,17 @@ export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) 
       : curves.evals;
   const last = evals.at(-1);
   const hasLinear = evals.some((e) => e.linear !== null);
-  const keys = ['knn20', 'knn1', 'knn20Weighted', ...(hasLinear ? ['linear'] : [])];
+  const has200 = evals.some((e) => e.knn200Weighted !== null);
+  const keys = [
+    'knn20',
+    'knn1',
+    'knn20Weighted',
+    ...(has200 ? ['knn200Weighted'] : []),
+    ...(hasLinear ? ['linear'] : []),
+  ];
+  const references = referenceLines(curves.baseline, curves.pixel);
+  const latest =
+    last && last.step > 0 ? readAccuracy(last.knn20, curves.baseline?.knn20, curves.pixel?.testImages) : null;
   return (
     <LineChartCard
       title="kNN accuracy on the test split"
@@ -108,17 +142,22 @@ export function EvalChart({ curves, tall }: { curves: Curves; tall?: boolean }) 
         { key: 'knn20', name: '20-NN' },
         { key: 'knn1', name: '1-NN', color: '#E69F00' },
         { key: 'knn20Weighted', name: '20-NN weighted', color: '#009E73', dashed: true },
-        ...(hasLinear ? [{ key: 'linear', name: 'linear probe', color: '#D55E00' }] : []),
+        ...(has200 ? [{ key: 'knn200Weighted', name: '200-NN weighted (T 0.1)', color: '#56B4E9', dashed: true }] : []),
+        ...(hasLinear ? [{ key: 'linear', name: 'linear probe', color: '#CC79A7' }] : []),
       ]}
       xLabel="step"
       format={(v) => `${(v * 100).toFixed(1)}%`}
-      yDomain={zoomedDomain(evals, keys, curves.baseline ? [curves.baseline.knn20] : [])}
-      references={
-        curves.baseline
-          ? [{ y: curves.baseline.knn20, label: `step 0: ${formatPercent(curves.baseline.knn20)} (20-NN)` }]
+      yDomain={zoomedDomain(
+        evals,
+        keys,
+        references.map((r) => r.y),
+      )}
+      references={references.length ? references : undefined}
+      latest={
+        last
+          ? `20-NN ${latest ? formatAccuracy(latest) : formatPercent(last.knn20)}${latest?.change != null ? ` (${describeChange(latest)})` : ''}`
           : undefined
       }
-      latest={last ? `20-NN ${formatPercent(last.knn20)}` : undefined}
     />
   );
 }
@@ -132,6 +171,7 @@ export function RunCurves({ query }: { query: UseQueryResult<Curves> }) {
           <TrainingCharts curves={c} />
           <h2>Evaluations</h2>
           <EvalChart curves={c} />
+          <ReadingsNote baseline={c.baseline} pixel={c.pixel} />
         </>
       )}
     </QueryView>

@@ -179,6 +179,11 @@ export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, Fiel
     help: 'Also fit a linear classifier on frozen features when the run ends (slower).',
     widget: { kind: 'checkbox' },
   },
+  evalFullTest: {
+    label: 'kNN on the whole test split',
+    help: 'Score every test image, not the first 2,000 a quick run (training limit) reads: a smaller standard error, a slower evaluation.',
+    widget: { kind: 'checkbox' },
+  },
   seed: {
     label: 'Seed',
     help: 'Same seed, same data order and initialisation: runs repeat exactly.',
@@ -197,7 +202,10 @@ export const FIELD_GROUPS: { title: string; fields: (keyof typeof FIELD_DOCS)[] 
   { title: 'Teacher and queue', fields: ['ema', 'queueSize', 'tempTeacher', 'tempStudent', 'temperature'] },
   { title: 'Augmentation', fields: ['augTeacher', 'augStudent'] },
   { title: 'Head and BatchNorm', fields: ['projectionBn', 'shuffleBn', 'bnGroups'] },
-  { title: 'Evaluation and data', fields: ['evalEvery', 'checkpointEvery', 'linearEval', 'trainLimit', 'seed'] },
+  {
+    title: 'Evaluation and data',
+    fields: ['evalEvery', 'checkpointEvery', 'linearEval', 'evalFullTest', 'trainLimit', 'seed'],
+  },
   { title: 'Name and tags', fields: ['name', 'tags'] },
 ];
 

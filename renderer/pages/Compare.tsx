@@ -6,7 +6,15 @@ import { LineChartCard, SERIES_COLORS, SmoothingSlider, zoomedDomain } from '../
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER, METHOD_FIELDS } from '../form/run-config-form';
-import { mergeCurves, PROGRESS_METRICS, rawKey, seriesKey, type CompareMetric } from '../lib/compare-series';
+import {
+  compareReferences,
+  mergeCurves,
+  PROGRESS_METRICS,
+  rawKey,
+  seriesKey,
+  type CompareMetric,
+} from '../lib/compare-series';
+import { Accuracy, ReadingsNote } from '../components/Reading';
 import { configRows } from '../lib/config-diff';
 import { formatMethod, formatNumber, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
@@ -16,6 +24,7 @@ const METRICS: { value: CompareMetric; label: string; percent?: boolean }[] = [
   { value: 'knn20', label: '20-NN accuracy', percent: true },
   { value: 'knn1', label: '1-NN accuracy', percent: true },
   { value: 'knn20Weighted', label: 'Weighted 20-NN accuracy', percent: true },
+  { value: 'knn200Weighted', label: 'Weighted 200-NN accuracy (T 0.1)', percent: true },
   { value: 'linear', label: 'Linear probe accuracy', percent: true },
   { value: 'loss', label: 'Loss' },
   { value: 'purity', label: 'Purity', percent: true },
@@ -44,6 +53,15 @@ export function ComparePage({ runIds }: { runIds: string[] }) {
   );
 }
 
+/** The runs' raw-pixel baseline when they all share one (same bank and queries); else null. */
+function sharedPixel(c: Comparison) {
+  const first = c.curves[0]?.pixel ?? null;
+  return first &&
+    c.curves.every((x) => x.pixel?.pixelKnn20 === first.pixelKnn20 && x.pixel.testImages === first.testImages)
+    ? first
+    : null;
+}
+
 const label = (c: Comparison, i: number) => `${c.runs[i]!.name} (${formatMethod(c.runs[i]!.method)})`;
 
 function ComparisonView({ c }: { c: Comparison }) {
@@ -56,6 +74,15 @@ function ComparisonView({ c }: { c: Comparison }) {
   const progress = PROGRESS_METRICS.includes(metric);
   const data = useMemo(() => mergeCurves(c.curves, metric, x, smoothing), [c.curves, metric, x, smoothing]);
   const rows = configRows(c.configs, FIELD_ORDER, differencesOnly);
+  const references = compareReferences(
+    c.curves,
+    metric,
+    c.runs.map((_, i) => label(c, i)),
+  ).map((r) => ({
+    y: r.y,
+    label: `${r.label}: ${formatPercent(r.y)}`,
+    color: r.run === null ? '#D55E00' : SERIES_COLORS[r.run % SERIES_COLORS.length],
+  }));
   // Settings beyond the method (and its own views and temperatures) that differ: a confound to name.
   const confounds = configRows(c.configs, FIELD_ORDER, true)
     .map((r) => r.field)
@@ -108,9 +135,11 @@ function ComparisonView({ c }: { c: Comparison }) {
               ? zoomedDomain(
                   data,
                   c.runs.map((_, i) => seriesKey(i)),
+                  references.map((r) => r.y),
                 )
               : undefined
           }
+          references={references.length ? references : undefined}
           series={c.runs.map((_, i) => ({
             key: seriesKey(i),
             name: label(c, i),
@@ -140,6 +169,9 @@ function ComparisonView({ c }: { c: Comparison }) {
                 Final 1-NN
               </th>
               <th scope="col" className="num">
+                Raw pixels 20-NN
+              </th>
+              <th scope="col" className="num">
                 Linear
               </th>
             </tr>
@@ -148,6 +180,7 @@ function ComparisonView({ c }: { c: Comparison }) {
             {c.runs.map((r, i) => {
               const best = bestOf(c.curves[i]?.evals ?? []);
               const baseline = c.curves[i]?.baseline;
+              const pixel = c.curves[i]?.pixel ?? null;
               return (
                 <tr key={r.id}>
                   <th scope="row">
@@ -157,9 +190,16 @@ function ComparisonView({ c }: { c: Comparison }) {
                     <StatusBadge status={r.status} />
                   </td>
                   <td className="num">{formatPercent(baseline?.knn20)}</td>
-                  <td className="num">{formatPercent(r.bestKnn20 ?? best)}</td>
-                  <td className="num">{formatPercent(r.knn20)}</td>
-                  <td className="num">{formatPercent(r.knn1)}</td>
+                  <td className="num">
+                    <Accuracy value={r.bestKnn20 ?? best} init={baseline?.knn20} n={pixel?.testImages} />
+                  </td>
+                  <td className="num">
+                    <Accuracy value={r.knn20} init={baseline?.knn20} n={pixel?.testImages} />
+                  </td>
+                  <td className="num">
+                    <Accuracy value={r.knn1} init={baseline?.knn1} n={pixel?.testImages} />
+                  </td>
+                  <td className="num">{formatPercent(pixel?.pixelKnn20)}</td>
                   <td className="num">{formatPercent(r.linear)}</td>
                 </tr>
               );
@@ -167,6 +207,7 @@ function ComparisonView({ c }: { c: Comparison }) {
           </tbody>
         </table>
       </div>
+      <ReadingsNote baseline={null} pixel={sharedPixel(c)} />
 
       <div className="row spread">
         <h2>Configuration</h2>

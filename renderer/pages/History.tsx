@@ -23,6 +23,7 @@ import {
 } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
 import { useRunList } from '../api/queries';
+import { Accuracy } from '../components/Reading';
 import { RunAgainLinks, RunControls, RunEditDialogs, type RunDialog } from '../components/RunControls';
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
@@ -70,7 +71,7 @@ function listInput(q: RunQuery): RequestInput<'runs.list'> {
 /** Hyperparameters History can show as columns (hidden until chosen). */
 const HYPER_COLUMNS = RUN_CONFIG_SORT_FIELDS;
 /** Hidden until chosen: on a narrow window Name and Final 20-NN stay on the screen. */
-const NARROW_HIDDEN = ['datasetName', 'imbalance', 'createdAt', 'bestKnn20', 'knn1', 'linear'];
+const NARROW_HIDDEN = ['datasetName', 'imbalance', 'createdAt', 'bestKnn20', 'knn1', 'linear', 'pixelKnn20'];
 const COLUMNS_KEY = 'isd.history.columns.v1';
 
 function initialVisibility(): VisibilityState {
@@ -189,10 +190,27 @@ function RunTable({
       ...(['bestKnn20', 'knn20', 'knn1', 'linear'] as const).map((k) =>
         col.accessor(k, {
           header: { bestKnn20: 'Best 20-NN', knn20: 'Final 20-NN', knn1: '1-NN', linear: 'Linear' }[k],
-          cell: (c) => formatPercent(c.getValue()),
+          // Beside each kNN accuracy, its change against step 0 (no probe is fitted at step 0).
+          cell: (c) => {
+            const r = c.row.original;
+            if (k === 'linear') return formatPercent(c.getValue());
+            return (
+              <Accuracy
+                value={c.getValue()}
+                init={k === 'knn1' ? r.initKnn1 : r.initKnn20}
+                n={r.evalTestImages}
+                compact={{ subset: r.evalTestImages !== null && r.evalTestImages < (r.evalTestSplitImages ?? 0) }}
+              />
+            );
+          },
           meta: { numeric: true } satisfies ColumnMeta,
         }),
       ),
+      col.accessor('pixelKnn20', {
+        header: 'Raw pixels 20-NN',
+        cell: (c) => formatPercent(c.getValue()),
+        meta: { numeric: true } satisfies ColumnMeta,
+      }),
       ...HYPER_COLUMNS.map((k) =>
         col.accessor((r) => r.config[k], {
           id: k,

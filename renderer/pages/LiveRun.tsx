@@ -2,6 +2,7 @@
 import type { RunConfig, RunPhase, RunPhaseInfo } from '../../electron/contract';
 import { useCurves, useLatestProgress, useNow, useRun, useSystemInfo } from '../api/queries';
 import { RunCurves } from '../components/RunCharts';
+import { Accuracy } from '../components/Reading';
 import { RunControls } from '../components/RunControls';
 import { isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
@@ -74,7 +75,18 @@ export function LiveRunPage({ runId }: { runId: string }) {
                 </div>
                 <div>
                   <dt>20-NN now</dt>
-                  <dd>{formatPercent(r.knn20)}</dd>
+                  <dd>
+                    <Accuracy
+                      value={r.knn20}
+                      init={r.epoch > 0 ? detail.baseline?.knn20 : null}
+                      n={detail.pixel?.testImages}
+                      testId="live-knn20"
+                    />
+                  </dd>
+                </div>
+                <div>
+                  <dt>Raw pixels 20-NN</dt>
+                  <dd data-testid="live-pixel-knn20">{formatPercent(detail.pixel?.pixelKnn20)}</dd>
                 </div>
                 <div>
                   <dt>Backend</dt>
@@ -101,7 +113,13 @@ export function LiveRunPage({ runId }: { runId: string }) {
               )}
               {!active && r.status === 'completed' && (
                 <p className="muted">
-                  Finished. Final 20-NN {formatPercent(r.knn20)}, best {formatPercent(r.bestKnn20)}.
+                  Finished. Final 20-NN{' '}
+                  <Accuracy value={r.knn20} init={detail.baseline?.knn20} n={detail.pixel?.testImages} />, best{' '}
+                  {formatPercent(r.bestKnn20)}
+                  {detail.pixel && r.knn20 !== null && r.knn20 < detail.pixel.pixelKnn20
+                    ? `; below raw pixels (${formatPercent(detail.pixel.pixelKnn20)})`
+                    : ''}
+                  .
                 </p>
               )}
             </section>

@@ -1,5 +1,5 @@
 /** One run: summary, notes, curves and evaluations, configuration, per-class accuracy, neighbours. */
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useState, type ReactNode } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { PerClassAccuracy, RunDetail } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
@@ -8,6 +8,7 @@ import { BarChartCard } from '../components/Charts';
 import { EncoderPanel } from '../components/EncoderPanel';
 import { NeighbourExplorer } from '../components/NeighbourViews';
 import { RunCurves } from '../components/RunCharts';
+import { Accuracy } from '../components/Reading';
 import { RunAgainLinks, RunControls, RunEditDialogs, type RunDialog } from '../components/RunControls';
 import { Empty, isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
@@ -38,6 +39,9 @@ function Detail({ d }: { d: RunDetail }) {
   });
   const active = isActive(r.status);
   const [dialog, setDialog] = useState<RunDialog>(null);
+  const n = d.pixel?.testImages;
+  const subset = { subset: !!d.pixel && d.pixel.testImages < d.pixel.testSplitImages };
+  const init = d.baseline;
   return (
     <div>
       <div className="row spread">
@@ -93,11 +97,20 @@ function Detail({ d }: { d: RunDetail }) {
         <dl className="stat-list">
           <Stat label="Method" value={`${formatMethod(r.method)} · ${r.arch}`} />
           <Stat label="Dataset" value={`${r.datasetName}${r.imbalance !== 'none' ? ` · ${r.imbalance}` : ''}`} />
-          <Stat label="Best 20-NN" value={formatPercent(r.bestKnn20)} testId="detail-best-knn20" />
-          <Stat label="Final 20-NN" value={formatPercent(r.knn20)} testId="detail-knn20" />
-          <Stat label="Final 1-NN" value={formatPercent(r.knn1)} />
+          <Stat
+            label="Best 20-NN"
+            value={<Accuracy value={r.bestKnn20} init={d.baseline?.knn20} n={n} />}
+            testId="detail-best-knn20"
+          />
+          <Stat
+            label="Final 20-NN"
+            value={<Accuracy value={r.knn20} init={d.baseline?.knn20} n={n} />}
+            testId="detail-knn20"
+          />
+          <Stat label="Final 1-NN" value={<Accuracy value={r.knn1} init={d.baseline?.knn1} n={n} />} />
           <Stat label="Linear" value={formatPercent(r.linear)} />
           <Stat label="Step 0 20-NN" value={formatPercent(d.baseline?.knn20)} />
+          <Stat label="Raw pixels 20-NN" value={formatPercent(d.pixel?.pixelKnn20)} testId="detail-pixel-knn20" />
           <Stat label="Epochs" value={`${r.epoch} / ${r.epochs}`} />
           <Stat label="Duration" value={formatDuration(r.durationSec)} />
           <Stat label="Started" value={formatDate(r.startedAt ?? r.createdAt)} />
@@ -127,6 +140,9 @@ function Detail({ d }: { d: RunDetail }) {
                   20-NN weighted
                 </th>
                 <th scope="col" className="num">
+                  200-NN weighted
+                </th>
+                <th scope="col" className="num">
                   Linear
                 </th>
               </tr>
@@ -136,9 +152,11 @@ function Detail({ d }: { d: RunDetail }) {
                 <tr key={e.step}>
                   <td>{e.step === 0 ? '0 (random encoder)' : e.epoch}</td>
                   <td className="num">{e.step.toLocaleString()}</td>
-                  <td className="num">{formatPercent(e.knn1)}</td>
-                  <td className="num">{formatPercent(e.knn20)}</td>
-                  <td className="num">{formatPercent(e.knn20Weighted)}</td>
+                  {(['knn1', 'knn20', 'knn20Weighted', 'knn200Weighted'] as const).map((k) => (
+                    <td key={k} className="num">
+                      <Accuracy value={e[k]} init={e.step > 0 ? init?.[k] : null} n={n} compact={subset} />
+                    </td>
+                  ))}
                   <td className="num">{formatPercent(e.linear)}</td>
                 </tr>
               ))}
@@ -189,7 +207,7 @@ function Detail({ d }: { d: RunDetail }) {
   );
 }
 
-function Stat({ label, value, testId }: { label: string; value: string; testId?: string }) {
+function Stat({ label, value, testId }: { label: string; value: ReactNode; testId?: string }) {
   return (
     <div>
       <dt>{label}</dt>

@@ -11,6 +11,7 @@ import { studyKeys, useStudies, useStudy, useStudyProgressEvents } from '../api/
 import { StatusBadge } from '../components/StatusBadge';
 import { Empty, QueryView } from '../components/StateViews';
 import { StudyChart } from '../components/StudyChart';
+import { Accuracy } from '../components/Reading';
 import { StudyForm } from '../components/StudyForm';
 import { downloadText } from '../lib/download';
 import { formatDate, formatDuration, formatPercent } from '../lib/format';
@@ -179,7 +180,7 @@ function StudyBody({ d }: { d: StudyDetail }) {
       <h2>ISD − MoCo, paired by seed</h2>
       <PairedTable d={d} />
       <div className="grid-charts">
-        <StudyChart profiles={d.spec.profiles} methods={d.spec.methods} results={d.results} />
+        <StudyChart profiles={d.spec.profiles} methods={d.spec.methods} results={d.results} runs={d.runs} />
         <ProfilesCard d={d} />
       </div>
       <h2>Runs</h2>
@@ -373,6 +374,7 @@ function RunsTable({ d }: { d: StudyDetail }) {
             <th className="num">Progress</th>
             <th className="num">1-NN</th>
             <th className="num">20-NN</th>
+            <th className="num">Raw pixels 20-NN</th>
             <th className="num">20-NN frequent</th>
             <th className="num">20-NN rare</th>
           </tr>
@@ -395,8 +397,13 @@ function RunsTable({ d }: { d: StudyDetail }) {
                   )}
                 </td>
                 <td className="num">{total ? `${step}/${total}` : '—'}</td>
-                <td className="num">{formatPercent(r.knn1)}</td>
-                <td className="num">{formatPercent(r.knn20)}</td>
+                <td className="num">
+                  <Accuracy value={r.knn1} init={r.initKnn1} n={r.evalTestImages} />
+                </td>
+                <td className="num">
+                  <Accuracy value={r.knn20} init={r.initKnn20} n={r.evalTestImages} />
+                </td>
+                <td className="num">{formatPercent(r.pixelKnn20)}</td>
                 <td className="num">{formatPercent(r.frequentKnn20)}</td>
                 <td className="num">{formatPercent(r.rareKnn20)}</td>
               </tr>
