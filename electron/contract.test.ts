@@ -295,6 +295,7 @@ describe('tables', () => {
         'run.progress',
         'run.status',
         'run.eval',
+        'run.baseline',
         'run.phase',
         'datasets.changed',
         'app.log',

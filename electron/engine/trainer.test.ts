@@ -12,6 +12,7 @@ import type { LoadedDataset } from '../data/types';
 import { DEFAULT_RUN_CONFIG, METHOD_DEFAULTS, type RunConfig } from '../run-config';
 import { initBackend, type BackendName } from './backend';
 import { listCheckpoints, readCheckpoint, restoreTrainingStep } from './checkpoint';
+import { knnEvaluate, pixelFeatures } from './evaluate';
 import type { TrainerEvent } from './protocol';
 import { imageSlice } from './trainer-test-support';
 import { Trainer, type EvaluationSets, type ImageSet, type TrainerOptions, type TrainerResult } from './trainer';
@@ -139,6 +140,28 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     ]);
     const baseline = phases.filter((p) => p.phase === 'baseline');
     expect(baseline[0]).toMatchObject({ done: 0, total: 150 });
+    // One baseline event: after the step-0 evaluation, before the first step; raw pixels on the same sets.
+    const types = r.events.map((e) => e.type);
+    expect(types.filter((t) => t === 'baseline')).toHaveLength(1);
+    expect(types.indexOf('epochEval')).toBeLessThan(types.indexOf('baseline'));
+    expect(types.indexOf('baseline')).toBeLessThan(types.indexOf('progress'));
+    const px = await knnEvaluate(
+      {
+        features: pixelFeatures(evaluation.bank.images, 100, evaluation.bank),
+        labels: evaluation.bank.labels,
+        dim: 784,
+      },
+      { features: pixelFeatures(evaluation.test.images, 50, evaluation.test), labels: evaluation.test.labels },
+      { numClasses: 10 },
+    );
+    const step0 = r.result.evals[0]!;
+    expect(r.events.find((e) => e.type === 'baseline')).toMatchObject({
+      pixel: { knn1: px.knn1, knn20: px.knn20, knn20Weighted: px.knn20Weighted, knn200Weighted: px.knn200Weighted },
+      init: { knn1: step0.knn1, knn20: step0.knn20, knn200Weighted: step0.knn200Weighted },
+      bankImages: 100,
+      testImages: 50,
+      testSplitImages: 50,
+    });
     expect(baseline.every((p, i) => i === 0 || p.done >= baseline[i - 1]!.done)).toBe(true);
     // After the step-0 evaluation measured its rate, the ETA includes the 3 evaluations still to come.
     const first = r.events.find((e) => e.type === 'progress' && e.step === 1);
@@ -203,6 +226,7 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     const second = await train({ epochs: 2 }, { images: 40, dir, evaluation, resumeFrom: first.result.checkpointPath });
     expect(second.result.status).toBe('completed');
     expect(second.result.losses).toHaveLength(3);
+    expect(second.events.some((e) => e.type === 'baseline')).toBe(false); // once per run, in its first session
     relClose([...first.result.losses, ...second.result.losses], whole.result.losses);
     const lastWhole = whole.result.evals[2];
     const lastResumed = second.result.evals[second.result.evals.length - 1];
