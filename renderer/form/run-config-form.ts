@@ -181,7 +181,7 @@ export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, Fiel
   },
   evalFullTest: {
     label: 'kNN on the whole test split',
-    help: 'Score every test image, not the first 2,000 a quick run (training limit) reads: a smaller standard error, a slower evaluation.',
+    help: 'Score all test images, not the 2,000 a quick run reads: a smaller standard error, a slower evaluation.',
     widget: { kind: 'checkbox' },
   },
   seed: {
