@@ -14,7 +14,7 @@ import {
   type TinyRun,
 } from '../fixtures/app-page';
 import { hostCall, webHostPerFile } from '../fixtures/web-host';
-import { formatChange } from '../../electron/readings';
+import { formatAccuracy, formatChange, readAccuracy } from '../../electron/readings';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -41,8 +41,14 @@ const TOTAL_STEPS = (r: TinyRun) => Math.floor(r.trainLimit / r.batchSize) * r.e
 const ids: { isd?: string; moco?: string } = {};
 
 const percent = /^\d{1,3}\.\d%$/;
-// An accuracy with its change against step 0 (readings.ts formatChange).
-const withChange = /^\d{1,3}\.\d% [+−±]\d+\.\d pts$/;
+// An accuracy (± its standard error when read from a subset) with its change against step 0 (readings.ts).
+const withChange = /^\d{1,3}\.\d%( ± \d+\.\d)? [+−±]\d+\.\d pts$/;
+/** What a cell shows for a stored run's final 20-NN: readings.ts's own formatting of the host's numbers. */
+const shownKnn20 = (
+  r: { knn20: number | null; initKnn20: number | null; evalTestImages: number | null },
+  withSe: boolean,
+) =>
+  `${formatAccuracy(readAccuracy(r.knn20!, null, withSe ? r.evalTestImages : null))} ${formatChange(r.knn20! - r.initKnn20!)}`;
 // Charts.tsx draws a series' raw values at stroke-opacity 0.25 behind its smoothed line.
 const RAW_CURVE = 'path.recharts-line-curve[stroke-opacity="0.25"]';
 const SMOOTHED_CURVE = 'path.recharts-line-curve:not([stroke-opacity="0.25"])';
@@ -139,7 +145,14 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await expect(page.getByTestId('live-pixel-knn20')).toHaveText(percent);
   const liveChange = page.getByTestId('live-knn20').locator('.change');
   await expect(liveChange).toHaveAttribute('data-verdict', /^(learned|lost|within noise)$/);
-  await expect(page.getByTestId('readings-note')).toContainText('one standard error over 2,000 test images');
+  // The web host's engine scores a subset of the sample's test split (fixtures: evalTestLimit): the note says so.
+  const live = await hostCall(host(), 'runs.get', { id: ids.isd! });
+  expect(live.pixel).not.toBeNull();
+  await expect(page.getByTestId('readings-note')).toContainText(
+    `one standard error over ${live.pixel!.testImages.toLocaleString('en')} test images`,
+  );
+  if (live.pixel!.testImages < live.pixel!.testSplitImages)
+    await expect(page.getByTestId('readings-note')).toContainText('from a subset');
   await pageScreenshot(page, testInfo, 'live-run');
 });
 
@@ -157,12 +170,11 @@ test('history shows the run with its accuracy; a second run (MoCo) through the f
   const finalCol = headers.findIndex((h) => h.startsWith('Final 20-NN'));
   expect(finalCol).toBeGreaterThan(0);
   const finalCell = isdRow.locator('td').nth(finalCol);
-  // The accuracy and, beside it, its change against step 0 (the whole sample test split: no ± in the table).
+  // The accuracy and, beside it, its change against step 0; the ± only when read from a subset of the test split.
   await expect(finalCell).toHaveText(withChange);
   expect(stored.initKnn20).not.toBeNull();
-  await expect(finalCell).toHaveText(
-    `${(stored.knn20! * 100).toFixed(1)}% ${formatChange(stored.knn20! - stored.initKnn20!)}`,
-  );
+  const subset = stored.evalTestImages! < stored.evalTestSplitImages!;
+  await expect(finalCell).toHaveText(shownKnn20(stored, subset));
 
   // A second run from the New run page: MoCo.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New run' }).click();
@@ -247,8 +259,8 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   await expect(page).toHaveURL(new RegExp(`#/runs/${ids.isd}$`));
   await expect(page.getByRole('heading', { level: 1 })).toContainText(ISD_RUN.name);
   const stored = (await hostCall(host(), 'runs.get', { id: ids.isd! })).run;
-  // Final 20-NN ± its standard error over the 2,000 queries, and its change against step 0.
-  const se = Math.sqrt((stored.knn20! * (1 - stored.knn20!)) / 2000);
+  // Final 20-NN ± its standard error sqrt(p(1−p)/n) over the run's queries, and its change against step 0.
+  const se = Math.sqrt((stored.knn20! * (1 - stored.knn20!)) / stored.evalTestImages!);
   await expect(page.getByTestId('detail-knn20')).toHaveText(
     `${(stored.knn20! * 100).toFixed(1)}% ± ${(se * 100).toFixed(1)} ${formatChange(stored.knn20! - stored.initKnn20!)}`,
   );
