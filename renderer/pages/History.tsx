@@ -208,6 +208,7 @@ function RunTable({
       ),
       col.accessor('pixelKnn20', {
         header: 'Raw pixels 20-NN',
+        enableSorting: false, // not a sort field of runs.list
         cell: (c) => formatPercent(c.getValue()),
         meta: { numeric: true } satisfies ColumnMeta,
       }),
