@@ -42,13 +42,17 @@ const ids: { isd?: string; moco?: string } = {};
 
 const percent = /^\d{1,3}\.\d%$/;
 // An accuracy (± its standard error when read from a subset) with its change against step 0 (readings.ts).
-const withChange = /^\d{1,3}\.\d%( ± \d+\.\d)? [+−±]\d+\.\d pts$/;
+// A loss beyond 2 SE is flagged ⚠ before the change (a tiny run may lose against its step 0).
+const withChange = /^\d{1,3}\.\d%( ± \d+\.\d)? (⚠ )?[+−±]\d+\.\d pts$/;
 /** What a cell shows for a stored run's final 20-NN: readings.ts's own formatting of the host's numbers. */
 const shownKnn20 = (
   r: { knn20: number | null; initKnn20: number | null; evalTestImages: number | null },
   withSe: boolean,
 ) =>
-  `${formatAccuracy(readAccuracy(r.knn20!, null, withSe ? r.evalTestImages : null))} ${formatChange(r.knn20! - r.initKnn20!)}`;
+  `${formatAccuracy(readAccuracy(r.knn20!, null, withSe ? r.evalTestImages : null))} ${lossFlag(r)}${formatChange(r.knn20! - r.initKnn20!)}`;
+/** The ⚠ a page puts before a change that is a loss beyond 2 SE. */
+const lossFlag = (r: { knn20: number | null; initKnn20: number | null; evalTestImages: number | null }) =>
+  readAccuracy(r.knn20!, r.initKnn20, r.evalTestImages).verdict === 'lost' ? '⚠ ' : '';
 // Charts.tsx draws a series' raw values at stroke-opacity 0.25 behind its smoothed line.
 const RAW_CURVE = 'path.recharts-line-curve[stroke-opacity="0.25"]';
 const SMOOTHED_CURVE = 'path.recharts-line-curve:not([stroke-opacity="0.25"])';
@@ -262,7 +266,7 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   // Final 20-NN ± its standard error sqrt(p(1−p)/n) over the run's queries, and its change against step 0.
   const se = Math.sqrt((stored.knn20! * (1 - stored.knn20!)) / stored.evalTestImages!);
   await expect(page.getByTestId('detail-knn20')).toHaveText(
-    `${(stored.knn20! * 100).toFixed(1)}% ± ${(se * 100).toFixed(1)} ${formatChange(stored.knn20! - stored.initKnn20!)}`,
+    `${(stored.knn20! * 100).toFixed(1)}% ± ${(se * 100).toFixed(1)} ${lossFlag(stored)}${formatChange(stored.knn20! - stored.initKnn20!)}`,
   );
   await expect(page.getByTestId('detail-pixel-knn20')).toHaveText(`${(stored.pixelKnn20! * 100).toFixed(1)}%`);
 
