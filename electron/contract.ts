@@ -9,13 +9,20 @@
  * Adding a feature (e.g. `study.*`) is a plain extension of `requests` / `events` below.
  */
 import { z } from 'zod';
-import { runConfigFields, runConfigSchema, withRunDefaults, type RunConfig } from './run-config';
+import {
+  RUN_CONFIG_SORT_FIELDS,
+  runConfigFields,
+  runConfigSchema,
+  withRunDefaults,
+  type RunConfig,
+} from './run-config';
 import type { DatasetEntry, DatasetSummary } from './data/types';
 import { studySpecInputSchema } from './study/study-spec';
 import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study/study-types';
 import { RUN_STATUSES, type RunStatus } from './run-status';
 
 export type { RunConfig } from './run-config';
+export { RUN_CONFIG_SORT_FIELDS };
 export type { DatasetEntry, DatasetSummary, DatasetFormat } from './data/types';
 export type * from './study/study-types';
 
@@ -420,18 +427,6 @@ const partialRunConfig = z
       ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
     return z.NEVER;
   });
-
-/** Settings History can show as columns, and sort the runs by. */
-export const RUN_CONFIG_SORT_FIELDS = [
-  'arch',
-  'epochs',
-  'batchSize',
-  'lr',
-  'queueSize',
-  'trainLimit',
-  'imageSize',
-  'seed',
-] as const satisfies readonly (keyof RunConfig)[];
 
 export const RUN_SORT_FIELDS = [
   'createdAt',

@@ -415,3 +415,15 @@ export function checkAgainstDataset(
   const fixedQueue = Math.max(fixedBatch, Math.floor(Math.min(wantQueue, n) / fixedBatch) * fixedBatch);
   return { errors, warnings, fix: { batchSize: fixedBatch, queueSize: fixedQueue } };
 }
+
+/** Settings History can show as columns, and the API (contract.ts) and the store sort runs by. */
+export const RUN_CONFIG_SORT_FIELDS = [
+  'arch',
+  'epochs',
+  'batchSize',
+  'lr',
+  'queueSize',
+  'trainLimit',
+  'imageSize',
+  'seed',
+] as const satisfies readonly (keyof RunConfig)[];

@@ -2,7 +2,7 @@
  * Rows and inputs of the run-history store (camelCase, parsed JSON, times in ms since the epoch).
  * What crosses the wire is the contract's shape (contract.ts); app/run-dto.ts maps these rows to it.
  */
-import type { RunConfig } from '../run-config';
+import { RUN_CONFIG_SORT_FIELDS, type RunConfig } from '../run-config';
 import type { RunStatus } from '../run-status';
 
 export const CHECKPOINT_KINDS = ['periodic', 'final', 'stop'] as const;
@@ -198,14 +198,7 @@ export const RUN_ROW_SORT_FIELDS = [
   'purity',
   'imagesPerSec',
   'imbalance',
-  'arch',
-  'epochs',
-  'batchSize',
-  'lr',
-  'queueSize',
-  'trainLimit',
-  'imageSize',
-  'seed',
+  ...RUN_CONFIG_SORT_FIELDS,
 ] as const;
 export type RunRowSortField = (typeof RUN_ROW_SORT_FIELDS)[number];
 
