@@ -15,7 +15,7 @@ import { installLastResort } from './app/last-resort';
 import type { EvalPoint, PixelBaseline, RunDetail, RunStatusEvent, RunSummary, RunStatus } from './contract';
 import { describeChange, describeQueries, formatAccuracy, readAccuracy, type AccuracyReading } from './readings';
 import { isSettled } from './run-status';
-import { runConfigFields, validateRunConfig, type RunConfig } from './run-config';
+import { isMethod, runConfigFields, switchMethod, validateRunConfig, type RunConfig } from './run-config';
 import { findPreset, PRESET_IDS } from './presets';
 
 /** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
@@ -127,10 +127,12 @@ function presetValues(id: string): Record<string, unknown> {
 
 /** --preset, then --config, then flags (each overrides the one before) → a validated RunConfig; the first problem names its flag. */
 export function configFromFlags(flags: Record<string, unknown>): RunConfig {
-  const partial: Record<string, unknown> = {
-    ...(flags.preset === undefined ? {} : presetValues(String(flags.preset))),
-    ...(flags.config ? readConfigFile(String(flags.config)) : {}),
-  };
+  let partial: Record<string, unknown> = flags.preset === undefined ? {} : presetValues(String(flags.preset));
+  const fromFile = flags.config ? readConfigFile(String(flags.config)) : {};
+  // A method named over a preset brings its own views, head and temperatures (as the form's "other method").
+  if (isMethod(fromFile.method) && fromFile.method !== partial.method) partial = switchMethod(partial, fromFile.method);
+  partial = { ...partial, ...fromFile };
+  if (isMethod(flags.method) && flags.method !== partial.method) partial = switchMethod(partial, flags.method);
   for (const f of TRAIN_FLAGS) {
     const raw = flags[camel(f.flag)];
     if (raw === undefined) continue;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromFlags } from './cli-train';
-import { DEFAULT_RUN_CONFIG, runConfigSchema } from './run-config';
+import { DEFAULT_RUN_CONFIG, METHOD_DEFAULTS, methodLabel, runConfigSchema } from './run-config';
 import { findPreset, PRESETS } from './presets';
 
 describe('presets', () => {
@@ -22,6 +22,26 @@ describe('presets', () => {
     fs.writeFileSync(file, JSON.stringify({ epochs: 3, lr: 0.02 }));
     const layered = configFromFlags({ preset: 'cpu-ten-minutes', config: file, lr: '0.01', dataset: 'sample' });
     expect(layered).toMatchObject({ ...preset, epochs: 3, lr: 0.01 });
+  });
+
+  it("isd train: --method over an ISD preset brings MoCo v2's own settings and keeps the budget; a flag still wins", () => {
+    const preset = findPreset('cpu-ten-minutes')!.values;
+    const moco = configFromFlags({ preset: 'cpu-ten-minutes', method: 'moco', dataset: 'sample' });
+    expect(moco).toMatchObject({
+      ...METHOD_DEFAULTS.moco,
+      method: 'moco',
+      epochs: preset.epochs,
+      trainLimit: preset.trainLimit,
+    });
+    expect(methodLabel(moco)).toBe('MoCo v2');
+    const ablation = configFromFlags({
+      preset: 'cpu-ten-minutes',
+      method: 'moco',
+      augTeacher: 'weak',
+      projectionBn: 'true',
+      dataset: 'sample',
+    });
+    expect(methodLabel(ablation)).toBe('MoCo with ISD+ views');
   });
 
   it('an unknown preset id names --preset and lists the ids', () => {

@@ -254,9 +254,19 @@ export function methodLabel(c: Pick<RunConfig, 'method' | 'shuffleBn' | keyof Me
   return c.shuffleBn ? name : `${name}, no Shuffle BN`;
 }
 
+/**
+ * "Same settings, other method": the method and its own settings (METHOD_DEFAULTS) switched, the
+ * budget (model, batch, epochs, images, image size, seed, schedule, evaluation) kept.
+ */
+export function switchMethod<V extends object>(values: V, method: Method): V {
+  return { ...values, method, ...METHOD_DEFAULTS[method] } as V;
+}
+
+export const isMethod = (v: unknown): v is Method => v === 'isd' || v === 'moco';
+
 /** A partial config over the defaults: DEFAULT_RUN_CONFIG, then the named method's own settings, then `partial`. */
 export function withRunDefaults(partial: Record<string, unknown>): Record<string, unknown> {
-  const method = partial.method === 'moco' || partial.method === 'isd' ? partial.method : DEFAULT_RUN_CONFIG.method;
+  const method = isMethod(partial.method) ? partial.method : DEFAULT_RUN_CONFIG.method;
   return { ...DEFAULT_RUN_CONFIG, ...METHOD_DEFAULTS[method], ...partial };
 }
 

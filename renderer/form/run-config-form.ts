@@ -6,9 +6,9 @@
 import { z } from 'zod';
 import {
   DEFAULT_RUN_CONFIG,
-  METHOD_DEFAULTS,
   METHOD_FIELDS,
   runConfigSchema,
+  switchMethod,
   type RunConfig,
 } from '../../electron/run-config';
 import { PRESETS } from '../../electron/presets';
@@ -215,13 +215,8 @@ export const FIELD_ORDER: FieldKey[] = ['dataset', 'imbalance', ...FIELD_GROUPS.
 /** The settings that belong to a method (run-config.ts's METHOD_DEFAULTS); every other field is the budget. */
 export { METHOD_FIELDS };
 
-/**
- * "Same settings, other method": the method and its own settings (METHOD_DEFAULTS) switched, the
- * budget (model, batch, epochs, images, image size, seed, schedule, evaluation) kept.
- */
-export function switchMethod<V extends Omit<RunConfig, 'tags'>>(values: V, method: RunConfig['method']): V {
-  return { ...values, method, ...METHOD_DEFAULTS[method] };
-}
+/** "Same settings, other method" (run-config.ts). */
+export { switchMethod };
 
 /** Form values: the config with tags as the text the user types. */
 export type RunFormValues = Omit<RunConfig, 'tags'> & { tags: string };
