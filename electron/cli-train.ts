@@ -43,6 +43,12 @@ const TRAIN_FLAGS: {
   { flag: 'aug-teacher', field: 'augTeacher', kind: 'string', help: 'weak or strong' },
   { flag: 'aug-student', field: 'augStudent', kind: 'string', help: 'weak or strong' },
   {
+    flag: 'blur',
+    field: 'blur',
+    kind: 'string',
+    help: 'strong-view blur: pixels (σ 0.1–2 px), relative (σ × side/224), or off',
+  },
+  {
     flag: 'projection-bn',
     field: 'projectionBn',
     kind: 'bool',

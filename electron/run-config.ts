@@ -78,6 +78,11 @@ export const runConfigFields = {
   temperature: positive(10),
   augTeacher: z.enum(['weak', 'strong']),
   augStudent: z.enum(['weak', 'strong']),
+  /**
+   * The strong view's Gaussian blur: pixels, σ 0.1–2 px at any image side (the reference's numbers,
+   * made for 224 px); relative, the same share of the side as at 224 px (σ × side / 224); off, none.
+   */
+  blur: z.enum(['pixels', 'relative', 'off']),
   /** BatchNorm in the projection head (ISD+'s head); MoCo v2's head has none. */
   projectionBn: z.boolean(),
   /** Shuffle BN: the teacher's batch mixed across the BatchNorm groups, so no key shares its query's statistics. */
@@ -289,6 +294,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   temperature: 0.2,
   augTeacher: 'weak',
   augStudent: 'strong',
+  blur: 'pixels',
   projectionBn: true,
   // Shuffle BN over two groups, as both references on two GPUs (docs/method.md)
   shuffleBn: true,

@@ -119,6 +119,29 @@ describe('augmentBatch', () => {
     tf.dispose([a, b, c]);
   });
 
+  it('blurScale scales the drawn σ without moving the random stream: 0 keeps the edges that 1 blurs', () => {
+    const opts = { size: 28, strength: 'strong' as const, ...ID1 };
+    const edgeEnergy = (x: tf.Tensor4D) =>
+      tf.tidy(() => {
+        const [B, S] = x.shape;
+        const dx = tf.sub(tf.slice(x, [0, 0, 1, 0], [B, S, S - 1, 1]), tf.slice(x, [0, 0, 0, 0], [B, S, S - 1, 1]));
+        return Array.from(tf.mean(tf.square(dx), [1, 2, 3]).dataSync());
+      });
+    const streams = [new Rng(7), new Rng(7), new Rng(7)];
+    const [plain, pixels, off] = [undefined, 1, 0].map((blurScale, i) =>
+      augmentBatch(gray, range(20), s1, { ...opts, blurScale }, streams[i]),
+    );
+    expect(streams[1].getState()).toEqual(streams[0].getState());
+    expect(streams[2].getState()).toEqual(streams[0].getState());
+    expect(Array.from(pixels.dataSync())).toEqual(Array.from(plain.dataSync()));
+    const [ePixels, eOff] = [edgeEnergy(pixels), edgeEnergy(off)];
+    // About half the strong views are blurred (blurP 0.5): those lose edge energy; the others are the same image.
+    const blurred = ePixels.filter((e, b) => e < eOff[b] * 0.9).length;
+    expect(blurred).toBeGreaterThanOrEqual(4);
+    expect(ePixels.every((e, b) => e <= eOff[b] + 1e-6)).toBe(true);
+    tf.dispose([plain, pixels, off]);
+  });
+
   it('weak is crop and flip only: a constant image stays constant, and each image matches a bilinear crop reference', () => {
     const constant = new Uint8Array(4 * 28 * 28).fill(77);
     const out = augmentBatch(constant, range(4), s1, { size: 24, strength: 'weak', ...ID1 }, new Rng(3));

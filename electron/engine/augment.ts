@@ -45,6 +45,8 @@ export interface AugmentOptions {
   /** Output side: images come out size × size. */
   size: number;
   strength: AugmentStrength;
+  /** Multiplies the strong view's drawn blur σ (1: the recipe's pixels; 0: no blur). Default 1. */
+  blurScale?: number;
   /** Per-channel mean and std of the training set, in [0, 1] units (computeChannelStats). */
   mean: number[];
   std: number[];
@@ -70,6 +72,9 @@ export const AUGMENT_RECIPE = {
   blurP: 0.5,
   blurSigma: [0.1, 2] as const,
 } as const;
+
+/** The image side the recipe's pixel numbers (blur σ) were chosen for: torchvision's 224-px crops. */
+export const REFERENCE_IMAGE_SIDE = 224;
 
 /** Gaussian blur kernel side for an image side: about 10% of it, odd, at least 3 (23 for 224). */
 export function blurKernelSize(size: number): number {
@@ -395,7 +400,9 @@ export function augmentBatch(
     }
     if (c === 3) flat = tf.matMul(flat, tf.tensor3d(grayscaleMatrices(plan.grayDrawn), [B, 4, 3])); // [B, P, 3]
     // Blur (a delta kernel where not drawn) carries the normalisation for every image.
-    return gaussianBlurBatch(tf.reshape<tf.Rank.R4>(flat, [B, size, size, c]), plan.blurSigmas, opts);
+    const scale = opts.blurScale ?? 1;
+    const sigmas = scale === 1 ? plan.blurSigmas : plan.blurSigmas.map((s) => s * scale);
+    return gaussianBlurBatch(tf.reshape<tf.Rank.R4>(flat, [B, size, size, c]), sigmas, opts);
   });
 }
 

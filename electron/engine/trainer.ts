@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { IsdError, isIsdError } from '../errors';
 import { Rng, type RngState } from '../rng';
 import type { RunConfig } from '../run-config';
-import { augmentBatch, computeChannelStats } from './augment';
+import { augmentBatch, computeChannelStats, REFERENCE_IMAGE_SIDE } from './augment';
 import type { BackendName } from './backend';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
 import { extractFeatures, knnEvaluate, linearProbe, pixelFeatures } from './evaluate';
@@ -91,6 +91,7 @@ const RESUME_FIXED_FIELDS = [
   'temperature',
   'augTeacher',
   'augStudent',
+  'blur',
   'projectionBn',
   'shuffleBn',
   'bnGroups',
@@ -112,6 +113,8 @@ export class Trainer {
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
   readonly imageSize: number;
+  /** Factor on the strong view's blur σ (RunConfig.blur). */
+  private readonly blurScale: number;
   readonly trainingStep: TrainingStep;
   private readonly opts: TrainerOptions;
   private readonly cfg: RunConfig;
@@ -162,6 +165,7 @@ export class Trainer {
     this.stepsPerEpoch = Math.floor(train.count / batchSize); // the last partial batch is dropped
     this.totalSteps = this.stepsPerEpoch * this.cfg.epochs;
     this.imageSize = this.cfg.imageSize > 0 ? this.cfg.imageSize : Math.min(train.h, train.w);
+    this.blurScale = { pixels: 1, relative: this.imageSize / REFERENCE_IMAGE_SIDE, off: 0 }[this.cfg.blur];
     this.norm = computeChannelStats(train.images, train.c);
     const root = new Rng((this.cfg.seed ^ TRAINER_SEED_SALT) >>> 0);
     this.shuffleRng = root.fork();
@@ -327,14 +331,14 @@ export class Trainer {
             train.images,
             idx,
             src,
-            { size: this.imageSize, strength: cfg.augStudent, ...this.norm },
+            { size: this.imageSize, strength: cfg.augStudent, blurScale: this.blurScale, ...this.norm },
             this.augmentRng,
           );
           xt = augmentBatch(
             train.images,
             idx,
             src,
-            { size: this.imageSize, strength: cfg.augTeacher, ...this.norm },
+            { size: this.imageSize, strength: cfg.augTeacher, blurScale: this.blurScale, ...this.norm },
             this.augmentRng,
           );
           result = await ts.step(xs, xt, lr, labels);
@@ -582,11 +586,13 @@ export class Trainer {
       step?: { baseWidth?: number };
     };
     const old = m.extra?.upgradedFromVersion === 1 ? ' (a version-1 checkpoint: ISD+ head, no Shuffle BN)' : '';
+    // A checkpoint written before the blur setting existed blurred in pixels.
+    const savedRun: Partial<RunConfig> = { blur: 'pixels', ...saved.run };
     for (const f of RESUME_FIXED_FIELDS) {
-      if (saved.run?.[f] !== this.cfg[f]) {
+      if (savedRun[f] !== this.cfg[f]) {
         throw new IsdError(
           'CONFLICT',
-          `cannot resume: the checkpoint${old} was written with ${f} ${JSON.stringify(saved.run?.[f])}, this run has ${JSON.stringify(this.cfg[f])}`,
+          `cannot resume: the checkpoint${old} was written with ${f} ${JSON.stringify(savedRun[f])}, this run has ${JSON.stringify(this.cfg[f])}`,
           { field: f, path: checkpointPath },
         );
       }

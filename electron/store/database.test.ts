@@ -145,12 +145,12 @@ describe('openDatabase', () => {
     }
   });
 
-  it('upgrades a schema-20 history: old runs say what they ran (ISD+ head, no Shuffle BN; MoCo with ISD+ views)', () => {
+  it('upgrades a schema-20 history: old runs say what they ran (ISD+ head, no Shuffle BN, blur in pixels; MoCo with ISD+ views)', () => {
     const file = path.join(dir, 'before-shuffle-bn.sqlite');
     const { db } = openDatabase(file, { migrations: MIGRATIONS.filter((m) => m.version <= 20) });
     // The configs as the app stored them before schema 30: the full RunConfig of the time, without the new fields.
-    const { projectionBn, shuffleBn, bnGroups, ...before } = DEFAULT_RUN_CONFIG;
-    expect([projectionBn, shuffleBn, bnGroups]).toBeDefined();
+    const { projectionBn, shuffleBn, bnGroups, blur, ...before } = DEFAULT_RUN_CONFIG;
+    expect([projectionBn, shuffleBn, bnGroups, blur]).toBeDefined();
     const old = {
       isd: { ...before, method: 'isd', augTeacher: 'weak', augStudent: 'strong' },
       moco: { ...before, method: 'moco', augTeacher: 'weak', augStudent: 'strong', temperature: 0.2 },
@@ -167,10 +167,10 @@ describe('openDatabase', () => {
     try {
       expect(store.openReport).toMatchObject({ fromVersion: 20, toVersion: SCHEMA_VERSION });
       const moco = store.getRunRecord('moco').config;
-      expect(moco).toEqual({ ...old.moco, projectionBn: true, shuffleBn: false, bnGroups: 1 });
+      expect(moco).toEqual({ ...old.moco, projectionBn: true, shuffleBn: false, bnGroups: 1, blur: 'pixels' });
       expect(methodLabel(moco)).toBe('MoCo with ISD+ views, no Shuffle BN');
       const isd = store.getRunRecord('isd').config;
-      expect(isd).toEqual({ ...old.isd, projectionBn: true, shuffleBn: false, bnGroups: 1 });
+      expect(isd).toEqual({ ...old.isd, projectionBn: true, shuffleBn: false, bnGroups: 1, blur: 'pixels' });
       expect(methodLabel(isd)).toBe('ISD+, no Shuffle BN');
       // "Run again" keeps the meaning: the stored config validates to itself, not to today's defaults.
       for (const c of [moco, isd]) expect(validateRunConfig(c)).toEqual({ ok: true, config: c });

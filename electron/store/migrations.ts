@@ -8,7 +8,8 @@
  *   dataset, dataset_name    registry id or path; human name
  *   imbalance                'none' | 'longtail:<rho>' | 'dominant:<large>:<perSmall>'
  *   config TEXT JSON         the full RunConfig as validated at creation (schema 30 added the
- *                            method settings projectionBn, shuffleBn, bnGroups to older ones)
+ *                            method settings projectionBn, shuffleBn, bnGroups to older ones;
+ *                            schema 50 their blur, 'pixels')
  *   status                   queued | running | paused | completed | failed | interrupted | stopped
  *   error                    why it failed or was interrupted
  *   backend, device          as chosen by the engine
@@ -38,6 +39,7 @@ import { v10Initial } from './migrations/v10-initial';
 import { v20StepMetricBlocks } from './migrations/v20-step-metric-blocks';
 import { v30MethodSettings } from './migrations/v30-method-settings';
 import { v40Readings } from './migrations/v40-readings';
+import { v50BlurSetting } from './migrations/v50-blur-setting';
 
 export interface Migration {
   /** Strictly increasing; leave gaps of 10 so a fix can slot in between. */
@@ -46,7 +48,13 @@ export interface Migration {
 }
 
 /** One file per version under migrations/, each with its SQL and code frozen. */
-export const MIGRATIONS: readonly Migration[] = [v10Initial, v20StepMetricBlocks, v30MethodSettings, v40Readings];
+export const MIGRATIONS: readonly Migration[] = [
+  v10Initial,
+  v20StepMetricBlocks,
+  v30MethodSettings,
+  v40Readings,
+  v50BlurSetting,
+];
 
 /** The schema version this code writes: the last migration's. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

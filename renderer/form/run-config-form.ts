@@ -139,6 +139,18 @@ export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, Fiel
       ],
     },
   },
+  blur: {
+    label: 'Blur',
+    help: 'The strong view’s blur. Pixels: σ 0.1–2 px (the reference’s, for 224 px). Relative: σ × side / 224. Off: none.',
+    widget: {
+      kind: 'select',
+      options: [
+        { value: 'pixels', label: 'Pixels (σ 0.1–2 px)' },
+        { value: 'relative', label: 'Relative to the image side' },
+        { value: 'off', label: 'Off' },
+      ],
+    },
+  },
   projectionBn: {
     label: 'BatchNorm in the projection head',
     help: 'ISD+’s head has it; MoCo v2’s head (d → d → 128) has none.',
@@ -200,7 +212,7 @@ export const FIELD_GROUPS: { title: string; fields: (keyof typeof FIELD_DOCS)[] 
     fields: ['epochs', 'batchSize', 'lr', 'schedule', 'warmupEpochs', 'momentum', 'weightDecay'],
   },
   { title: 'Teacher and queue', fields: ['ema', 'queueSize', 'tempTeacher', 'tempStudent', 'temperature'] },
-  { title: 'Augmentation', fields: ['augTeacher', 'augStudent'] },
+  { title: 'Augmentation', fields: ['augTeacher', 'augStudent', 'blur'] },
   { title: 'Head and BatchNorm', fields: ['projectionBn', 'shuffleBn', 'bnGroups'] },
   {
     title: 'Evaluation and data',
