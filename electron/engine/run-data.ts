@@ -9,7 +9,31 @@ import type { LoadedDataset } from '../data/types';
 import { IsdError } from '../errors';
 import { parseImbalance, type RunConfig } from '../run-config';
 import type { DatasetReport, EngineOptions } from './protocol';
-import type { EvaluationSets, ImageSet } from './trainer';
+
+/** Images as one uint8 array [count, h, w, c] with optional labels [count]. */
+export interface ImageSet {
+  images: Uint8Array;
+  labels: Int32Array | null;
+  count: number;
+  h: number;
+  w: number;
+  c: number;
+}
+
+export interface LabelledImageSet extends ImageSet {
+  labels: Int32Array;
+}
+
+/** kNN evaluation: the bank (labelled training images) and the queries (test images). */
+export interface EvaluationSets {
+  bank: LabelledImageSet;
+  test: LabelledImageSet;
+  numClasses: number;
+  /** Classes reported apart as "rare" (imbalanced runs). */
+  rareClasses?: number[];
+  /** Images in the dataset's test split (test.count when the queries are all of it); default test.count. */
+  testSplitImages?: number;
+}
 
 /** kNN defaults for quick runs (trainLimit > 0): a bank of max(trainLimit, 5000) and 2000 queries. */
 const QUICK_BANK_MIN = 5000;

@@ -15,7 +15,8 @@ import { listCheckpoints, readCheckpoint, restoreTrainingStep } from './checkpoi
 import { knnEvaluate, pixelFeatures } from './evaluate';
 import type { TrainerEvent } from './protocol';
 import { imageSlice } from './trainer-test-support';
-import { Trainer, type EvaluationSets, type ImageSet, type TrainerOptions, type TrainerResult } from './trainer';
+import type { EvaluationSets, ImageSet } from './run-data';
+import { Trainer, type TrainerOptions, type TrainerResult } from './trainer';
 
 const BACKEND = (process.env.ISD_TEST_BACKEND ?? 'cpu') as BackendName;
 const FASHION_MNIST = '/usr/share/datasets/fashion-mnist';

@@ -14,38 +14,15 @@ import type { RunConfig } from '../run-config';
 import { augmentBatch, computeChannelStats, REFERENCE_IMAGE_SIDE } from './augment';
 import type { BackendName } from './backend';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
-import { extractFeatures, knnEvaluate, linearProbe, pixelFeatures } from './evaluate';
 import type { RunPhase } from '../contract';
 import { gpuFailure } from './webgpu';
-import type { EngineOptions, EngineStatus, EpochEvalEvent, KnnMetrics, TrainerEvent } from './protocol';
+import type { EngineOptions, EngineStatus, EpochEvalEvent, TrainerEvent } from './protocol';
+import { checkResumable, type CheckpointedRun } from './resume-check';
+import type { EvaluationSets, ImageSet } from './run-data';
+import { evaluateEncoder, knnOnly, pixelBaseline } from './run-evaluation';
 import { learningRateAt } from './schedule';
 import { createEngineTrainingStep } from './data-parallel';
 import type { TrainingStep, TrainingStepOptions } from './training-step';
-
-/** Images as one uint8 array [count, h, w, c] with optional labels [count]. */
-export interface ImageSet {
-  images: Uint8Array;
-  labels: Int32Array | null;
-  count: number;
-  h: number;
-  w: number;
-  c: number;
-}
-
-export interface LabelledImageSet extends ImageSet {
-  labels: Int32Array;
-}
-
-/** kNN evaluation: the bank (labelled training images) and the queries (test images). */
-export interface EvaluationSets {
-  bank: LabelledImageSet;
-  test: LabelledImageSet;
-  numClasses: number;
-  /** Classes reported apart as "rare" (imbalanced runs). */
-  rareClasses?: number[];
-  /** Images in the dataset's test split (test.count when the queries are all of it); default test.count. */
-  testSplitImages?: number;
-}
 
 export interface TrainerOptions {
   runId: string;
@@ -72,33 +49,6 @@ export interface TrainerResult {
   evals: EpochEvalEvent[];
   error?: { code: string; message: string };
 }
-
-/** The RunConfig fields that change what a step computes: a resume must not change them. */
-const RESUME_FIXED_FIELDS = [
-  'method',
-  'arch',
-  'epochs',
-  'batchSize',
-  'lr',
-  'schedule',
-  'warmupEpochs',
-  'momentum',
-  'weightDecay',
-  'ema',
-  'queueSize',
-  'tempTeacher',
-  'tempStudent',
-  'temperature',
-  'augTeacher',
-  'augStudent',
-  'blur',
-  'projectionBn',
-  'shuffleBn',
-  'bnGroups',
-  'imbalance',
-  'trainLimit',
-  'seed',
-] as const satisfies readonly (keyof RunConfig)[];
 
 const DEFAULT_KEEP_CHECKPOINTS = 2;
 const DEFAULT_EVAL_BATCH = 256;
@@ -299,7 +249,7 @@ export class Trainer {
     } else {
       this.setStatus('running');
       await this.evaluate('baseline', false); // the random-init encoder, step 0
-      await this.pixelBaseline();
+      if (this.opts.evaluation && this.lastEval) this.emit(await pixelBaseline(this.opts.evaluation, this.lastEval)); // once per run, on its first session
     }
     this.setStatus('running');
     this.phase('training', this.step, this.totalSteps, true);
@@ -308,6 +258,14 @@ export class Trainer {
     const progressEvery = Math.max(1, this.opts.engine?.progressEvery ?? 1);
     const idx = new Int32Array(B);
     const labels = train.labels ? new Int32Array(B) : null;
+    const view = (strength: RunConfig['augStudent']) =>
+      augmentBatch(
+        train.images,
+        idx,
+        src,
+        { size: this.imageSize, strength, blurScale: this.blurScale, ...this.norm },
+        this.augmentRng,
+      );
     while (this.epoch < cfg.epochs) {
       this.epochShuffleState = this.shuffleRng.getState();
       const order = this.shuffleRng.shuffle(Int32Array.from({ length: train.count }, (_, i) => i));
@@ -327,20 +285,8 @@ export class Trainer {
         let xt: tf.Tensor4D | null = null;
         let result;
         try {
-          xs = augmentBatch(
-            train.images,
-            idx,
-            src,
-            { size: this.imageSize, strength: cfg.augStudent, blurScale: this.blurScale, ...this.norm },
-            this.augmentRng,
-          );
-          xt = augmentBatch(
-            train.images,
-            idx,
-            src,
-            { size: this.imageSize, strength: cfg.augTeacher, blurScale: this.blurScale, ...this.norm },
-            this.augmentRng,
-          );
+          xs = view(cfg.augStudent);
+          xt = view(cfg.augTeacher);
           result = await ts.step(xs, xt, lr, labels);
         } catch (err) {
           throw gpuFailure(this.step + 1, B) ?? err; // a lost device rejects its reads with no message
@@ -418,10 +364,7 @@ export class Trainer {
     const ev = this.lastEval;
     const metrics = ev
       ? {
-          knn1: ev.knn1,
-          knn20: ev.knn20,
-          knn20Weighted: ev.knn20Weighted,
-          knn200Weighted: ev.knn200Weighted,
+          ...knnOnly(ev),
           ...(ev.linear !== undefined ? { linear: ev.linear } : {}),
           ...(ev.rare ? { rare: ev.rare } : {}),
           ...(ev.frequent ? { frequent: ev.frequent } : {}),
@@ -465,88 +408,32 @@ export class Trainer {
     this.setStatus('evaluating');
     const t0 = performance.now();
     const ts = this.trainingStep;
-    const embed = (x: tf.Tensor4D) => ts.studentEmbed(x);
-    const total = ev.bank.count + ev.test.count;
-    this.phase(phase, 0, total, true);
-    const opts = {
-      size: this.imageSize,
-      ...this.norm,
-      batchSize: this.opts.engine?.evalBatchSize ?? DEFAULT_EVAL_BATCH,
-    };
-    const bankFeatures = await extractFeatures(embed, ev.bank.images, ev.bank.count, ev.bank, {
-      ...opts,
-      onBatch: (done) => this.phase(phase, done, total),
+    const { metrics, knnSecPerImage } = await evaluateEncoder(ev, phase, {
+      embed: (x) => ts.studentEmbed(x),
+      featureDim: ts.featureDim,
+      view: { size: this.imageSize, ...this.norm, batchSize: this.opts.engine?.evalBatchSize ?? DEFAULT_EVAL_BATCH },
+      seed: this.cfg.seed,
+      withLinear,
+      onPhase: (p, done, total, force) => this.phase(p, done, total, force),
     });
-    const testFeatures = await extractFeatures(embed, ev.test.images, ev.test.count, ev.test, {
-      ...opts,
-      onBatch: (done) => this.phase(phase, ev.bank.count + done, total),
-    });
-    const bank = { features: bankFeatures, labels: ev.bank.labels.subarray(0, ev.bank.count), dim: ts.featureDim };
-    const test = { features: testFeatures, labels: ev.test.labels.subarray(0, ev.test.count) };
-    const knn = await knnEvaluate(bank, test, { numClasses: ev.numClasses, rareClasses: ev.rareClasses });
-    this.evalSecPerImage = (performance.now() - t0) / 1000 / total;
+    this.evalSecPerImage = knnSecPerImage;
     const event: EpochEvalEvent = {
       type: 'epochEval',
       epoch: this.epoch,
       step: this.step,
-      knn1: knn.knn1,
-      knn20: knn.knn20,
-      knn20Weighted: knn.knn20Weighted,
-      knn200Weighted: knn.knn200Weighted,
-      perClass: knn.perClass,
-      ...(knn.frequent ? { frequent: knn.frequent as KnnMetrics } : {}),
-      ...(knn.rare ? { rare: knn.rare as KnnMetrics } : {}),
+      ...metrics,
       meanLoss: this.epochLoss.count ? this.epochLoss.sum / this.epochLoss.count : null,
       meanPurity: this.epochPurity.count ? this.epochPurity.sum / this.epochPurity.count : null,
-      evalSec: 0,
+      evalSec: (performance.now() - t0) / 1000,
     };
-    if (withLinear) {
-      this.phase('linear', 0, 0, true);
-      event.linear = (await linearProbe(bank, test, { numClasses: ev.numClasses, seed: this.cfg.seed })).top1;
-    }
-    event.evalSec = (performance.now() - t0) / 1000;
     this.lastEval = event;
     this.evals.push(event);
     this.emit(event);
     this.setStatus('running');
   }
 
-  /**
-   * Raw-pixel cosine kNN on the same bank and queries, sent with the step-0 kNN as the `baseline`
-   * event: what the run's accuracies must beat. Once per run, on its first session.
-   */
-  private async pixelBaseline(): Promise<void> {
-    const ev = this.opts.evaluation;
-    const init = this.lastEval;
-    if (!ev || !init) return;
-    const t0 = performance.now();
-    const dim = ev.bank.h * ev.bank.w * ev.bank.c;
-    const bank = { features: pixelFeatures(ev.bank.images, ev.bank.count, ev.bank), labels: ev.bank.labels, dim };
-    const test = { features: pixelFeatures(ev.test.images, ev.test.count, ev.test), labels: ev.test.labels };
-    const px = await knnEvaluate(
-      { ...bank, labels: bank.labels.subarray(0, ev.bank.count) },
-      { ...test, labels: test.labels.subarray(0, ev.test.count) },
-      { numClasses: ev.numClasses },
-    );
-    const pick = (m: KnnMetrics): KnnMetrics => ({
-      knn1: m.knn1,
-      knn20: m.knn20,
-      knn20Weighted: m.knn20Weighted,
-      knn200Weighted: m.knn200Weighted,
-    });
-    this.emit({
-      type: 'baseline',
-      pixel: pick(px),
-      init: pick(init),
-      bankImages: ev.bank.count,
-      testImages: ev.test.count,
-      testSplitImages: ev.testSplitImages ?? ev.test.count,
-      pixelSec: (performance.now() - t0) / 1000,
-    });
-  }
-
   /** What a checkpoint records about the run, compared on resume. */
-  private checkpointConfig(): Record<string, unknown> {
+  private checkpointConfig(): CheckpointedRun {
     return { run: this.cfg, step: this.stepOptions(), trainImages: this.opts.train.count, imageSize: this.imageSize };
   }
 
@@ -556,7 +443,7 @@ export class Trainer {
     const p = await writeCheckpoint(this.opts.checkpointDir, {
       kind,
       runId: this.opts.runId,
-      config: this.checkpointConfig(),
+      config: { ...this.checkpointConfig() },
       epoch: this.epoch,
       step: this.step,
       stepInEpoch: this.stepInEpoch,
@@ -573,47 +460,7 @@ export class Trainer {
   private async restore(checkpointPath: string): Promise<void> {
     const ck = await readCheckpoint(checkpointPath);
     const m = ck.manifest;
-    if (m.runId !== this.opts.runId) {
-      throw new IsdError('CONFLICT', `${checkpointPath}: checkpoint of run ${m.runId}, not of run ${this.opts.runId}`, {
-        path: checkpointPath,
-        field: 'resume',
-      });
-    }
-    const saved = m.config as {
-      run?: Partial<RunConfig>;
-      trainImages?: number;
-      imageSize?: number;
-      step?: { baseWidth?: number };
-    };
-    const old = m.extra?.upgradedFromVersion === 1 ? ' (a version-1 checkpoint: ISD+ head, no Shuffle BN)' : '';
-    // A checkpoint written before the blur setting existed blurred in pixels.
-    const savedRun: Partial<RunConfig> = { blur: 'pixels', ...saved.run };
-    for (const f of RESUME_FIXED_FIELDS) {
-      if (savedRun[f] !== this.cfg[f]) {
-        throw new IsdError(
-          'CONFLICT',
-          `cannot resume: the checkpoint${old} was written with ${f} ${JSON.stringify(savedRun[f])}, this run has ${JSON.stringify(this.cfg[f])}`,
-          { field: f, path: checkpointPath },
-        );
-      }
-    }
-    if (saved.trainImages !== this.opts.train.count) {
-      throw new IsdError(
-        'CONFLICT',
-        `cannot resume: the checkpoint was trained on ${saved.trainImages} images, this dataset gives ${this.opts.train.count}`,
-        { field: 'dataset', path: checkpointPath },
-      );
-    }
-    if (saved.imageSize !== this.imageSize || saved.step?.baseWidth !== this.opts.engine?.baseWidth) {
-      throw new IsdError(
-        'CONFLICT',
-        `cannot resume: the checkpoint's model takes ${saved.imageSize}-pixel images (width ${saved.step?.baseWidth ?? 'default'}), this run ${this.imageSize} (width ${this.opts.engine?.baseWidth ?? 'default'})`,
-        {
-          field: 'imageSize',
-          path: checkpointPath,
-        },
-      );
-    }
+    checkResumable(m, this.opts.runId, this.checkpointConfig(), checkpointPath);
     try {
       this.trainingStep.loadState(ck.state);
     } catch (err) {
