@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { IsdError, fsError } from './errors';
+import { IsdError } from './errors';
+import { fsError } from './fs-errors';
 
 export interface FileToWrite {
   path: string;

@@ -141,7 +141,7 @@ describe('a checkpoint that finds its disk full', () => {
     const runs = path.join(home, 'runs'); // the history's checkpoint root (paths.ts checkpointRootFor)
     if (!mountTmpfs(runs, '16k')) {
       // No tmpfs here: a real ENOSPC from /dev/full must still map to DISK_FULL.
-      const { fsError } = await import('./errors');
+      const { fsError } = await import('./fs-errors');
       let err: unknown;
       try {
         fs.writeFileSync('/dev/full', 'x');

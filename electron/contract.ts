@@ -20,6 +20,7 @@ import type { DatasetEntry, DatasetSummary } from './data/types';
 import { studySpecInputSchema } from './study/study-spec';
 import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study/study-types';
 import { RUN_STATUSES, type RunStatus } from './run-status';
+import { ERROR_CODES, type IsdErrorCode } from './errors';
 
 export type { RunConfig } from './run-config';
 export { RUN_CONFIG_SORT_FIELDS };
@@ -30,21 +31,9 @@ export type * from './study/study-types';
 // Errors and the result envelope
 // ---------------------------------------------------------------------------------------------
 
-/** The codes of electron/errors.ts (IsdErrorCode); contract.test.ts checks the two lists agree. */
-export const ERROR_CODES = [
-  'BAD_INPUT',
-  'NOT_FOUND',
-  'PERMISSION',
-  'DATASET_INVALID',
-  'DB_TOO_NEW',
-  'DIVERGED',
-  'CONFLICT',
-  'NATIVE_MODULE',
-  'DISK_FULL',
-  'INTERRUPTED',
-  'INTERNAL',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/** The codes of electron/errors.ts, where each is described. */
+export { ERROR_CODES };
+export type ErrorCode = IsdErrorCode;
 
 /** What a failed request carries: never a stack trace. `field` names the input field at fault ("config.lr"). */
 export interface ContractError {

@@ -20,7 +20,8 @@ import {
   imbalanceCounts,
   type LoadedDataset,
 } from '../data';
-import { IsdError, fsError } from '../errors';
+import { IsdError } from '../errors';
+import { fsError } from '../fs-errors';
 import { parseImbalance } from '../run-config';
 import type { RunStore } from '../store';
 import type { AppEvents } from './app-events';

@@ -11,7 +11,8 @@
 import type { RunPhaseInfo, RunProgressEvent, RunStatus } from '../contract';
 import type { BackendReport } from '../engine/backend';
 import type { DoneEvent, WorkerToMain } from '../engine/protocol';
-import { historyWriteError, storedError, type IsdError } from '../errors';
+import { storedError, type IsdError } from '../errors';
+import { historyWriteError } from '../fs-errors';
 import type { CheckpointKind as StoreCheckpointKind, RunStore, StepMetricInput } from '../store';
 import type { AppEvents } from './app-events';
 import { readRunReport, toEvalPoint, writeRunReport } from './run-dto';

@@ -18,7 +18,8 @@ import path from 'node:path';
 import type { BackendReport } from '../engine/backend';
 import type { RunStatus, RunSummary } from '../contract';
 import type { RunConfig } from '../run-config';
-import { historyWriteError, IsdError, isDiskFull, isIsdError, storedError } from '../errors';
+import { asIsdError, IsdError, isDiskFull, isIsdError, storedError } from '../errors';
+import { historyWriteError } from '../fs-errors';
 import type { EngineOptions, WorkerToMain } from '../engine/protocol';
 import type { EngineRunHandle, EngineRunRequest } from '../engine/run-engine';
 import type { RunStore } from '../store';
@@ -341,10 +342,7 @@ export class RunService {
         (err: unknown) => this.onWorkerExit(a, err),
       );
     } catch (err) {
-      const e =
-        isIsdError(err) || isDiskFull(err)
-          ? historyWriteError(err, store.file)
-          : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err));
+      const e = isIsdError(err) || isDiskFull(err) ? historyWriteError(err, store.file) : asIsdError(err);
       this.endActive(a, () => a.recorder.failed(e));
     }
   }

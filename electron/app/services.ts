@@ -31,7 +31,8 @@ import { recordGroupEvals } from '../study/group-evals';
 import { StudyService, type StudyChannel } from '../study/study-service';
 import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
 import { fileSlug } from '../csv';
-import { IsdError, fsError, isIsdError } from '../errors';
+import { IsdError, isIsdError } from '../errors';
+import { fsError } from '../fs-errors';
 import {
   checkAgainstDataset,
   DEFAULT_RUN_CONFIG,

@@ -7,7 +7,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { IsdError, fsError } from '../errors';
+import { IsdError } from '../errors';
+import { fsError } from '../fs-errors';
 import { listFolder } from './list-folder';
 import { readNameList } from './name-list';
 import type { ImageSplit, LoadedDataset } from './types';

@@ -15,7 +15,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { convertChannels } from './channels';
-import { IsdError, fsError } from '../errors';
+import { IsdError } from '../errors';
+import { fsError } from '../fs-errors';
 import { selectImages, stratifiedSplit } from './split';
 import type { ImageSplit, LoadedDataset, LoadProgress } from './types';
 

@@ -4,7 +4,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { IsdError, fsError } from '../errors';
+import { IsdError } from '../errors';
+import { fsError } from '../fs-errors';
 import { findCifarFiles, loadCifar } from './cifar';
 import { DEFAULT_TEST_FRACTION, isImageFile, loadImageFolder } from './folder';
 import { findIdxFiles, loadIdx, looksLikeIdxImages } from './idx';

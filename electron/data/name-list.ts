@@ -1,6 +1,6 @@
 /** Class names from a text file beside a dataset (IDX classes.txt, CIFAR batches.meta.txt). */
 import { promises as fsp } from 'node:fs';
-import { fsError } from '../errors';
+import { fsError } from '../fs-errors';
 
 /** One name a line, trimmed, blank lines skipped; null when the file is absent (other read errors throw). */
 export async function readNameList(file: string): Promise<string[] | null> {

@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { IsdError, fsError } from '../errors';
+import { IsdError } from '../errors';
+import { fsError } from '../fs-errors';
 import { findCifarFiles, probeCifar } from './cifar';
 import { probeImageFolder } from './folder';
 import { findIdxFiles, probeIdx } from './idx';

@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { IsdError, fsError } from '../errors';
+import { IsdError } from '../errors';
+import { fsError } from '../fs-errors';
 import type { RngState } from '../rng';
 import {
   createTrainingStep,

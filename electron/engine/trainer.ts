@@ -8,7 +8,7 @@
  * Events go out through a callback; the worker forwards them to the main thread.
  */
 import * as tf from '@tensorflow/tfjs';
-import { IsdError, isIsdError } from '../errors';
+import { asIsdError, IsdError } from '../errors';
 import { Rng, type RngState } from '../rng';
 import type { RunConfig } from '../run-config';
 import { augmentBatch, computeChannelStats, REFERENCE_IMAGE_SIDE } from './augment';
@@ -209,9 +209,7 @@ export class Trainer {
     try {
       return await this.train();
     } catch (err) {
-      const e = isIsdError(err)
-        ? err
-        : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+      const e = asIsdError(err);
       this.setStatus('failed');
       this.emit({
         type: 'failed',

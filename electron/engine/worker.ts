@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { SKIPPED_LISTED, loadDataset } from '../data';
-import { IsdError, isIsdError } from '../errors';
+import { asIsdError } from '../errors';
 import { checkedRunConfig } from '../run-config';
 import { initTrainingBackend } from './data-parallel';
 import type { ControlMessage, StartMessage, WorkerToMain } from './protocol';
@@ -16,9 +16,7 @@ import { Trainer } from './trainer';
 import { prepareRunData } from './run-data';
 
 function failedEvent(err: unknown): WorkerToMain {
-  const e = isIsdError(err)
-    ? err
-    : new IsdError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+  const e = asIsdError(err);
   return { type: 'failed', code: e.code, message: e.message, field: e.field, path: e.path };
 }
 

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { diskFullError, IsdError, isDiskFull } from '../errors';
+import { IsdError, isDiskFull } from '../errors';
+import { diskFullError } from '../fs-errors';
 import { sqliteBinding } from '../native/binding';
 import { MIGRATIONS, type Migration } from './migrations';
 
