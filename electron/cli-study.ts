@@ -19,10 +19,10 @@ import { openRunStore, type RunStore } from './store';
 import { validateStudySpec } from './study/plan';
 import { studyResultsCsv } from './study/results';
 import { isSettled } from './run-status';
-import type { StudyService } from './study/study-service';
-import { DEFAULT_STUDY_SPEC, type StudySpecInput } from './study/study-spec';
-import type { StudyDetail, StudyProgress } from './study/study-types';
-import { listStudySummaries, studyDetail, resolveStudyId } from './study/study-view';
+import type { StudyService } from './app/study-service';
+import { DEFAULT_STUDY_SPEC, type StudySpecInput } from './contract/study-spec';
+import type { StudyDetail, StudyProgress } from './contract/study';
+import { listStudySummaries, studyDetail, resolveStudyId } from './app/study-view';
 
 interface GlobalOptions {
   json?: boolean;

@@ -10,7 +10,7 @@ import {
   type RequestInput,
 } from './contract';
 import { DEFAULT_RUN_CONFIG } from './run-config';
-import { DEFAULT_STUDY_SPEC } from './study/study-spec';
+import { DEFAULT_STUDY_SPEC } from './contract/study-spec';
 
 /** One valid input per channel; every channel must appear (checked below). */
 const valid: { [C in Channel]: RequestInput<C> } = {

@@ -3,7 +3,7 @@
  * event channel (payload type). Preload, ipc.ts, host.ts and the renderer's client are all typed from
  * this one module, so a channel cannot drift between sides.
  *
- * Pure: imports zod, run-config and study/study-spec only (plus erased type-only imports), so the
+ * Pure: imports zod, errors, run-config, run-status and contract/ only (plus erased type-only imports), so the
  * renderer imports it at runtime too (its forms validate with the same schemas before anything is sent).
  *
  * Adding a feature (e.g. `study.*`) is a plain extension of `requests` / `events` below.
@@ -17,15 +17,16 @@ import {
   type RunConfig,
 } from './run-config';
 import type { DatasetEntry, DatasetSummary } from './data/types';
-import { studySpecInputSchema } from './study/study-spec';
-import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study/study-types';
+import { overDefaults } from './contract/over-defaults';
+import { studySpecInputSchema } from './contract/study-spec';
+import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './contract/study';
 import { RUN_STATUSES, type RunStatus } from './run-status';
 import { ERROR_CODES, type IsdErrorCode } from './errors';
 
 export type { RunConfig } from './run-config';
 export { RUN_CONFIG_SORT_FIELDS };
 export type { DatasetEntry, DatasetSummary, DatasetFormat } from './data/types';
-export type * from './study/study-types';
+export type * from './contract/study';
 
 // ---------------------------------------------------------------------------------------------
 // Errors and the result envelope
@@ -406,16 +407,7 @@ const int = (min: number, max: number) =>
   z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 /** A RunConfig partial over the defaults (withRunDefaults: the method's own settings included); parses to the full config, cross-field checks included. */
-const partialRunConfig = z
-  .strictObject(runConfigFields)
-  .partial()
-  .transform((partial, ctx): RunConfig => {
-    const merged = runConfigSchema.safeParse(withRunDefaults(partial));
-    if (merged.success) return merged.data;
-    for (const issue of merged.error.issues)
-      ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
-    return z.NEVER;
-  });
+const partialRunConfig = overDefaults(z.strictObject(runConfigFields).partial(), runConfigSchema, withRunDefaults);
 
 export const RUN_SORT_FIELDS = [
   'createdAt',

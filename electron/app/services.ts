@@ -28,7 +28,7 @@ import type { BackendReport } from '../engine/backend';
 import type { EngineOptions } from '../engine/protocol';
 import { startEngineRun } from '../engine/run-engine';
 import { recordGroupEvals } from '../study/group-evals';
-import { StudyService, type StudyChannel } from '../study/study-service';
+import { StudyService, type StudyChannel } from './study-service';
 import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
 import { fileSlug } from '../csv';
 import { IsdError, isIsdError } from '../errors';

@@ -16,7 +16,7 @@ import {
   studyTag,
   validateStudySpec,
 } from './plan';
-import { DEFAULT_STUDY_SPEC } from './study-spec';
+import { DEFAULT_STUDY_SPEC } from '../contract/study-spec';
 
 const TEN = new Array(10).fill(1000);
 

@@ -14,7 +14,8 @@ import {
   parseImbalance,
   type RunConfig,
 } from '../run-config';
-import { studySeeds, studySpecInputSchema, type StudyMethod, type StudySpec } from './study-spec';
+import { studySeeds, studySpecInputSchema, type StudyMethod, type StudySpec } from '../contract/study-spec';
+import type { ProfileClasses, StudyEstimate } from '../contract/study';
 
 /** One run of the study: its place in the design and its config. */
 export interface PlannedRun {
@@ -24,17 +25,6 @@ export interface PlannedRun {
   profile: string;
   seed: number;
   config: RunConfig;
-}
-
-/** Which classes a profile leaves large and which rare, with the images each keeps (before trainLimit). */
-export interface ProfileClasses {
-  profile: string;
-  counts: number[];
-  /** Images one run trains on: the draw's total, capped by trainLimit. */
-  trainImages: number;
-  frequent: number[];
-  /** Empty for a balanced profile. */
-  rare: number[];
 }
 
 export function studyRunKey(method: string, profile: string, seed: number): string {
@@ -192,22 +182,6 @@ export function runCost(spec: StudySpec, profile: string, input: StudyEstimateIn
   const seconds =
     trainImages / input.imagesPerSec + evalImages / (input.imagesPerSec * EVAL_SPEED_RATIO) + RUN_OVERHEAD_SEC;
   return { steps, trainImages, evalImages, seconds };
-}
-
-export interface StudyEstimate {
-  runs: number;
-  /** The whole study, from scratch. */
-  seconds: number;
-  /** Training images per second the estimate assumes. */
-  imagesPerSec: number;
-  perProfile: {
-    profile: string;
-    trainImages: number;
-    steps: number;
-    secondsPerRun: number;
-    frequent: number[];
-    rare: number[];
-  }[];
 }
 
 export function estimateStudy(spec: StudySpec, input: StudyEstimateInput): StudyEstimate {

@@ -9,7 +9,7 @@ import {
   tQuantile975,
   type StudyRunResult,
 } from './results';
-import { DEFAULT_STUDY_SPEC } from './study-spec';
+import { DEFAULT_STUDY_SPEC } from '../contract/study-spec';
 
 /** A run with the same value on 1-NN and 20-NN, and the given frequent/rare 20-NN accuracy. */
 function run(

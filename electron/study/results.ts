@@ -5,12 +5,18 @@
  * says plainly when the difference is within the noise; CSV and Markdown exports.
  */
 import { csvText, type CsvValue } from '../csv';
-import type { StudySpec } from './study-spec';
-
-export const STUDY_METRICS = ['knn1', 'knn20', 'linear'] as const;
-export type StudyMetric = (typeof STUDY_METRICS)[number];
-export const CLASS_GROUPS = ['all', 'frequent', 'rare'] as const;
-export type ClassGroup = (typeof CLASS_GROUPS)[number];
+import type { StudySpec } from '../contract/study-spec';
+import {
+  CLASS_GROUPS,
+  STUDY_METRICS,
+  type ClassGroup,
+  type Finding,
+  type PairedDifference,
+  type ProfileVerdict,
+  type StudyMetric,
+  type StudyResults,
+  type SummaryCell,
+} from '../contract/study';
 
 const METRIC_LABEL: Record<StudyMetric, string> = { knn1: '1-NN', knn20: '20-NN', linear: 'linear' };
 
@@ -31,61 +37,6 @@ export interface StudyRunResult {
   /** null for a balanced profile (no rare classes) or when not recorded. */
   frequent: GroupAccuracy | null;
   rare: GroupAccuracy | null;
-}
-
-/** Mean and spread of one metric over a method × profile's seeds. */
-export interface SummaryCell {
-  method: string;
-  profile: string;
-  metric: StudyMetric;
-  group: ClassGroup;
-  /** Runs with a value. */
-  n: number;
-  mean: number | null;
-  /** Sample standard deviation (n − 1); null with fewer than 2 runs. */
-  std: number | null;
-  min: number | null;
-  max: number | null;
-  /** The values, by seed ascending. */
-  values: number[];
-  seeds: number[];
-}
-
-/** ISD − MoCo on one metric and class group of one profile, paired by seed. */
-export interface PairedDifference {
-  profile: string;
-  metric: StudyMetric;
-  group: ClassGroup;
-  /** Seeds where both methods have a value. */
-  pairs: number;
-  seeds: number[];
-  differences: number[];
-  mean: number | null;
-  /** Sample standard deviation of the differences. */
-  std: number | null;
-  /** 95% confidence interval of the mean difference (Student t, pairs − 1 degrees of freedom); null with fewer than 2 pairs. */
-  ciLow: number | null;
-  ciHigh: number | null;
-  /** The larger of the two methods' run-to-run spreads (sample std) on this metric. */
-  spread: number | null;
-  finding: Finding;
-  /** The finding in a few words, for table cells (the interval is in its own column). */
-  short: string;
-  verdict: string;
-}
-
-export interface ProfileVerdict {
-  profile: string;
-  /** One plain sentence over the headline comparisons (1-NN and 20-NN, all and rare classes). */
-  verdict: string;
-}
-
-export interface StudyResults {
-  /** Completed runs counted in the table. */
-  runs: number;
-  cells: SummaryCell[];
-  paired: PairedDifference[];
-  verdicts: ProfileVerdict[];
 }
 
 /** Two-sided 95% quantiles of Student's t, t_{0.975, df}, for df = 1 … 30. */
@@ -124,13 +75,6 @@ const points = (v: number) => v * 100;
 const belowSpread = (m: number, spread: number | null): spread is number =>
   spread !== null && Math.abs(m) < spread - 1e-9;
 const signed = (v: number, digits = 1) => `${v >= 0 ? '+' : '−'}${Math.abs(points(v)).toFixed(digits)}`;
-
-/**
- * What a paired difference shows: nothing yet; one seed (no interval); no clear difference (the CI
- * includes 0); weak (the CI excludes 0 but the difference is below the run-to-run spread); or a clear
- * lead for ISD or MoCo.
- */
-export type Finding = 'unmeasured' | 'single' | 'none' | 'weak' | 'isd' | 'moco';
 
 function findingOf(d: Omit<PairedDifference, 'verdict' | 'finding' | 'short'>): Finding {
   if (d.pairs === 0 || d.mean === null) return 'unmeasured';

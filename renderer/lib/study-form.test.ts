@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeStudyResults, type StudyRunResult } from '../../electron/study/results';
-import { DEFAULT_STUDY_SPEC } from '../../electron/study/study-spec';
+import { DEFAULT_STUDY_SPEC } from '../../electron/contract/study-spec';
 import { progressChangesRuns } from '../api/study-queries';
 import { href, parseRoute } from './route';
 import {

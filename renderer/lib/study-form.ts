@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { StudyResults, StudySpec, StudySpecInput, SummaryCell } from '../../electron/contract';
-import { canonicalProfile, DEFAULT_STUDY_SPEC, studySpecInputSchema } from '../../electron/study/study-spec';
+import { canonicalProfile, DEFAULT_STUDY_SPEC, studySpecInputSchema } from '../../electron/contract/study-spec';
 
 /** What the form edits: the three standard profiles as toggles with their parameters, others as text. */
 export interface StudyFormValues {

@@ -3,31 +3,27 @@
  * stands (with what the run service knows live), its results. Shared by the study service (app,
  * web host) and `isd study list/show`, which open only the store.
  */
-import { readRunReport } from '../app/run-dto';
+import { readRunReport } from './run-dto';
 import { fileSlug } from '../csv';
 import { IsdError } from '../errors';
 import type { RunStatus } from '../run-status';
 import type { EpochEvalRow, RunRow, RunStore, StudyRow } from '../store';
-import { readGroupEvals } from './group-evals';
-import { planStudy, studyRunKey, type PlannedRun, type ProfileClasses } from './plan';
-import {
-  computeStudyResults,
-  studyResultsCsv,
-  studyResultsMarkdown,
-  type StudyResults,
-  type StudyRunResult,
-} from './results';
-import { studySpecSchema, type StudySpec } from './study-spec';
+import { readGroupEvals } from '../study/group-evals';
+import { planStudy, studyRunKey, type PlannedRun } from '../study/plan';
+import { computeStudyResults, studyResultsCsv, studyResultsMarkdown, type StudyRunResult } from '../study/results';
+import { studySpecSchema, type StudySpec } from '../contract/study-spec';
 import type {
+  ProfileClasses,
   StudyActiveRun,
   StudyDetail,
   StudyEstimateView,
   StudyExport,
   StudyProgress,
+  StudyResults,
   StudyRunView,
   StudyState,
   StudySummary,
-} from './study-types';
+} from '../contract/study';
 
 export const STUDY_KIND = 'imbalance-study';
 

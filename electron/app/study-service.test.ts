@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAppServices, type AppServices } from '../app/services';
-import { dispatchRequest } from '../app/dispatch';
+import { createAppServices, type AppServices } from './services';
+import { dispatchRequest } from './dispatch';
 import type { Channel, EventName, Handlers, RequestInput, RequestOutput, Result, StudyProgress } from '../contract';
-import { GROUP_EVALS_FILE, readGroupEvals } from './group-evals';
+import { GROUP_EVALS_FILE, readGroupEvals } from '../study/group-evals';
 import type { StudyService } from './study-service';
 
 const ENGINE = { baseWidth: 4, evalBankLimit: 400, evalTestLimit: 200 };

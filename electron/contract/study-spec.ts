@@ -4,6 +4,7 @@
  * with the same schema. Every run of a study is an ordinary RunConfig (plan.ts builds them).
  */
 import { z } from 'zod';
+import { overDefaults } from './over-defaults';
 import { DEFAULT_RUN_CONFIG, formatImbalance, parseImbalance, runConfigFields } from '../run-config';
 
 export const STUDY_METHODS = ['isd', 'moco'] as const;
@@ -133,23 +134,15 @@ export const DEFAULT_STUDY_SPEC: StudySpec = {
 };
 
 /** What a caller may send: any field left out takes DEFAULT_STUDY_SPEC's value (budget field by field). */
-export const studySpecInputSchema = z
-  .strictObject({
-    ...studySpecFields,
-    budget: budgetObject.partial(),
-  })
-  .partial()
-  .transform((partial, ctx): StudySpec => {
-    const merged = studySpecSchema.safeParse({
-      ...DEFAULT_STUDY_SPEC,
-      ...partial,
-      budget: { ...DEFAULT_STUDY_SPEC.budget, ...(partial.budget ?? {}) },
-    });
-    if (merged.success) return merged.data;
-    for (const issue of merged.error.issues)
-      ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
-    return z.NEVER;
-  });
+export const studySpecInputSchema = overDefaults(
+  z.strictObject({ ...studySpecFields, budget: budgetObject.partial() }).partial(),
+  studySpecSchema,
+  (partial) => ({
+    ...DEFAULT_STUDY_SPEC,
+    ...partial,
+    budget: { ...DEFAULT_STUDY_SPEC.budget, ...(partial.budget ?? {}) },
+  }),
+);
 export type StudySpecInput = z.input<typeof studySpecInputSchema>;
 
 /** The seeds of a study, in order. */

@@ -13,13 +13,13 @@
 import { countClasses } from '../data';
 import { IsdError } from '../errors';
 import type { RunStore } from '../store';
-import type { AppEvents } from '../app/app-events';
-import type { DatasetService } from '../app/dataset-service';
-import type { RunService } from '../app/run-service';
+import type { AppEvents } from './app-events';
+import type { DatasetService } from './dataset-service';
+import type { RunService } from './run-service';
 import type { Handlers, RunSummary } from '../contract';
-import { checkStudyAgainstDataset, estimateStudy, planStudy, validateStudySpec } from './plan';
-import type { StudySpec } from './study-spec';
-import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from './study-types';
+import { checkStudyAgainstDataset, estimateStudy, planStudy, validateStudySpec } from '../study/plan';
+import type { StudySpec } from '../contract/study-spec';
+import type { StudyDetail, StudyEstimateView, StudyExport, StudyProgress, StudySummary } from '../contract/study';
 import {
   exportStudy,
   listStudySummaries,
