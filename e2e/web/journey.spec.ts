@@ -166,7 +166,7 @@ test('history shows the run with its accuracy; a second run (MoCo) through the f
   const isdRow = page.locator(`[data-testid="run-row"][data-run-id="${ids.isd}"]`);
   await expect(isdRow).toContainText(ISD_RUN.name);
   await expect(isdRow.getByTestId('run-status')).toHaveText('completed');
-  await expect(isdRow).toContainText('longtail:10');
+  await expect(isdRow).toContainText('Long tail, largest class 10× the smallest'); // longtail:10, in words
   // Final 20-NN in the table is the host's own number.
   const stored = (await hostCall(host(), 'runs.get', { id: ids.isd! })).run;
   expect(stored.knn20).not.toBeNull();

@@ -47,9 +47,19 @@ test('start, stop, resume and read a tiny imbalance study', async ({ page }) => 
 
   const results = page.getByTestId('study-results');
   await expect(results.getByRole('row')).toHaveCount(3); // header + isd + moco
+  // Profiles in words wherever the study shows one (formatImbalanceProfile), never as spec text.
+  const words = '3 dominant classes, 100 images per other class';
+  await expect(results.getByRole('row').nth(1)).toContainText(`${words}ISD`);
   await expect(results.getByRole('columnheader', { name: '20-NN rare' })).toBeVisible();
   await expect(page.getByTestId('study-paired').getByRole('row')).toHaveCount(1 + 6); // 1-NN and 20-NN × all, frequent, rare
-  await expect(page.getByTestId('study-verdicts')).toContainText('dominant:3:100');
+  await expect(page.getByTestId('study-verdicts')).toContainText(words);
+  await expect(page.getByTestId('study-paired').getByRole('row').nth(1)).toContainText(words);
+  await expect(page.getByRole('region', { name: 'Profiles' }).getByRole('row').nth(1)).toContainText(`${words}`);
+  await expect(page.getByRole('region', { name: 'Profiles' }).getByRole('row').nth(1)).toContainText(
+    'Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot',
+  );
+  await expect(page.getByTestId('study-runs').getByRole('row').nth(1)).toContainText(words);
+  await expect(page.locator('main')).not.toContainText('dominant:3:100');
   const chart = page.getByTestId('study-chart');
   await expect(chart.getByRole('application')).toBeVisible();
   for (const series of ['ISD, all classes', 'ISD, rare classes', 'MoCo, all classes', 'MoCo, rare classes'])

@@ -14,7 +14,7 @@ import {
 } from 'recharts';
 import type { StudyResults, StudyRunView } from '../../electron/contract';
 import { studyChartRows, type ChartMetric } from '../lib/study-form';
-import { formatMethod } from '../lib/format';
+import { formatImbalanceProfile, formatMethod } from '../lib/format';
 import { SERIES_COLORS } from './Charts';
 
 export function StudyChart({
@@ -51,9 +51,12 @@ export function StudyChart({
           <ResponsiveContainer width="100%" height="100%">
             <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
               <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="profile" type="category" />
+              <XAxis dataKey="profile" type="category" interval={0} tickFormatter={formatImbalanceProfile} />
               <YAxis width={48} unit="%" domain={['auto', 'auto']} />
-              <Tooltip formatter={(v) => (typeof v === 'number' ? `${v.toFixed(1)}%` : String(v))} />
+              <Tooltip
+                formatter={(v) => (typeof v === 'number' ? `${v.toFixed(1)}%` : String(v))}
+                labelFormatter={(p) => formatImbalanceProfile(String(p))}
+              />
               <Legend />
               {references.map((r) => (
                 <ReferenceLine key={r.label} y={r.y} stroke={r.color} strokeDasharray="4 4" ifOverflow="extendDomain" />

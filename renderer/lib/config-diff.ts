@@ -1,6 +1,6 @@
 /** The config table of Compare: one row per field, values side by side, optionally differences only. */
 import type { RunConfig } from '../../electron/contract';
-import { formatValue } from './format';
+import { formatImbalanceProfile, formatValue } from './format';
 
 export interface ConfigRow {
   field: keyof RunConfig;
@@ -17,7 +17,9 @@ export function configRows(
   if (configs.length === 0) return [];
   const fields = [...order, ...(Object.keys(configs[0]!) as (keyof RunConfig)[]).filter((f) => !order.includes(f))];
   const rows = fields.map((field) => {
-    const values = configs.map((c) => formatValue(c[field]));
+    const values = configs.map((c) =>
+      field === 'imbalance' ? formatImbalanceProfile(c.imbalance) : formatValue(c[field]),
+    );
     return { field, values, differs: values.some((v) => v !== values[0]) };
   });
   return differencesOnly ? rows.filter((r) => r.differs) : rows;

@@ -29,7 +29,14 @@ import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS } from '../form/run-config-form';
 import { downloadText } from '../lib/download';
-import { formatDate, formatDuration, formatMethod, formatPercent, formatValue } from '../lib/format';
+import {
+  formatDate,
+  formatDuration,
+  formatImbalanceProfile,
+  formatMethod,
+  formatPercent,
+  formatValue,
+} from '../lib/format';
 import { navigate } from '../lib/navigate';
 import { href } from '../lib/route';
 import { isResumable } from '../../electron/run-status';
@@ -164,7 +171,11 @@ function RunTable({
       }),
       col.accessor('method', { header: 'Method', cell: (c) => formatMethod(c.getValue()) }),
       col.accessor('datasetName', { header: 'Dataset', meta: { wrap: true } satisfies ColumnMeta }),
-      col.accessor('imbalance', { header: 'Imbalance' }),
+      col.accessor('imbalance', {
+        header: 'Imbalance',
+        meta: { wrap: true } satisfies ColumnMeta,
+        cell: (c) => formatImbalanceProfile(c.getValue()),
+      }),
       col.accessor('status', {
         header: 'Status',
         meta: { wrap: true } satisfies ColumnMeta,

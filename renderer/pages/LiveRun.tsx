@@ -6,7 +6,7 @@ import { Accuracy } from '../components/Reading';
 import { RunControls } from '../components/RunControls';
 import { isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { formatDuration, formatMethod, formatPercent, PHASE_LABEL } from '../lib/format';
+import { formatDuration, formatImbalanceProfile, formatMethod, formatPercent, PHASE_LABEL } from '../lib/format';
 import { href } from '../lib/route';
 import { isActive } from '../../electron/run-status';
 
@@ -98,7 +98,7 @@ export function LiveRunPage({ runId }: { runId: string }) {
                   <dt>Method</dt>
                   <dd>
                     {formatMethod(r.method)} · {r.arch} · {r.datasetName}
-                    {r.imbalance !== 'none' ? ` · ${r.imbalance}` : ''}
+                    {r.imbalance !== 'none' ? ` · ${formatImbalanceProfile(r.imbalance)}` : ''}
                   </dd>
                 </div>
               </dl>

@@ -15,7 +15,7 @@ import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
 import { configRows } from '../lib/config-diff';
 import { downloadText } from '../lib/download';
-import { formatDate, formatDuration, formatMethod, formatPercent } from '../lib/format';
+import { formatDate, formatDuration, formatImbalanceProfile, formatMethod, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
 import { href } from '../lib/route';
 import { isActive } from '../../electron/run-status';
@@ -96,7 +96,10 @@ function Detail({ d }: { d: RunDetail }) {
       <section className="card" aria-label="Summary">
         <dl className="stat-list">
           <Stat label="Method" value={`${formatMethod(r.method)} · ${r.arch}`} />
-          <Stat label="Dataset" value={`${r.datasetName}${r.imbalance !== 'none' ? ` · ${r.imbalance}` : ''}`} />
+          <Stat
+            label="Dataset"
+            value={`${r.datasetName}${r.imbalance !== 'none' ? ` · ${formatImbalanceProfile(r.imbalance)}` : ''}`}
+          />
           <Stat
             label="Best 20-NN"
             value={<Accuracy value={r.bestKnn20} init={d.baseline?.knn20} n={n} />}

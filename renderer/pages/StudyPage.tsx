@@ -7,6 +7,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { StudyDetail, StudyMetric, StudyProgress, StudyState } from '../../electron/contract';
 import { call, errorMessage } from '../api/isd';
+import { useImbalancePreview } from '../api/queries';
 import { studyKeys, useStudies, useStudy, useStudyProgressEvents } from '../api/study-queries';
 import { StatusBadge } from '../components/StatusBadge';
 import { Empty, QueryView } from '../components/StateViews';
@@ -14,7 +15,7 @@ import { StudyChart } from '../components/StudyChart';
 import { Accuracy } from '../components/Reading';
 import { StudyForm } from '../components/StudyForm';
 import { downloadText } from '../lib/download';
-import { formatDate, formatDuration, formatPercent } from '../lib/format';
+import { formatDate, formatDuration, formatImbalanceProfile, formatMethod, formatPercent } from '../lib/format';
 import { href } from '../lib/route';
 import { cellText, signedPoints } from '../lib/study-form';
 import './StudyPage.css';
@@ -72,7 +73,7 @@ function StudiesHome() {
                           <a href={href({ page: 'study', studyId: s.id })}>{s.name}</a>
                         </td>
                         <td>{s.dataset}</td>
-                        <td className="mono small">{s.profiles.join(' · ')}</td>
+                        <td className="small">{s.profiles.map(formatImbalanceProfile).join(' · ')}</td>
                         <td className="num">{s.seeds}</td>
                         <td className="num">
                           {s.completed}/{s.total}
@@ -164,8 +165,9 @@ function StudyBody({ d }: { d: StudyDetail }) {
         </p>
       )}
       <p className="small muted">
-        {d.spec.dataset} · {d.spec.methods.join(' vs ')} · profiles {d.spec.profiles.join(', ')} · seeds{' '}
-        {d.spec.firstSeed}–{d.spec.firstSeed + d.spec.seeds - 1} · per run: {b.arch}, {b.epochs} epoch(s),{' '}
+        {d.spec.dataset} · {d.spec.methods.map(formatMethod).join(' vs ')} · profiles{' '}
+        {d.spec.profiles.map(formatImbalanceProfile).join('; ')} · seeds {d.spec.firstSeed}–
+        {d.spec.firstSeed + d.spec.seeds - 1} · per run: {b.arch}, {b.epochs} epoch(s),{' '}
         {b.trainLimit > 0 ? `${b.trainLimit} images` : 'the whole draw'}, batch {b.batchSize}, queue {b.queueSize}
         {b.linearEval ? ', linear probe' : ''}
         {d.estimate
@@ -217,7 +219,7 @@ function ProgressCard({ p }: { p: StudyProgress }) {
           <dt>Training now</dt>
           <dd>
             {a
-              ? `${a.method} · ${a.profile} · seed ${a.seed}: ${a.totalSteps ? `step ${a.step}/${a.totalSteps}` : 'starting'}`
+              ? `${formatMethod(a.method)} · ${formatImbalanceProfile(a.profile)} · seed ${a.seed}: ${a.totalSteps ? `step ${a.step}/${a.totalSteps}` : 'starting'}`
               : '—'}
           </dd>
         </div>
@@ -258,8 +260,8 @@ function ResultsTable({ d }: { d: StudyDetail }) {
           {d.spec.profiles.flatMap((profile) =>
             d.spec.methods.map((method) => (
               <tr key={`${profile}-${method}`}>
-                <td className="mono">{profile}</td>
-                <td>{method}</td>
+                <td>{formatImbalanceProfile(profile)}</td>
+                <td>{formatMethod(method)}</td>
                 {cols.map((c) => {
                   const cell = cellText(
                     d.results.cells.find(
@@ -290,7 +292,7 @@ function PairedTable({ d }: { d: StudyDetail }) {
       <ul className="study-verdicts" data-testid="study-verdicts">
         {d.results.verdicts.map((v) => (
           <li key={v.profile}>
-            <strong className="mono">{v.profile}</strong>: {v.verdict}
+            <strong>{formatImbalanceProfile(v.profile)}</strong>: {v.verdict}
           </li>
         ))}
       </ul>
@@ -313,7 +315,7 @@ function PairedTable({ d }: { d: StudyDetail }) {
           <tbody>
             {d.results.paired.map((p) => (
               <tr key={`${p.profile}-${p.metric}-${p.group}`}>
-                <td className="mono">{p.profile}</td>
+                <td>{formatImbalanceProfile(p.profile)}</td>
                 <td>{METRIC_LABEL[p.metric]}</td>
                 <td>{p.group}</td>
                 <td className="num">{p.pairs}</td>
@@ -334,6 +336,7 @@ function PairedTable({ d }: { d: StudyDetail }) {
 }
 
 function ProfilesCard({ d }: { d: StudyDetail }) {
+  const names = useImbalancePreview(d.spec.dataset, 'none', 0, true).data?.classNames ?? null;
   return (
     <section className="card" aria-label="Profiles">
       <h3>What each profile draws</h3>
@@ -349,9 +352,9 @@ function ProfilesCard({ d }: { d: StudyDetail }) {
           <tbody>
             {d.profiles.map((p) => (
               <tr key={p.profile}>
-                <td className="mono">{p.profile}</td>
+                <td>{formatImbalanceProfile(p.profile)}</td>
                 <td className="num mono">{p.counts.join(' ')}</td>
-                <td>{p.rare.length ? p.rare.join(' ') : 'none'}</td>
+                <td>{p.rare.length ? p.rare.map((c) => names?.[c] ?? String(c)).join(', ') : 'none'}</td>
               </tr>
             ))}
           </tbody>
@@ -386,8 +389,14 @@ function RunsTable({ d }: { d: StudyDetail }) {
             const total = live?.totalSteps || r.totalSteps;
             return (
               <tr key={r.key}>
-                <td>{r.runId ? <a href={href({ page: 'run', runId: r.runId })}>{r.method}</a> : r.method}</td>
-                <td className="mono">{r.profile}</td>
+                <td>
+                  {r.runId ? (
+                    <a href={href({ page: 'run', runId: r.runId })}>{formatMethod(r.method)}</a>
+                  ) : (
+                    formatMethod(r.method)
+                  )}
+                </td>
+                <td>{formatImbalanceProfile(r.profile)}</td>
                 <td className="num">{r.seed}</td>
                 <td>
                   {r.status === 'missing' ? (
