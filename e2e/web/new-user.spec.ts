@@ -81,6 +81,48 @@ test('the 22-image folder cannot start an invalid run; the one-click fix makes i
   fs.rmSync(folder, { recursive: true, force: true });
 });
 
+test('the form says what applies: the preset once edited, the images trained on, the other method’s settings', async ({
+  page,
+}) => {
+  await openApp(page, host(), '#/new');
+  await page.getByRole('radio', { name: /Fashion-MNIST sample/ }).check();
+  await page.getByRole('button', { name: 'Quick look' }).click();
+  const note = page.getByTestId('preset-note');
+  const caption = page.getByTestId('imbalance-preview').locator('figcaption');
+  await expect(note).toContainText('2 epochs on 5,000 images');
+  // The draw gives the whole balanced training split; the run trains on Training images of it.
+  await expect(caption).toContainText(
+    '10,000 images after the draw; the run trains on the first 5,000 (Training images)',
+  );
+
+  // Edited, the preset's description gives way to what was changed from it.
+  await field(page, 'Epochs').fill('1');
+  await expect(note).toHaveText('Custom settings, changed from Quick look: Epochs 1 (was 2).');
+  await field(page, 'Training images').fill('0');
+  await expect(note).toHaveText(
+    'Custom settings, changed from Quick look: Epochs 1 (was 2), Training images 0 (was 5000).',
+  );
+  await expect(caption).toHaveText(/10,000 images after the draw$/);
+  await field(page, 'Training images').fill('5000');
+  await field(page, 'Epochs').fill('2');
+  await expect(note).toContainText('2 epochs on 5,000 images');
+
+  // A setting of the other method cannot be edited, and says why.
+  await expect(field(page, 'Temperature')).not.toBeEditable();
+  await expect(field(page, 'Temperature')).toHaveAccessibleDescription(/^Not used by ISD: MoCo only\./);
+  await expect(field(page, 'Teacher temperature')).toBeEditable();
+  await field(page, 'Method').selectOption('moco');
+  await expect(field(page, 'Temperature')).toBeEditable();
+  await expect(field(page, 'Teacher temperature')).not.toBeEditable();
+  await expect(field(page, 'Student temperature')).toHaveAccessibleDescription(/^Not used by MoCo: ISD only\./);
+  await expect(page.locator('form [aria-invalid="true"]')).toHaveCount(0);
+
+  // The Dataset and Imbalance cards stand apart.
+  const dataset = (await page.getByRole('region', { name: 'Dataset' }).boundingBox())!;
+  const imbalance = (await page.getByRole('region', { name: 'Imbalance of the training set' }).boundingBox())!;
+  expect(imbalance.y - (dataset.y + dataset.height)).toBeGreaterThanOrEqual(12);
+});
+
 test('the live page names its phases in order and its Elapsed clock ticks', async ({ page }) => {
   // Every phase the page shows and every Elapsed text, in the order they appear (no timing asserted).
   await page.addInitScript(() => {
@@ -102,7 +144,8 @@ test('the live page names its phases in order and its Elapsed clock ticks', asyn
   await openApp(page, host(), '#/new');
   await page.getByRole('radio', { name: /Fashion-MNIST sample/ }).check();
   await page.getByRole('button', { name: 'Quick look' }).click();
-  await field(page, 'Training images').fill('256');
+  // 2 steps an epoch: the loss chart's steps run 1–4, where recharts would tick 1.75, 2.5 unless told not to.
+  await field(page, 'Training images').fill('64');
   await field(page, 'Batch size').fill('32');
   await field(page, 'Queue size').fill('64');
   await field(page, 'Epochs').fill('2');
@@ -124,6 +167,17 @@ test('the live page names its phases in order and its Elapsed clock ticks', asyn
   expect(seen.phases).toEqual(expect.arrayContaining(['baseline', 'training', 'final', 'linear']));
   // Elapsed ticked: more than one value, never "—" while the run trained.
   expect(seen.elapsed.filter((e) => e !== '—').length).toBeGreaterThan(1);
+
+  // Step ticks are whole numbers (recharts 3 draws tick labels in their own layer, apart from the axis).
+  for (const chart of ['chart-loss', 'chart-knn']) {
+    const ticks = page.getByTestId(chart).locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value');
+    await expect(ticks.first()).toBeVisible();
+    const texts = await ticks.allTextContents();
+    expect(texts.length, `${chart} ticks ${texts.join(' ')}`).toBeGreaterThan(1);
+    for (const t of texts) expect(t, `${chart} ticks ${texts.join(' ')}`).toMatch(/^\d+$/);
+  }
+  // The header names the device as the run does: one wording, from the engine.
+  await expect(page.getByTestId('live-backend')).toHaveText((await page.getByTestId('backend-badge').textContent())!);
 });
 
 test('the form remembers its settings; Run again and "Same settings, other method" give the expected configs', async ({
@@ -141,7 +195,7 @@ test('the form remembers its settings; Run again and "Same settings, other metho
   await expect(page).toHaveURL(new RegExp(`#/new\\?from=${source && runs[0]!.id}`));
   await expect(page.getByTestId('run-again-source')).toContainText('Settings of “phases”');
   for (const [label, value] of [
-    ['Training images', '256'],
+    ['Training images', '64'],
     ['Batch size', '32'],
     ['Queue size', '64'],
     ['Epochs', '2'],
@@ -178,7 +232,7 @@ test('the form remembers its settings; Run again and "Same settings, other metho
   // New run again: the form comes back as left for this dataset, not as Quick look.
   await page.goto(`${host().url}#/new`);
   await expect(field(page, 'Method')).toHaveValue('moco');
-  await expect(field(page, 'Training images')).toHaveValue('256');
+  await expect(field(page, 'Training images')).toHaveValue('64');
   await expect(field(page, 'Run name')).toHaveValue('');
 });
 

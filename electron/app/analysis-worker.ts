@@ -13,6 +13,7 @@ import { IsdError, isIsdError } from '../errors';
 import type { RunConfig } from '../run-config';
 import { computeChannelStats, toEvalBatch } from '../engine/augment';
 import { initBackend, type BackendName } from '../engine/backend';
+import { probeTrainingBackend } from '../engine/data-parallel';
 import { restoreTrainingStep } from '../engine/checkpoint';
 import { prepareRunData } from '../engine/run-data';
 import { extractFeatures, knnEvaluate, linearProbe, nearestNeighbours } from '../engine/evaluate';
@@ -354,7 +355,7 @@ async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluat
 }
 
 async function handle(req: AnalysisRequest, ctx: TaskContext): Promise<unknown> {
-  if (req.type === 'probe') return initBackend({ prefer: req.backend });
+  if (req.type === 'probe') return probeTrainingBackend(req.backend);
   if (req.type === 'neighbours') return neighbours(req);
   if (req.type === 'evaluate') return evaluateCheckpoint(req);
   if (req.type === 'exportEncoder') {

@@ -72,7 +72,8 @@ export function tensorflowLoadReason(err: unknown): string {
   return `tfjs-node-gpu failed to load: ${msg.split('\n')[0]}`;
 }
 
-function cpuDevice(threads: number): string {
+/** The CPU as a report names it: model, cores, and the threads the backend uses. */
+export function cpuDevice(threads: number): string {
   const cpus = os.cpus();
   const model = cpus[0]?.model.trim() || os.arch();
   return `${model} (${cpus.length} logical cores), ${threads} thread${threads === 1 ? '' : 's'}`;

@@ -6,7 +6,13 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng';
 import { initBackend } from './backend';
-import { createEngineTrainingStep, DataParallelTrainingStep, plannedReplicas } from './data-parallel';
+import {
+  createEngineTrainingStep,
+  DataParallelTrainingStep,
+  initTrainingBackend,
+  plannedReplicas,
+  probeTrainingBackend,
+} from './data-parallel';
 import { randomArray, tinyStepOptions } from './kernels/kernel-test-support';
 import { createTrainingStep, type Method, type TrainingStep, type TrainingStepOptions } from './training-step';
 
@@ -190,5 +196,17 @@ describe('data-parallel training over two replicas (wasm, one thread each)', () 
     expect(plannedReplicas(undefined, 2, 120, 3)).toBe(1);
     expect(plannedReplicas(undefined, 2, 128, 4)).toBe(2);
     expect(() => plannedReplicas(2, 8, 120, 3)).toThrow(/bnGroups 3 must be even/);
+  });
+});
+
+describe('the device a run trains on, in one wording', () => {
+  it('the probe (system.info) names it as a training run does, and leaves this thread’s wasm threads alone', async () => {
+    const analysis = await initBackend({ prefer: 'wasm', threads: 2 });
+    const probed = await probeTrainingBackend('wasm');
+    expect((await initBackend({ prefer: 'wasm' })).threads).toBe(analysis.threads);
+    const training = await initTrainingBackend({ prefer: 'wasm' }, 2);
+    expect(probed.device).toBe(training.backend.device);
+    expect(probed.threads).toBe(training.backend.threads);
+    if (training.replicas > 1) expect(probed.device).toMatch(/, 1 thread × 2 replicas \(data parallel\)$/);
   });
 });

@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { type MessagePort, MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
-import { initBackend, type BackendName, type BackendOptions, type BackendReport } from './backend';
+import { cpuDevice, initBackend, type BackendName, type BackendOptions, type BackendReport } from './backend';
 import {
   createTrainingStep,
   type ReplicaLink,
@@ -407,9 +407,28 @@ export async function initTrainingBackend(
 ): Promise<{ backend: BackendReport; replicas: number }> {
   const planned = plannedReplicas(opts.replicas, os.cpus().length, batchSize, bnGroups);
   const started = await initBackend({ prefer: opts.prefer, threads: opts.threads ?? (planned > 1 ? 1 : undefined) });
+  return describeTraining(started, planned, started.threads);
+}
+
+/**
+ * What a run with an even batch trains on, worded as initTrainingBackend words it (system.info's probe),
+ * while this thread's backend keeps its own threads for the analysis it does.
+ */
+export async function probeTrainingBackend(prefer?: BackendName): Promise<BackendReport> {
+  const started = await initBackend({ prefer });
+  const planned = plannedReplicas(undefined, os.cpus().length, 2);
+  return describeTraining(started, planned, planned > 1 ? 1 : started.threads).backend;
+}
+
+/** The one wording of a run's device: with replicas, "…, 1 thread × 2 replicas (data parallel)". */
+function describeTraining(
+  started: BackendReport,
+  planned: number,
+  threadsPerReplica: number,
+): { backend: BackendReport; replicas: number } {
   // replicas are a CPU feature: a GPU backend runs the whole batch on its device
   const replicas = started.backend === 'tensorflow' || started.backend === 'webgpu' ? 1 : planned;
-  const backend =
-    replicas > 1 ? { ...started, device: `${started.device} × ${replicas} replicas (data parallel)` } : started;
-  return { backend, replicas };
+  if (replicas === 1) return { backend: started, replicas };
+  const device = `${cpuDevice(threadsPerReplica)} × ${replicas} replicas (data parallel)`;
+  return { backend: { ...started, threads: threadsPerReplica, device }, replicas };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseImbalance } from '../../electron/run-config';
-import { imbalanceFromInputs } from './ImbalanceOptions';
+import { imbalanceFromInputs, trainedOn } from './ImbalanceOptions';
 
 describe('imbalanceFromInputs', () => {
   it('builds spec text that run-config parses back', () => {
@@ -21,5 +21,15 @@ describe('imbalanceFromInputs', () => {
     expect(imbalanceFromInputs('longtail', '', '', '')).toMatchObject({ ok: false, field: 'rho' });
     expect(imbalanceFromInputs('dominant', '', '1.5', '100')).toMatchObject({ ok: false, field: 'large' });
     expect(imbalanceFromInputs('dominant', '', '2', '0')).toMatchObject({ ok: false, field: 'perSmall' });
+  });
+});
+
+describe('trainedOn (the draw preview says what the run trains on)', () => {
+  it('names Training images only when it keeps fewer than the draw gives', () => {
+    expect(trainedOn(10_000, 5000)).toBe('; the run trains on the first 5,000 (Training images)');
+    expect(trainedOn(10_000, 0)).toBe('');
+    expect(trainedOn(4000, 5000)).toBe('');
+    expect(trainedOn(5000, 5000)).toBe('');
+    expect(trainedOn(10_000, Number.NaN)).toBe('');
   });
 });

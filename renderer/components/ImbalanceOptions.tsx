@@ -46,6 +46,8 @@ export function ImbalanceOptions(props: {
   datasetId: string | null;
   value: string;
   seed: number;
+  /** The form's Training images (0: all): the caption says how many of the drawn images the run trains on. */
+  trainLimit?: number;
   onChange: (text: string) => void;
   error?: string;
 }) {
@@ -147,15 +149,27 @@ export function ImbalanceOptions(props: {
         {problem}
       </div>
       {props.datasetId && built.ok && (
-        <ImbalanceDrawChart datasetId={props.datasetId} imbalance={spec} seed={props.seed} />
+        <ImbalanceDrawChart
+          datasetId={props.datasetId}
+          imbalance={spec}
+          seed={props.seed}
+          trainLimit={props.trainLimit}
+        />
       )}
     </section>
   );
 }
 
 /** Class counts before and after one imbalance draw of a dataset (datasets.imbalancePreview), as a bar chart. */
-export function ImbalanceDrawChart(props: { datasetId: string; imbalance: string; seed: number; title?: string }) {
+export function ImbalanceDrawChart(props: {
+  datasetId: string;
+  imbalance: string;
+  seed: number;
+  title?: string;
+  trainLimit?: number;
+}) {
   const preview = useImbalancePreview(props.datasetId, props.imbalance, props.seed, true);
+  const total = preview.data?.total ?? 0;
   return (
     <div data-testid="imbalance-preview" aria-busy={preview.isFetching}>
       {preview.isError ? (
@@ -163,7 +177,7 @@ export function ImbalanceDrawChart(props: { datasetId: string; imbalance: string
       ) : preview.data ? (
         <BarChartCard
           title={props.title ?? 'Training images per class'}
-          caption={`${preview.data.total.toLocaleString()} images after the draw${preview.isFetching ? ' (updating…)' : ''}`}
+          caption={`${total.toLocaleString()} images after the draw${trainedOn(total, props.trainLimit)}${preview.isFetching ? ' (updating…)' : ''}`}
           xKey="name"
           data={preview.data.after.map((after, i) => ({
             name: preview.data.classNames?.[i] ?? String(i),
@@ -180,4 +194,10 @@ export function ImbalanceDrawChart(props: { datasetId: string; imbalance: string
       )}
     </div>
   );
+}
+
+/** What the run trains on when Training images is below the draw's total: the first trainLimit of them. */
+export function trainedOn(total: number, trainLimit: number | undefined): string {
+  if (!trainLimit || !Number.isInteger(trainLimit) || trainLimit <= 0 || trainLimit >= total) return '';
+  return `; the run trains on the first ${trainLimit.toLocaleString()} (Training images)`;
 }

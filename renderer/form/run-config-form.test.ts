@@ -4,10 +4,12 @@ import {
   DEFAULT_FORM_VALUES,
   FIELD_DOCS,
   FIELD_GROUPS,
+  presetChanges,
   runFormSchema,
   switchMethod,
   toFormValues,
 } from './run-config-form';
+import { PRESETS } from '../../electron/presets';
 
 describe('the hyperparameter form description', () => {
   it('documents and places every RunConfig field exactly once (dataset and imbalance live in the picker)', () => {
@@ -16,6 +18,22 @@ describe('the hyperparameter form description', () => {
     expect([...placed, 'dataset', 'imbalance'].sort()).toEqual(Object.keys(runConfigFields).sort());
     expect(Object.keys(FIELD_DOCS).sort()).toEqual(placed.sort());
     for (const doc of Object.values(FIELD_DOCS)) expect(doc.help.length).toBeLessThan(120); // one line
+  });
+
+  it('a setting of one method is a number field (the form shows it read-only under the other method)', () => {
+    const methodOnly = Object.entries(FIELD_DOCS).filter(([, d]) => d.method);
+    expect(methodOnly.map(([k]) => k).sort()).toEqual(['tempStudent', 'tempTeacher', 'temperature']);
+    for (const [, d] of methodOnly) expect(d.widget.kind).toBe('number');
+  });
+
+  it('presetChanges lists the fields edited away from a preset, in the form’s order', () => {
+    const quick = PRESETS.find((p) => p.id === 'quick')!;
+    const values = { ...DEFAULT_FORM_VALUES, ...quick.values };
+    expect(presetChanges(values, quick)).toEqual([]);
+    expect(presetChanges({ ...values, trainLimit: 256, epochs: 1, name: 'x' }, quick)).toEqual([
+      { field: 'epochs', value: 1, preset: 2 },
+      { field: 'trainLimit', value: 256, preset: 5000 },
+    ]);
   });
 
   it('the form schema turns tag text into tags and refuses what the contract refuses', () => {

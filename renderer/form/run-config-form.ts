@@ -11,7 +11,7 @@ import {
   switchMethod,
   type RunConfig,
 } from '../../electron/run-config';
-import { PRESETS } from '../../electron/presets';
+import { PRESETS, type Preset } from '../../electron/presets';
 
 export type FieldKey = keyof RunConfig;
 
@@ -262,4 +262,20 @@ export function friendlyMessage(message: string | undefined): string | undefined
   if (!message) return message;
   if (/expected number, received (NaN|undefined|null)/.test(message)) return 'enter a number';
   return message;
+}
+
+export interface PresetChange {
+  field: keyof typeof FIELD_DOCS;
+  /** The form's value now. */
+  value: unknown;
+  /** The preset's value. */
+  preset: unknown;
+}
+
+/** The fields where the form no longer holds a preset's values, in the form's order (empty: the preset is active). */
+export function presetChanges(values: RunFormValues, preset: Preset): PresetChange[] {
+  const set = preset.values as Partial<Record<FieldKey, unknown>>;
+  return FIELD_GROUPS.flatMap((g) => g.fields)
+    .filter((f) => f in set && values[f] !== set[f])
+    .map((f) => ({ field: f, value: values[f], preset: set[f] }));
 }

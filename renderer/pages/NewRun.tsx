@@ -20,6 +20,7 @@ import {
   FIELD_GROUPS,
   FIELD_ORDER,
   friendlyMessage,
+  presetChanges,
   runFormSchema,
   switchMethod,
   toFormValues,
@@ -27,7 +28,7 @@ import {
   type RunFormValues,
 } from '../form/run-config-form';
 import { rememberedValues, rememberValues } from '../form/remembered-settings';
-import { formatDuration, formatMethod } from '../lib/format';
+import { formatDuration, formatMethod, formatValue } from '../lib/format';
 import { navigate } from '../lib/navigate';
 
 const fieldId = (name: string) => `field-${name}`;
@@ -112,7 +113,9 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
       setValue('dataset', list[0]!.id, { shouldValidate: true });
   }, [datasets.data, getValues, setValue]);
 
-  const activePreset = PRESETS.find((p) => Object.entries(p.values).every(([k, v]) => values[k as FieldKey] === v))?.id;
+  const activePreset = PRESETS.find((p) => presetChanges(values, p).length === 0)?.id;
+  // The preset last chosen, so that the form can say what was changed since.
+  const [chosenPreset, setChosenPreset] = useState<string | null>(null);
 
   const start = useMutation({
     mutationFn: (config: RunConfig) => call('runs.start', { config }),
@@ -129,7 +132,7 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
 
   return (
     <div className="grid-2">
-      <div>
+      <div className="stack">
         <h1>New run</h1>
         {from && (
           <p className="muted" data-testid="run-again-source">
@@ -151,6 +154,7 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
           datasetId={values.dataset || null}
           value={values.imbalance}
           seed={Number.isInteger(values.seed) ? values.seed : 0}
+          trainLimit={values.trainLimit}
           onChange={(text) => setValue('imbalance', text, { shouldValidate: true, shouldDirty: true })}
           error={formState.errors.imbalance?.message}
         />
@@ -170,13 +174,16 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
               type="button"
               aria-pressed={activePreset === p.id}
               title={p.description}
-              onClick={() => load({ ...getValues(), ...p.values })}
+              onClick={() => {
+                setChosenPreset(p.id);
+                load({ ...getValues(), ...p.values });
+              }}
             >
               {p.label}
             </button>
           ))}
         </div>
-        <p className="small muted">{PRESETS.find((p) => p.id === activePreset)?.description ?? 'Custom settings.'}</p>
+        <PresetNote values={values} presetId={activePreset ?? chosenPreset} />
         <p>
           <button
             type="button"
@@ -198,10 +205,14 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                 check?.errors.find((e) => e.field === name)?.message;
               const id = fieldId(name);
               const described = `${id}-help${error ? ` ${id}-error` : ''}`;
+              // A setting of the other method: kept for a switch back, not editable meanwhile.
               const unused = doc.method && doc.method !== values.method;
               const w = doc.widget;
               return (
-                <div key={name} className={w.kind === 'checkbox' ? 'field checkbox' : 'field'}>
+                <div
+                  key={name}
+                  className={`field${w.kind === 'checkbox' ? ' checkbox' : ''}${unused ? ' not-used' : ''}`}
+                >
                   <label htmlFor={id}>{doc.label}</label>
                   {w.kind === 'number' ? (
                     <input
@@ -212,6 +223,7 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                       max={w.max}
                       aria-invalid={!!error}
                       aria-describedby={described}
+                      readOnly={!!unused}
                       {...register(name, { valueAsNumber: true })}
                     />
                   ) : w.kind === 'select' ? (
@@ -234,8 +246,12 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                     />
                   )}
                   <span id={`${id}-help`} className="help">
+                    {unused && (
+                      <strong>
+                        Not used by {formatMethod(values.method)}: {formatMethod(doc.method!)} only.{' '}
+                      </strong>
+                    )}
                     {doc.help}
-                    {unused ? ` (not used by ${formatMethod(values.method)})` : ''}
                   </span>
                   {error && (
                     <span id={`${id}-error`} className="error" role="alert">
@@ -284,6 +300,33 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
         )}
       </form>
     </div>
+  );
+}
+
+/** The chosen preset's description while the form holds its values; once edited, what was changed from it. */
+function PresetNote({ values, presetId }: { values: RunFormValues; presetId: string | null }) {
+  const preset = PRESETS.find((p) => p.id === presetId);
+  if (!preset)
+    return (
+      <p className="small muted" data-testid="preset-note">
+        Custom settings.
+      </p>
+    );
+  const changes = presetChanges(values, preset);
+  if (changes.length === 0)
+    return (
+      <p className="small muted" data-testid="preset-note">
+        {preset.description}
+      </p>
+    );
+  return (
+    <p className="small muted" data-testid="preset-note">
+      Custom settings, changed from {preset.label}:{' '}
+      {changes
+        .map((c) => `${FIELD_DOCS[c.field].label} ${formatValue(c.value)} (was ${formatValue(c.preset)})`)
+        .join(', ')}
+      .
+    </p>
   );
 }
 
