@@ -4,7 +4,6 @@ import {
   ERROR_CODES,
   EVENT_NAMES,
   parseWireRequest,
-  runConfigIssues,
   validateRequest,
   type Channel,
   type RequestInput,
@@ -250,17 +249,6 @@ describe('validateRequest', () => {
   it('says "required" for a missing field', () => {
     const r = validateRequest('runs.get', {});
     expect(r).toEqual({ ok: false, error: { code: 'BAD_INPUT', field: 'id', message: 'required' } });
-  });
-});
-
-describe('runConfigIssues', () => {
-  it('marks every bad field of a form at once, cross-field checks included', () => {
-    expect(runConfigIssues({ lr: 0, epochs: 0 })).toEqual({
-      lr: 'must be greater than 0',
-      epochs: 'must be at least 1',
-    });
-    expect(Object.keys(runConfigIssues({ batchSize: 100 }))).toEqual(['queueSize']);
-    expect(runConfigIssues({ ...DEFAULT_RUN_CONFIG })).toEqual({});
   });
 });
 
