@@ -9,7 +9,18 @@ import type { ContractError } from './envelope';
 
 export type Method = RunConfig['method'];
 
-export interface RunSummary {
+/** What a run's knn1 and knn20 are read against (readings.ts): the step-0 evaluation and raw pixels; null: none stored. */
+export interface RunReferences {
+  initKnn1: number | null;
+  initKnn20: number | null;
+  pixelKnn1: number | null;
+  pixelKnn20: number | null;
+  /** Queries each evaluation scored, and the test split's size (fewer: a subset); null: not recorded. */
+  evalTestImages: number | null;
+  evalTestSplitImages: number | null;
+}
+
+export interface RunSummary extends RunReferences {
   id: string;
   name: string;
   method: Method;
@@ -34,14 +45,6 @@ export interface RunSummary {
   knn20: number | null;
   bestKnn20: number | null;
   linear: number | null;
-  /** What knn1 and knn20 are read against (readings.ts): the step-0 evaluation and raw pixels; null: none stored. */
-  initKnn1: number | null;
-  initKnn20: number | null;
-  pixelKnn1: number | null;
-  pixelKnn20: number | null;
-  /** Queries each evaluation scored, and the test split's size (fewer: a subset); null: not recorded. */
-  evalTestImages: number | null;
-  evalTestSplitImages: number | null;
   backend: string | null;
   device: string | null;
   error: ContractError | null;

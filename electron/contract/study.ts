@@ -5,6 +5,7 @@
  * durations seconds.
  */
 import type { RunStatus } from '../run-status';
+import type { RunReferences } from './runs';
 import type { StudySpec } from './study-spec';
 
 export type { StudyBudget, StudyMethod, StudySpec, StudySpecInput } from './study-spec';
@@ -113,7 +114,7 @@ export interface StudyEstimateView extends StudyEstimate {
 }
 
 /** One planned run and where it stands; runId null when it was never created (study.resume creates it). */
-export interface StudyRunView {
+export interface StudyRunView extends Omit<RunReferences, 'evalTestSplitImages'> {
   key: string;
   method: string;
   profile: string;
@@ -127,12 +128,6 @@ export interface StudyRunView {
   knn1: number | null;
   knn20: number | null;
   linear: number | null;
-  /** What knn1 and knn20 are read against: the run's step 0 and raw pixels; the queries' count (readings.ts). */
-  initKnn1: number | null;
-  initKnn20: number | null;
-  pixelKnn1: number | null;
-  pixelKnn20: number | null;
-  evalTestImages: number | null;
   /** 20-NN on the classes the profile kept large / made rare (imbalanced profiles). */
   frequentKnn20: number | null;
   rareKnn20: number | null;
