@@ -10,7 +10,6 @@
  * runs.resume continues them from their last checkpoint.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type {
   Comparison,
@@ -29,14 +28,12 @@ import type { EngineOptions } from '../engine/protocol';
 import { startEngineRun } from '../engine/run-engine';
 import { recordGroupEvals } from '../study/group-evals';
 import { StudyService, type StudyChannel } from './study-service';
-import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
 import { fileSlug } from '../csv';
 import { IsdError, isIsdError } from '../errors';
 import { fsError } from '../fs-errors';
 import {
   checkAgainstDataset,
   DEFAULT_RUN_CONFIG,
-  imagesTrainedOn,
   parseImbalance,
   checkedRunConfig,
   configError,
@@ -54,6 +51,8 @@ import { existingCheckpoints, perClassOf, readRunReport, toCurves, toRunDetail, 
 import { exportMetricsCsv, exportRunJson } from './run-export';
 import { RunService, type EngineStarter } from './run-service';
 import { thumbnailDataUrl } from './thumbnails';
+import { estimateRun, measuredSpeed } from './run-estimate';
+import { appVersionFallback, systemInfo } from './system-info';
 
 export interface AppServicesOptions {
   dbPath: string;
@@ -94,35 +93,6 @@ export interface AppServices {
   evaluateRun(idOrPrefix: string, linear: boolean): Promise<EvaluateResult & { runId: string }>;
   /** Stops the training run with a checkpoint (or ends its worker after stopTimeoutMs), then closes the store. */
   close(opts?: { stopTimeoutMs?: number }): Promise<void>;
-}
-
-/** Stated rough speeds (images/s, resnet20, 28 px) when nothing has been measured on this machine yet. */
-const ASSUMED_IMAGES_PER_SEC: Record<string, number> = { tensorflow: 400, wasm: 60, cpu: 5 };
-/** resnet18 costs about this many times resnet20 per image at the same size. */
-const RESNET18_COST = 8;
-
-function appVersionFallback(): string {
-  try {
-    return (
-      JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
-    ).version;
-  } catch {
-    try {
-      return (
-        JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
-          version: string;
-        }
-      ).version;
-    } catch {
-      return 'unknown';
-    }
-  }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export function createAppServices(opts: AppServicesOptions): AppServices {
@@ -168,42 +138,15 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     return probe;
   }
 
-  /** Images/s for an architecture on the current backend: median of the last completed runs, else assumed. */
-  function measuredSpeed(
-    backend: string,
-    arch: RunConfig['arch'],
-  ): { imagesPerSec: number; basis: RunEstimate['basis'] } {
-    const done = store.listRuns({ status: 'completed', sort: 'endedAt', order: 'desc', limit: 50 }).runs;
-    const same = done
-      .filter(
-        (r: RunSummaryRow) => r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0,
-      )
-      .slice(0, 5);
-    if (same.length > 0) return { imagesPerSec: median(same.map((r) => r.imagesPerSec as number)), basis: 'measured' };
-    const base = ASSUMED_IMAGES_PER_SEC[backend] ?? ASSUMED_IMAGES_PER_SEC.wasm;
-    return { imagesPerSec: arch === 'resnet18' ? base / RESNET18_COST : base, basis: 'assumed' };
-  }
-
-  async function systemInfo(): Promise<SystemInfo> {
+  async function hostInfo(): Promise<SystemInfo> {
     const b = await backendReport();
-    const speed = measuredSpeed(b.backend, DEFAULT_RUN_CONFIG.arch);
-    return {
-      backend: b.backend,
-      device: b.device,
-      adapter: b.adapter ?? null,
-      fallbacks: b.fallbacks,
-      versions: {
-        ...b.versions,
-        app: appVersion,
-        'better-sqlite3': requireVersion('better-sqlite3'),
-        sharp: requireVersion('sharp'),
-      },
+    const speed = measuredSpeed(store, b.backend, DEFAULT_RUN_CONFIG.arch);
+    return systemInfo(b, {
       appVersion,
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       transport: opts.transport,
-      dbPath: path.resolve(opts.dbPath),
+      dbPath: opts.dbPath,
       measuredImagesPerSec: speed.basis === 'measured' ? speed.imagesPerSec : null,
-    };
+    });
   }
 
   /** The chosen dataset's sizes a config is checked against (checkAgainstDataset). */
@@ -301,7 +244,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
   });
 
   const core: Omit<Handlers, StudyChannel | EncoderChannel> = {
-    'system.info': () => systemInfo(),
+    'system.info': () => hostInfo(),
 
     'datasets.list': () => datasets.list(),
     'datasets.inspect': (input) => datasets.inspect(input),
@@ -452,24 +395,8 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     'runs.estimate': async (input): Promise<RunEstimate> => {
       const config = checkedRunConfig(input.config);
       const sizes = await checkedForDataset(config);
-      const steps = Math.floor(imagesTrainedOn(config, sizes) / config.batchSize) * config.epochs;
       const b = await backendReport();
-      const speed = measuredSpeed(b.backend, config.arch);
-      const trainSeconds = (steps * config.batchSize) / speed.imagesPerSec;
-      // Evaluation embeds without a backward pass: EVAL_SPEED_RATIO times the training rate (measured, docs/study.md).
-      const evalImages = sizes.testImages
-        ? evaluationImages(config, sizes.bankImages, sizes.testImages, opts.engine ?? {})
-        : 0;
-      const evalSeconds = evalImages / (speed.imagesPerSec * EVAL_SPEED_RATIO);
-      return {
-        seconds: trainSeconds + evalSeconds + RUN_OVERHEAD_SEC,
-        trainSeconds,
-        evalSeconds,
-        steps,
-        imagesPerSec: speed.imagesPerSec,
-        basis: speed.basis,
-        backend: b.backend,
-      };
+      return estimateRun(config, sizes, measuredSpeed(store, b.backend, config.arch), b.backend, opts.engine);
     },
   };
 
@@ -509,13 +436,4 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
       return closed;
     },
   };
-}
-
-function requireVersion(pkg: string): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require(`${pkg}/package.json`) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
