@@ -3,7 +3,6 @@
  * Training goes through the same app services as the desktop app and the web host, so a run
  * started here lands in the same history, with the same validation and the same worker thread.
  */
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { CliOutput, pct } from './cli-output';
@@ -15,165 +14,7 @@ import { installLastResort } from './app/last-resort';
 import type { EvalPoint, PixelBaseline, RunDetail, RunStatusEvent, RunSummary, RunStatus } from './contract';
 import { describeChange, describeQueries, formatAccuracy, readAccuracy, type AccuracyReading } from './readings';
 import { isSettled } from './run-status';
-import { isMethod, runConfigFields, switchMethod, validateRunConfig, type RunConfig } from './run-config';
-import { findPreset, PRESET_IDS } from './presets';
-
-/** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
-const TRAIN_FLAGS: {
-  flag: string;
-  field: keyof RunConfig;
-  kind: 'string' | 'number' | 'int' | 'bool';
-  help: string;
-}[] = [
-  { flag: 'dataset', field: 'dataset', kind: 'string', help: 'dataset id (isd datasets list) or path' },
-  { flag: 'method', field: 'method', kind: 'string', help: 'isd or moco' },
-  { flag: 'arch', field: 'arch', kind: 'string', help: 'resnet20 or resnet18' },
-  { flag: 'epochs', field: 'epochs', kind: 'int', help: 'training epochs' },
-  { flag: 'batch-size', field: 'batchSize', kind: 'int', help: 'images per step' },
-  { flag: 'lr', field: 'lr', kind: 'number', help: 'peak SGD learning rate' },
-  { flag: 'schedule', field: 'schedule', kind: 'string', help: 'cosine or step' },
-  { flag: 'warmup-epochs', field: 'warmupEpochs', kind: 'number', help: 'linear learning-rate warm-up' },
-  { flag: 'momentum', field: 'momentum', kind: 'number', help: 'SGD momentum' },
-  { flag: 'weight-decay', field: 'weightDecay', kind: 'number', help: 'SGD weight decay' },
-  { flag: 'ema', field: 'ema', kind: 'number', help: 'teacher momentum m' },
-  { flag: 'queue-size', field: 'queueSize', kind: 'int', help: 'anchors in the queue (a multiple of the batch size)' },
-  { flag: 'temp-teacher', field: 'tempTeacher', kind: 'number', help: 'ISD teacher temperature T_t' },
-  { flag: 'temp-student', field: 'tempStudent', kind: 'number', help: 'ISD student temperature T_s' },
-  { flag: 'temperature', field: 'temperature', kind: 'number', help: 'MoCo temperature T' },
-  { flag: 'aug-teacher', field: 'augTeacher', kind: 'string', help: 'weak or strong' },
-  { flag: 'aug-student', field: 'augStudent', kind: 'string', help: 'weak or strong' },
-  {
-    flag: 'blur',
-    field: 'blur',
-    kind: 'string',
-    help: 'strong-view blur: pixels (σ 0.1–2 px), relative (σ × side/224), or off',
-  },
-  {
-    flag: 'projection-bn',
-    field: 'projectionBn',
-    kind: 'bool',
-    help: "true: ISD+'s head (BatchNorm); false: MoCo v2's (default: the method's)",
-  },
-  {
-    flag: 'shuffle-bn',
-    field: 'shuffleBn',
-    kind: 'bool',
-    help: "true or false: mix the teacher's batch across BatchNorm groups (default true)",
-  },
-  { flag: 'bn-groups', field: 'bnGroups', kind: 'int', help: 'BatchNorm groups of a batch (default 2)' },
-  { flag: 'image-size', field: 'imageSize', kind: 'int', help: "encoder input side (0: the dataset's own)" },
-  {
-    flag: 'imbalance',
-    field: 'imbalance',
-    kind: 'string',
-    help: 'none | longtail:<rho> | dominant:<large>:<perSmall>',
-  },
-  {
-    flag: 'train-limit',
-    field: 'trainLimit',
-    kind: 'int',
-    help: 'use the first n images after the imbalance draw (0: all)',
-  },
-  { flag: 'eval-every', field: 'evalEvery', kind: 'int', help: 'kNN evaluation every n epochs' },
-  { flag: 'checkpoint-every', field: 'checkpointEvery', kind: 'int', help: 'checkpoint every n epochs' },
-  { flag: 'seed', field: 'seed', kind: 'int', help: 'random seed' },
-  { flag: 'name', field: 'name', kind: 'string', help: 'run name' },
-];
-
-const FLAG_OF_FIELD = new Map<string, string>(TRAIN_FLAGS.map((f) => [f.field, `--${f.flag}`]));
-FLAG_OF_FIELD.set('linearEval', '--linear');
-FLAG_OF_FIELD.set('evalFullTest', '--full-test');
-FLAG_OF_FIELD.set('tags', '--tag');
-
-function camel(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** Reads --config <file.json> (any RunConfig fields) as the base the flags override. */
-function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new IsdError(
-      code === 'ENOENT' ? 'NOT_FOUND' : 'PERMISSION',
-      `${file}: ${code === 'ENOENT' ? 'no such file' : 'cannot be read'}`,
-      { field: '--config', path: file },
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new IsdError('BAD_INPUT', `${file}: not valid JSON (${(err as Error).message})`, {
-      field: '--config',
-      path: file,
-    });
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new IsdError('BAD_INPUT', `${file}: must hold a JSON object of run settings`, {
-      field: '--config',
-      path: file,
-    });
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/** --preset <id> → its training settings; an unknown id names the flag and the ids there are. */
-function presetValues(id: string): Record<string, unknown> {
-  const preset = findPreset(id);
-  if (!preset) {
-    throw new IsdError('BAD_INPUT', `no preset "${id}"; the presets are ${PRESET_IDS.join(', ')}`, {
-      field: '--preset',
-    });
-  }
-  return { ...preset.values };
-}
-
-/** --preset, then --config, then flags (each overrides the one before) → a validated RunConfig; the first problem names its flag. */
-export function configFromFlags(flags: Record<string, unknown>): RunConfig {
-  let partial: Record<string, unknown> = flags.preset === undefined ? {} : presetValues(String(flags.preset));
-  const fromFile = flags.config ? readConfigFile(String(flags.config)) : {};
-  // A method named over a preset brings its own views, head and temperatures (as the form's "other method").
-  if (isMethod(fromFile.method) && fromFile.method !== partial.method) partial = switchMethod(partial, fromFile.method);
-  partial = { ...partial, ...fromFile };
-  if (isMethod(flags.method) && flags.method !== partial.method) partial = switchMethod(partial, flags.method);
-  for (const f of TRAIN_FLAGS) {
-    const raw = flags[camel(f.flag)];
-    if (raw === undefined) continue;
-    if (f.kind === 'string') {
-      partial[f.field] = String(raw);
-      continue;
-    }
-    if (f.kind === 'bool') {
-      if (raw !== 'true' && raw !== 'false')
-        throw new IsdError('BAD_INPUT', `expected true or false, got "${String(raw)}"`, { field: `--${f.flag}` });
-      partial[f.field] = raw === 'true';
-      continue;
-    }
-    const v = Number(raw);
-    if (String(raw).trim() === '' || !Number.isFinite(v) || (f.kind === 'int' && !Number.isInteger(v))) {
-      throw new IsdError(
-        'BAD_INPUT',
-        `expected ${f.kind === 'int' ? 'a whole number' : 'a number'}, got "${String(raw)}"`,
-        { field: `--${f.flag}` },
-      );
-    }
-    partial[f.field] = v;
-  }
-  if (flags.linear) partial.linearEval = true;
-  if (flags.fullTest) partial.evalFullTest = true;
-  if (Array.isArray(flags.tag) && flags.tag.length) partial.tags = flags.tag;
-  const checked = validateRunConfig(partial);
-  if (!checked.ok) {
-    const first = checked.issues[0];
-    throw new IsdError('BAD_INPUT', first.message, { field: FLAG_OF_FIELD.get(first.field) ?? first.field });
-  }
-  // Fields runConfigFields knows but no flag sets still come from --config; keep the import honest.
-  void runConfigFields;
-  return checked.config;
-}
+import { addRunConfigFlags, configFromFlags, flagOfField } from './cli-train-flags';
 
 export function registerTrainCommands(
   program: Command,
@@ -182,16 +23,7 @@ export function registerTrainCommands(
   engine?: EngineOptions,
 ): void {
   const train = program.command('train').description('train an encoder with ISD or MoCo; the run lands in the history');
-  for (const f of TRAIN_FLAGS) train.option(`--${f.flag} <value>`, f.help);
-  train
-    .option('--linear', 'also fit a linear probe at the end')
-    .option('--full-test', 'score kNN on the whole test split (a quick run with --train-limit reads 2000 of it)')
-    .option('--tag <tag...>', 'tags for the run')
-    .option(
-      '--preset <id>',
-      `start from a preset's settings: ${PRESET_IDS.join(', ')} (--config and flags override it)`,
-    )
-    .option('--config <file>', 'JSON file of run settings (flags override it)')
+  addRunConfigFlags(train)
     .option('--resume <runId>', 'continue an interrupted or stopped run from its last checkpoint')
     .action(async (flags: Record<string, unknown>) => {
       const o = out();
@@ -440,7 +272,7 @@ async function trainCommand(
         : await dispatchRequest(app.handlers, 'runs.resume', { id: resumeId });
     if (!started.ok) {
       const e = started.error;
-      const field = e.field?.startsWith('config.') ? (FLAG_OF_FIELD.get(e.field.slice(7)) ?? e.field) : e.field;
+      const field = e.field?.startsWith('config.') ? (flagOfField(e.field.slice(7)) ?? e.field) : e.field;
       throw new IsdError(e.code, e.message, {
         field: resumeId !== undefined && e.field === 'id' ? '--resume' : field,
         path: e.path,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configFromFlags } from './cli-train';
+import { configFromFlags } from './cli-train-flags';
 import { DEFAULT_RUN_CONFIG, METHOD_DEFAULTS, methodLabel, runConfigSchema } from './run-config';
 import { findPreset, PRESETS } from './presets';
 
