@@ -60,7 +60,7 @@ async function main(): Promise<number> {
   const base = { runId: 'parity', config: { step: options }, epoch: 0, stepInEpoch: 0, rng: {} };
   const initial = await writeCheckpoint(path.join(dir, 'initial'), {
     ...base,
-    kind: 'epoch',
+    kind: 'periodic',
     step: 0,
     state: await ts.readState(),
   });

@@ -84,7 +84,7 @@ describe('RunRecorder', () => {
     expect(storedSteps(id)).toEqual([1, 2]);
   });
 
-  it('records the backend and the run report on ready, evaluations, checkpoints (epoch → periodic) and the end', () => {
+  it('records the backend and the run report on ready, evaluations, checkpoints and the end', () => {
     const { id, recorder, checkpointDir } = newRun();
     const backends: string[] = [];
     const withTap = new RunRecorder({
@@ -182,7 +182,7 @@ describe('RunRecorder', () => {
       epoch: 1,
       step: 2,
       path: path.join(checkpointDir, 'step-000000002'),
-      kind: 'epoch',
+      kind: 'periodic',
       pruned: [],
     });
     const rows = store.getRun(id);

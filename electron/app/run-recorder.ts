@@ -13,7 +13,7 @@ import type { BackendReport } from '../engine/backend';
 import type { DoneEvent, WorkerToMain } from '../engine/protocol';
 import { storedError, type IsdError } from '../errors';
 import { historyWriteError } from '../fs-errors';
-import type { CheckpointKind as StoreCheckpointKind, RunStore, StepMetricInput } from '../store';
+import type { RunStore, StepMetricInput } from '../store';
 import type { AppEvents } from './app-events';
 import { readRunReport, toEvalPoint, writeRunReport } from './run-dto';
 import { Throttle } from './throttle';
@@ -43,11 +43,6 @@ export interface RunRecorderOptions {
 
 export function emitRunStatus(events: AppEvents, runId: string, status: RunStatus, error?: RunErrorInfo): void {
   events.emit('run.status', error ? { runId, status, error } : { runId, status });
-}
-
-/** Store checkpoint kinds use 'periodic' for the engine's per-epoch checkpoints. */
-function storeKind(kind: 'epoch' | 'stop' | 'final'): StoreCheckpointKind {
-  return kind === 'epoch' ? 'periodic' : kind;
 }
 
 export class RunRecorder {
@@ -220,7 +215,7 @@ export class RunRecorder {
       }
       case 'checkpoint':
         this.flushMetrics();
-        store.addCheckpoint(id, { epoch: e.epoch, step: e.step, path: e.path, kind: storeKind(e.kind) });
+        store.addCheckpoint(id, { epoch: e.epoch, step: e.step, path: e.path, kind: e.kind });
         store.updateRun(id, { epochsDone: e.epoch });
         return;
       case 'log':

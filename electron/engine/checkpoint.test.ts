@@ -14,7 +14,7 @@ let tmp: string;
 
 function input(step: number): WriteCheckpointInput {
   return {
-    kind: 'epoch',
+    kind: 'periodic',
     runId: 'r1',
     config: { run: { lr: 0.05 } },
     epoch: 1,
@@ -53,7 +53,7 @@ describe('checkpoints', () => {
     expect(Array.from(ck.state.queueLabels)).toEqual([3, -1, 7, 2]);
     expect(ck.state.queuePointer).toBe(2);
     expect(ck.manifest.rng.shuffleEpochStart).toEqual([5, 6, 7, 4294967295]);
-    expect(ck.manifest).toMatchObject({ epoch: 1, step: 12, stepInEpoch: 0, runId: 'r1', kind: 'epoch' });
+    expect(ck.manifest).toMatchObject({ epoch: 1, step: 12, stepInEpoch: 0, runId: 'r1', kind: 'periodic' });
   });
 
   it('keeps the newest checkpoints when pruning', async () => {

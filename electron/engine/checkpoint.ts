@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { IsdError } from '../errors';
 import { fsError } from '../fs-errors';
 import type { RngState } from '../rng';
+import type { CheckpointKind } from './protocol';
 import {
   createTrainingStep,
   type TrainingStep,
@@ -34,8 +35,6 @@ export const VERSION_1_SETTINGS = { projectionBn: true, shuffleBn: false, bnGrou
 const MANIFEST = 'manifest.json';
 const WEIGHTS = 'weights.bin';
 const QUEUE_LABELS = 'queue-labels.bin';
-
-export type CheckpointKind = 'epoch' | 'stop' | 'final';
 
 export interface CheckpointVariable {
   name: string;

@@ -8,7 +8,10 @@ import type { RunPhase } from '../contract';
 import type { IsdErrorCode } from '../errors';
 import type { RunConfig } from '../run-config';
 import type { BackendName, BackendReport } from './backend';
-import type { CheckpointKind } from './checkpoint';
+
+/** Why a checkpoint was written: every checkpointEvery epochs, the run's end, or a stop. The store records the same names. */
+export const CHECKPOINT_KINDS = ['periodic', 'final', 'stop'] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
 
 /** Engine knobs that are not hyperparameters of the run (not in RunConfig). */
 export interface EngineOptions {

@@ -13,10 +13,10 @@ import { Rng, type RngState } from '../rng';
 import type { RunConfig } from '../run-config';
 import { augmentBatch, computeChannelStats, REFERENCE_IMAGE_SIDE } from './augment';
 import type { BackendName } from './backend';
-import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint';
+import { pruneCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint';
 import type { RunPhase } from '../contract';
 import { gpuFailure } from './webgpu';
-import type { EngineOptions, EngineStatus, EpochEvalEvent, TrainerEvent } from './protocol';
+import type { CheckpointKind, EngineOptions, EngineStatus, EpochEvalEvent, TrainerEvent } from './protocol';
 import { checkResumable, type CheckpointedRun } from './resume-check';
 import type { EvaluationSets, ImageSet } from './run-data';
 import { evaluateEncoder, knnOnly, pixelBaseline } from './run-evaluation';
@@ -343,7 +343,7 @@ export class Trainer {
       }
       this.epochLoss = { sum: 0, count: 0 };
       this.epochPurity = { sum: 0, count: 0 };
-      if (last || this.epoch % cfg.checkpointEvery === 0) await this.checkpoint(last ? 'final' : 'epoch');
+      if (last || this.epoch % cfg.checkpointEvery === 0) await this.checkpoint(last ? 'final' : 'periodic');
     }
     this.setStatus('completed');
     this.emit(this.doneEvent('completed'));

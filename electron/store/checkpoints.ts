@@ -2,7 +2,8 @@
 import { IsdError } from '../errors';
 import { checkCount, checkTime, requireRun } from './checks';
 import type { StoreContext } from './context';
-import { CHECKPOINT_KINDS, type CheckpointInput, type CheckpointRow } from './rows';
+import { CHECKPOINT_KINDS } from '../engine/protocol';
+import type { CheckpointInput, CheckpointRow } from './rows';
 
 export function addCheckpoint(ctx: StoreContext, runId: string, c: CheckpointInput): CheckpointRow {
   if (!CHECKPOINT_KINDS.includes(c.kind))

@@ -4,9 +4,7 @@
  */
 import { RUN_CONFIG_SORT_FIELDS, type RunConfig } from '../run-config';
 import type { RunStatus } from '../run-status';
-
-export const CHECKPOINT_KINDS = ['periodic', 'final', 'stop'] as const;
-export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+import type { CheckpointKind } from '../engine/protocol';
 
 /** Final (or best-so-far) metrics of a run; null until measured. Accuracies are fractions in [0, 1]. */
 export interface RunMetrics {
