@@ -186,6 +186,10 @@ test('history shows the run with its accuracy; a second run (MoCo) through the f
   await expect(page.getByRole('radio', { name: /Fashion-MNIST sample/ })).toBeChecked();
   await fillTinyQuickLook(page, MOCO_RUN);
   await expect(field(page, 'Temperature')).toHaveValue('0.2');
+  // Picking MoCo brings MoCo v2's own views and head; the ablation is one click away, by name.
+  await expect(page.getByTestId('method-recipe')).toContainText('Trains MoCo v2.');
+  await expect(field(page, 'Teacher augmentation')).toHaveValue('strong');
+  await expect(page.getByTestId('method-recipe').getByRole('button')).toHaveText(['Use MoCo with ISD+ views']);
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page).toHaveURL(/#\/runs\/[^/]+\/live$/);
   ids.moco = runIdOf(page.url());
@@ -195,7 +199,7 @@ test('history shows the run with its accuracy; a second run (MoCo) through the f
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'History' }).click();
   await expect(page.getByTestId('run-row')).toHaveCount(2);
   const mocoRow = page.locator(`[data-testid="run-row"][data-run-id="${ids.moco}"]`);
-  await expect(mocoRow.locator('td').nth(2)).toHaveText('MoCo');
+  await expect(mocoRow.locator('td').nth(2)).toHaveText('MoCo v2'); // what it ran, in words (methodLabel)
   await expect(mocoRow.locator('td').nth(finalCol)).toHaveText(withChange);
   // Search narrows the table.
   await page.getByLabel('Search').fill('moco');
@@ -223,7 +227,10 @@ test('compare the two runs: overlaid curves, accuracy side by side, configuratio
   // Overlaid curves: one line per run, named in the legend, for accuracy and for loss.
   const chart = page.getByTestId('compare-chart');
   await expect(chart.locator('path.recharts-line-curve')).toHaveCount(2);
-  await expect(chart.locator('.recharts-legend-item')).toHaveText([`${ISD_RUN.name} (ISD)`, `${MOCO_RUN.name} (MoCo)`]);
+  await expect(chart.locator('.recharts-legend-item')).toHaveText([
+    `${ISD_RUN.name} (ISD+)`,
+    `${MOCO_RUN.name} (MoCo v2)`,
+  ]);
   await page.getByLabel('Metric').selectOption('loss');
   await expect(chart.locator('figcaption')).toContainText('Loss');
   await expect(chart.locator(SMOOTHED_CURVE)).toHaveCount(2);

@@ -16,9 +16,10 @@ import {
 } from '../lib/compare-series';
 import { Accuracy, ReadingsNote } from '../components/Reading';
 import { configRows } from '../lib/config-diff';
-import { formatMethod, formatNumber, formatPercent } from '../lib/format';
+import { formatNumber, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
 import { href } from '../lib/route';
+import { methodLabel } from '../../electron/run-config';
 
 const METRICS: { value: CompareMetric; label: string; percent?: boolean }[] = [
   { value: 'knn20', label: '20-NN accuracy', percent: true },
@@ -62,7 +63,7 @@ function sharedPixel(c: Comparison) {
     : null;
 }
 
-const label = (c: Comparison, i: number) => `${c.runs[i]!.name} (${formatMethod(c.runs[i]!.method)})`;
+const label = (c: Comparison, i: number) => `${c.runs[i]!.name} (${methodLabel(c.runs[i]!.config)})`;
 
 function ComparisonView({ c }: { c: Comparison }) {
   const ids = { metric: useId(), smoothing: useId(), x: useId(), diff: useId() };

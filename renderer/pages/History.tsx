@@ -29,17 +29,11 @@ import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS } from '../form/run-config-form';
 import { downloadText } from '../lib/download';
-import {
-  formatDate,
-  formatDuration,
-  formatImbalanceProfile,
-  formatMethod,
-  formatPercent,
-  formatValue,
-} from '../lib/format';
+import { formatDate, formatDuration, formatImbalanceProfile, formatPercent, formatValue } from '../lib/format';
 import { navigate } from '../lib/navigate';
 import { href } from '../lib/route';
 import { isResumable } from '../../electron/run-status';
+import { methodLabel } from '../../electron/run-config';
 
 const col = createColumnHelper<RunSummary>();
 /** Per column: numbers align right; wrapping cells let the table fit the window instead of scrolling sideways. */
@@ -169,7 +163,7 @@ function RunTable({
           </span>
         ),
       }),
-      col.accessor('method', { header: 'Method', cell: (c) => formatMethod(c.getValue()) }),
+      col.accessor('method', { header: 'Method', cell: (c) => methodLabel(c.row.original.config) }),
       col.accessor('datasetName', { header: 'Dataset', meta: { wrap: true } satisfies ColumnMeta }),
       col.accessor('imbalance', {
         header: 'Imbalance',

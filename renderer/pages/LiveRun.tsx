@@ -6,9 +6,10 @@ import { Accuracy } from '../components/Reading';
 import { RunControls } from '../components/RunControls';
 import { isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { formatDuration, formatImbalanceProfile, formatMethod, formatPercent, PHASE_LABEL } from '../lib/format';
+import { formatDuration, formatImbalanceProfile, formatPercent, PHASE_LABEL } from '../lib/format';
 import { href } from '../lib/route';
 import { isActive } from '../../electron/run-status';
+import { methodLabel } from '../../electron/run-config';
 
 export function LiveRunPage({ runId }: { runId: string }) {
   const run = useRun(runId);
@@ -97,7 +98,7 @@ export function LiveRunPage({ runId }: { runId: string }) {
                 <div>
                   <dt>Method</dt>
                   <dd>
-                    {formatMethod(r.method)} · {r.arch} · {r.datasetName}
+                    {methodLabel(r.config)} · {r.arch} · {r.datasetName}
                     {r.imbalance !== 'none' ? ` · ${formatImbalanceProfile(r.imbalance)}` : ''}
                   </dd>
                 </div>

@@ -8,7 +8,14 @@ import { zodResolver } from '@hookform/resolvers/zod';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { RunConfig } from '../../electron/contract';
 import { ApiError, call, errorMessage } from '../api/isd';
-import { checkAgainstDataset, type DatasetSizes } from '../../electron/run-config';
+import {
+  checkAgainstDataset,
+  METHOD_DEFAULTS,
+  METHOD_VARIANTS,
+  methodLabel,
+  type DatasetSizes,
+  type MethodSettings,
+} from '../../electron/run-config';
 import { PRESETS } from '../../electron/presets';
 import { keys, useDatasetSizes, useDatasets, useSystemInfo } from '../api/queries';
 import { DatasetPicker } from '../components/DatasetPicker';
@@ -72,6 +79,10 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
     },
     [reset, trigger],
   );
+  const applyMethodSettings = (settings: Partial<MethodSettings>) => {
+    for (const [k, v] of Object.entries(settings)) setValue(k as keyof MethodSettings, v, { shouldDirty: true });
+    void trigger();
+  };
   const source = useQuery({
     queryKey: keys.run(from ?? ''),
     queryFn: () => call('runs.get', { id: from! }),
@@ -227,7 +238,21 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                       {...register(name, { valueAsNumber: true })}
                     />
                   ) : w.kind === 'select' ? (
-                    <select id={id} aria-invalid={!!error} aria-describedby={described} {...register(name)}>
+                    <select
+                      id={id}
+                      aria-invalid={!!error}
+                      aria-describedby={described}
+                      // Picking a method brings its own views, head and temperatures (MoCo: MoCo v2's).
+                      {...register(
+                        name,
+                        name === 'method'
+                          ? {
+                              onChange: (e) =>
+                                applyMethodSettings(METHOD_DEFAULTS[e.target.value as RunConfig['method']]),
+                            }
+                          : {},
+                      )}
+                    >
                       {w.options.map((o) => (
                         <option key={o.value} value={o.value}>
                           {o.label}
@@ -253,6 +278,23 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                     )}
                     {doc.help}
                   </span>
+                  {name === 'method' && (
+                    <span className="help" data-testid="method-recipe">
+                      Trains <strong>{methodLabel(values)}</strong>.{' '}
+                      {METHOD_VARIANTS.filter(
+                        (v) => v.method === values.method && v.label !== methodLabel({ ...values, shuffleBn: true }),
+                      ).map((v) => (
+                        <button
+                          key={v.label}
+                          type="button"
+                          className="link"
+                          onClick={() => applyMethodSettings(v.settings)}
+                        >
+                          Use {v.label}
+                        </button>
+                      ))}
+                    </span>
+                  )}
                   {error && (
                     <span id={`${id}-error`} className="error" role="alert">
                       {error}

@@ -15,10 +15,11 @@ import { StatusBadge } from '../components/StatusBadge';
 import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
 import { configRows } from '../lib/config-diff';
 import { downloadText } from '../lib/download';
-import { formatDate, formatDuration, formatImbalanceProfile, formatMethod, formatPercent } from '../lib/format';
+import { formatDate, formatDuration, formatImbalanceProfile, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
 import { href } from '../lib/route';
 import { isActive } from '../../electron/run-status';
+import { methodLabel } from '../../electron/run-config';
 
 export function RunDetailPage({ runId }: { runId: string }) {
   const run = useRun(runId);
@@ -95,7 +96,7 @@ function Detail({ d }: { d: RunDetail }) {
       )}
       <section className="card" aria-label="Summary">
         <dl className="stat-list">
-          <Stat label="Method" value={`${formatMethod(r.method)} · ${r.arch}`} />
+          <Stat label="Method" value={`${methodLabel(r.config)} · ${r.arch}`} />
           <Stat
             label="Dataset"
             value={`${r.datasetName}${r.imbalance !== 'none' ? ` · ${formatImbalanceProfile(r.imbalance)}` : ''}`}
