@@ -7,8 +7,8 @@ Replays in float64 (the reference) and in float32 (the scale of float32 rounding
 input: the engine should differ from float64 by about as much as PyTorch's float32 does).
 prints: one JSON line {losses_*, engine_vs_torch64: {loss, var, worst_var}, torch32_vs_torch64: {…}}.
 
-Block, resnet and mlp below are those of ../shared/bench/torch_isd_bench.py (the reference step),
-copied so that this repository runs the check on its own.
+Block, resnet and mlp below are the engine's encoder and heads (electron/engine/models) in PyTorch;
+scripts/torch_isd_step.py times the same step as the benchmark's reference (docs/cli.md).
 """
 import json, sys
 import numpy as np

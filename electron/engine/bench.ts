@@ -3,7 +3,7 @@
  * input, in the configuration docs/cli.md fixes ("The benchmark step"), after warm-up, plus where
  * the time goes (augmentation, forward, backward, update) and whether memory stays flat.
  *
- * imagesPerSec counts the step alone (as ../shared/bench/torch_isd_bench.py does); the shares are of
+ * imagesPerSec counts the step alone (as scripts/torch_isd_step.py does); the shares are of
  * augmentation + step, so a user sees what augmenting two views costs on top.
  */
 import * as tf from '@tensorflow/tfjs';
