@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { exitCodeFor } from '../electron/errors';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../electron/run-config';
 import { openRunStore, type RunListQuery, type RunStore, type StepMetricInput } from '../electron/store';
+import { runMain } from './run-main';
 
 interface Timing {
   name: string;
@@ -226,9 +227,4 @@ async function main(): Promise<void> {
   if (values.check && !allOk) process.exitCode = 1;
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(exitCodeFor(err));
-  });
-}
+if (require.main === module) runMain(main, exitCodeFor);

@@ -15,6 +15,7 @@ import type { BackendName } from '../electron/engine/backend';
 import type { EngineEvent } from '../electron/engine/protocol';
 import { startEngineRun } from '../electron/engine/run-engine';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../electron/run-config';
+import { runMain } from './run-main';
 
 const FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
 
@@ -132,10 +133,4 @@ async function main(): Promise<number> {
   return outcome.status === 'completed' ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-  },
-);
+runMain(main);

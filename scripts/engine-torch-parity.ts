@@ -20,6 +20,7 @@ import { initBackend, type BackendName } from '../electron/engine/backend';
 import { writeCheckpoint } from '../electron/engine/checkpoint';
 import { createTrainingStep, type TrainingStepOptions } from '../electron/engine/training-step';
 import { Rng } from '../electron/rng';
+import { runMain } from './run-main';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -115,10 +116,4 @@ async function main(): Promise<number> {
   return e.loss <= Math.max(1e-5, 10 * t.loss) && e.var <= Math.max(1e-5, 10 * t.var) ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -17,6 +17,7 @@ import { encodeIdx, FASHION_MNIST_CLASSES, loadIdx } from '../electron/data/idx'
 import { RESOURCES_DIR } from '../electron/data/registry';
 import { countClasses, indicesByClass, selectImages } from '../electron/data/split';
 import type { ImageSplit } from '../electron/data/types';
+import { runMain } from './run-main';
 
 export const DEFAULT_SOURCE = '/usr/share/datasets/fashion-mnist';
 
@@ -166,9 +167,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(exitCodeFor(err));
-  });
-}
+if (require.main === module) runMain(main, exitCodeFor);
