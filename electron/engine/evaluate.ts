@@ -16,15 +16,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
 import { toEvalBatch, type ImageShape } from './augment';
+import { checkLabels, type LabelledFeatures } from './labelled-features';
 import { readAllAndDispose, readAndDispose } from './read-back';
 
 export { linearProbe, type LinearProbeOptions, type LinearProbeResult } from './linear-probe';
-
-/** Labelled features, row-major [N, dim]. */
-export interface LabelledFeatures {
-  features: Float32Array;
-  labels: Int32Array;
-}
 
 export interface FeatureBank extends LabelledFeatures {
   dim: number;
@@ -161,13 +156,7 @@ function checkLabelled(set: LabelledFeatures, dim: number, numClasses: number, f
       { field: `${field}.features` },
     );
   }
-  for (let i = 0; i < n; i++) {
-    const y = set.labels[i];
-    if (!(y >= 0 && y < numClasses))
-      throw new IsdError('BAD_INPUT', `${field}.labels[${i}] = ${y} is not a class in 0…${numClasses - 1}`, {
-        field: `${field}.labels`,
-      });
-  }
+  checkLabels(set.labels, numClasses, field);
   return n;
 }
 

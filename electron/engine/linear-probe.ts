@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsdError } from '../errors';
 import { Rng } from '../rng';
+import { checkLabels, type LabelledFeatures } from './labelled-features';
 import { readAndDispose } from './read-back';
 
 export interface LinearProbeOptions {
@@ -37,25 +38,14 @@ export interface LinearProbeResult {
   trainTop1: number;
 }
 
-interface Split {
-  features: Float32Array;
-  labels: Int32Array;
-}
-
-function checkSplit(split: Split, numClasses: number, field: string): number {
+function checkSplit(split: LabelledFeatures, numClasses: number, field: string): number {
   const n = split.labels.length;
   if (n < 1 || split.features.length % n !== 0) {
     throw new IsdError('BAD_INPUT', `${field}: ${split.features.length} feature values do not split into ${n} rows`, {
       field: `${field}.features`,
     });
   }
-  for (let i = 0; i < n; i++) {
-    const y = split.labels[i];
-    if (!(y >= 0 && y < numClasses))
-      throw new IsdError('BAD_INPUT', `${field}.labels[${i}] = ${y} is not a class in 0…${numClasses - 1}`, {
-        field: `${field}.labels`,
-      });
-  }
+  checkLabels(split.labels, numClasses, field);
   return split.features.length / n;
 }
 
@@ -92,7 +82,11 @@ export function probeLearningRate(lr: number, epoch: number, epochs: number): nu
 }
 
 /** Trains a linear classifier on train's features and returns its accuracy on test's. */
-export async function linearProbe(train: Split, test: Split, opts: LinearProbeOptions): Promise<LinearProbeResult> {
+export async function linearProbe(
+  train: LabelledFeatures,
+  test: LabelledFeatures,
+  opts: LinearProbeOptions,
+): Promise<LinearProbeResult> {
   const C = opts.numClasses;
   if (!Number.isInteger(C) || C < 1)
     throw new IsdError('BAD_INPUT', `numClasses must be a whole number of at least 1, got ${C}`, {

@@ -25,13 +25,16 @@ export interface BatchNormTrainingOptions {
   groups?: number;
 }
 
-export interface BatchNormTrainingResult<T extends tf.Tensor> {
-  /** Normalised output, same shape as x. */
-  y: T;
+interface BatchStats {
   /** Batch mean [C] (with groups: the mean of the groups' means, as SplitBatchNorm's running statistics). */
   mean: tf.Tensor1D;
   /** Batch variance [C], biased (divided by n), as used to normalise (with groups: the groups' mean). */
   variance: tf.Tensor1D;
+}
+
+export interface BatchNormTrainingResult<T extends tf.Tensor> extends BatchStats {
+  /** Normalised output, same shape as x. */
+  y: T;
   /** Values per channel each statistic was taken over (n, or n / groups). */
   count: number;
 }
@@ -81,7 +84,7 @@ export function batchNormTraining<T extends tf.Tensor>(
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = x.size / c;
   // The statistics leave customGrad's inner tidy through keep(); they are re-owned below.
-  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | null = null;
+  let stats = null as BatchStats | null;
 
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, b] = args as tf.Tensor[];
@@ -114,14 +117,7 @@ export function batchNormTraining<T extends tf.Tensor>(
   });
 
   const y = op(x, gamma, beta) as T;
-  const kept = stats as { mean: tf.Tensor1D; variance: tf.Tensor1D } | null;
-  if (kept === null) throw new Error('batchNormTraining: statistics were not computed');
-  // Owned by the caller's scope from here (a clone shares the data on wasm and cpu).
-  const mean = tf.clone(kept.mean);
-  const variance = tf.clone(kept.variance);
-  kept.mean.dispose();
-  kept.variance.dispose();
-  return { y, mean, variance, count: n };
+  return { y, ...ownedStats(stats), count: n };
 }
 
 /**
@@ -144,7 +140,7 @@ function groupedBatchNormTraining<T extends tf.Tensor>(
   const m = x.size / c / groups;
   const grouped: [number, number, number, number] = [groups, m, 1, c];
   const spatial = [1, 2];
-  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | null = null;
+  let stats = null as BatchStats | null;
 
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, b] = args as tf.Tensor[];
@@ -184,11 +180,15 @@ function groupedBatchNormTraining<T extends tf.Tensor>(
   });
 
   const y = op(x, gamma, beta) as T;
-  const kept = stats as { mean: tf.Tensor1D; variance: tf.Tensor1D } | null;
+  return { y, ...ownedStats(stats), count: m };
+}
+
+/** The batch statistics the op kept, owned by the caller's scope from here (a clone shares the data on wasm and cpu). */
+function ownedStats(kept: BatchStats | null): BatchStats {
   if (kept === null) throw new Error('batchNormTraining: statistics were not computed');
   const mean = tf.clone(kept.mean);
   const variance = tf.clone(kept.variance);
   kept.mean.dispose();
   kept.variance.dispose();
-  return { y, mean, variance, count: m };
+  return { mean, variance };
 }
