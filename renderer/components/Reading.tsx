@@ -39,6 +39,15 @@ export function Accuracy(props: {
   );
 }
 
+/** A table's numeric cell holding an Accuracy. */
+export function AccuracyCell(props: Parameters<typeof Accuracy>[0]) {
+  return (
+    <td className="num">
+      <Accuracy {...props} />
+    </td>
+  );
+}
+
 /** One line under a run's accuracies: what they are read against, and over how many queries. */
 export function ReadingsNote({ baseline, pixel }: { baseline: EvalPoint | null; pixel: PixelBaseline | null }) {
   if (!baseline && !pixel) return null;

@@ -14,7 +14,7 @@ import {
   seriesKey,
   type CompareMetric,
 } from '../lib/compare-series';
-import { Accuracy, ReadingsNote } from '../components/Reading';
+import { AccuracyCell, ReadingsNote } from '../components/Reading';
 import { configRows } from '../lib/config-diff';
 import { formatNumber, formatPercent } from '../lib/format';
 import { meanOver, splitFrequentRare } from '../lib/per-class';
@@ -191,15 +191,9 @@ function ComparisonView({ c }: { c: Comparison }) {
                     <StatusBadge status={r.status} />
                   </td>
                   <td className="num">{formatPercent(baseline?.knn20)}</td>
-                  <td className="num">
-                    <Accuracy value={r.bestKnn20 ?? best} init={baseline?.knn20} n={pixel?.testImages} />
-                  </td>
-                  <td className="num">
-                    <Accuracy value={r.knn20} init={baseline?.knn20} n={pixel?.testImages} />
-                  </td>
-                  <td className="num">
-                    <Accuracy value={r.knn1} init={baseline?.knn1} n={pixel?.testImages} />
-                  </td>
+                  <AccuracyCell value={r.bestKnn20 ?? best} init={baseline?.knn20} n={pixel?.testImages} />
+                  <AccuracyCell value={r.knn20} init={baseline?.knn20} n={pixel?.testImages} />
+                  <AccuracyCell value={r.knn1} init={baseline?.knn1} n={pixel?.testImages} />
                   <td className="num">{formatPercent(pixel?.pixelKnn20)}</td>
                   <td className="num">{formatPercent(r.linear)}</td>
                 </tr>

@@ -8,7 +8,7 @@ import { BarChartCard } from '../components/Charts';
 import { EncoderPanel } from '../components/EncoderPanel';
 import { NeighbourExplorer } from '../components/NeighbourViews';
 import { RunCurves } from '../components/RunCharts';
-import { Accuracy } from '../components/Reading';
+import { Accuracy, AccuracyCell } from '../components/Reading';
 import { RunAgainLinks, RunControls, RunEditDialogs, type RunDialog } from '../components/RunControls';
 import { Empty, isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
@@ -157,9 +157,7 @@ function Detail({ d }: { d: RunDetail }) {
                   <td>{e.step === 0 ? '0 (random encoder)' : e.epoch}</td>
                   <td className="num">{e.step.toLocaleString()}</td>
                   {(['knn1', 'knn20', 'knn20Weighted', 'knn200Weighted'] as const).map((k) => (
-                    <td key={k} className="num">
-                      <Accuracy value={e[k]} init={e.step > 0 ? init?.[k] : null} n={n} compact={subset} />
-                    </td>
+                    <AccuracyCell key={k} value={e[k]} init={e.step > 0 ? init?.[k] : null} n={n} compact={subset} />
                   ))}
                   <td className="num">{formatPercent(e.linear)}</td>
                 </tr>

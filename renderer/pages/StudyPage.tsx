@@ -12,7 +12,7 @@ import { studyKeys, useStudies, useStudy, useStudyProgressEvents } from '../api/
 import { StatusBadge } from '../components/StatusBadge';
 import { Empty, QueryView } from '../components/StateViews';
 import { StudyChart } from '../components/StudyChart';
-import { Accuracy } from '../components/Reading';
+import { AccuracyCell } from '../components/Reading';
 import { StudyForm } from '../components/StudyForm';
 import { downloadText } from '../lib/download';
 import { formatDate, formatDuration, formatImbalanceProfile, formatMethod, formatPercent } from '../lib/format';
@@ -406,12 +406,8 @@ function RunsTable({ d }: { d: StudyDetail }) {
                   )}
                 </td>
                 <td className="num">{total ? `${step}/${total}` : '—'}</td>
-                <td className="num">
-                  <Accuracy value={r.knn1} init={r.initKnn1} n={r.evalTestImages} />
-                </td>
-                <td className="num">
-                  <Accuracy value={r.knn20} init={r.initKnn20} n={r.evalTestImages} />
-                </td>
+                <AccuracyCell value={r.knn1} init={r.initKnn1} n={r.evalTestImages} />
+                <AccuracyCell value={r.knn20} init={r.initKnn20} n={r.evalTestImages} />
                 <td className="num">{formatPercent(r.pixelKnn20)}</td>
                 <td className="num">{formatPercent(r.frequentKnn20)}</td>
                 <td className="num">{formatPercent(r.rareKnn20)}</td>
