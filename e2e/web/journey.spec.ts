@@ -290,7 +290,15 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   await expect(teacher).toBeVisible({ timeout: 60_000 });
   await expect(teacher).toContainText(`over ${ISD_RUN.queueSize} anchors`);
   expect(await teacher.locator('.recharts-bar-rectangle').count()).toBeGreaterThan(0);
-  await expect(teacher.getByRole('table', { name: 'Top anchors' }).locator('tbody tr')).toHaveCount(8);
+  const anchors = teacher.getByRole('table', { name: 'Top anchors' });
+  await expect(anchors.locator('tbody tr')).toHaveCount(8);
+  // Each anchor shows the training image its key came from (the queue records it): 512 keys filled the 128 slots.
+  expect(await loadedImages(anchors)).toBe(8);
+  for (const img of await anchors.locator('img').all())
+    await expect(img).toHaveAttribute(
+      'alt',
+      /^anchor \d+: training image \d+, (T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)$/,
+    );
 
   // Another test image: the gallery follows.
   await page.getByRole('button', { name: 'Next test image' }).click();

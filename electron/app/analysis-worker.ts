@@ -99,7 +99,14 @@ export interface TeacherSimilarityResult {
   probability: { edges: number[]; counts: number[] };
   cosine: { edges: number[]; counts: number[] };
   effectiveAnchors: number;
-  topAnchors: { queueIndex: number; cosine: number; probability: number; label: number | null }[];
+  /** image: the training image whose teacher key fills the slot (null: a random initial key, or a checkpoint from before the queue kept image indices). */
+  topAnchors: {
+    queueIndex: number;
+    cosine: number;
+    probability: number;
+    label: number | null;
+    image: ImagePixels | null;
+  }[];
 }
 
 export type AnalysisResponse =
@@ -298,7 +305,8 @@ async function teacherSimilarity(
     if (p > pmax) pmax = p;
   }
   const order = Array.from({ length: probability.length }, (_, i) => i).sort((a, b) => probability[b] - probability[a]);
-  const labels = run.step.queue.labels;
+  const { labels, sources } = run.step.queue;
+  const train = run.ds.train;
   return {
     shape: shapeOf(run.ds),
     classNames: run.ds.classNames,
@@ -313,6 +321,8 @@ async function teacherSimilarity(
       cosine: cosine[i],
       probability: probability[i],
       label: labels[i] >= 0 ? labels[i] : null,
+      image:
+        sources[i] >= 0 && sources[i] < train.count ? pixelsOf(train.images, train.labels, run.ds, sources[i]) : null,
     })),
   };
 }

@@ -399,6 +399,21 @@ describe('runs', () => {
     expect(t.effectiveAnchors).toBeLessThanOrEqual(64);
     expect(t.topAnchors).toHaveLength(3);
     expect(t.topAnchors[0].probability).toBeGreaterThanOrEqual(t.topAnchors[2].probability);
+    // Each anchor is the training image its key came from: the same thumbnail and class as that image as a
+    // query (for the anchors inside the searched bank; the run trains on more images than the test's bank).
+    const every = await call('runs.teacherSimilarity', { id: a.id, testIndex: 5, bins: 10, top: 32 });
+    for (const anchor of every.topAnchors) {
+      expect(anchor.trainIndex).not.toBeNull();
+      expect(anchor.dataUrl!.startsWith('data:image/png;base64,')).toBe(true);
+    }
+    const inBank = every.topAnchors.filter((x) => x.trainIndex! < g.bankCount).slice(0, 3);
+    expect(inBank).toHaveLength(3);
+    for (const anchor of inBank) {
+      const image = (await call('runs.neighbours', { id: a.id, testIndex: anchor.trainIndex!, split: 'train', k: 1 }))
+        .query;
+      expect(anchor.dataUrl).toBe(image.dataUrl);
+      expect([anchor.label, anchor.className]).toEqual([image.label, image.className]);
+    }
     expect(await fail('runs.neighbours', { id: a.id, testIndex: 99_999 })).toMatchObject({
       code: 'BAD_INPUT',
       field: 'testIndex',

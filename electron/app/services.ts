@@ -384,12 +384,15 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         probability: r.probability,
         cosine: r.cosine,
         effectiveAnchors: r.effectiveAnchors,
-        // A queue slot holds a key, not an image: only the label of the image it came from is known.
-        topAnchors: r.topAnchors.map((a) => ({
-          ...a,
-          className: a.label !== null ? (r.classNames?.[a.label] ?? String(a.label)) : null,
-          dataUrl: null,
-        })),
+        // A queue slot holds a key; the queue keeps the training image it came from (not in older checkpoints).
+        topAnchors: await Promise.all(
+          r.topAnchors.map(async ({ image, ...a }) => ({
+            ...a,
+            trainIndex: image?.index ?? null,
+            className: a.label !== null ? (r.classNames?.[a.label] ?? String(a.label)) : null,
+            dataUrl: image ? (await imageOf(image, r.shape, r.classNames)).dataUrl : null,
+          })),
+        ),
       };
     },
     'runs.estimate': async (input): Promise<RunEstimate> => {

@@ -36,6 +36,8 @@ export interface TeacherSimilarity {
   effectiveAnchors: number;
   topAnchors: {
     queueIndex: number;
+    /** Index in the training split of the image whose teacher key fills the slot; null when not known (a random initial key, an older checkpoint). */
+    trainIndex: number | null;
     cosine: number;
     probability: number;
     label: number | null;

@@ -28,6 +28,7 @@ function input(step: number): WriteCheckpointInput {
       ],
       queuePointer: 2,
       queueLabels: Int32Array.from([3, -1, 7, 2]),
+      queueSources: Int32Array.from([41, -1, 9, 0]),
       stepsDone: step,
     },
   };
@@ -51,9 +52,22 @@ describe('checkpoints', () => {
       ['b', [1], [Math.fround(-1e-30)]],
     ]);
     expect(Array.from(ck.state.queueLabels)).toEqual([3, -1, 7, 2]);
+    expect(Array.from(ck.state.queueSources!)).toEqual([41, -1, 9, 0]);
     expect(ck.state.queuePointer).toBe(2);
     expect(ck.manifest.rng.shuffleEpochStart).toEqual([5, 6, 7, 4294967295]);
     expect(ck.manifest).toMatchObject({ epoch: 1, step: 12, stepInEpoch: 0, runId: 'r1', kind: 'periodic' });
+  });
+
+  it('reads a checkpoint written before the queue kept image indices: none, so every slot is unknown', async () => {
+    const p = await writeCheckpoint(path.join(tmp, 'old'), input(4));
+    await fsp.rm(path.join(p, 'queue-sources.bin'));
+    const ck = await readCheckpoint(p);
+    expect(ck.state.queueSources).toBeUndefined();
+    expect(Array.from(ck.state.queueLabels)).toEqual([3, -1, 7, 2]);
+    await fsp.writeFile(path.join(p, 'queue-sources.bin'), Buffer.alloc(12));
+    await expect(readCheckpoint(p)).rejects.toThrow(
+      /queue-sources\.bin: not a usable checkpoint: holds 12 bytes for a queue of 4/,
+    );
   });
 
   it('keeps the newest checkpoints when pruning', async () => {

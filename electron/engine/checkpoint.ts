@@ -3,6 +3,8 @@
  *   weights.bin        every variable (student, teacher, heads, BN running stats, momentum buffers,
  *                      queue keys) as little-endian float32, one after another;
  *   queue-labels.bin   the queue's labels, int32;
+ *   queue-sources.bin  the training-split index of the image behind each queue slot, int32 (absent in
+ *                      checkpoints written before it: read as unknown, −1);
  *   manifest.json      names/shapes/offsets of the variables, queue pointer, epoch, step, every Rng
  *                      state and whatever else the trainer needs to continue the same run.
  * Written to a temporary folder and renamed into place, so a crash never leaves half a checkpoint.
@@ -35,6 +37,7 @@ export const VERSION_1_SETTINGS = { projectionBn: true, shuffleBn: false, bnGrou
 const MANIFEST = 'manifest.json';
 const WEIGHTS = 'weights.bin';
 const QUEUE_LABELS = 'queue-labels.bin';
+const QUEUE_SOURCES = 'queue-sources.bin';
 
 export interface CheckpointVariable {
   name: string;
@@ -120,6 +123,11 @@ export async function writeCheckpoint(dir: string, input: WriteCheckpointInput):
     await fsp.writeFile(
       path.join(tmpPath, QUEUE_LABELS),
       new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength),
+    );
+    const sources = input.state.queueSources ?? new Int32Array(labels.length).fill(-1);
+    await fsp.writeFile(
+      path.join(tmpPath, QUEUE_SOURCES),
+      new Uint8Array(sources.buffer, sources.byteOffset, sources.byteLength),
     );
     const manifest: CheckpointManifest = {
       format: CHECKPOINT_FORMAT,
@@ -211,12 +219,34 @@ export async function readCheckpoint(checkpointPath: string): Promise<Checkpoint
     );
   const queueLabels = new Int32Array(manifest.queue.size);
   new Uint8Array(queueLabels.buffer).set(labelBytes);
+  const queueSources = await readQueueSources(path.join(checkpointPath, QUEUE_SOURCES), manifest.queue.size);
   const stepsDone = typeof manifest.extra?.stepsDone === 'number' ? manifest.extra.stepsDone : manifest.step;
   return {
     path: checkpointPath,
     manifest,
-    state: { variables, queuePointer: manifest.queue.pointer, queueLabels, stepsDone },
+    state: {
+      variables,
+      queuePointer: manifest.queue.pointer,
+      queueLabels,
+      ...(queueSources ? { queueSources } : {}),
+      stepsDone,
+    },
   };
+}
+
+/** The queue's image indices, or undefined for a checkpoint written before they were kept. */
+async function readQueueSources(file: string, size: number): Promise<Int32Array | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fsError(err, file, 'checkpoint file');
+  }
+  if (bytes.byteLength !== size * 4) throw invalid(file, `holds ${bytes.byteLength} bytes for a queue of ${size}`);
+  const sources = new Int32Array(size);
+  new Uint8Array(sources.buffer).set(bytes);
+  return sources;
 }
 
 /** Checkpoint folders under `dir`, oldest step first ([] when the folder does not exist). */

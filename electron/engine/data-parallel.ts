@@ -84,6 +84,7 @@ interface SharePayload {
   loss: number;
   purity: number | null;
   labels: Int32Array | null;
+  sources: Int32Array | null;
   keys: Float32Array;
   keyShape: [number, number];
   grads: Float32Array[];
@@ -106,7 +107,8 @@ function expectMessage<T extends { type: string }>(m: unknown, type: T['type']):
   return m as T;
 }
 
-function concatLabels(a: Int32Array | null, b: Int32Array | null): Int32Array | null {
+/** Two replicas' per-image arrays (labels, image indices) in batch order; null when either lacks them. */
+function concatPerImage(a: Int32Array | null, b: Int32Array | null): Int32Array | null {
   if (!a || !b) return null;
   const out = new Int32Array(a.length + b.length);
   out.set(a);
@@ -141,6 +143,7 @@ export function replicaLink(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaLink {
       loss: mine.loss,
       purity: mine.purity ?? null,
       labels: mine.labels ? Int32Array.from(mine.labels) : null,
+      sources: mine.sources ? Int32Array.from(mine.sources) : null,
       keys: mine.keys.dataSync() as Float32Array,
       keyShape: mine.keys.shape,
       grads: mine.grads.map((g) => g.dataSync() as Float32Array),
@@ -164,7 +167,8 @@ export function replicaLink(endpoint: SyncEndpoint, rank: 0 | 1): ReplicaLink {
       loss: (first.loss + second.loss) / 2,
       grads,
       keys: tf.concat([k0, k1], 0) as tf.Tensor2D,
-      labels: concatLabels(first.labels, second.labels),
+      labels: concatPerImage(first.labels, second.labels),
+      sources: concatPerImage(first.sources, second.sources),
       purity,
     };
   };
@@ -180,6 +184,7 @@ export type PeerCommand =
       shape: [number, number, number, number];
       lr: number;
       labels: Int32Array | null;
+      sources: Int32Array | null;
     }
   | { type: 'load'; state: TrainingStepState }
   | { type: 'read' }
@@ -276,6 +281,7 @@ export class DataParallelTrainingStep implements TrainingStep {
     xTeacher: tf.Tensor4D,
     lr: number,
     labels?: Int32Array | null,
+    sources?: Int32Array | null,
   ): Promise<StepResult> {
     this.ensureReady();
     const b = xStudent.shape[0];
@@ -295,9 +301,16 @@ export class DataParallelTrainingStep implements TrainingStep {
         shape: xsB.shape,
         lr,
         labels: labels ? labels.slice(h) : null,
+        sources: sources ? sources.slice(h) : null,
       };
       this.endpoint.send(command); // copied, not transferred: dataSync may hand out the backend's own storage (cpu)
-      return await this.inner.step(xsA, xtA, lr, labels ? labels.subarray(0, h) : null);
+      return await this.inner.step(
+        xsA,
+        xtA,
+        lr,
+        labels ? labels.subarray(0, h) : null,
+        sources ? sources.subarray(0, h) : null,
+      );
     } catch (e) {
       this.broken = e instanceof Error ? e.message : String(e);
       throw e;

@@ -32,7 +32,7 @@ async function serve(step: TrainingStep, endpoint: SyncEndpoint): Promise<void> 
     const xs = tf.tensor4d(cmd.xs, cmd.shape);
     const xt = tf.tensor4d(cmd.xt, cmd.shape);
     try {
-      await step.step(xs, xt, cmd.lr, cmd.labels);
+      await step.step(xs, xt, cmd.lr, cmd.labels, cmd.sources);
     } finally {
       tf.dispose([xs, xt]);
     }

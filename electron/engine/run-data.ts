@@ -14,6 +14,8 @@ import type { DatasetReport, EngineOptions } from './protocol';
 export interface ImageSet {
   images: Uint8Array;
   labels: Int32Array | null;
+  /** Index of each image in the dataset's training split, where a draw or limit chose them (absent: image i is index i). */
+  sources?: Int32Array;
   count: number;
   h: number;
   w: number;
@@ -103,6 +105,7 @@ export function prepareRunData(ds: LoadedDataset, config: RunConfig, engine: Eng
   const train: ImageSet = {
     images: trainSplit.images,
     labels: trainSplit.labels,
+    ...(indices ? { sources: indices } : {}),
     count: trainSplit.count,
     h: ds.height,
     w: ds.width,

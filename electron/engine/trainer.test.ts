@@ -261,6 +261,15 @@ describe(`Trainer on Fashion-MNIST (${BACKEND})`, () => {
     expect(whole.result.status).toBe('completed');
     expect(whole.result.losses).toHaveLength(8);
     whole.result.losses.forEach((l) => expect(Number.isFinite(l)).toBe(true));
+    // 64 keys through a queue of 32: every slot names the training image behind its key, from both halves
+    const queue = (await readCheckpoint(whole.result.checkpointPath!)).state;
+    const sources = Array.from(queue.queueSources!);
+    expect(new Set(sources).size).toBe(32);
+    sources.forEach((src, slot) => {
+      expect(src).toBeGreaterThanOrEqual(0);
+      expect(src).toBeLessThan(32);
+      expect(queue.queueLabels[slot]).toBe(fm.train.labels![src]);
+    });
     const dir = path.join(tmp, 'dp-parts');
     const first = await train(
       { epochs: 2 },

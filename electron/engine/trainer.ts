@@ -256,6 +256,7 @@ export class Trainer {
     const progressEvery = Math.max(1, this.opts.engine?.progressEvery ?? 1);
     const idx = new Int32Array(B);
     const labels = train.labels ? new Int32Array(B) : null;
+    const sources = new Int32Array(B); // each image's index in the dataset's training split, for the queue
     const view = (strength: RunConfig['augStudent']) =>
       augmentBatch(
         train.images,
@@ -272,6 +273,7 @@ export class Trainer {
         const t0 = performance.now();
         idx.set(order.subarray(s * B, (s + 1) * B));
         if (labels && train.labels) for (let i = 0; i < B; i++) labels[i] = train.labels[idx[i]];
+        for (let i = 0; i < B; i++) sources[i] = train.sources ? train.sources[idx[i]] : idx[i];
         const lr = learningRateAt(this.step, {
           lr: cfg.lr,
           schedule: cfg.schedule,
@@ -285,7 +287,7 @@ export class Trainer {
         try {
           xs = view(cfg.augStudent);
           xt = view(cfg.augTeacher);
-          result = await ts.step(xs, xt, lr, labels);
+          result = await ts.step(xs, xt, lr, labels, sources);
         } catch (err) {
           throw gpuFailure(this.step + 1, B) ?? err; // a lost device rejects its reads with no message
         } finally {

@@ -77,6 +77,8 @@ export interface ReplicaShare {
   /** Teacher keys to enqueue [b, E], L2-normalised. */
   keys: tf.Tensor2D;
   labels: Int32Array | null;
+  /** Index in the dataset's training split of each image behind the keys. */
+  sources: Int32Array | null;
   purity?: number;
 }
 
@@ -103,6 +105,8 @@ export interface TrainingStepState {
   variables: VariableSnapshot[];
   queuePointer: number;
   queueLabels: Int32Array;
+  /** The queue's training-split image indices; absent in checkpoints written before they were kept. */
+  queueSources?: Int32Array;
   stepsDone: number;
 }
 
@@ -118,10 +122,17 @@ export interface TrainingStep {
   readonly stepsDone: number;
   /**
    * One training step. xStudent, xTeacher [B, h, w, c] float32 (two augmentations of the same B images);
-   * labels [B] (optional, for purity and the queue's labels). Does not dispose its inputs. Async: it
+   * labels [B] (optional, for purity and the queue's labels); sources [B] (optional: each image's index
+   * in the dataset's training split, kept by the queue). Does not dispose its inputs. Async: it
    * reads the loss with data() (read-back.ts); the caller awaits one step before starting the next.
    */
-  step(xStudent: tf.Tensor4D, xTeacher: tf.Tensor4D, lr: number, labels?: Int32Array | null): Promise<StepResult>;
+  step(
+    xStudent: tf.Tensor4D,
+    xTeacher: tf.Tensor4D,
+    lr: number,
+    labels?: Int32Array | null,
+    sources?: Int32Array | null,
+  ): Promise<StepResult>;
   /** Student backbone features [B, featureDim], inference-mode BN, heads dropped (for kNN). Caller disposes. */
   studentEmbed(x: tf.Tensor4D): tf.Tensor2D;
   /** Teacher backbone features [B, featureDim], inference-mode BN. Caller disposes. */
@@ -233,7 +244,7 @@ class ContrastiveTrainingStep implements TrainingStep {
     return this.steps;
   }
 
-  private checkBatch(xs: tf.Tensor4D, xt: tf.Tensor4D, labels?: Int32Array | null): void {
+  private checkBatch(xs: tf.Tensor4D, xt: tf.Tensor4D, labels?: Int32Array | null, sources?: Int32Array | null): void {
     const [h, w, c] = this.options.inputShape;
     for (const [what, x] of [
       ['student', xs],
@@ -249,6 +260,8 @@ class ContrastiveTrainingStep implements TrainingStep {
       throw new Error(`batch of ${xs.shape[0]} outside 2…${this.queue.size}`);
     if (labels && labels.length !== xs.shape[0])
       throw new Error(`${labels.length} labels for a batch of ${xs.shape[0]}`);
+    if (sources && sources.length !== xs.shape[0])
+      throw new Error(`${sources.length} image indices for a batch of ${xs.shape[0]}`);
   }
 
   async step(
@@ -256,8 +269,9 @@ class ContrastiveTrainingStep implements TrainingStep {
     xTeacher: tf.Tensor4D,
     lr: number,
     labels?: Int32Array | null,
+    sources?: Int32Array | null,
   ): Promise<StepResult> {
-    this.checkBatch(xStudent, xTeacher, labels);
+    this.checkBatch(xStudent, xTeacher, labels, sources);
     const o = this.options;
     emaUpdate(this.pairs, o.ema);
     const queueKeys = this.queue.keys as tf.Tensor2D; // [K, E], as before this batch
@@ -290,6 +304,7 @@ class ContrastiveTrainingStep implements TrainingStep {
           grads: vars.map((v) => grads[v.name]),
           keys: k,
           labels: labels ?? null,
+          sources: sources ?? null,
           purity,
         };
         // every replica exchanges, whatever its own loss, so that none waits for ever
@@ -300,7 +315,7 @@ class ContrastiveTrainingStep implements TrainingStep {
           vars.forEach((v, i) => (combined[v.name] = share.grads[i]));
           this.sgd.apply(combined, lr);
           if (share.purity !== undefined) result.purity = share.purity;
-          this.queue.enqueue(share.keys, share.labels);
+          this.queue.enqueue(share.keys, share.labels, share.sources);
           this.steps++;
         }
       });
@@ -350,6 +365,7 @@ class ContrastiveTrainingStep implements TrainingStep {
       variables,
       queuePointer: this.queue.pointer,
       queueLabels: new Int32Array(this.queue.labels),
+      queueSources: new Int32Array(this.queue.sources),
       stepsDone: this.steps,
     };
   }
@@ -376,7 +392,7 @@ class ContrastiveTrainingStep implements TrainingStep {
         e.variable.assign(tf.tensor(v.values, v.shape, 'float32'));
       }
     });
-    this.queue.restore(state.queuePointer, state.queueLabels);
+    this.queue.restore(state.queuePointer, state.queueLabels, state.queueSources);
     this.steps = state.stepsDone;
   }
 

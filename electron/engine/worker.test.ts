@@ -31,6 +31,16 @@ describe('prepareRunData on Fashion-MNIST', () => {
     expect(Array.from(limited.train.images.subarray(0, 784 * 3))).toEqual(
       Array.from(d.train.images.subarray(0, 784 * 3)),
     );
+    // each image says where it sits in the dataset's training split: its pixels and label are those there
+    const px = 784;
+    expect(limited.train.sources).toHaveLength(500);
+    for (const i of [0, 1, 250, 499]) {
+      const src = limited.train.sources![i]!;
+      expect(limited.train.labels![i]).toBe(fm.train.labels![src]);
+      expect(Array.from(limited.train.images.subarray(i * px, (i + 1) * px))).toEqual(
+        Array.from(fm.train.images.subarray(src * px, (src + 1) * px)),
+      );
+    }
     // quick runs evaluate on a bank of max(trainLimit, 5000) and 2000 queries
     expect([limited.evaluation?.bank.count, limited.evaluation?.test.count]).toEqual([5000, 2000]);
   });
@@ -38,6 +48,7 @@ describe('prepareRunData on Fashion-MNIST', () => {
   it('without imbalance or limit trains on everything and evaluates on both full splits', () => {
     const d = prepareRunData(fm, DEFAULT_RUN_CONFIG);
     expect(d.train.count).toBe(60_000);
+    expect(d.train.sources).toBeUndefined(); // image i is the split's image i
     expect(d.report).toMatchObject({
       shape: [28, 28, 1],
       evalBankImages: 60_000,

@@ -221,12 +221,13 @@ function TeacherView({ t }: { t: TeacherSimilarity }) {
                   {a.dataUrl ? (
                     <img
                       src={a.dataUrl}
-                      alt={`anchor ${a.queueIndex}: ${a.className ?? 'unknown class'}`}
-                      width={32}
-                      height={32}
+                      alt={`anchor ${a.queueIndex}: training image ${a.trainIndex}, ${a.className ?? 'unknown class'}`}
+                      width={48}
+                      height={48}
                     />
                   ) : (
-                    '—'
+                    // a random initial key, or a checkpoint from before the queue kept its images
+                    <span title="No training image is recorded for this key">—</span>
                   )}
                 </td>
                 <td>{a.className ?? (a.label === null ? '—' : a.label)}</td>

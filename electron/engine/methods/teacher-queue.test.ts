@@ -64,6 +64,28 @@ describe('TeacherQueue', () => {
     store.dispose();
   });
 
+  it('keeps the training image index of each key beside its label, through wrap-around and restore', () => {
+    const store = new ParamStore();
+    const q = new TeacherQueue(store, 4, 2, new Rng(1));
+    expect(Array.from(q.sources)).toEqual([-1, -1, -1, -1]);
+    const put = (list: number[], sources?: number[]) => {
+      const k = keys(list);
+      q.enqueue(k, null, sources);
+      k.dispose();
+    };
+    put([1, 2, 3], [700, 701, 702]);
+    put([4, 5], [5, 6]); // slots 3, then 0
+    expect(Array.from(q.sources)).toEqual([6, 701, 702, 5]);
+    put([6]); // no indices given: unknown
+    expect(Array.from(q.sources)).toEqual([6, -1, 702, 5]);
+    expect(() => put([7, 8], [1])).toThrow(/1 image indices for 2 keys/);
+    q.restore(2, [0, 1, 2, 3], [9, 8, 7, 6]);
+    expect(Array.from(q.sources)).toEqual([9, 8, 7, 6]);
+    q.restore(2, [0, 1, 2, 3]); // a checkpoint from before the indices were kept
+    expect(Array.from(q.sources)).toEqual([-1, -1, -1, -1]);
+    store.dispose();
+  });
+
   it('purity counts top-5 neighbours sharing the query label; −1 slots never match', async () => {
     const store = new ParamStore();
     const q = new TeacherQueue(store, 10, 2, new Rng(1));

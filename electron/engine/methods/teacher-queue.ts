@@ -1,7 +1,8 @@
 /**
  * The FIFO queue of K L2-normalised teacher keys (the anchors of ISD, the negatives of MoCo), with the
  * label of the image each key came from (−1 for the random initial keys and unlabeled data) for the
- * purity monitor. The keys are the variable 'queue.keys' [K, D] of the run's ParamStore so checkpoints
+ * purity monitor, and that image's index in the dataset's training split (−1: unknown) for Run detail's
+ * anchor thumbnails. The keys are the variable 'queue.keys' [K, D] of the run's ParamStore so checkpoints
  * carry them with every other variable; pointer and labels are plain JS state.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +19,8 @@ export class TeacherQueue {
   readonly keys: tf.Variable;
   /** Label of the image behind each slot, −1 when unknown. */
   readonly labels: Int32Array;
+  /** Index in the dataset's training split of the image behind each slot, −1 when unknown. */
+  readonly sources: Int32Array;
   private ptr = 0;
 
   /** Fills the queue with random unit vectors drawn from `rng` (as the reference's normalised randn). */
@@ -38,6 +41,7 @@ export class TeacherQueue {
     }
     this.keys = store.add(QUEUE_KEYS_NAME, tf.tensor2d(init, [size, dim]), false);
     this.labels = new Int32Array(size).fill(-1);
+    this.sources = new Int32Array(size).fill(-1);
   }
 
   /** Slot the next key goes to (the oldest key). */
@@ -49,11 +53,12 @@ export class TeacherQueue {
    * Writes the B rows of k [B, D] into slots pointer … pointer+B−1 (wrapping past the end) and moves
    * the pointer: the oldest keys leave first.
    */
-  enqueue(k: tf.Tensor2D, labels?: ArrayLike<number> | null): void {
+  enqueue(k: tf.Tensor2D, labels?: ArrayLike<number> | null, sources?: ArrayLike<number> | null): void {
     const b = k.shape[0];
     if (b > this.size) throw new Error(`cannot enqueue ${b} keys into a queue of ${this.size}`);
     if (k.shape[1] !== this.dim) throw new Error(`keys of width ${k.shape[1]} do not fit a queue of width ${this.dim}`);
     if (labels && labels.length !== b) throw new Error(`${labels.length} labels for ${b} keys`);
+    if (sources && sources.length !== b) throw new Error(`${sources.length} image indices for ${b} keys`);
     const ptr = this.ptr;
     const first = Math.min(b, this.size - ptr); // rows that fit before the end
     tf.tidy(() => {
@@ -73,7 +78,10 @@ export class TeacherQueue {
       }
       this.keys.assign(parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts, 0));
     });
-    for (let i = 0; i < b; i++) this.labels[(ptr + i) % this.size] = labels ? labels[i] : -1;
+    for (let i = 0; i < b; i++) {
+      this.labels[(ptr + i) % this.size] = labels ? labels[i] : -1;
+      this.sources[(ptr + i) % this.size] = sources ? sources[i] : -1;
+    }
     this.ptr = (ptr + b) % this.size;
   }
 
@@ -93,12 +101,19 @@ export class TeacherQueue {
     return hits / (b * kk);
   }
 
-  /** Restores pointer and labels from a checkpoint (the keys come back with the other variables). */
-  restore(pointer: number, labels: ArrayLike<number>): void {
+  /**
+   * Restores pointer, labels and image indices from a checkpoint (the keys come back with the other
+   * variables); a checkpoint from before the indices were kept has none: every slot −1.
+   */
+  restore(pointer: number, labels: ArrayLike<number>, sources?: ArrayLike<number> | null): void {
     if (!Number.isInteger(pointer) || pointer < 0 || pointer >= this.size)
       throw new Error(`queue pointer ${pointer} outside 0…${this.size - 1}`);
     if (labels.length !== this.size) throw new Error(`${labels.length} queue labels for a queue of ${this.size}`);
+    if (sources && sources.length !== this.size)
+      throw new Error(`${sources.length} queue image indices for a queue of ${this.size}`);
     this.labels.set(labels);
+    if (sources) this.sources.set(sources);
+    else this.sources.fill(-1);
     this.ptr = pointer;
   }
 }
