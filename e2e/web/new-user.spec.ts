@@ -237,8 +237,11 @@ test('the form remembers its settings; Run again and "Same settings, other metho
 });
 
 test('History fits an 800 px window: name and final 20-NN visible; columns are choosable', async ({ page }) => {
-  await page.setViewportSize({ width: 800, height: 700 });
+  // Opened wide, then narrowed: the columns follow the window until the user chooses them.
   await openApp(page, host(), '#/history');
+  await expect(page.getByRole('columnheader', { name: 'Imbalance' })).toBeVisible();
+  await page.setViewportSize({ width: 800, height: 700 });
+  await expect(page.getByRole('columnheader', { name: 'Imbalance' })).toHaveCount(0);
   const name = page.getByRole('link', { name: 'phases', exact: true });
   const row = page.getByRole('row').filter({ has: name });
   const knn = page.getByRole('columnheader', { name: /Final 20-NN/ });

@@ -2,7 +2,7 @@
  * History: every run in a sortable, filterable, searchable table, with its actions. The server
  * searches, filters and sorts (runs.list); the table shows the page it answers.
  */
-import { useMemo, useState } from 'react';
+import { useMemo, useState, useSyncExternalStore } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import {
   createColumnHelper,
@@ -75,15 +75,33 @@ const HYPER_COLUMNS = RUN_CONFIG_SORT_FIELDS;
 const NARROW_HIDDEN = ['datasetName', 'imbalance', 'createdAt', 'bestKnn20', 'knn1', 'linear', 'pixelKnn20'];
 const COLUMNS_KEY = 'isd.history.columns.v1';
 
-function initialVisibility(): VisibilityState {
+/** The columns chosen in the Columns menu, or null: none chosen, the defaults for the window's width. */
+function chosenVisibility(): VisibilityState | null {
   try {
     const stored = JSON.parse(localStorage.getItem(COLUMNS_KEY) ?? 'null') as VisibilityState | null;
     if (stored && typeof stored === 'object') return stored;
   } catch {
     // unreadable: the defaults
   }
-  const hidden: string[] = [...HYPER_COLUMNS, ...(window.innerWidth < 1100 ? NARROW_HIDDEN : [])];
+  return null;
+}
+
+function defaultVisibility(narrow: boolean): VisibilityState {
+  const hidden: string[] = [...HYPER_COLUMNS, ...(narrow ? NARROW_HIDDEN : [])];
   return Object.fromEntries(hidden.map((c) => [c, false]));
+}
+
+const NARROW = '(max-width: 1099px)';
+/** Whether the window is narrow now, following its resizes. */
+function useNarrowWindow(): boolean {
+  return useSyncExternalStore(
+    (onChange) => {
+      const query = window.matchMedia(NARROW);
+      query.addEventListener('change', onChange);
+      return () => query.removeEventListener('change', onChange);
+    },
+    () => window.matchMedia(NARROW).matches,
+  );
 }
 
 export function HistoryPage() {
@@ -295,17 +313,18 @@ function RunTable({
     [selected],
   );
 
-  const [columnVisibility, setColumnVisibility] = useState<VisibilityState>(initialVisibility);
+  const narrow = useNarrowWindow();
+  const [chosenColumns, setChosenColumns] = useState<VisibilityState | null>(chosenVisibility);
+  const columnVisibility = chosenColumns ?? defaultVisibility(narrow);
   const table = useReactTable({
     data: runs,
     columns,
     state: { sorting: query.sorting, columnVisibility },
-    onColumnVisibilityChange: (u) =>
-      setColumnVisibility((v) => {
-        const next = typeof u === 'function' ? u(v) : u;
-        localStorage.setItem(COLUMNS_KEY, JSON.stringify(next));
-        return next;
-      }),
+    onColumnVisibilityChange: (u) => {
+      const next = typeof u === 'function' ? u(columnVisibility) : u;
+      localStorage.setItem(COLUMNS_KEY, JSON.stringify(next));
+      setChosenColumns(next);
+    },
     onSortingChange: (u) => onQuery({ ...query, sorting: typeof u === 'function' ? u(query.sorting) : u }),
     manualSorting: true,
     enableMultiSort: false,
