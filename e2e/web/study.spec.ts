@@ -2,12 +2,12 @@
 // 4 steps per run) is started from the form, stopped while its first run trains, resumed, and read
 // back: the results table, the paired differences, the chart, the runs and the CSV export.
 import { expect, test } from '@playwright/test';
-import { field, openApp } from '../fixtures/app-page';
+import { field, openApp, pageScreenshot, scrollToTop } from '../fixtures/app-page';
 import { hostCall, webHostPerFile } from '../fixtures/web-host';
 
 const host = webHostPerFile();
 
-test('start, stop, resume and read a tiny imbalance study', async ({ page }) => {
+test('start, stop, resume and read a tiny imbalance study', async ({ page }, testInfo) => {
   test.setTimeout(420_000);
   await openApp(page, host(), '#/study');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Imbalance studies');
@@ -60,6 +60,8 @@ test('start, stop, resume and read a tiny imbalance study', async ({ page }) => 
   );
   await expect(page.getByTestId('study-runs').getByRole('row').nth(1)).toContainText(words);
   await expect(page.locator('main')).not.toContainText('dominant:3:100');
+  await scrollToTop(page);
+  await pageScreenshot(page, testInfo, 'study');
   const chart = page.getByTestId('study-chart');
   await expect(chart.getByRole('application')).toBeVisible();
   for (const series of ['ISD, all classes', 'ISD, rare classes', 'MoCo, all classes', 'MoCo, rare classes'])
