@@ -15,6 +15,7 @@ import type {
   Result,
   WireRequest,
 } from '../../electron/contract';
+import { Listeners } from './listeners';
 
 /** The part of the WebSocket API this client uses (the browser's and the `ws` package's both fit). */
 export interface SocketLike {
@@ -68,8 +69,8 @@ export function createWsClient(url: string, options: WsClientOptions = {}): WsCl
   const inFlight = new Map<number, (r: Result<unknown>) => void>();
   /** Not yet sent (socket not open). */
   const outbox: { request: WireRequest; resolve: (r: Result<unknown>) => void }[] = [];
-  const listeners = new Map<string, Set<(payload: unknown) => void>>();
-  const connectionListeners = new Set<(state: ConnectionState, detail?: string) => void>();
+  const listeners = new Listeners<string, [payload: unknown]>();
+  const connectionListeners = new Listeners<'connection', [state: ConnectionState, detail?: string]>();
 
   let socket: SocketLike | null = null;
   let state: ConnectionState = 'connecting';
@@ -79,7 +80,7 @@ export function createWsClient(url: string, options: WsClientOptions = {}): WsCl
 
   function setState(s: ConnectionState, detail?: string): void {
     state = s;
-    for (const l of connectionListeners) l(s, detail);
+    connectionListeners.emit('connection', s, detail);
   }
 
   function flush(): void {
@@ -110,15 +111,7 @@ export function createWsClient(url: string, options: WsClientOptions = {}): WsCl
       }
       return;
     }
-    if (typeof m.event === 'string') {
-      for (const l of listeners.get(m.event) ?? []) {
-        try {
-          l(m.payload);
-        } catch (e) {
-          console.error(`listener for ${m.event} failed`, e);
-        }
-      }
-    }
+    if (typeof m.event === 'string') listeners.emit(m.event, m.payload);
   }
 
   function connect(): void {
@@ -179,19 +172,10 @@ export function createWsClient(url: string, options: WsClientOptions = {}): WsCl
       });
     },
     on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
-      let set = listeners.get(event);
-      if (!set) listeners.set(event, (set = new Set()));
-      const l = listener as (payload: unknown) => void;
-      set.add(l);
-      return () => {
-        set.delete(l);
-      };
+      return listeners.add(event, listener as (payload: unknown) => void);
     },
     onConnection(listener) {
-      connectionListeners.add(listener);
-      return () => {
-        connectionListeners.delete(listener);
-      };
+      return connectionListeners.add('connection', listener);
     },
     close() {
       closedForGood = true;
