@@ -180,6 +180,8 @@ export const requests = {
       testIndex: int(0, 100_000_000),
       split: z.enum(['train', 'test']).default('test'),
       k: int(1, 32).default(8),
+      /** The first view of a run embeds its training images: progress on encoder.progress under jobId. */
+      jobId: z.string().min(1).max(64).optional(),
     }),
     output: out<NeighbourGallery>(),
   },

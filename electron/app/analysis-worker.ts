@@ -230,7 +230,10 @@ async function featureOf(
   );
 }
 
-async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>): Promise<NeighboursResult> {
+async function neighbours(
+  req: Extract<AnalysisRequest, { type: 'neighbours' }>,
+  ctx: TaskContext,
+): Promise<NeighboursResult> {
   await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });
   const run = await loadRun(req);
   const query = queryImage(run, req.querySplit ?? 'test', req.testIndex);
@@ -242,7 +245,7 @@ async function neighbours(req: Extract<AnalysisRequest, { type: 'neighbours' }>)
       await embedSet(run, run.ds.path, 'train', req.config.seed),
       'trained',
       run.bank.count,
-      null,
+      ctx, // the first view of a run embeds its bank: progress for Run detail
       req.engine?.evalBatchSize ?? 256,
     )
   ).features;
@@ -366,7 +369,7 @@ async function evaluateCheckpoint(req: Extract<AnalysisRequest, { type: 'evaluat
 
 async function handle(req: AnalysisRequest, ctx: TaskContext): Promise<unknown> {
   if (req.type === 'probe') return probeTrainingBackend(req.backend);
-  if (req.type === 'neighbours') return neighbours(req);
+  if (req.type === 'neighbours') return neighbours(req, ctx);
   if (req.type === 'evaluate') return evaluateCheckpoint(req);
   if (req.type === 'exportEncoder') {
     await initBackend({ prefer: req.engine?.backend, threads: req.engine?.threads });

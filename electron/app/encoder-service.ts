@@ -276,8 +276,8 @@ export class EncoderService {
     };
   }
 
-  /** encoder.progress events for a job, at most PROGRESS_PER_SEC a second (and the last one). */
-  private progressTo(jobId: string, runId: string): (p: TaskProgress) => void {
+  /** encoder.progress events for a job, at most PROGRESS_PER_SEC a second (and the last one); runs.neighbours uses it too. */
+  progressTo(jobId: string, runId: string): (p: TaskProgress) => void {
     let last = 0;
     return (p) => {
       const now = Date.now();

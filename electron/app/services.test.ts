@@ -381,8 +381,14 @@ describe('runs', () => {
 
   it('finds neighbours and the teacher similarity from the final checkpoint, in a worker', async () => {
     const a = (await call('runs.list', { search: 'A renamed' })).runs[0];
-    const g = await call('runs.neighbours', { id: a.id, testIndex: 5, k: 4 });
+    const g = await call('runs.neighbours', { id: a.id, testIndex: 5, k: 4, jobId: 'gallery-1' });
     expect(g.neighbours).toHaveLength(4);
+    // The first view embeds the run's bank, with progress under the page's job id, the last one complete.
+    const progress = seen
+      .filter((s) => s.event === 'encoder.progress' && (s.payload as { jobId: string }).jobId === 'gallery-1')
+      .map((s) => s.payload as { runId: string; phase: string; done: number; total: number });
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ runId: a.id, phase: 'features', done: g.bankCount, total: g.bankCount });
     expect(g.testCount).toBe(2000);
     expect(g.query.index).toBe(5);
     expect(g.query.dataUrl.startsWith('data:image/png;base64,')).toBe(true);

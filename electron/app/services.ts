@@ -353,7 +353,10 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     'runs.neighbours': async (input): Promise<NeighbourGallery> => {
       const id = store.resolveRunId(input.id);
       const { input: base, checkpoint } = await analysisInput(id, input.testIndex, undefined, input.split);
-      const r = await analysis.request<NeighboursResult>({ type: 'neighbours', ...base, k: input.k });
+      const r = await analysis.request<NeighboursResult>(
+        { type: 'neighbours', ...base, k: input.k },
+        { onProgress: input.jobId ? encoders.progressTo(input.jobId, id) : undefined },
+      );
       return {
         runId: id,
         checkpoint,

@@ -10,6 +10,7 @@ import { formatNumber, formatPercent } from '../lib/format';
 import { BarChartCard } from './Charts';
 import { QueryView } from './StateViews';
 import { useDebounced } from './useDebounced';
+import { newJobId, ProgressLine, useJobProgress } from './encoder-jobs';
 
 /** The image the gallery and the teacher look at: a test image, or a training image clicked in the gallery. */
 interface Query {
@@ -24,9 +25,12 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
   const [picked, setPicked] = useState<number | null>(null);
   const testIndex = useDebounced(index, 250);
   const query: Query = picked === null ? { split: 'test', index: testIndex } : { split: 'train', index: picked };
+  // The first gallery of a run embeds its training images: their progress comes under this job id.
+  const [jobId] = useState(newJobId);
+  const features = useJobProgress(jobId);
   const gallery = useQuery({
     queryKey: ['runs', 'one', runId, 'neighbours', query.split, query.index],
-    queryFn: () => call('runs.neighbours', { id: runId, testIndex: query.index, split: query.split, k: 8 }),
+    queryFn: () => call('runs.neighbours', { id: runId, testIndex: query.index, split: query.split, k: 8, jobId }),
     placeholderData: keepPreviousData,
     staleTime: Infinity,
   });
@@ -91,6 +95,11 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
           </span>
         )}
       </div>
+      {gallery.isPending && features && features.done < features.total && (
+        <div data-testid="features-progress">
+          <ProgressLine p={features} label="Computing features from the final checkpoint" />
+        </div>
+      )}
       <QueryView query={gallery} loading="Computing features from the final checkpoint…">
         {(g) => (
           <>
