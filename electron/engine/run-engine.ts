@@ -8,17 +8,10 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { IsdError } from '../errors';
-import type { RunConfig } from '../run-config';
-import type { DoneEvent, EngineEvent, EngineOptions, FailedEvent, MainToWorker, StartMessage } from './protocol';
+import type { DoneEvent, EngineEvent, FailedEvent, MainToWorker, StartMessage } from './protocol';
 
-export interface EngineRunRequest {
-  runId: string;
-  config: RunConfig;
-  datasetPath: string;
-  /** Checkpoints go to <checkpointRoot>/<runId>/. */
-  checkpointRoot: string;
-  resume?: { checkpointPath: string };
-  engine?: EngineOptions;
+/** What the worker's start message carries, and where the compiled worker is. */
+export interface EngineRunRequest extends Omit<StartMessage, 'type'> {
   /** The compiled worker script; default: workerScriptPath(). */
   workerPath?: string;
 }
