@@ -133,7 +133,9 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
   // A method named over a preset brings its own views, head and temperatures (as the form's "other method").
   if (isMethod(fromFile.method) && fromFile.method !== partial.method) partial = switchMethod(partial, fromFile.method);
   partial = { ...partial, ...fromFile };
-  if (isMethod(flags.method) && flags.method !== partial.method) partial = switchMethod(partial, flags.method);
+  // --method brings its own settings too, except what a config file that names no method set itself.
+  if (isMethod(flags.method) && flags.method !== partial.method)
+    partial = { ...switchMethod(partial, flags.method), ...(fromFile.method === undefined ? fromFile : {}) };
   for (const f of TRAIN_FLAGS) {
     const raw = flags[camel(f.flag)];
     if (raw === undefined) continue;

@@ -42,6 +42,14 @@ describe('presets', () => {
       dataset: 'sample',
     });
     expect(methodLabel(ablation)).toBe('MoCo with ISD+ views');
+    // A config file's own method settings outlive --method; only a file naming the other method loses them.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-preset-'));
+    fs.writeFileSync(path.join(dir, 'plain.json'), JSON.stringify({ temperature: 0.1 }));
+    fs.writeFileSync(path.join(dir, 'isd.json'), JSON.stringify({ method: 'isd', augStudent: 'weak' }));
+    const withFile = (file: string) =>
+      configFromFlags({ preset: 'cpu-ten-minutes', config: path.join(dir, file), method: 'moco', dataset: 'sample' });
+    expect(withFile('plain.json')).toMatchObject({ ...METHOD_DEFAULTS.moco, method: 'moco', temperature: 0.1 });
+    expect(withFile('isd.json')).toMatchObject({ ...METHOD_DEFAULTS.moco, method: 'moco' });
   });
 
   it('an unknown preset id names --preset and lists the ids', () => {

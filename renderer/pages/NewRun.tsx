@@ -216,7 +216,7 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                 check?.errors.find((e) => e.field === name)?.message;
               const id = fieldId(name);
               const described = `${id}-help${error ? ` ${id}-error` : ''}`;
-              // A setting of the other method: kept for a switch back, not editable meanwhile.
+              // A setting of the other method: shown, not editable (a switch resets it to that method's own).
               const unused = doc.method && doc.method !== values.method;
               const w = doc.widget;
               return (
