@@ -100,6 +100,8 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
     const t = setTimeout(() => rememberValues(getValues()), 300);
     return () => clearTimeout(t);
   }, [values, getValues]);
+  // Leaving the page (Start, a link) within the debounce must not drop the last change.
+  useEffect(() => () => rememberValues(getValues()), [getValues]);
   const chooseDataset = (id: string) => {
     const kept = id ? rememberedValues(id) : null;
     if (kept) load(kept);
