@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, methodLabel, runConfigFields } from '../../electron/run-config';
+import { DEFAULT_RUN_CONFIG, methodLabel, runConfigFields, switchMethod } from '../../electron/run-config';
 import {
   DEFAULT_FORM_VALUES,
   FIELD_DOCS,
   FIELD_GROUPS,
   presetChanges,
   runFormSchema,
-  switchMethod,
   toFormValues,
 } from './run-config-form';
 import { PRESETS } from '../../electron/presets';

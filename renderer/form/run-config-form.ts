@@ -4,13 +4,7 @@
  * tags typed as comma-separated text).
  */
 import { z } from 'zod';
-import {
-  DEFAULT_RUN_CONFIG,
-  METHOD_FIELDS,
-  runConfigSchema,
-  switchMethod,
-  type RunConfig,
-} from '../../electron/run-config';
+import { DEFAULT_RUN_CONFIG, METHOD_FIELDS, runConfigSchema, type RunConfig } from '../../electron/run-config';
 import { PRESETS, type Preset } from '../../electron/presets';
 
 export type FieldKey = keyof RunConfig;
@@ -226,9 +220,6 @@ export const FIELD_ORDER: FieldKey[] = ['dataset', 'imbalance', ...FIELD_GROUPS.
 
 /** The settings that belong to a method (run-config.ts's METHOD_DEFAULTS); every other field is the budget. */
 export { METHOD_FIELDS };
-
-/** "Same settings, other method" (run-config.ts). */
-export { switchMethod };
 
 /** Form values: the config with tags as the text the user types. */
 export type RunFormValues = Omit<RunConfig, 'tags'> & { tags: string };

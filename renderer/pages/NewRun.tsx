@@ -13,6 +13,7 @@ import {
   METHOD_DEFAULTS,
   METHOD_VARIANTS,
   methodLabel,
+  switchMethod,
   type DatasetSizes,
   type MethodSettings,
 } from '../../electron/run-config';
@@ -29,7 +30,6 @@ import {
   friendlyMessage,
   presetChanges,
   runFormSchema,
-  switchMethod,
   toFormValues,
   type FieldKey,
   type RunFormValues,
