@@ -245,6 +245,9 @@ describe('a full disk under the history, mid-run', () => {
 
   const stepRows = (db: string) =>
     query<{ step: number }>(db, 'SELECT step FROM step_metrics ORDER BY step').map((r) => r.step);
+  // The file exists before its first migration commits: until then it has no step_metrics table.
+  const migrated = (db: string) =>
+    fs.existsSync(db) && query(db, "SELECT 1 FROM sqlite_master WHERE name = 'step_metrics'").length > 0;
 
   it('isd train exits 1 with the one DISK_FULL line; the next open marks the run interrupted with that reason; nothing committed is lost', async (ctx) => {
     const where = setUp('histfull-cli');
@@ -254,7 +257,7 @@ describe('a full disk under the history, mid-run', () => {
       let committedAtFill: number[] = [];
       const r = await runIsdProcess(['train', '--db', db, ...RUN, '--name', 'full'], ENGINE, {
         onSpawn: () => {
-          void until('committed step rows', () => fs.existsSync(db) && stepRows(db).length > 0).then(() => {
+          void until('committed step rows', () => migrated(db) && stepRows(db).length > 0).then(() => {
             committedAtFill = stepRows(db);
             fillDisk(home);
           });

@@ -303,8 +303,9 @@ describe('runs', () => {
     expect(progress.length).toBeLessThan(32);
     expect((progress[progress.length - 1].payload as { step: number }).step).toBe(32);
     const gaps = progress.slice(1).map((p, i) => p.at - progress[i].at);
-    // Apart from the last step (always sent at once), events are at least 1/PROGRESS_PER_SEC apart.
-    expect(gaps.slice(0, -1).filter((g) => g < 1000 / PROGRESS_PER_SEC - 5)).toEqual([]);
+    // Apart from the last step (always sent at once), events are about 1/PROGRESS_PER_SEC apart; `at` is
+    // when the test received one, so a loaded machine's timer jitter (978 ms seen) is allowed, no burst is.
+    expect(gaps.slice(0, -1).filter((g) => g < (0.9 * 1000) / PROGRESS_PER_SEC)).toEqual([]);
 
     const detail = await call('runs.get', { id: a.id });
     expect(detail.run).toMatchObject({
