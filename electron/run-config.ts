@@ -377,6 +377,11 @@ export interface DatasetCheck {
   fix: Partial<Pick<RunConfig, 'batchSize' | 'queueSize'>> | null;
 }
 
+/** The side of the square images the encoder trains at: imageSize, else the dataset's smaller side. */
+export function trainedSide(imageSize: number, dataset: { height: number; width: number }): number {
+  return imageSize > 0 ? imageSize : Math.min(dataset.height, dataset.width);
+}
+
 /** Images one epoch trains on: the draw, then the first trainLimit. */
 export function imagesTrainedOn(config: Pick<RunConfig, 'trainLimit'>, sizes: DatasetSizes): number {
   return config.trainLimit > 0 ? Math.min(sizes.trainImages, config.trainLimit) : sizes.trainImages;

@@ -1,18 +1,24 @@
 /**
  * How long a run will take on this machine: training images at the speed measured by the last
- * completed runs on the same backend and architecture (else a stated assumption), the kNN evaluations
- * at EVAL_SPEED_RATIO times that rate, and a run's fixed overhead (docs/study.md).
+ * completed runs on the same backend and architecture, compared per pixel at the side the run trains
+ * at (else a stated assumption), the kNN evaluations at EVAL_SPEED_RATIO times that rate, and a run's
+ * fixed overhead (docs/study.md).
  */
 import type { RunEstimate } from '../contract';
 import type { EngineOptions } from '../engine/protocol';
 import { imagesTrainedOn, type DatasetSizes, type RunConfig } from '../run-config';
-import type { RunStore } from '../store';
+import type { RunStore, RunSummaryRow } from '../store';
 import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
+import { readRunReport } from './run-dto';
 
-/** Stated rough speeds (images/s, resnet20, 28 px) when nothing has been measured on this machine yet. */
+/** The image side (px) the assumed speeds are stated at, and system.info's measured speed is given at. */
+export const SPEED_SIDE = 28;
+/** Stated rough speeds (images/s, resnet20, SPEED_SIDE px) when nothing has been measured on this machine yet. */
 const ASSUMED_IMAGES_PER_SEC: Record<string, number> = { tensorflow: 400, wasm: 60, cpu: 5 };
 /** resnet18 costs about this many times resnet20 per image at the same size. */
 const RESNET18_COST = 8;
+/** The speed is the median of at most this many of the last completed runs. */
+const SPEED_RUNS = 5;
 
 export interface MeasuredSpeed {
   imagesPerSec: number;
@@ -25,15 +31,36 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Images/s for an architecture on a backend: median of the last completed runs, else assumed. */
-export function measuredSpeed(store: RunStore, backend: string, arch: RunConfig['arch']): MeasuredSpeed {
+/** Images/s at side `to` for a speed at side `from`: a step's cost grows about with side² (the convolutions). */
+function atSide(imagesPerSec: number, from: number, to: number): number {
+  return imagesPerSec * (from / to) ** 2;
+}
+
+/** The side a stored run trained at: its config's, else its run report's; null when neither says. */
+function sideOf(run: RunSummaryRow): number | null {
+  return run.imageSize > 0 ? run.imageSize : (readRunReport(run.checkpointDir)?.imageSize ?? null);
+}
+
+/**
+ * Images/s for an architecture on a backend at `side` px: the median of the last completed runs at
+ * that side, else of the last ones at any side compared per pixel, else assumed.
+ */
+export function measuredSpeed(store: RunStore, backend: string, arch: RunConfig['arch'], side: number): MeasuredSpeed {
   const done = store.listRuns({ status: 'completed', sort: 'endedAt', order: 'desc', limit: 50 }).runs;
-  const same = done
-    .filter((r) => r.backend === backend && r.arch === arch && r.imagesPerSec !== null && r.imagesPerSec > 0)
-    .slice(0, 5);
-  if (same.length > 0) return { imagesPerSec: median(same.map((r) => r.imagesPerSec as number)), basis: 'measured' };
+  const known = done.flatMap((r) => {
+    if (r.backend !== backend || r.arch !== arch || r.imagesPerSec === null || !(r.imagesPerSec > 0)) return [];
+    const from = sideOf(r);
+    return from === null ? [] : [{ imagesPerSec: r.imagesPerSec, side: from }];
+  });
+  const sameSide = known.filter((r) => r.side === side);
+  const basis = (sameSide.length > 0 ? sameSide : known).slice(0, SPEED_RUNS);
+  if (basis.length > 0)
+    return { imagesPerSec: median(basis.map((r) => atSide(r.imagesPerSec, r.side, side))), basis: 'measured' };
   const base = ASSUMED_IMAGES_PER_SEC[backend] ?? ASSUMED_IMAGES_PER_SEC.wasm;
-  return { imagesPerSec: arch === 'resnet18' ? base / RESNET18_COST : base, basis: 'assumed' };
+  return {
+    imagesPerSec: atSide(arch === 'resnet18' ? base / RESNET18_COST : base, SPEED_SIDE, side),
+    basis: 'assumed',
+  };
 }
 
 /** The estimate of one checked config on the dataset's sizes, at `speed` on `backend`. */

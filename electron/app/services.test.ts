@@ -196,6 +196,18 @@ describe('system info and estimates', () => {
     ).toMatchObject({ code: 'BAD_INPUT', field: 'config.batchSize' });
   });
 
+  it('estimates runs and studies at the side they train at, the sample’s own 28 px when imageSize is 0', async () => {
+    const at = async (imageSize: number) =>
+      (await call('runs.estimate', { config: { dataset: 'sample', imageSize, epochs: 1 } })).imagesPerSec;
+    const own = await at(0);
+    expect(await at(28)).toBe(own);
+    // No run completed yet at either side: both come from the one speed, per pixel.
+    expect(await at(16)).toBeCloseTo(own * (28 / 16) ** 2, 6);
+    expect(await at(32)).toBeCloseTo(own * (28 / 32) ** 2, 6);
+    const study = await call('study.estimate', { spec: { dataset: 'sample', budget: { imageSize: 16 } } });
+    expect(study.imagesPerSec).toBeCloseTo(own * (28 / 16) ** 2, 6);
+  });
+
   it('refuses a batch or queue larger than a 22-image folder, on start and estimate, writing no run', async () => {
     const root = path.join(dir, 'tiny-folder');
     for (const [cls, value] of [

@@ -37,6 +37,7 @@ import {
   parseImbalance,
   checkedRunConfig,
   configError,
+  trainedSide,
   type DatasetSizes,
   type RunConfig,
 } from '../run-config';
@@ -51,7 +52,7 @@ import { existingCheckpoints, perClassOf, readRunReport, toCurves, toRunDetail, 
 import { exportMetricsCsv, exportRunJson } from './run-export';
 import { RunService, type EngineStarter } from './run-service';
 import { thumbnailDataUrl } from './thumbnails';
-import { estimateRun, measuredSpeed } from './run-estimate';
+import { estimateRun, measuredSpeed, SPEED_SIDE } from './run-estimate';
 import { appVersionFallback, systemInfo } from './system-info';
 
 export interface AppServicesOptions {
@@ -140,7 +141,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
 
   async function hostInfo(): Promise<SystemInfo> {
     const b = await backendReport();
-    const speed = measuredSpeed(store, b.backend, DEFAULT_RUN_CONFIG.arch);
+    const speed = measuredSpeed(store, b.backend, DEFAULT_RUN_CONFIG.arch, SPEED_SIDE);
     return systemInfo(b, {
       appVersion,
       transport: opts.transport,
@@ -149,8 +150,8 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     });
   }
 
-  /** The chosen dataset's sizes a config is checked against (checkAgainstDataset). */
-  async function datasetSizes(config: RunConfig): Promise<DatasetSizes> {
+  /** The chosen dataset's sizes a config is checked against (checkAgainstDataset), and the side it trains at. */
+  async function datasetSizes(config: RunConfig): Promise<DatasetSizes & { side: number }> {
     const { path: p } = await datasets.resolve(config.dataset, 'config.dataset');
     // Read in full before a run row exists, so an invalid dataset leaves none; the error names the field.
     const ds = await datasets.load(p).catch((err: unknown) => {
@@ -176,11 +177,12 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
       trainImages,
       bankImages: labelled ? ds.train.count : 0,
       testImages: labelled ? ds.test!.count : 0,
+      side: trainedSide(config.imageSize, ds),
     };
   }
 
   /** Refuses a config the dataset cannot train (the form shows the same check before anything is sent). */
-  async function checkedForDataset(config: RunConfig): Promise<DatasetSizes> {
+  async function checkedForDataset(config: RunConfig): Promise<DatasetSizes & { side: number }> {
     const sizes = await datasetSizes(config);
     const first = checkAgainstDataset(config, sizes).errors[0];
     if (first) throw configError(first.field, first.message);
@@ -400,9 +402,9 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
     },
     'runs.estimate': async (input): Promise<RunEstimate> => {
       const config = checkedRunConfig(input.config);
-      const sizes = await checkedForDataset(config);
+      const { side, ...sizes } = await checkedForDataset(config);
       const b = await backendReport();
-      return estimateRun(config, sizes, measuredSpeed(store, b.backend, config.arch), b.backend, opts.engine);
+      return estimateRun(config, sizes, measuredSpeed(store, b.backend, config.arch, side), b.backend, opts.engine);
     },
   };
 

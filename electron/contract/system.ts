@@ -29,7 +29,7 @@ export interface SystemInfo {
   /** electron: native dialogs exist (datasets.pick); web: the UI asks for a typed path instead. */
   transport: 'electron' | 'web';
   dbPath: string;
-  /** Images per second measured on this backend for the default architecture, when known. */
+  /** Images/s measured on this backend for the default architecture, at 28 px (run-estimate.ts), when known. */
   measuredImagesPerSec: number | null;
 }
 

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { asIsdError, IsdError } from '../errors';
 import { Rng, type RngState } from '../rng';
-import type { RunConfig } from '../run-config';
+import { trainedSide, type RunConfig } from '../run-config';
 import { augmentBatch, computeChannelStats, REFERENCE_IMAGE_SIDE } from './augment';
 import type { BackendName } from './backend';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint';
@@ -114,7 +114,7 @@ export class Trainer {
     }
     this.stepsPerEpoch = Math.floor(train.count / batchSize); // the last partial batch is dropped
     this.totalSteps = this.stepsPerEpoch * this.cfg.epochs;
-    this.imageSize = this.cfg.imageSize > 0 ? this.cfg.imageSize : Math.min(train.h, train.w);
+    this.imageSize = trainedSide(this.cfg.imageSize, { height: train.h, width: train.w });
     this.blurScale = { pixels: 1, relative: this.imageSize / REFERENCE_IMAGE_SIDE, off: 0 }[this.cfg.blur];
     this.norm = computeChannelStats(train.images, train.c);
     const root = new Rng((this.cfg.seed ^ TRAINER_SEED_SALT) >>> 0);

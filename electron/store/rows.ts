@@ -53,6 +53,8 @@ export interface RunSummaryRow extends RunMetrics, RunReferenceColumns {
   endedAt: number | null;
   /** Planned epochs (from the config). */
   epochs: number;
+  /** The config's encoder input side; 0: the dataset's own (the run report records the side trained at). */
+  imageSize: number;
   epochsDone: number;
   stepsDone: number;
   /** Sorted alphabetically. */

@@ -11,7 +11,7 @@ import { normalizeTags, writeTags } from './tags';
 /** The columns of a run summary row, named as RunSummaryRow's fields (tags as a JSON array). */
 export const SUMMARY_COLUMNS = `id, name, method, arch, dataset, dataset_name AS datasetName, imbalance, status, error, backend, device,
   created_at AS createdAt, started_at AS startedAt, finished_at AS endedAt,
-  epochs, epochs_done AS epochsDone, steps_done AS stepsDone,
+  epochs, epochs_done AS epochsDone, steps_done AS stepsDone, COALESCE(json_extract(config, '$.imageSize'), 0) AS imageSize,
   knn1, knn20, knn20_weighted AS knn20Weighted, knn200_weighted AS knn200Weighted, linear, best_knn20 AS bestKnn20,
   purity, images_per_sec AS imagesPerSec,
   (SELECT knn1 FROM epoch_evals e WHERE e.run_id = runs.id AND e.epoch = 0) AS initKnn1,
