@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { configFromFlags } from './cli-train-flags';
 import { DEFAULT_RUN_CONFIG, METHOD_DEFAULTS, methodLabel, runConfigSchema } from './run-config';
 import { findPreset, PRESETS } from './presets';
+import { planStudy } from './study/plan';
+import { DEFAULT_STUDY_SPEC } from './contract/study-spec';
 
 describe('presets', () => {
   it('every preset gives a valid config over the defaults, and ids are unique', () => {
@@ -58,7 +60,61 @@ describe('presets', () => {
     );
   });
 
-  it('each preset resolves to the settings it had before they were written over a shared base (cpu-ten-minutes is being re-tuned)', () => {
+  it('cpu-ten-minutes is the recipe docs/learning.md measured (a change needs a new sweep)', () => {
+    const isd = configFromFlags({ preset: 'cpu-ten-minutes', dataset: 'fashion-mnist' });
+    expect(isd).toMatchObject({
+      method: 'isd',
+      arch: 'resnet20',
+      imageSize: 16,
+      epochs: 9,
+      trainLimit: 16384,
+      batchSize: 128,
+      queueSize: 4096,
+      lr: 0.05,
+      warmupEpochs: 0,
+      ema: 0.99,
+      tempTeacher: 0.01,
+      tempStudent: 0.1,
+      blur: 'pixels',
+      shuffleBn: true,
+    });
+    expect(configFromFlags({ preset: 'cpu-ten-minutes', dataset: 'fashion-mnist', method: 'moco' })).toMatchObject({
+      ...METHOD_DEFAULTS.moco,
+      lr: 0.05,
+      ema: 0.99,
+      imageSize: 16,
+      batchSize: 128,
+    });
+  });
+
+  it("the imbalance study at the preset's budget trains the preset's own runs (docs/study.md's balanced rows are the goal's runs)", () => {
+    const preset = configFromFlags({ preset: 'cpu-ten-minutes', dataset: 'fashion-mnist' });
+    const budget = {
+      arch: preset.arch,
+      epochs: preset.epochs,
+      trainLimit: preset.trainLimit,
+      batchSize: preset.batchSize,
+      queueSize: preset.queueSize,
+      imageSize: preset.imageSize,
+      evalEvery: preset.evalEvery,
+      linearEval: preset.linearEval,
+    };
+    const runs = planStudy({ ...DEFAULT_STUDY_SPEC, dataset: 'fashion-mnist', profiles: ['none'], budget }, 'abcd1234');
+    for (const r of runs) {
+      const own = configFromFlags({
+        preset: 'cpu-ten-minutes',
+        dataset: 'fashion-mnist',
+        method: r.method,
+        seed: String(r.seed),
+      });
+      // Only what names the run and how often it is checkpointed may differ.
+      const strip = ({ name: _n, tags: _t, checkpointEvery: _c, ...rest }: typeof own) => rest;
+      expect(strip(r.config), `${r.method} seed ${r.seed}`).toEqual(strip(own));
+    }
+    expect(runs.map((r) => `${r.method}:${r.seed}`)).toEqual(['isd:0', 'moco:0', 'isd:1', 'moco:1']);
+  });
+
+  it('each preset resolves to the settings it had before they were written over a shared base', () => {
     const resolved = Object.fromEntries(
       ['quick', 'isd-plus', 'moco-v2'].map((id) => [id, configFromFlags({ preset: id, dataset: 'sample' })]),
     );
