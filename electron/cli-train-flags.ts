@@ -136,9 +136,11 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
   // --method brings its own settings too, except what a config file that names no method set itself.
   if (isMethod(flags.method) && flags.method !== partial.method)
     partial = { ...switchMethod(partial, flags.method), ...(fromFile.method === undefined ? fromFile : {}) };
+  const fromFlags = new Set<string>();
   for (const f of TRAIN_FLAGS) {
     const raw = flags[camel(f.flag)];
     if (raw === undefined) continue;
+    fromFlags.add(f.field);
     if (f.kind === 'string') {
       partial[f.field] = String(raw);
       continue;
@@ -159,13 +161,27 @@ export function configFromFlags(flags: Record<string, unknown>): RunConfig {
     }
     partial[f.field] = v;
   }
-  if (flags.linear) partial.linearEval = true;
-  if (flags.fullTest) partial.evalFullTest = true;
-  if (Array.isArray(flags.tag) && flags.tag.length) partial.tags = flags.tag;
+  const setByFlag = (field: string, value: unknown) => {
+    partial[field] = value;
+    fromFlags.add(field);
+  };
+  if (flags.linear) setByFlag('linearEval', true);
+  if (flags.fullTest) setByFlag('evalFullTest', true);
+  if (Array.isArray(flags.tag) && flags.tag.length) setByFlag('tags', flags.tag);
   const checked = validateRunConfig(partial);
   if (!checked.ok) {
     const first = checked.issues[0];
-    throw new IsdError('BAD_INPUT', first.message, { field: FLAG_OF_FIELD.get(first.field) ?? first.field });
+    const flag = FLAG_OF_FIELD.get(first.field);
+    // A value the file set (or a field it named that does not exist) is the file's to fix, not a flag's.
+    const fromConfigFile =
+      flags.config !== undefined &&
+      (first.field === 'config' || (Object.hasOwn(fromFile, first.field) && !fromFlags.has(first.field)));
+    if (fromConfigFile) {
+      const file = String(flags.config);
+      const where = first.field === 'config' ? '' : ` field "${first.field}":`;
+      throw new IsdError('BAD_INPUT', `${file}:${where} ${first.message}`, { field: '--config', path: file });
+    }
+    throw new IsdError('BAD_INPUT', first.message, { field: flag ?? first.field });
   }
   return checked.config;
 }
