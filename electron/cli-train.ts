@@ -289,6 +289,16 @@ async function trainCommand(
     }
     o.info(`run ${run.id} (${run.name}) ${resumeId ? 'resumed' : 'started'}; history: ${dbPath}`);
     const behind = run.status === 'queued' ? app.runs.waitingBehind() : null;
+    // The stream's first line: which run this is, and whether it waits, before any step or evaluation.
+    o.line({
+      type: 'start',
+      runId: run.id,
+      name: run.name,
+      status: run.status,
+      resumed: resumeId !== undefined,
+      history: dbPath,
+      waitingBehind: behind ? { runId: behind.id, name: behind.name, pid: behind.pid } : null,
+    });
     if (behind)
       o.info(
         `run ${run.id.slice(0, 8)} waits in the history's queue behind run ${behind.id} (${behind.name}), training in process ${behind.pid}; Ctrl-C takes it out`,

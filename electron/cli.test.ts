@@ -133,6 +133,15 @@ describe('isd train', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
+    // The first line says which run this is before anything trains.
+    expect(lines[0]).toMatchObject({
+      type: 'start',
+      name: 'tiny',
+      status: 'running',
+      resumed: false,
+      waitingBehind: null,
+    });
+    expect(lines.filter((l) => l.type === 'start')).toHaveLength(1);
     expect(lines.filter((l) => l.type === 'progress').length).toBeGreaterThan(0);
     const evals = lines.filter((l) => l.type === 'epoch');
     expect(evals.map((e) => e.epoch)).toEqual([0, 1]); // the random-init baseline, then epoch 1
@@ -149,6 +158,7 @@ describe('isd train', () => {
     for (const e of evals) expect(e.knn200Weighted as number).toBeGreaterThan(0);
     const done = lines[lines.length - 1];
     expect(done).toMatchObject({ type: 'done', status: 'completed', knn200Weighted: evals[1].knn200Weighted });
+    expect(done.runId).toBe(lines[0].runId);
     expect(done.knn20).toBeGreaterThan(0);
     // The change against step 0, with the standard error over the baseline's queries.
     const r20 = (done.readings as Record<string, { change: number; se: number; verdict: string }>).knn20;

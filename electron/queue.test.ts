@@ -98,13 +98,21 @@ describe('one history, one queue', () => {
           '1',
           '--name',
           'E',
+          '--json',
         ],
         ENGINE,
       );
       expect(cli.code, cli.stderr).toBe(0);
-      expect(cli.stdout).toMatch(
+      expect(cli.stderr).toMatch(
         new RegExp(`waits in the history's queue behind run ${d.id} \\(D\\), training in process ${h2.child.pid}`),
       );
+      // --json's first line says the same: queued, behind whom.
+      expect(JSON.parse(cli.stdout.split('\n')[0])).toMatchObject({
+        type: 'start',
+        name: 'E',
+        status: 'queued',
+        waitingBehind: { runId: d.id, name: 'D', pid: h2.child.pid },
+      });
       await c2.waitFor('run.status', (p) => p.runId === d.id && p.status === 'completed');
 
       const runs = rows<{ id: string; name: string; status: string; startedAt: number; finishedAt: number }>(
