@@ -13,8 +13,11 @@ import { readRunReport } from './run-dto';
 
 /** The image side (px) the assumed speeds are stated at, and system.info's measured speed is given at. */
 export const SPEED_SIDE = 28;
-/** Stated rough speeds (images/s, resnet20, SPEED_SIDE px) when nothing has been measured on this machine yet. */
-const ASSUMED_IMAGES_PER_SEC: Record<string, number> = { tensorflow: 400, wasm: 60, cpu: 5 };
+/**
+ * Stated rough speeds (images/s, resnet20, SPEED_SIDE px) when nothing has been measured on this machine yet.
+ * wasm: 153–157 measured on an idle 2-core machine (2026-12-02, docs/study.md), rounded down for a busier one.
+ */
+const ASSUMED_IMAGES_PER_SEC: Record<string, number> = { tensorflow: 400, wasm: 120, cpu: 5 };
 /** resnet18 costs about this many times resnet20 per image at the same size. */
 const RESNET18_COST = 8;
 /** The speed is the median of at most this many of the last completed runs. */
