@@ -142,7 +142,7 @@ export async function embeddingMap(run: LoadedRun, task: MapTask, ctx: TaskConte
 
 /** A query image: one of the run's dataset's, or an image file's bytes (any size, grey or colour). */
 export type SearchQuery =
-  { kind: 'dataset'; split: 'train' | 'test'; index: number } | { kind: 'file'; bytes: Uint8Array };
+  { kind: 'dataset'; split: 'train' | 'test'; index: number } | { kind: 'file'; name: string; bytes: Uint8Array };
 
 export interface SearchTask {
   query: SearchQuery;
@@ -190,8 +190,8 @@ export async function searchImages(run: LoadedRun, task: SearchTask, ctx: TaskCo
     try {
       decoded = await decodeImage(Buffer.from(task.query.bytes), size);
     } catch (err) {
-      throw new IsdError('BAD_INPUT', `the image could not be read: ${(err as Error).message}`, {
-        field: 'query.image',
+      throw new IsdError('BAD_INPUT', `${task.query.name}: the image could not be read: ${(err as Error).message}`, {
+        field: 'query.base64',
       });
     }
     query = { index: -1, label: null, pixels: convertChannels(decoded.rgb, size * size, 3, c) };

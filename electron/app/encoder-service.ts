@@ -244,7 +244,11 @@ export class EncoderService {
         const query =
           input.query.kind === 'dataset'
             ? input.query
-            : { kind: 'file' as const, bytes: new Uint8Array(Buffer.from(input.query.base64, 'base64')) };
+            : {
+                kind: 'file' as const,
+                name: input.query.name,
+                bytes: new Uint8Array(Buffer.from(input.query.base64, 'base64')),
+              };
         const r = await o.analysis.request<SearchResult>({
           type: 'search',
           ...base,

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -452,6 +453,49 @@ describe('runs', () => {
       code: 'BAD_INPUT',
       field: 'testIndex',
     });
+  }, 120_000);
+
+  it('image search, the map and its thumbnails refuse bad input naming the field, and answer after', async () => {
+    const a = (await call('runs.list', { search: 'A renamed' })).runs[0];
+    const file = (bytes: Buffer) => ({ kind: 'file' as const, name: 'query.png', base64: bytes.toString('base64') });
+    const noise = Buffer.from(Array.from({ length: 40 * 40 * 3 }, (_, i) => (i * 2654435761) >>> 24));
+    const png = await sharp(noise, { raw: { width: 40, height: 40, channels: 3 } })
+      .png()
+      .toBuffer();
+    // The same PNG whose header claims 100,000 × 100,000 pixels (CRC mended): a decompression bomb.
+    const bomb = Buffer.from(png);
+    bomb.writeUInt32BE(100_000, 16);
+    bomb.writeUInt32BE(100_000, 20);
+    bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
+    for (const [bytes, why] of [
+      [Buffer.from('plain text, not an image'), /unsupported image format/],
+      [png.subarray(0, png.length >> 1), /end of stream/],
+      [bomb, /pixel limit/],
+    ] as const) {
+      const e = await fail('encoder.search', { id: a.id, query: file(bytes) });
+      expect(e).toMatchObject({ code: 'BAD_INPUT', field: 'query.base64' });
+      expect(e.message).toMatch(/^query\.png: the image could not be read/);
+      expect(e.message).toMatch(why);
+    }
+    const dataset = (split: 'train' | 'test', index: number) => ({ kind: 'dataset' as const, split, index });
+    expect(await fail('encoder.search', { id: a.id, query: dataset('test', 2000) })).toMatchObject({
+      code: 'BAD_INPUT',
+      field: 'query.index',
+    });
+    expect(await fail('encoder.search', { id: 'ffffffff', query: dataset('test', 0) })).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await fail('encoder.image', { id: a.id, split: 'test', index: 2000 })).toMatchObject({
+      code: 'BAD_INPUT',
+      field: 'index',
+    });
+
+    // The analysis worker survived all of it: a training image finds itself first, the PNG finds k images.
+    const self = await call('encoder.search', { id: a.id, query: dataset('train', 7), among: 'train', k: 3 });
+    expect(self.neighbours[0].index).toBe(7);
+    expect(self.neighbours[0].similarity).toBeCloseTo(1, 4);
+    expect((await call('encoder.search', { id: a.id, query: file(png), k: 3 })).neighbours).toHaveLength(3);
+    expect((await call('encoder.image', { id: a.id, split: 'test', index: 1999 })).index).toBe(1999);
   }, 120_000);
 
   it('the embedding map names the rare classes of an unbalanced run, and none of a balanced one', async () => {
