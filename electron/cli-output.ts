@@ -24,6 +24,11 @@ export class CliOutput {
     (this.json ? process.stderr : process.stdout).write(text + '\n');
   }
 
+  /** Progress of a command whose stdout is a document (isd study's report): stderr, never JSON. */
+  progress(text: string): void {
+    if (!this.json) process.stderr.write(text + '\n');
+  }
+
   /** One line naming the field or file and the reason; returns the exit code (2 bad input, 1 other). */
   error(e: unknown): 1 | 2 {
     const code = exitCodeFor(e);

@@ -102,5 +102,13 @@ describe('isd study', () => {
     expect(rl[0]).toMatchObject({ type: 'study', resumed: { requeued: [], created: [] } });
     expect(rl.some((l) => l.type === 'run')).toBe(false);
     expect(rl.at(-1)).toMatchObject({ type: 'done', state: 'completed', completed: 4 });
+
+    // Without --json stdout is the report alone (`isd study … > report.md`); progress goes to stderr.
+    const report = await isd('study', 'resume', studyId.slice(0, 8));
+    expect(report.code).toBe(0);
+    expect(report.stdout).toBe(
+      `${md.stdout.trimEnd()}\n\nExport: isd study show ${studyId.slice(0, 8)} --csv  (or --markdown)\n`,
+    );
+    expect(report.stderr).toContain(`study ${studyId.slice(0, 8)}: 0 run(s) queued again, 0 created, 4 completed`);
   });
 });

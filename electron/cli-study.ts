@@ -216,8 +216,8 @@ async function trainStudy(
       knn20: run.knn20,
       error: s.error ?? null,
     });
-    if (!o.json && !tty)
-      o.info(
+    if (!tty)
+      o.progress(
         `${s.status.padEnd(9)} ${key}: 1-NN ${pct(run.knn1)}, 20-NN ${pct(run.knn20)}${s.error ? ` (${s.error.message})` : ''}`,
       );
   });
@@ -351,15 +351,15 @@ export function registerStudyCommand(
         return trainStudy(o, globals(), opts, async (service) => {
           const detail = await service.start(spec);
           const e = detail.estimate;
-          o.line(
-            {
-              type: 'study',
-              studyId: detail.summary.id,
-              name: detail.summary.name,
-              spec: detail.spec,
-              estimate: e,
-              runs: detail.runs.map((r) => ({ key: r.key, runId: r.runId })),
-            },
+          o.line({
+            type: 'study',
+            studyId: detail.summary.id,
+            name: detail.summary.name,
+            spec: detail.spec,
+            estimate: e,
+            runs: detail.runs.map((r) => ({ key: r.key, runId: r.runId })),
+          });
+          o.progress(
             `study ${detail.summary.id.slice(0, 8)} "${detail.summary.name}": ${detail.runs.length} runs queued` +
               (e ? `, about ${fmtDuration(e.seconds)} at ${e.imagesPerSec.toFixed(0)} images/s (${e.basis})` : ''),
           );
@@ -377,8 +377,8 @@ export function registerStudyCommand(
       run((o) =>
         trainStudy(o, globals(), opts, async (service) => {
           const { detail, report } = await service.resume(id);
-          o.line(
-            { type: 'study', studyId: detail.summary.id, name: detail.summary.name, resumed: report },
+          o.line({ type: 'study', studyId: detail.summary.id, name: detail.summary.name, resumed: report });
+          o.progress(
             `study ${detail.summary.id.slice(0, 8)}: ${report.requeued.length} run(s) queued again, ${report.created.length} created, ${report.skipped.filter((s) => s.reason === 'completed').length} completed left alone`,
           );
           return detail.summary.id;
