@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeIdx } from './data/idx';
+import { END_RETRY_MS } from './app/unrecorded-ends';
 import { HostClient, alive, endProcess, runIsdProcess, startHostProcess } from './host-test-support';
 
 const ENGINE = { baseWidth: 4, evalBankLimit: 200, evalTestLimit: 100 };
@@ -243,8 +244,12 @@ describe('a full disk under the history, mid-run', () => {
     return { home, db: path.join(home, 'history.db'), runs };
   }
 
-  const stepRows = (db: string) =>
-    query<{ step: number }>(db, 'SELECT step FROM step_metrics ORDER BY step').map((r) => r.step);
+  const stepRows = (db: string, runId?: string) =>
+    query<{ step: number }>(
+      db,
+      `SELECT step FROM step_metrics${runId ? ' WHERE run_id = ?' : ''} ORDER BY step`,
+      ...(runId ? [runId] : []),
+    ).map((r) => r.step);
   // The file exists before its first migration commits: until then it has no step_metrics table.
   const migrated = (db: string) =>
     fs.existsSync(db) && query(db, "SELECT 1 FROM sqlite_master WHERE name = 'step_metrics'").length > 0;
@@ -309,7 +314,7 @@ describe('a full disk under the history, mid-run', () => {
     }
   }, 300_000);
 
-  it('the web host lives on: the run fails with DISK_FULL, reads answer, the end is written once there is room, and the run resumes to completion', async (ctx) => {
+  it('the web host lives on: the run fails with DISK_FULL, reads answer, the end is written once there is room, the run queued behind starts by itself, and the failed one resumes to completion', async (ctx) => {
     const where = setUp('histfull-host');
     if (!where) return ctx.skip();
     const { home, db } = where;
@@ -319,27 +324,35 @@ describe('a full disk under the history, mid-run', () => {
       const run = await client.value('runs.start', {
         config: { dataset: 'sample', trainLimit: 256, batchSize: 16, queueSize: 64, epochs: 3, name: 'full-host' },
       });
-      await until('committed step rows', () => stepRows(db).length > 0);
-      const committedAtFill = stepRows(db);
+      // Queued behind it: its claim meets the full disk, and it must keep its turn rather than be dropped.
+      const next = await client.value('runs.start', {
+        config: { dataset: 'sample', trainLimit: 64, batchSize: 16, queueSize: 64, epochs: 1, name: 'queued-behind' },
+      });
+      await until('committed step rows', () => stepRows(db, run.id).length > 0);
+      const committedAtFill = stepRows(db, run.id);
       const filler = fillDisk(home);
       const failed = await client.waitFor('run.status', (p) => p.runId === run.id && p.status === 'failed', 240_000);
       expect(failed.error).toMatchObject({ code: 'DISK_FULL', path: db });
       // Reads answer on a full disk, and say what happened.
       const during = await client.value('runs.get', { id: run.id });
       expect(during.run.status).toBe('failed');
-      expect((await client.value('runs.list', {})).total).toBe(1);
+      expect((await client.value('runs.list', {})).total).toBe(2);
+      await new Promise((r) => setTimeout(r, 3 * END_RETRY_MS)); // claims tried and refused meanwhile
+      expect((await client.value('runs.get', { id: next.id })).run.status).toBe('queued');
       fs.rmSync(filler);
+      await client.waitFor('run.status', (p) => p.runId === next.id && p.status === 'completed', 280_000);
       const recorded = await until(
         'the end recorded',
         () => query<{ status: string; error: string }>(db, "SELECT status, error FROM runs WHERE status = 'failed'")[0],
       );
       expect(recorded.error).toMatch(new RegExp(`^DISK_FULL: the disk at ${home} is full`));
-      expect(stepRows(db).slice(0, committedAtFill.length)).toEqual(committedAtFill);
+      expect(stepRows(db, run.id).slice(0, committedAtFill.length)).toEqual(committedAtFill);
       await client.value('runs.resume', { id: run.id });
       await client.waitFor('run.status', (p) => p.runId === run.id && p.status === 'completed', 280_000);
       expect(alive(host.child)).toBe(true);
-      expect(stepRows(db)).toEqual(Array.from({ length: 48 }, (_, i) => i + 1));
-      expect(query(db, "SELECT 1 FROM checkpoints WHERE kind = 'final'")).toHaveLength(1);
+      expect(stepRows(db, run.id)).toEqual(Array.from({ length: 48 }, (_, i) => i + 1));
+      expect(stepRows(db, next.id)).toEqual([1, 2, 3, 4]);
+      expect(query(db, "SELECT 1 FROM checkpoints WHERE kind = 'final'")).toHaveLength(2);
       expect(query<{ integrity_check: string }>(db, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     } finally {
       client.close();

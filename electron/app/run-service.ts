@@ -26,7 +26,7 @@ import type { RunStore } from '../store';
 import type { AppEvents } from './app-events';
 import { existingCheckpoints, toRunSummary, type LiveRunState } from './run-dto';
 import { emitRunStatus, RunRecorder, type RunErrorInfo } from './run-recorder';
-import { UnrecordedEnds } from './unrecorded-ends';
+import { END_RETRY_MS, UnrecordedEnds } from './unrecorded-ends';
 
 export type { EngineRunHandle, EngineRunRequest };
 export type EngineStarter = (request: EngineRunRequest, onEvent: (event: WorkerToMain) => void) => EngineRunHandle;
@@ -84,6 +84,8 @@ export class RunService {
   /** Set while the head of the queue waits for another process's run (claimRun); retried every CLAIM_RETRY_MS. */
   private behind: { id: string; name: string; pid: number } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** The head of the queue while the disk under the history is too full to claim it (logged once). */
+  private waitingForRoom: string | null = null;
   private closing = false;
   /** Runs whose end the history refused: written again until it takes them. */
   private readonly unrecorded = new UnrecordedEnds((level, message) => this.log(level, message));
@@ -254,11 +256,22 @@ export class RunService {
     try {
       claim = store.claimRun(item.id);
     } catch (err) {
+      if (isDiskFull(err)) {
+        // No room to record the claim: the run keeps its turn and is claimed once the disk has room.
+        if (this.waitingForRoom !== item.id)
+          this.log('warn', `run ${item.id} waits for room: ${historyWriteError(err, store.file).message}`);
+        this.waitingForRoom = item.id;
+        this.queue.unshift(item);
+        this.retryTimer = setTimeout(() => void this.pump(), END_RETRY_MS);
+        return;
+      }
+      this.waitingForRoom = null;
       // Completed meanwhile, or held by another live process: it is not ours to train.
       this.log('warn', `run ${item.id} left this queue: ${(err as Error).message}`);
       this.emitStatus(item.id, store.getRunRecord(item.id).status);
       return this.pump();
     }
+    this.waitingForRoom = null;
     if (!claim.claimed) {
       if (this.behind?.id !== claim.behind.id)
         this.o.events.emit('app.log', {
