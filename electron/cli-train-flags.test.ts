@@ -57,4 +57,24 @@ describe('isd train --config: a problem names where it is', () => {
     expect(configFromFlags({ dataset: 'sample', config: queue, queueSize: '256' }).queueSize).toBe(256);
     expect(refusal({ config: queue, queueSize: '50' })).toMatchObject({ field: '--queue-size' });
   });
+
+  it("--method over a file naming the other method says which of the file's settings it replaced", () => {
+    const isd = file('isd.json', JSON.stringify({ method: 'isd', augStudent: 'weak', tempTeacher: 0.02, lr: 0.1 }));
+    const notes: string[] = [];
+    const c = configFromFlags({ dataset: 'sample', config: isd, method: 'moco', tempTeacher: '0.02' }, (m) =>
+      notes.push(m),
+    );
+    expect(c).toMatchObject({ method: 'moco', augStudent: 'strong', tempTeacher: 0.02, lr: 0.1 });
+    // tempTeacher was given again as a flag, so only augStudent was replaced.
+    expect(notes).toEqual([
+      `--method moco: ${isd} set augStudent weak for isd; moco trains with augStudent strong (give them as flags to keep the file's)`,
+    ]);
+    // The same method, or a file naming none: nothing replaced, nothing said.
+    configFromFlags({ dataset: 'sample', config: isd, method: 'isd' }, (m) => notes.push(m));
+    const plain = file('plain.json', JSON.stringify({ augStudent: 'weak' }));
+    expect(configFromFlags({ dataset: 'sample', config: plain, method: 'moco' }, (m) => notes.push(m)).augStudent).toBe(
+      'weak',
+    );
+    expect(notes).toHaveLength(1);
+  });
 });

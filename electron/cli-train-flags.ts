@@ -6,7 +6,14 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { IsdError } from './errors';
 import { findPreset, PRESET_IDS } from './presets';
-import { isMethod, switchMethod, validateRunConfig, type RunConfig } from './run-config';
+import {
+  isMethod,
+  METHOD_DEFAULTS,
+  METHOD_FIELDS,
+  switchMethod,
+  validateRunConfig,
+  type RunConfig,
+} from './run-config';
 
 /** `isd train` flags: flag → RunConfig field and how its text becomes a value. */
 const TRAIN_FLAGS: {
@@ -126,16 +133,36 @@ function presetValues(id: string): Record<string, unknown> {
   return { ...preset.values };
 }
 
-/** --preset, then --config, then flags (each overrides the one before) → a validated RunConfig; the first problem names its flag. */
-export function configFromFlags(flags: Record<string, unknown>): RunConfig {
+/**
+ * --preset, then --config, then flags (each overrides the one before) → a validated RunConfig; the
+ * first problem names its flag. `warn` hears, in one line, the file's method settings that --method
+ * replaced with its own method's.
+ */
+export function configFromFlags(
+  flags: Record<string, unknown>,
+  warn: (message: string) => void = () => undefined,
+): RunConfig {
   let partial: Record<string, unknown> = flags.preset === undefined ? {} : presetValues(String(flags.preset));
   const fromFile = flags.config ? readConfigFile(String(flags.config)) : {};
   // A method named over a preset brings its own views, head and temperatures (as the form's "other method").
   if (isMethod(fromFile.method) && fromFile.method !== partial.method) partial = switchMethod(partial, fromFile.method);
   partial = { ...partial, ...fromFile };
   // --method brings its own settings too, except what a config file that names no method set itself.
-  if (isMethod(flags.method) && flags.method !== partial.method)
+  if (isMethod(flags.method) && flags.method !== partial.method) {
+    const own = METHOD_DEFAULTS[flags.method];
+    const replaced = METHOD_FIELDS.filter(
+      (f) =>
+        fromFile.method !== undefined &&
+        Object.hasOwn(fromFile, f) &&
+        fromFile[f] !== own[f] &&
+        flags[camel(FLAG_OF_FIELD.get(f)!.slice(2))] === undefined,
+    );
+    if (replaced.length)
+      warn(
+        `--method ${flags.method}: ${String(flags.config)} set ${replaced.map((f) => `${f} ${String(fromFile[f])}`).join(', ')} for ${String(fromFile.method)}; ${flags.method} trains with ${replaced.map((f) => `${f} ${String(own[f])}`).join(', ')} (give them as flags to keep the file's)`,
+      );
     partial = { ...switchMethod(partial, flags.method), ...(fromFile.method === undefined ? fromFile : {}) };
+  }
   const fromFlags = new Set<string>();
   for (const f of TRAIN_FLAGS) {
     const raw = flags[camel(f.flag)];

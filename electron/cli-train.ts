@@ -207,7 +207,8 @@ async function trainCommand(
 ): Promise<void> {
   installLastResort((line) => process.stderr.write(`${line}\n`));
   const resumeId = flags.resume === undefined ? undefined : String(flags.resume);
-  const config = resumeId === undefined ? configFromFlags(flags) : undefined;
+  const config =
+    resumeId === undefined ? configFromFlags(flags, (m) => process.stderr.write(`isd: note: ${m}\n`)) : undefined;
   const dbPath = resolveDbPath(db);
   const { createAppServices } = await import('./app/services');
   // The CLI takes typed dataset paths, as the web host does. Service logs are notes (stderr keeps the one error line).

@@ -86,6 +86,12 @@ describe('isd train', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(jsonLines(r.stdout)[0]).toMatchObject({ type: 'error', field: flag });
     }
+    // A file's method settings that --method replaced are said on stderr, before any refusal.
+    const isdFile = path.join(tempDir(), 'isd-views.json');
+    fs.writeFileSync(isdFile, JSON.stringify({ method: 'isd', augStudent: 'weak' }));
+    const noted = await isd('train', '--config', isdFile, '--method', 'moco', '--epochs', 'many', '--json');
+    expect(noted.code).toBe(2);
+    expect(noted.stderr).toContain(`isd: note: --method moco: ${isdFile} set augStudent weak for isd;`);
     // Full-test evaluation of a dataset without a test split (a flat folder of images: unlabelled, nothing
     // held out; an IDX folder without test files gets a seeded split instead): refused before a run row is written.
     const noTest = path.join(tempDir(), 'no-test');
