@@ -263,12 +263,13 @@ export function studyDetail(store: RunStore, id: string, live?: LiveLookup): Stu
   const results = studyResults(store, s);
   const summary = studySummary(s, progress);
   const backend = [...s.runs.values()].find((r) => r.backend)?.backend ?? null;
+  const runs = runViews(store, s, live);
   return {
     summary,
     spec: s.stored.spec,
     estimate: s.stored.estimate,
     profiles: s.stored.profiles,
-    runs: runViews(store, s, live),
+    runs,
     progress,
     results,
     markdown: studyResultsMarkdown(
@@ -281,6 +282,7 @@ export function studyDetail(store: RunStore, id: string, live?: LiveLookup): Stu
         backend,
       },
       results,
+      runs.filter((r) => r.status === 'completed'),
     ),
   };
 }

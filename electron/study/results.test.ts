@@ -215,5 +215,29 @@ describe('exports', () => {
       '- `dominant:3:100`: no clear difference at this budget (2 seeds): every 95% interval of ISD − MoCo includes 0',
     );
     expect(formatCell(undefined)).toBe('–');
+    // Without baselines (runs from before schema 40) the report has no "did it learn" table.
+    expect(md).not.toContain('Did it learn');
+  });
+
+  it('Markdown: did it learn, against step 0 and raw pixels, per profile and method', () => {
+    const header = {
+      id: 's1',
+      name: 'b',
+      spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles },
+      completed: 3,
+      total: 8,
+    };
+    const md = studyResultsMarkdown(header, results, [
+      { method: 'isd', profile: 'none', knn20: 0.806, initKnn20: 0.754, pixelKnn20: 0.81 },
+      { method: 'isd', profile: 'none', knn20: 0.76, initKnn20: 0.732, pixelKnn20: 0.8 },
+      { method: 'moco', profile: 'none', knn20: 0.7, initKnn20: 0.754, pixelKnn20: null },
+    ]);
+    expect(md).toContain('| profile | method | runs | step 0 | end | change | raw pixels |');
+    // Means over seeds: step 0 (75.4 + 73.2) / 2, end (80.6 + 76.0) / 2, change (+5.2, +2.8).
+    expect(md).toContain('| `none` | isd | 2 | 74.3 | 78.3 | +4.0 (+2.8 to +5.2) | 80.5 |');
+    expect(md).toContain('| `none` | moco | 1 | 75.4 | 70.0 | −5.4 (−5.4 to −5.4) | – |');
+    expect(md).toContain('| `dominant:3:100` | isd | 0 | – | – | – | – |');
+    // It comes before the paired differences.
+    expect(md.indexOf('Did it learn')).toBeLessThan(md.indexOf('ISD − MoCo, paired by seed'));
   });
 });

@@ -320,8 +320,50 @@ export interface StudyHeader {
   backend?: string | null;
 }
 
-/** The Markdown report: what was run, the mean ± spread table, the paired differences with CIs and verdicts. */
-export function studyResultsMarkdown(header: StudyHeader, results: StudyResults): string {
+/** A completed run's 20-NN at the end, at step 0 (the random-init encoder) and of raw pixels, on its bank and queries. */
+export interface StudyRunBaseline {
+  method: string;
+  profile: string;
+  knn20: number | null;
+  initKnn20: number | null;
+  pixelKnn20: number | null;
+}
+
+/** "Did it learn": per profile and method, the means over seeds of step 0, the end and raw pixels, and the change. */
+function baselineLines(profiles: readonly string[], methods: readonly string[], runs: readonly StudyRunBaseline[]) {
+  const lines = [
+    '',
+    'Did it learn: 20-NN in %, mean over seeds, at step 0 (the random-init encoder) and at the end of the same runs, and raw pixels (cosine kNN on the same bank and queries); the change in points, mean (min to max).',
+    '',
+    '| profile | method | runs | step 0 | end | change | raw pixels |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const profile of profiles)
+    for (const method of methods) {
+      const rs = runs.filter((r) => r.profile === profile && r.method === method);
+      const paired = rs.filter((r) => r.knn20 !== null && r.initKnn20 !== null);
+      const changes = paired.map((r) => r.knn20! - r.initKnn20!);
+      const change = changes.length
+        ? `${signed(mean(changes)!)} (${signed(Math.min(...changes))} to ${signed(Math.max(...changes))})`
+        : '–';
+      const of = (f: (r: StudyRunBaseline) => number | null) =>
+        pct(mean(rs.map(f).filter((v): v is number => v !== null)));
+      lines.push(
+        `| \`${profile}\` | ${method} | ${rs.length} | ${of((r) => r.initKnn20)} | ${of((r) => r.knn20)} | ${change} | ${of((r) => r.pixelKnn20)} |`,
+      );
+    }
+  return lines;
+}
+
+/**
+ * The Markdown report: what was run, the mean ± spread table, "did it learn" against step 0 and raw
+ * pixels (from `baselines`, the completed runs), the paired differences with CIs and verdicts.
+ */
+export function studyResultsMarkdown(
+  header: StudyHeader,
+  results: StudyResults,
+  baselines: readonly StudyRunBaseline[] = [],
+): string {
   const s = header.spec;
   const b = s.budget;
   const metrics = STUDY_METRICS.filter((m) => results.cells.some((c) => c.metric === m));
@@ -350,6 +392,7 @@ export function studyResultsMarkdown(header: StudyHeader, results: StudyResults)
       lines.push(`| \`${profile}\` | ${method} | ${cols.map((c) => formatCell(cell(c))).join(' | ')} |`);
     }
   }
+  if (baselines.length) lines.push(...baselineLines(s.profiles, s.methods, baselines));
   if (results.paired.length) {
     lines.push(
       '',
