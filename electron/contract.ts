@@ -172,7 +172,8 @@ export const requests = {
   'runs.export': { input: z.strictObject({ id: runId, format: z.enum(['json', 'csv']) }), output: out<RunExport>() },
   /**
    * From the final checkpoint: the query image and its k nearest training images. The query is test image
-   * `testIndex`, or with split 'train' training image `testIndex` (a neighbour clicked to become the query).
+   * `testIndex`, or with split 'train' training image `testIndex`: any of the split's (a neighbour or a top
+   * anchor clicked to become the query), while the neighbours are searched among the first `bankCount`.
    */
   'runs.neighbours': {
     input: z.strictObject({

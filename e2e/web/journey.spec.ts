@@ -331,6 +331,21 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
     timeout: 60_000,
   });
 
+  // A top anchor clicked becomes the query too: the training image its key came from (here its index is often
+  // beyond the first training images, the bank the gallery searches).
+  const anchor = anchors.getByRole('button', { name: /^Make training image \d+ the query$/ }).first();
+  const trainIndex = /training image (\d+) /.exec((await anchor.getAttribute('title'))!)![1]!;
+  const thumbnail = (await anchor.locator('img').getAttribute('src'))!;
+  await anchor.click();
+  await expect(gallery.locator('figure.query img')).toHaveAttribute(
+    'alt',
+    new RegExp(`^training image: .*image ${trainIndex}$`),
+    { timeout: 60_000 },
+  );
+  await expect(gallery.locator('figure.query img')).toHaveAttribute('src', thumbnail);
+  await expect(teacher.getByRole('table', { name: 'Top anchors' }).locator('tbody tr')).toHaveCount(8);
+  await page.getByRole('button', { name: 'Back to test image 1' }).click();
+
   await page.getByRole('heading', { name: 'What the encoder learned' }).scrollIntoViewIfNeeded();
   await pageScreenshot(page, testInfo, 'run-detail');
 });

@@ -186,11 +186,13 @@ function queryImage(
   index: number,
 ): { image: ImagePixels; images: Uint8Array } {
   if (split === 'test') return { image: testImage(run, index), images: run.ds.test!.images };
-  if (index >= run.bank.count)
-    throw new IsdError('BAD_INPUT', `testIndex: must be below ${run.bank.count} (the training images searched)`, {
+  // Any training image may be the query (a top anchor's may lie beyond the bank searched).
+  const train = run.ds.train;
+  if (index >= train.count)
+    throw new IsdError('BAD_INPUT', `testIndex: must be below ${train.count} (the training images)`, {
       field: 'testIndex',
     });
-  return { image: pixelsOf(run.bank.images, run.bank.labels, run.ds, index), images: run.bank.images };
+  return { image: pixelsOf(train.images, train.labels, run.ds, index), images: train.images };
 }
 
 function testImage(run: LoadedRun, testIndex: number): ImagePixels {

@@ -13,7 +13,7 @@ export interface NeighbourGallery {
   /** The checkpoint the features came from (the final one). */
   checkpoint: CheckpointInfo;
   testCount: number;
-  /** Training images searched (the first ones): a training-image query is below this. */
+  /** Training images searched (the first ones); a training-image query may be any of the split's. */
   bankCount: number;
   query: NeighbourImage;
   /** Nearest training images, most similar first; similarity is cosine in [-1, 1]. */

@@ -142,7 +142,7 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
         {method === 'isd' ? 'Teacher’s soft similarity over the queue' : 'Key encoder’s similarity over the queue'}
       </h3>
       <QueryView query={teacher} loading="Computing the teacher’s similarities…">
-        {(t) => <TeacherView t={t} />}
+        {(t) => <TeacherView t={t} onPick={setPicked} />}
       </QueryView>
     </section>
   );
@@ -178,7 +178,8 @@ function Picture(props: {
   );
 }
 
-function TeacherView({ t }: { t: TeacherSimilarity }) {
+/** The teacher's similarities; a top anchor's training image can become the query. */
+function TeacherView({ t, onPick }: { t: TeacherSimilarity; onPick: (trainIndex: number) => void }) {
   // Bin edges to two significant digits: a tick label, not the value.
   const hist = t.probability.counts.map((count, i) => ({
     bin: formatNumber(Number(t.probability.edges[i]!.toPrecision(2))),
@@ -227,13 +228,21 @@ function TeacherView({ t }: { t: TeacherSimilarity }) {
               <tr key={a.queueIndex}>
                 <td>{a.queueIndex}</td>
                 <td>
-                  {a.dataUrl ? (
-                    <img
-                      src={a.dataUrl}
-                      alt={`anchor ${a.queueIndex}: training image ${a.trainIndex}, ${a.className ?? 'unknown class'}`}
-                      width={48}
-                      height={48}
-                    />
+                  {a.dataUrl && a.trainIndex !== null ? (
+                    <button
+                      type="button"
+                      className="anchor-pick"
+                      onClick={() => onPick(a.trainIndex!)}
+                      title={`Make training image ${a.trainIndex} the query`}
+                      aria-label={`Make training image ${a.trainIndex} the query`}
+                    >
+                      <img
+                        src={a.dataUrl}
+                        alt={`anchor ${a.queueIndex}: training image ${a.trainIndex}, ${a.className ?? 'unknown class'}`}
+                        width={48}
+                        height={48}
+                      />
+                    </button>
                   ) : (
                     // a random initial key, or a checkpoint from before the queue kept its images
                     <span title="No training image is recorded for this key">—</span>
