@@ -203,6 +203,11 @@ describe('exports', () => {
     );
     expect(md).toContain('### imbalance \\| test');
     expect(md).toContain('Runs completed: 4/8; backend wasm.');
+    expect(md).toContain('budget per run: resnet20, 3 epoch(s)');
+    const at16 = { ...DEFAULT_STUDY_SPEC, budget: { ...DEFAULT_STUDY_SPEC.budget, imageSize: 16 } };
+    expect(studyResultsMarkdown({ id: 's2', name: 'x', spec: at16, completed: 0, total: 8 }, results)).toContain(
+      'budget per run: resnet20 at 16 px, 3 epoch(s)',
+    );
     expect(md).toContain('| profile | method | 1-NN all | 20-NN all | 20-NN frequent | 20-NN rare |');
     expect(md).toContain(
       '| `dominant:3:100` | isd | 72.0 ± 2.8 (70.0–74.0) | 72.0 ± 2.8 (70.0–74.0) | 82.0 ± 2.8 (80.0–84.0) | 61.0 ± 1.4 (60.0–62.0) |',

@@ -371,7 +371,7 @@ export function studyResultsMarkdown(
     `### ${mdEscape(header.name)}`,
     '',
     `Dataset \`${s.dataset}\`, methods ${s.methods.join(', ')}, profiles ${s.profiles.map((p) => `\`${p}\``).join(', ')}, seeds ${s.firstSeed}–${s.firstSeed + s.seeds - 1}; ` +
-      `budget per run: ${b.arch}, ${b.epochs} epoch(s), ${b.trainLimit > 0 ? `${b.trainLimit} images` : 'the whole draw'}, batch ${b.batchSize}, queue ${b.queueSize}` +
+      `budget per run: ${b.arch}${b.imageSize > 0 ? ` at ${b.imageSize} px` : ''}, ${b.epochs} epoch(s), ${b.trainLimit > 0 ? `${b.trainLimit} images` : 'the whole draw'}, batch ${b.batchSize}, queue ${b.queueSize}` +
       `${b.linearEval ? ', linear probe' : ''}. Runs completed: ${header.completed}/${header.total}${header.backend ? `; backend ${header.backend}` : ''}.`,
     '',
     'Accuracy in %, mean ± sample std (min–max) over seeds; kNN on the balanced test set; frequent/rare: the classes the profile kept large / made rare.',
