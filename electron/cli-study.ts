@@ -151,7 +151,6 @@ function humanReport(d: StudyDetail): string {
     );
   if (d.progress.state !== 'completed')
     lines.push('', `Not finished: continue with \`isd study resume ${d.summary.id.slice(0, 8)}\``);
-  lines.push('', `Export: isd study show ${d.summary.id.slice(0, 8)} --csv  (or --markdown)`);
   return lines.join('\n');
 }
 
@@ -255,6 +254,7 @@ async function trainStudy(
       },
       () => humanReport(detail),
     );
+    o.progress(`Export: isd study show ${studyId.slice(0, 8)} --csv  (or --markdown)`);
     return detail.progress.state === 'completed' ? 0 : 1;
   } finally {
     bar?.stop();

@@ -233,15 +233,23 @@ describe('exports', () => {
       total: 8,
     };
     const md = studyResultsMarkdown(header, results, [
-      { method: 'isd', profile: 'none', knn20: 0.806, initKnn20: 0.754, pixelKnn20: 0.81 },
+      { method: 'isd', profile: 'none', knn20: 0.806, initKnn20: 0.754, pixelKnn20: 0.8 },
       { method: 'isd', profile: 'none', knn20: 0.76, initKnn20: 0.732, pixelKnn20: 0.8 },
       { method: 'moco', profile: 'none', knn20: 0.7, initKnn20: 0.754, pixelKnn20: null },
     ]);
     expect(md).toContain('| profile | method | runs | step 0 | end | change | raw pixels |');
     // Means over seeds: step 0 (75.4 + 73.2) / 2, end (80.6 + 76.0) / 2, change (+5.2, +2.8).
-    expect(md).toContain('| `none` | isd | 2 | 74.3 | 78.3 | +4.0 (+2.8 to +5.2) | 80.5 |');
+    expect(md).toContain('| `none` | isd | 2 | 74.3 | 78.3 | +4.0 (+2.8 to +5.2) | 80.0 |');
     expect(md).toContain('| `none` | moco | 1 | 75.4 | 70.0 | −5.4 (−5.4 to −5.4) | – |');
     expect(md).toContain('| `dominant:3:100` | isd | 0 | – | – | – | – |');
+    // One run of the two with a pixel baseline ends above it (80.6 against 80.0).
+    expect(md).toContain('\n1 of 2 runs end below raw pixels.\n');
+    const allBelow = studyResultsMarkdown(header, results, [
+      { method: 'isd', profile: 'none', knn20: 0.76, initKnn20: 0.732, pixelKnn20: 0.8245 },
+    ]);
+    expect(allBelow).toContain(
+      'Every run (1) ends below raw pixels: at this budget the encoders are worse kNN features than their input.',
+    );
     // It comes before the paired differences.
     expect(md.indexOf('Did it learn')).toBeLessThan(md.indexOf('ISD − MoCo, paired by seed'));
   });

@@ -352,6 +352,14 @@ function baselineLines(profiles: readonly string[], methods: readonly string[], 
         `| \`${profile}\` | ${method} | ${rs.length} | ${of((r) => r.initKnn20)} | ${of((r) => r.knn20)} | ${change} | ${of((r) => r.pixelKnn20)} |`,
       );
     }
+  const read = runs.filter((r) => r.knn20 !== null && r.pixelKnn20 !== null);
+  const below = read.filter((r) => r.knn20! < r.pixelKnn20!).length;
+  if (read.length && below === read.length)
+    lines.push(
+      '',
+      `Every run (${below}) ends below raw pixels: at this budget the encoders are worse kNN features than their input.`,
+    );
+  else if (below) lines.push('', `${below} of ${read.length} runs end below raw pixels.`);
   return lines;
 }
 
