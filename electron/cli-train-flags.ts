@@ -150,13 +150,12 @@ export function configFromFlags(
   // --method brings its own settings too, except what a config file that names no method set itself.
   if (isMethod(flags.method) && flags.method !== partial.method) {
     const own = METHOD_DEFAULTS[flags.method];
-    const replaced = METHOD_FIELDS.filter(
-      (f) =>
-        fromFile.method !== undefined &&
-        Object.hasOwn(fromFile, f) &&
-        fromFile[f] !== own[f] &&
-        flags[camel(FLAG_OF_FIELD.get(f)!.slice(2))] === undefined,
-    );
+    const givenAsFlag = (field: string) =>
+      TRAIN_FLAGS.some((t) => t.field === field && flags[camel(t.flag)] !== undefined);
+    const replaced =
+      fromFile.method === undefined
+        ? []
+        : METHOD_FIELDS.filter((f) => Object.hasOwn(fromFile, f) && fromFile[f] !== own[f] && !givenAsFlag(f));
     if (replaced.length)
       warn(
         `--method ${flags.method}: ${String(flags.config)} set ${replaced.map((f) => `${f} ${String(fromFile[f])}`).join(', ')} for ${String(fromFile.method)}; ${flags.method} trains with ${replaced.map((f) => `${f} ${String(own[f])}`).join(', ')} (give them as flags to keep the file's)`,

@@ -6,6 +6,7 @@
  */
 import { csvText, type CsvValue } from '../csv';
 import type { StudySpec } from '../contract/study-spec';
+import type { StudyRunView } from '../contract/study';
 import {
   CLASS_GROUPS,
   STUDY_METRICS,
@@ -321,13 +322,7 @@ export interface StudyHeader {
 }
 
 /** A completed run's 20-NN at the end, at step 0 (the random-init encoder) and of raw pixels, on its bank and queries. */
-export interface StudyRunBaseline {
-  method: string;
-  profile: string;
-  knn20: number | null;
-  initKnn20: number | null;
-  pixelKnn20: number | null;
-}
+export type StudyRunBaseline = Pick<StudyRunView, 'method' | 'profile' | 'knn20' | 'initKnn20' | 'pixelKnn20'>;
 
 /** "Did it learn": per profile and method, the means over seeds of step 0, the end and raw pixels, and the change. */
 function baselineLines(profiles: readonly string[], methods: readonly string[], runs: readonly StudyRunBaseline[]) {
