@@ -128,6 +128,13 @@ describe('a tiny study', () => {
     expect(progress.some((p) => p.active !== null && p.etaSec !== null && p.etaSec > 0)).toBe(true);
 
     const d = await call('study.get', { id: studyId.slice(0, 8) });
+    // Over IPC/HTTP the contract refuses a short prefix; the CLI calls the service directly.
+    const short = await dispatchRequest(handlers, 'study.get', { id: studyId.slice(0, 3) });
+    expect(short).toMatchObject({ ok: false, error: { code: 'BAD_INPUT', field: 'id' } });
+    expect(JSON.stringify(short)).toContain('give at least 4 characters of the study id');
+    expect(() => study.get(studyId.slice(0, 3))).toThrow(
+      /study \w{3} not found \(an id prefix needs at least 4 characters;/,
+    );
     expect(d.summary).toMatchObject({
       id: studyId,
       state: 'completed',

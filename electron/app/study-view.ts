@@ -63,7 +63,10 @@ export function resolveStudyId(store: RunStore, idOrPrefix: string): string {
     throw new IsdError('BAD_INPUT', `study id prefix ${idOrPrefix} matches several studies; give more characters`, {
       field: 'id',
     });
-  throw new IsdError('NOT_FOUND', `study ${idOrPrefix} not found (\`isd study list\` shows them)`, { field: 'id' });
+  const hint = idOrPrefix.length < 4 ? 'an id prefix needs at least 4 characters; ' : '';
+  throw new IsdError('NOT_FOUND', `study ${idOrPrefix} not found (${hint}\`isd study list\` shows them)`, {
+    field: 'id',
+  });
 }
 
 export function parseStoredStudy(row: StudyRow): StoredStudy {

@@ -37,8 +37,10 @@ export function checkMaxPoints(n: number): number {
   return n;
 }
 
-export function runNotFound(id: string): IsdError {
-  return new IsdError('NOT_FOUND', `run ${id} not found`, { field: 'id' });
+/** shortPrefix: the id looked like the start of one but was under the 4 characters a prefix needs. */
+export function runNotFound(id: string, shortPrefix = false): IsdError {
+  const hint = shortPrefix ? ' (an id prefix needs at least 4 characters)' : '';
+  return new IsdError('NOT_FOUND', `run ${id} not found${hint}`, { field: 'id' });
 }
 
 export function requireRun(ctx: StoreContext, id: string): void {

@@ -400,6 +400,11 @@ describe('getRun', () => {
     expect(store.resolveRunId(run.id)).toBe(run.id);
     expect(store.resolveRunId(run.id.slice(0, 8).toUpperCase())).toBe(run.id);
     expect(caught(() => store.resolveRunId('zzzz')).code).toBe('NOT_FOUND');
+    const short = caught(() => store.resolveRunId(run.id.slice(0, 3)));
+    expect(short).toMatchObject({
+      code: 'NOT_FOUND',
+      message: `run ${run.id.slice(0, 3)} not found (an id prefix needs at least 4 characters)`,
+    });
   });
 });
 

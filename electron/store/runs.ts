@@ -69,7 +69,7 @@ export function resolveRunId(ctx: StoreContext, idOrPrefix: string): string {
         field: 'id',
       });
   }
-  throw runNotFound(idOrPrefix);
+  throw runNotFound(idOrPrefix, /^[0-9a-f-]{1,3}$/i.test(idOrPrefix));
 }
 
 export function getRunRow(ctx: StoreContext, id: string): RunRow {
