@@ -40,8 +40,9 @@ describe('readings', () => {
     expect(formatChange(0.0002)).toBe('±0.0 pts');
     expect(formatAccuracy(readAccuracy(0.8, null, 2000))).toBe('80.0% ± 0.9');
     expect(formatAccuracy(readAccuracy(0.8, null, null))).toBe('80.0%');
-    expect(describeChange(readAccuracy(0.7, 0.75, 2000))).toBe('−5.0 pts vs step 0, LOST');
+    expect(describeChange(readAccuracy(0.7, 0.75, 2000))).toBe('−5.0 ± 1.4 pts vs step 0, LOST');
     expect(describeChange(readAccuracy(0.8, 0.7, null))).toBe('+10.0 pts vs step 0');
+    expect(describeChange(readAccuracy(0.75, 0.75, 2000))).toBe('0.0 ± 1.4 pts vs step 0, within noise');
     expect(describeChange(readAccuracy(0.8, null, 2000))).toBe('');
     expect(describeQueries(2000, 10000)).toBe('from a subset: 2,000 of 10,000 test images');
     expect(describeQueries(10000, 10000)).toBe('');

@@ -66,11 +66,18 @@ export function formatAccuracy(r: Pick<AccuracyReading, 'value' | 'se'>): string
   return `${(r.value * 100).toFixed(1)}%${r.se !== null ? ` ± ${(r.se * 100).toFixed(1)}` : ''}`;
 }
 
-/** "+3.5 pts vs step 0, learned" / "−4.1 pts vs step 0, LOST" / "" without a step 0. */
+/**
+ * "+3.5 ± 1.4 pts vs step 0, learned" / "−4.1 ± 1.4 pts vs step 0, LOST" / "" without a step 0. The ±
+ * is the change's own standard error (about √2 × the reading's), so the verdict can be checked by eye.
+ */
 export function describeChange(r: AccuracyReading): string {
   if (r.change === null) return '';
   const verdict = r.verdict === 'lost' ? 'LOST' : r.verdict;
-  return `${formatChange(r.change)} vs step 0${verdict ? `, ${verdict}` : ''}`;
+  const pts = formatChange(r.change);
+  // A zero change reads "0.0 ± 1.4 pts", not "±0.0 ± 1.4 pts".
+  const withSe =
+    r.changeSe !== null ? `${pts.replace(/^±/, '').replace(/ pts$/, '')} ± ${(r.changeSe * 100).toFixed(1)} pts` : pts;
+  return `${withSe} vs step 0${verdict ? `, ${verdict}` : ''}`;
 }
 
 /** "from a subset: 2,000 of 10,000 test images" when the queries are not the whole test split; else "". */
