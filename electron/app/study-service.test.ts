@@ -182,8 +182,25 @@ describe('a tiny study', () => {
     expect(md).toMatchObject({ mimeType: 'text/markdown', filename: expect.stringMatching(/^tiny-[0-9a-f]{8}\.md$/) });
     expect(md.content).toContain('| `dominant:3:100` | isd |');
     expect(md.content).toContain('Runs completed: 8/8');
+    const rare = d.profiles.find((p) => p.profile === 'dominant:3:100')!.rare;
+    expect(rare.length).toBeGreaterThan(0);
+    expect(md.content).toContain(`Rare classes, by class index: \`dominant:3:100\` ${rare.join(', ')}.`);
     const csv = await call('study.export', { id: studyId, format: 'csv' });
-    expect(csv.content.split('\r\n').filter((l) => l.includes(',summary,'))).toHaveLength(d.results.cells.length);
+    const csvLines = csv.content.split('\r\n');
+    expect(csvLines.filter((l) => l.includes(',summary,'))).toHaveLength(d.results.cells.length);
+    expect(csvLines.filter((l) => l.includes(',raw pixels,'))).toHaveLength(4);
+    // Each profile × method's step 0 over its 2 completed runs (one per seed), from the runs' own evaluations.
+    for (const profile of TINY.profiles)
+      for (const method of ['isd', 'moco']) {
+        const inits = d.runs.filter((r) => r.profile === profile && r.method === method).map((r) => r.initKnn20!);
+        expect(csvLines).toContainEqual(
+          expect.stringMatching(
+            new RegExp(
+              `^${studyId},step 0,${profile},${method},knn20,all,2,${Number(((inits[0] + inits[1]) / 2).toFixed(5))},`,
+            ),
+          ),
+        );
+      }
     expect((await call('study.list', {})).map((s) => [s.id, s.state, s.completed])).toEqual([
       [studyId, 'completed', 8],
     ]);

@@ -283,6 +283,7 @@ export function studyDetail(store: RunStore, id: string, live?: LiveLookup): Stu
         completed: progress.completed,
         total: progress.total,
         backend,
+        profiles: s.stored.profiles,
       },
       results,
       runs.filter((r) => r.status === 'completed'),
@@ -308,7 +309,15 @@ export function exportStudy(store: RunStore, id: string, format: 'csv' | 'md', l
   const d = studyDetail(store, id, live);
   const base = `${fileSlug(d.summary.name, 'study')}-${id.slice(0, 8)}`;
   if (format === 'csv')
-    return { filename: `${base}.csv`, mimeType: 'text/csv', content: studyResultsCsv(id, d.results) };
+    return {
+      filename: `${base}.csv`,
+      mimeType: 'text/csv',
+      content: studyResultsCsv(
+        id,
+        d.results,
+        d.runs.filter((r) => r.status === 'completed'),
+      ),
+    };
   if (format === 'md') return { filename: `${base}.md`, mimeType: 'text/markdown', content: d.markdown };
   throw new IsdError('BAD_INPUT', `format must be csv or md, got ${String(format)}`, { field: 'format' });
 }

@@ -187,6 +187,24 @@ describe('exports', () => {
     // .05 .06: mean .055, sd .0070711, half .063531
     expect(paired).toContain(',-0.00853,0.11853,');
     expect(lines.every((l) => l.split(',').length >= 14)).toBe(true);
+    expect(lines.some((l) => l.startsWith('s1,step 0,') || l.startsWith('s1,raw pixels,'))).toBe(false);
+  });
+
+  it('CSV: the step-0 and raw-pixel references of the completed runs, per profile and method, before the paired rows', () => {
+    const lines = studyResultsCsv('s1', results, [
+      { method: 'isd', profile: 'none', knn20: 0.806, initKnn20: 0.754, pixelKnn20: 0.8245 },
+      { method: 'isd', profile: 'none', knn20: 0.76, initKnn20: 0.732, pixelKnn20: 0.8245 },
+      { method: 'moco', profile: 'none', knn20: 0.7, initKnn20: 0.754, pixelKnn20: null },
+    ])
+      .trimEnd()
+      .split('\r\n');
+    // .754 .732: mean .743, sd .015556
+    expect(lines).toContain('s1,step 0,none,isd,knn20,all,2,0.743,0.01556,0.732,0.754,,,');
+    expect(lines).toContain('s1,step 0,none,moco,knn20,all,1,0.754,,0.754,0.754,,,');
+    expect(lines).toContain('s1,raw pixels,none,isd,knn20,all,2,0.8245,0,0.8245,0.8245,,,');
+    expect(lines.some((l) => l.startsWith('s1,raw pixels,none,moco,'))).toBe(false);
+    const firstPaired = lines.findIndex((l) => l.startsWith('s1,paired,'));
+    expect(lines.findIndex((l) => l.startsWith('s1,raw pixels,'))).toBeLessThan(firstPaired);
   });
 
   it('Markdown: the spec and budget, a mean ± std (min–max) table and the paired table with verdicts', () => {
@@ -198,16 +216,21 @@ describe('exports', () => {
         completed: 4,
         total: 8,
         backend: 'wasm',
+        profiles: [
+          { profile: 'none', rare: [] },
+          { profile: 'dominant:3:100', rare: [3, 4, 5, 6, 7, 8, 9] },
+        ],
       },
       results,
     );
     expect(md).toContain('### imbalance \\| test');
+    expect(md).toContain('Rare classes, by class index: `dominant:3:100` 3, 4, 5, 6, 7, 8, 9.');
     expect(md).toContain('Runs completed: 4/8; backend wasm.');
     expect(md).toContain('budget per run: resnet20, 3 epoch(s)');
     const at16 = { ...DEFAULT_STUDY_SPEC, budget: { ...DEFAULT_STUDY_SPEC.budget, imageSize: 16 } };
-    expect(studyResultsMarkdown({ id: 's2', name: 'x', spec: at16, completed: 0, total: 8 }, results)).toContain(
-      'budget per run: resnet20 at 16 px, 3 epoch(s)',
-    );
+    const plain = studyResultsMarkdown({ id: 's2', name: 'x', spec: at16, completed: 0, total: 8 }, results);
+    expect(plain).toContain('budget per run: resnet20 at 16 px, 3 epoch(s)');
+    expect(plain).not.toContain('Rare classes');
     expect(md).toContain('| profile | method | 1-NN all | 20-NN all | 20-NN frequent | 20-NN rare |');
     expect(md).toContain(
       '| `dominant:3:100` | isd | 72.0 ± 2.8 (70.0–74.0) | 72.0 ± 2.8 (70.0–74.0) | 82.0 ± 2.8 (80.0–84.0) | 61.0 ± 1.4 (60.0–62.0) |',

@@ -6,7 +6,7 @@
  */
 import { csvText, type CsvValue } from '../csv';
 import type { StudySpec } from '../contract/study-spec';
-import type { StudyRunView } from '../contract/study';
+import type { ProfileClasses, StudyRunView } from '../contract/study';
 import {
   CLASS_GROUPS,
   STUDY_METRICS,
@@ -238,8 +238,16 @@ export function computeStudyResults(
 
 const round = (v: number | null, digits = 5) => (v === null ? null : Number(v.toFixed(digits)));
 
-/** One rectangular table: summary rows (one per method × profile × metric × group), then paired rows. Accuracies as fractions. */
-export function studyResultsCsv(studyId: string, results: StudyResults): string {
+/**
+ * One rectangular table, accuracies as fractions: summary rows (one per method × profile × metric ×
+ * group), then the references of "did it learn" over the same completed runs (section `step 0`, the
+ * random-init encoder, and `raw pixels`, both 20-NN over all classes), then paired rows.
+ */
+export function studyResultsCsv(
+  studyId: string,
+  results: StudyResults,
+  baselines: readonly StudyRunBaseline[] = [],
+): string {
   const header = [
     'study_id',
     'section',
@@ -274,6 +282,36 @@ export function studyResultsCsv(studyId: string, results: StudyResults): string 
       null,
       null,
     ]);
+  const profiles = [...new Set(results.cells.map((c) => c.profile))];
+  const methods = [...new Set(results.cells.map((c) => c.method))];
+  for (const [section, of] of [
+    ['step 0', (r: StudyRunBaseline) => r.initKnn20],
+    ['raw pixels', (r: StudyRunBaseline) => r.pixelKnn20],
+  ] as const)
+    for (const profile of profiles)
+      for (const method of methods) {
+        const values = baselines
+          .filter((r) => r.profile === profile && r.method === method)
+          .map(of)
+          .filter((v): v is number => v !== null);
+        if (!values.length) continue;
+        rows.push([
+          studyId,
+          section,
+          profile,
+          method,
+          'knn20',
+          'all',
+          values.length,
+          round(mean(values)),
+          round(sampleStd(values)),
+          round(Math.min(...values)),
+          round(Math.max(...values)),
+          null,
+          null,
+          null,
+        ]);
+      }
   for (const p of results.paired) {
     rows.push([
       studyId,
@@ -319,6 +357,8 @@ export interface StudyHeader {
   completed: number;
   total: number;
   backend?: string | null;
+  /** Which classes each profile made rare; the report lists them. */
+  profiles?: readonly Pick<ProfileClasses, 'profile' | 'rare'>[];
 }
 
 /** A completed run's 20-NN at the end, at step 0 (the random-init encoder) and of raw pixels, on its bank and queries. */
@@ -380,6 +420,12 @@ export function studyResultsMarkdown(
     'Accuracy in %, mean ± sample std (min–max) over seeds; kNN on the balanced test set; frequent/rare: the classes the profile kept large / made rare.',
     '',
   ];
+  const unbalanced = (header.profiles ?? []).filter((p) => p.rare.length);
+  if (unbalanced.length)
+    lines.push(
+      `Rare classes, by class index: ${unbalanced.map((p) => `\`${p.profile}\` ${p.rare.join(', ')}`).join('; ')}.`,
+      '',
+    );
   const cols: { metric: StudyMetric; group: ClassGroup }[] = [];
   for (const metric of metrics)
     for (const group of CLASS_GROUPS)
