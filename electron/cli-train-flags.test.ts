@@ -56,6 +56,10 @@ describe('isd train --config: a problem names where it is', () => {
     );
     expect(configFromFlags({ dataset: 'sample', config: queue, queueSize: '256' }).queueSize).toBe(256);
     expect(refusal({ config: queue, queueSize: '50' })).toMatchObject({ field: '--queue-size' });
+    // docs/cli.md's example: a value of the wrong type in the file, replaced by its flag.
+    const three = file('three.json', JSON.stringify({ epochs: 'three' }));
+    expect(refusal({ config: three }).message).toMatch(/three\.json: field "epochs"/);
+    expect(configFromFlags({ dataset: 'sample', config: three, epochs: '1' }).epochs).toBe(1);
   });
 
   it("--method over a file naming the other method says which of the file's settings it replaced", () => {
