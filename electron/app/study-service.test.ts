@@ -184,7 +184,14 @@ describe('a tiny study', () => {
     expect(md.content).toContain('Runs completed: 8/8');
     const rare = d.profiles.find((p) => p.profile === 'dominant:3:100')!.rare;
     expect(rare.length).toBeGreaterThan(0);
-    expect(md.content).toContain(`Rare classes, by class index: \`dominant:3:100\` ${rare.join(', ')}.`);
+    // named as the dataset names them (the sample's classes.txt), the index after each name
+    const names = fs
+      .readFileSync(path.join(__dirname, '..', '..', 'resources', 'sample', 'classes.txt'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(md.content).toContain(
+      `Rare classes: \`dominant:3:100\` ${rare.map((c) => `${names[c]} (${c})`).join(', ')}.`,
+    );
     const csv = await call('study.export', { id: studyId, format: 'csv' });
     const csvLines = csv.content.split('\r\n');
     expect(csvLines.filter((l) => l.includes(',summary,'))).toHaveLength(d.results.cells.length);

@@ -109,7 +109,7 @@ export class StudyService {
       imagesPerSec: probe.imagesPerSec,
     });
     const estimate: StudyEstimateView = { ...e, basis: probe.basis, backend: probe.backend };
-    return { estimate, profiles, datasetName: entry?.name ?? ds.name };
+    return { estimate, profiles, classNames: ds.classNames ?? null, datasetName: entry?.name ?? ds.name };
   }
 
   async estimate(input: unknown): Promise<StudyEstimateView> {
@@ -120,9 +120,9 @@ export class StudyService {
   /** Creates the study and queues all its runs, seed by seed. */
   async start(input: unknown): Promise<StudyDetail> {
     const spec = validateStudySpec(input);
-    const { estimate, profiles, datasetName } = await this.prepare(spec);
+    const { estimate, profiles, classNames, datasetName } = await this.prepare(spec);
     const name = spec.name || `Imbalance study: ${datasetName}, ${spec.profiles.join(' / ')}`;
-    const stored: StoredStudy = { kind: STUDY_KIND, version: 1, spec, estimate, profiles };
+    const stored: StoredStudy = { kind: STUDY_KIND, version: 1, spec, estimate, profiles, classNames };
     const row = this.o.store.createStudy({ name: name.slice(0, 200), spec: stored });
     await this.enqueueMissing(row.id);
     this.emitProgress(row.id);

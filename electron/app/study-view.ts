@@ -34,6 +34,8 @@ export interface StoredStudy {
   spec: StudySpec;
   estimate: StudyEstimateView | null;
   profiles: ProfileClasses[];
+  /** The dataset's class names when the study started (absent in studies stored before them). */
+  classNames?: string[] | null;
 }
 
 /** What the run service knows about a run beyond the store (app/run-dto.ts LiveRunState). */
@@ -82,6 +84,7 @@ export function parseStoredStudy(row: StudyRow): StoredStudy {
     spec: spec.data,
     estimate: s.estimate ?? null,
     profiles: Array.isArray(s.profiles) ? s.profiles : [],
+    classNames: Array.isArray(s.classNames) && s.classNames.every((n) => typeof n === 'string') ? s.classNames : null,
   };
 }
 
@@ -284,6 +287,7 @@ export function studyDetail(store: RunStore, id: string, live?: LiveLookup): Stu
         total: progress.total,
         backend,
         profiles: s.stored.profiles,
+        classNames: s.stored.classNames,
       },
       results,
       runs.filter((r) => r.status === 'completed'),

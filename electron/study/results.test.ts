@@ -231,6 +231,19 @@ describe('exports', () => {
     const plain = studyResultsMarkdown({ id: 's2', name: 'x', spec: at16, completed: 0, total: 8 }, results);
     expect(plain).toContain('budget per run: resnet20 at 16 px, 3 epoch(s)');
     expect(plain).not.toContain('Rare classes');
+    const named = studyResultsMarkdown(
+      {
+        id: 's3',
+        name: 'x',
+        spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles },
+        completed: 0,
+        total: 8,
+        profiles: [{ profile: 'longtail:10', rare: [8, 9] }],
+        classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'Bag | sack', 'Ankle boot'],
+      },
+      results,
+    );
+    expect(named).toContain('Rare classes: `longtail:10` Bag \\| sack (8), Ankle boot (9).');
     expect(md).toContain('| profile | method | 1-NN all | 20-NN all | 20-NN frequent | 20-NN rare |');
     expect(md).toContain(
       '| `dominant:3:100` | isd | 72.0 ± 2.8 (70.0–74.0) | 72.0 ± 2.8 (70.0–74.0) | 82.0 ± 2.8 (80.0–84.0) | 61.0 ± 1.4 (60.0–62.0) |',

@@ -359,6 +359,8 @@ export interface StudyHeader {
   backend?: string | null;
   /** Which classes each profile made rare; the report lists them. */
   profiles?: readonly Pick<ProfileClasses, 'profile' | 'rare'>[];
+  /** The dataset's class names, by class index; null or absent: the report names classes by index. */
+  classNames?: readonly string[] | null;
 }
 
 /** A completed run's 20-NN at the end, at step 0 (the random-init encoder) and of raw pixels, on its bank and queries. */
@@ -421,9 +423,11 @@ export function studyResultsMarkdown(
     '',
   ];
   const unbalanced = (header.profiles ?? []).filter((p) => p.rare.length);
+  const names = header.classNames;
+  const className = (c: number) => (names?.[c] ? `${mdEscape(names[c])} (${c})` : String(c));
   if (unbalanced.length)
     lines.push(
-      `Rare classes, by class index: ${unbalanced.map((p) => `\`${p.profile}\` ${p.rare.join(', ')}`).join('; ')}.`,
+      `Rare classes${names ? '' : ', by class index'}: ${unbalanced.map((p) => `\`${p.profile}\` ${p.rare.map(className).join(', ')}`).join('; ')}.`,
       '',
     );
   const cols: { metric: StudyMetric; group: ClassGroup }[] = [];
