@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isdOnTempDb, jsonLines } from './cli-test-support';
 import { specFromFlags } from './cli-study';
 import { IsdError } from './errors';
+import { lastResortInstalled } from './app/last-resort';
 
 /** Runs `isd <args>` in this process on a temporary database; returns the exit code and what went to stdout and stderr. */
 const { isd } = isdOnTempDb('isd-cli-study-');
@@ -48,6 +49,7 @@ describe('isd study', () => {
   });
 
   it('runs a study in-process, streaming JSON lines, then lists, shows, exports and resumes it', async () => {
+    expect(lastResortInstalled()).toBe(false); // neither the checks nor the estimate above train
     const r = await isd(
       'study',
       'imbalance',
@@ -68,6 +70,8 @@ describe('isd study', () => {
       '--json',
     );
     expect(r.code).toBe(0);
+    // A process that trains keeps a last-resort handler: a stray exception must not end the study's runs.
+    expect(lastResortInstalled()).toBe(true);
     const lines = jsonLines(r.stdout);
     expect(lines[0]).toMatchObject({
       type: 'study',

@@ -11,6 +11,7 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { createAppServices } from './app/services';
+import { installLastResort } from './app/last-resort';
 import { checkpointRootFor, resolveDbPath } from './app/paths';
 import { CliOutput, pct, table } from './cli-output';
 import type { EngineOptions } from './engine/protocol';
@@ -169,6 +170,7 @@ async function trainStudy(
   opts: StudyCommandOptions,
   begin: (study: StudyService) => Promise<string>,
 ): Promise<number> {
+  installLastResort((line) => process.stderr.write(`${line}\n`));
   const dbPath = resolveDbPath(g.db);
   const app = createAppServices({
     dbPath,

@@ -17,11 +17,16 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('npm start', () => {
-  it('with an Electron binary it cannot prepare better-sqlite3 for: one line, then the web host serves', async () => {
+  it('with an Electron binary it cannot prepare better-sqlite3 for: one line, then the web host serves and outlives an uncaught exception', async () => {
     const dist = path.join(dir, 'electron-dist');
     fs.mkdirSync(dist);
     fs.symlinkSync(process.execPath, path.join(dist, 'electron'));
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'electron', 'launch.js')], {
+    const thrower = path.join(dir, 'throw-on-usr2.js');
+    fs.writeFileSync(
+      thrower,
+      "process.on('SIGUSR2', () => setTimeout(() => { throw new Error('escaped on SIGUSR2'); }));\n",
+    );
+    const child = spawn(process.execPath, ['--require', thrower, path.join(ROOT, 'dist', 'electron', 'launch.js')], {
       cwd: ROOT,
       env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: dist, ISD_HOME: path.join(dir, 'home'), PORT: '0' },
     });
@@ -47,6 +52,19 @@ describe('npm start', () => {
       const res = await fetch(url);
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('<div id="root">');
+      // An exception nobody catches (thrown on SIGUSR2 by the preload) is logged, and the host lives on.
+      child.kill('SIGUSR2');
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no last-resort line within 10 s:\n${out}`)), 10_000);
+        const check = () => {
+          if (!/uncaught error \(the process carries on\): Error: escaped on SIGUSR2/.test(out)) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        child.stderr.on('data', check);
+        check();
+      });
+      expect((await fetch(url)).status).toBe(200);
     } finally {
       child.kill('SIGTERM');
     }

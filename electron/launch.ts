@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { installLastResort } from './app/last-resort';
 import { resolveDbPath } from './app/paths';
 import { exitOnSignal, startWebHost } from './host';
 import { prepareSqliteBinding } from './native/prepare';
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
     return;
   }
   const port = process.env.PORT ? Number(process.env.PORT) : 0;
+  installLastResort(); // the fallback host trains runs, as host.ts's own main does
   const host = await startWebHost({
     dbPath: resolveDbPath(),
     port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0,

@@ -1,6 +1,6 @@
 /**
- * The last-resort handler of a process that hosts training (the web host, `isd serve`, `isd train`,
- * the Electron main process): an exception or rejection nobody caught is logged with its stack and
+ * The last-resort handler of a process that hosts training (the web host, also as `npm start`'s fallback,
+ * `isd serve`, `isd train`, `isd study imbalance|resume`, the Electron main process): an exception or rejection nobody caught is logged with its stack and
  * the process lives on, because exiting would interrupt the run in training. Each transport still
  * catches its own errors (host.ts answers 400/500); this only catches what a bug lets through.
  */
@@ -19,3 +19,6 @@ export function installLastResort(log: (line: string) => void = (line) => consol
   process.on('uncaughtException', installed);
   process.on('unhandledRejection', installed);
 }
+
+/** Whether this process has the handler (for tests of the processes that must have it). */
+export const lastResortInstalled = (): boolean => installed !== null;
