@@ -65,6 +65,9 @@ describe('isd export-encoder', () => {
     });
     expect(info.accuracy.knn20).toBeGreaterThan(0); // the final evaluation is at the final checkpoint's step
     expect(info.normalisation.mean[0]).toBeGreaterThan(0.1);
+    // The JSON says the normalisation is inside the model, and how the app resizes, so no user repeats it.
+    expect(info.normalisation).toMatchObject({ insideModel: true, note: expect.stringMatching(/do not subtract/) });
+    expect(info.input.resize).toMatch(/^bilinear without antialiasing/);
 
     const ds = await loadIdx(FASHION);
     const x = Float32Array.from(ds.test!.images.subarray(0, 8 * 784), (v) => v / 255);

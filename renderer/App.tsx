@@ -41,6 +41,11 @@ export function App() {
     document.title = `${TITLES[route.page]} · ISD Studio`;
     document.getElementById('main')?.focus({ preventScroll: true });
   }, [route]);
+  // Another page (or another run's) opens at its top, not at the last page's scroll position.
+  const pageKey = `${route.page}:${'runId' in route ? route.runId : 'studyId' in route ? (route.studyId ?? '') : ''}`;
+  useEffect(() => {
+    window.scrollTo(0, 0); // not returned: newer Chromium's scrollTo returns a promise, not a cleanup
+  }, [pageKey]);
 
   return (
     <>

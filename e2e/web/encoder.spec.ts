@@ -1,10 +1,11 @@
-// Using what a run trained, on the web host in real Chromium: the embedding map (PCA of 10,000 Fashion-MNIST
+// Using what a run trained, on the web host in real Chromium: the encoder's download, the embedding map (PCA of 10,000 Fashion-MNIST
 // test images, trained beside random init; hover thumbnail; click for neighbours; frame time measured),
 // UMAP with progress, and image search from an uploaded file.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, test } from '@playwright/test';
+import { expect, test, type Download } from '@playwright/test';
+import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { openApp } from '../fixtures/app-page';
 import { hostCall, webHostPerFile } from '../fixtures/web-host';
@@ -30,6 +31,26 @@ test('embedding map, neighbours and image search on a trained Fashion-MNIST run'
     .toBe('completed');
 
   await openApp(page, host(), `#/runs/${run.id}`);
+
+  // Export the encoder from the browser: the model downloads first, then its JSON, which says the
+  // normalisation is inside the model; ONNX Runtime opens the downloaded model and gives [N, D].
+  const downloads: Download[] = [];
+  page.on('download', (d) => downloads.push(d));
+  const use = page.getByRole('region', { name: 'Use the encoder' });
+  await expect(use.getByTestId('export-feed-note')).toContainText('already inside the model');
+  await use.getByRole('button', { name: 'Export encoder' }).click();
+  await expect.poll(() => downloads.length, { timeout: 120_000 }).toBe(2);
+  expect(downloads.map((d) => path.extname(d.suggestedFilename()))).toEqual(['.onnx', '.json']);
+  await expect(use.getByRole('status')).toContainText('allow the 2 downloads');
+  const info = JSON.parse(fs.readFileSync((await downloads[1].path())!, 'utf8'));
+  expect(info).toMatchObject({ runId: run.id, normalisation: { insideModel: true }, input: { range: [0, 1] } });
+  const session = await ort.InferenceSession.create(fs.readFileSync((await downloads[0].path())!));
+  const out = await session.run({
+    pixels: new ort.Tensor('float32', new Float32Array(2 * 28 * 28).fill(0.5), [2, 28, 28, 1]),
+  });
+  expect(out.features.dims).toEqual([2, info.output.shape[1]]);
+  page.removeAllListeners('download');
+
   const map = page.getByRole('region', { name: 'Embedding map' });
   await map.getByLabel('Points').fill('10000');
   await map.getByRole('button', { name: 'Show map' }).click();
@@ -115,4 +136,10 @@ test('embedding map, neighbours and image search on a trained Fashion-MNIST run'
   await search.getByLabel(/Find images like this one/).setInputFiles(bad);
   await expect(search.getByRole('alert')).toContainText('could not be read');
   fs.rmSync(dir, { recursive: true, force: true });
+
+  // From far down this page, another page opens at its top.
+  expect(await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY)).toBeGreaterThan(500);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Study' }).click();
+  await expect(page.getByRole('heading', { name: 'Imbalance studies' })).toBeVisible();
+  await expect.poll(() => page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY)).toBe(0);
 });

@@ -134,8 +134,10 @@ export class EncoderService {
         const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'isd-encoder-'));
         try {
           const r = await this.exportEncoder(id, { ...base, out: path.join(tmp, defaultName) });
+          // The model before its JSON: a browser that asks before a second download has the model already.
+          const modelFirst = [...r.files].sort((a, b) => Number(!a.endsWith('.onnx')) - Number(!b.endsWith('.onnx')));
           const downloads = await Promise.all(
-            r.files.map(async (f) => ({
+            modelFirst.map(async (f) => ({
               filename: input.format === 'onnx' ? path.basename(f) : `${defaultName}-${path.basename(f)}`,
               mimeType: MIME[path.extname(f)] ?? 'application/octet-stream',
               base64: (await fsp.readFile(f)).toString('base64'),

@@ -9,10 +9,12 @@ import { csvText } from '../csv';
 import { loadDataset } from '../data';
 import { convertChannels } from '../data/channels';
 import type { ImageSplit, LoadedDataset } from '../data/types';
+import { EVAL_RESIZE } from '../engine/augment';
 import { extractFeatures } from '../engine/evaluate';
 import { createTrainingStep, type TrainingStep } from '../engine/training-step';
 import {
   encoderExportFiles,
+  NORMALISATION_NOTE,
   readBackboneWeights,
   TFJS_INFO_JSON,
   type EncoderExportInfo,
@@ -57,9 +59,15 @@ export async function exportEncoder(run: LoadedRun, task: ExportEncoderTask): Pr
     ...task.provenance,
     format: task.format,
     encoder: task.role,
-    input: { name: 'pixels', shape: [null, size, size, spec.channels], dtype: 'float32', range: [0, 1] },
+    input: {
+      name: 'pixels',
+      shape: [null, size, size, spec.channels],
+      dtype: 'float32',
+      range: [0, 1],
+      resize: EVAL_RESIZE,
+    },
     output: { name: 'features', shape: [null, spec.featureDim], l2Normalised: false },
-    normalisation: { mean: run.norm.mean, std: run.norm.std },
+    normalisation: { insideModel: true, note: NORMALISATION_NOTE, mean: run.norm.mean, std: run.norm.std },
     exportedAt: new Date().toISOString(),
   };
   const graph = { spec, weights: await readBackboneWeights(run.step.params, task.role), size, ...run.norm };

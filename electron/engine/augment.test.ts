@@ -11,6 +11,7 @@ import {
   blurKernelSize,
   sampleCrop,
   toEvalBatch,
+  EVAL_RESIZE,
   type ImageShape,
 } from './augment';
 import { jitterOpMatrix } from './colour-jitter';
@@ -408,6 +409,16 @@ describe('toEvalBatch', () => {
     expect(v[0]).toBeCloseTo(images[2 * 784] / 255, 3);
     expect(v[40 * 40 - 1]).toBeCloseTo(images[2 * 784 + 783] / 255, 3);
     big.dispose();
+    // Shrinking is what EVAL_RESIZE says: tf.image.resizeBilinear with half-pixel centres (no antialiasing).
+    const shrunk = toEvalBatch(images, [2, 3], s, { size: 16, ...ID1 });
+    const pixels = tf.tensor4d(
+      Float32Array.from(images.subarray(2 * 784, 4 * 784), (b) => b / 255),
+      [2, 28, 28, 1],
+    );
+    const reference = tf.image.resizeBilinear(pixels, [16, 16], false, true);
+    expect(EVAL_RESIZE).toContain('tf.image.resizeBilinear(x, size, false, true)');
+    expect(tf.max(tf.abs(tf.sub(shrunk, reference))).dataSync()[0]).toBeLessThan(1e-4);
+    tf.dispose([shrunk, pixels, reference]);
     const constant = new Uint8Array(784).fill(200);
     const small = toEvalBatch(constant, [0], s, { size: 16, ...ID1 });
     for (const x of small.dataSync()) expect(x).toBeCloseTo(200 / 255, 5);

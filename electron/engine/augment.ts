@@ -73,6 +73,13 @@ export const AUGMENT_RECIPE = {
   blurSigma: [0.1, 2] as const,
 } as const;
 
+/**
+ * How toEvalBatch (every embedding and kNN of the app) resizes an image to the trained side: what an
+ * exported encoder's user must repeat. The augmentation.test checks it against tf.image.resizeBilinear.
+ */
+export const EVAL_RESIZE =
+  'bilinear without antialiasing, the whole image: half-pixel centres when shrinking (tf.image.resizeBilinear(x, size, false, true); torch F.interpolate(mode="bilinear", align_corners=False)), corner to corner when enlarging (align_corners=True)';
+
 /** The image side the recipe's pixel numbers (blur σ) were chosen for: torchvision's 224-px crops. */
 export const REFERENCE_IMAGE_SIDE = 224;
 

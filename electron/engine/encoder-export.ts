@@ -284,6 +284,10 @@ export async function saveLayersModel(model: tf.LayersModel): Promise<LayersMode
 // What an export holds
 // ---------------------------------------------------------------------------------------------
 
+/** What the JSON says of its normalisation, so that no user applies it twice. */
+export const NORMALISATION_NOTE =
+  'already inside the model: feed pixels in [0, 1] and do not subtract the mean or divide by the std yourself';
+
 /** The JSON beside an exported model: where it came from and how to feed it. */
 export interface EncoderExportInfo {
   format: EncoderFormat;
@@ -293,12 +297,18 @@ export interface EncoderExportInfo {
   arch: string;
   encoder: EncoderRole;
   checkpoint: { step: number; epoch: number };
-  /** float32 [N, size, size, channels], NHWC, pixel values in [0, 1]; N is free. */
-  input: { name: 'pixels'; shape: [null, number, number, number]; dtype: 'float32'; range: [0, 1] };
+  /** float32 [N, size, size, channels], NHWC, pixel values in [0, 1]; N is free; resize: EVAL_RESIZE. */
+  input: {
+    name: 'pixels';
+    shape: [null, number, number, number];
+    dtype: 'float32';
+    range: [0, 1];
+    resize: string;
+  };
   /** [N, D] backbone features, not L2-normalised (divide by the row norm for cosine similarity). */
   output: { name: 'features'; shape: [null, number]; l2Normalised: false };
-  /** Applied inside the model: (x − mean) / std per channel, in [0, 1] units. */
-  normalisation: { mean: number[]; std: number[] };
+  /** Applied inside the model: (x − mean) / std per channel, in [0, 1] units; the user must not repeat it. */
+  normalisation: { insideModel: true; note: string; mean: number[]; std: number[] };
   /** The evaluation made at this checkpoint's step; null when it had none. */
   accuracy: { knn1: number | null; knn20: number | null; linear: number | null } | null;
   exportedAt: string;

@@ -67,6 +67,11 @@ function EncoderActions({ runId }: { runId: string }) {
   return (
     <section className="card" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>Use the encoder</h2>
+      <p className="small muted" data-testid="export-feed-note">
+        The export is the model and a JSON describing it. Feed it pixels in [0, 1], resized bilinearly (see the
+        JSON&apos;s <code>input.resize</code>): the run&apos;s mean/std normalisation is already inside the model, so do
+        not apply it yourself.
+      </p>
       <div className="toolbar">
         <label>
           Format
@@ -77,6 +82,7 @@ function EncoderActions({ runId }: { runId: string }) {
         </label>
         <label>
           <input type="checkbox" checked={teacher} onChange={(e) => setTeacher(e.target.checked)} /> teacher
+          <span className="small muted"> (the EMA teacher instead of the student, which the kNN scores)</span>
         </label>
         <button type="button" onClick={() => exporter.mutate()} disabled={exporter.isPending}>
           {exporter.isPending ? 'Exporting…' : 'Export encoder'}
@@ -85,6 +91,9 @@ function EncoderActions({ runId }: { runId: string }) {
           <span role="status">
             exported step {exporter.data.checkpoint.step} in {exporter.data.seconds.toFixed(1)} s
             {exporter.data.path ? ` to ${exporter.data.path}` : ''}
+            {exporter.data.downloads.length > 1
+              ? `: ${exporter.data.downloads.map((d) => d.filename).join(', ')} (if the browser asks, allow the ${exporter.data.downloads.length} downloads)`
+              : ''}
           </span>
         )}
         {exporter.error && <span role="alert">{errorMessage(exporter.error)}</span>}
