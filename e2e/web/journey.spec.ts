@@ -149,6 +149,7 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   await expect(page.getByTestId('live-pixel-knn20')).toHaveText(percent);
   const liveChange = page.getByTestId('live-knn20').locator('.change');
   await expect(liveChange).toHaveAttribute('data-verdict', /^(learned|lost|within noise)$/);
+  await expect(liveChange).toHaveText(/pts, (learned|lost|within noise)$/); // the verdict in words, not only colour
   // The web host's engine scores a subset of the sample's test split (fixtures: evalTestLimit): the note says so.
   const live = await hostCall(host(), 'runs.get', { id: ids.isd! });
   expect(live.pixel).not.toBeNull();
@@ -273,7 +274,7 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   // Final 20-NN ± its standard error sqrt(p(1−p)/n) over the run's queries, and its change against step 0.
   const se = Math.sqrt((stored.knn20! * (1 - stored.knn20!)) / stored.evalTestImages!);
   await expect(page.getByTestId('detail-knn20')).toHaveText(
-    `${(stored.knn20! * 100).toFixed(1)}% ± ${(se * 100).toFixed(1)} ${lossFlag(stored)}${formatChange(stored.knn20! - stored.initKnn20!)}`,
+    `${(stored.knn20! * 100).toFixed(1)}% ± ${(se * 100).toFixed(1)} ${lossFlag(stored)}${formatChange(stored.knn20! - stored.initKnn20!)}, ${readAccuracy(stored.knn20!, stored.initKnn20, stored.evalTestImages).verdict}`,
   );
   await expect(page.getByTestId('detail-pixel-knn20')).toHaveText(`${(stored.pixelKnn20! * 100).toFixed(1)}%`);
 
@@ -289,6 +290,9 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   const teacher = page.getByTestId('teacher-similarity');
   await expect(teacher).toBeVisible({ timeout: 60_000 });
   await expect(teacher).toContainText(`over ${ISD_RUN.queueSize} anchors`);
+  await expect(teacher).toContainText('the target ISD’s student learns to match');
+  await expect(teacher.getByTestId('teacher-space-note')).toContainText('projection-head outputs');
+  await expect(teacher.getByRole('columnheader', { name: 'Soft target' })).toBeVisible();
   expect(await teacher.locator('.recharts-bar-rectangle').count()).toBeGreaterThan(0);
   const anchors = teacher.getByRole('table', { name: 'Top anchors' });
   await expect(anchors.locator('tbody tr')).toHaveCount(8);
@@ -313,7 +317,7 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
     expect(['✓', '✗']).toContain(mark);
     await expect(n).toHaveClass(mark === '✓' ? /\bsame\b/ : /\bother\b/);
   }
-  // A neighbour clicked becomes the query: the training image it shows, whose nearest image is itself.
+  // A neighbour clicked becomes the query: the training image it shows, which is not its own neighbour.
   const second = neighbours.nth(1);
   const picked = /image (\d+)(, |$)/.exec((await second.locator('img').getAttribute('alt'))!)![1]!;
   await second.click();
@@ -324,9 +328,12 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
       timeout: 60_000,
     },
   );
-  await expect(neighbours.first().locator('img')).toHaveAttribute('alt', new RegExp(`image ${picked}, same class$`));
-  await expect(neighbours.first()).toContainText('1.0000');
+  await expect(page.getByTestId('query-is-training')).toHaveText(`The query is now training image ${picked}.`);
+  await expect(neighbours).toHaveCount(8);
+  for (const img of await neighbours.locator('img').all())
+    expect(await img.getAttribute('alt')).not.toMatch(new RegExp(`image ${picked}, `));
   await page.getByRole('button', { name: 'Back to test image 1' }).click();
+  await expect(page.getByTestId('query-is-training')).toHaveCount(0);
   await expect(gallery.locator('figure.query img')).toHaveAttribute('alt', /^test image: .*image 1$/, {
     timeout: 60_000,
   });

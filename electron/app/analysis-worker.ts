@@ -252,7 +252,11 @@ async function neighbours(
     )
   ).features;
   const q = await featureOf(run, embed, query.images, req.testIndex);
-  const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k);
+  // A training image queried is in the bank (bank index = training index): it is not its own neighbour.
+  const self = req.querySplit === 'train' ? req.testIndex : -1;
+  const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k + 1)
+    .filter((b) => b.index !== self)
+    .slice(0, req.k);
   return {
     shape: shapeOf(run.ds),
     classNames: run.ds.classNames,

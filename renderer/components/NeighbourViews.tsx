@@ -85,9 +85,14 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
           Random image
         </button>
         {picked !== null && (
-          <button type="button" onClick={() => go(index)}>
-            Back to test image {index}
-          </button>
+          <>
+            <span className="small" role="note" data-testid="query-is-training">
+              The query is now training image {picked}.
+            </span>
+            <button type="button" onClick={() => go(index)}>
+              Back to test image {index}
+            </button>
+          </>
         )}
         {(gallery.isFetching || teacher.isFetching) && (
           <span className="small muted" role="status">
@@ -142,7 +147,7 @@ export function NeighbourExplorer({ runId, method }: { runId: string; method: 'i
         {method === 'isd' ? 'Teacher’s soft similarity over the queue' : 'Key encoder’s similarity over the queue'}
       </h3>
       <QueryView query={teacher} loading="Computing the teacher’s similarities…">
-        {(t) => <TeacherView t={t} onPick={setPicked} />}
+        {(t) => <TeacherView t={t} method={method} onPick={setPicked} />}
       </QueryView>
     </section>
   );
@@ -179,22 +184,51 @@ function Picture(props: {
 }
 
 /** The teacher's similarities; a top anchor's training image can become the query. */
-function TeacherView({ t, onPick }: { t: TeacherSimilarity; onPick: (trainIndex: number) => void }) {
+function TeacherView({
+  t,
+  method,
+  onPick,
+}: {
+  t: TeacherSimilarity;
+  method: 'isd' | 'moco';
+  onPick: (trainIndex: number) => void;
+}) {
   // Bin edges to two significant digits: a tick label, not the value.
   const hist = t.probability.counts.map((count, i) => ({
     bin: formatNumber(Number(t.probability.edges[i]!.toPrecision(2))),
     count,
   }));
   const cos = t.cosine.counts.map((count, i) => ({ bin: t.cosine.edges[i]!.toFixed(2), count }));
+  const weight = method === 'isd' ? 'Soft target' : 'Softmax weight';
+  // Mean cosine to the anchors, from the histogram's bin centres: near 1, the keys barely differ.
+  const total = t.cosine.counts.reduce((a, b) => a + b, 0);
+  const meanCos =
+    total > 0
+      ? t.cosine.counts.reduce((a, c, i) => a + c * ((t.cosine.edges[i]! + t.cosine.edges[i + 1]!) / 2), 0) / total
+      : null;
   return (
     <div data-testid="teacher-similarity">
       <p className="small">
         softmax(k·Qᵀ / {formatNumber(t.temperature)}) over {t.queueSize.toLocaleString()} anchors: the mass sits on
         about <strong>{formatNumber(Number(t.effectiveAnchors.toPrecision(3)))}</strong> anchors (exp of the entropy).
+        {method === 'isd'
+          ? ' This is the target ISD’s student learns to match.'
+          : ' MoCo does not train on it (its target is the query’s own positive key): it shows how the key encoder ranks the queue.'}
       </p>
+      <p className="small muted" data-testid="teacher-space-note">
+        The {method === 'isd' ? 'teacher' : 'key encoder'} compares projection-head outputs (the space the loss works
+        in), not the backbone features the nearest neighbours above use, so its top anchors can differ from them, most
+        of all early in training.
+      </p>
+      {meanCos !== null && meanCos > 0.9 && (
+        <p className="small warn" role="note" data-testid="keys-collapsed">
+          ⚠ The mean cosine to the anchors is {meanCos.toFixed(2)}: the keys barely differ from each other (the features
+          have collapsed, or have not spread out yet), so this ranking says little.
+        </p>
+      )}
       <div className="grid-charts">
         <BarChartCard
-          title="Soft target per anchor (histogram, log count)"
+          title={`${weight} per anchor (histogram, log count)`}
           xKey="bin"
           data={hist}
           logScale
@@ -219,7 +253,7 @@ function TeacherView({ t, onPick }: { t: TeacherSimilarity; onPick: (trainIndex:
                 Cosine
               </th>
               <th scope="col" className="num">
-                Soft target
+                {weight}
               </th>
             </tr>
           </thead>

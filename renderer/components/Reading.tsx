@@ -14,6 +14,8 @@ export function Accuracy(props: {
   n: number | null | undefined;
   /** Tables: the ± only when the queries are a subset of the test split. */
   compact?: { subset: boolean };
+  /** In a table cell the verdict is the change's colour and title only; elsewhere it is also spelled out. */
+  inTable?: boolean;
   testId?: string;
 }) {
   if (props.value === null || props.value === undefined) return <>—</>;
@@ -32,6 +34,8 @@ export function Accuracy(props: {
           >
             {r.verdict === 'lost' ? '⚠ ' : ''}
             {formatChange(r.change)}
+            {/* outside tables the verdict is spelled out: a change alone does not say whether it is noise */}
+            {!props.inTable && r.verdict !== null ? `, ${r.verdict}` : ''}
           </span>
         </>
       )}
@@ -43,7 +47,7 @@ export function Accuracy(props: {
 export function AccuracyCell(props: Parameters<typeof Accuracy>[0]) {
   return (
     <td className="num">
-      <Accuracy {...props} />
+      <Accuracy {...props} inTable />
     </td>
   );
 }

@@ -223,6 +223,7 @@ function RunTable({
                 init={k === 'knn1' ? r.initKnn1 : r.initKnn20}
                 n={r.evalTestImages}
                 compact={{ subset: r.evalTestImages !== null && r.evalTestImages < (r.evalTestSplitImages ?? 0) }}
+                inTable
               />
             );
           },
