@@ -89,9 +89,14 @@ describe('method settings', () => {
       issues: [
         {
           field: 'batchSize',
-          message: 'batch size 100 must be a multiple of bnGroups 3, with at least 2 images per BatchNorm group',
+          message: 'batch size 100 must be a multiple of the BatchNorm groups (3), with at least 2 images per group',
         },
       ],
+    });
+    // the seed's bounds in words, not the schema library's ("Too small: expected number to be >=0")
+    expect(validateRunConfig({ seed: -1 })).toEqual({
+      ok: false,
+      issues: [{ field: 'seed', message: 'must be 0 or more' }],
     });
     expect(validateRunConfig({ batchSize: 4, queueSize: 8, bnGroups: 4 })).toMatchObject({
       ok: false,

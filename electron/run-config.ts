@@ -109,8 +109,8 @@ export const runConfigFields = {
   seed: z
     .number()
     .int('must be a whole number')
-    .min(0)
-    .max(2 ** 31 - 1),
+    .min(0, 'must be 0 or more')
+    .max(2 ** 31 - 1, 'must be at most 2147483647'),
   name: z.string().max(200, 'at most 200 characters'),
   tags: z.array(z.string().min(1).max(50)).max(20),
 } as const;
@@ -168,7 +168,7 @@ const batchSplitsIntoGroups = crossField(
   'batchSize',
   (c) => c.batchSize % c.bnGroups === 0 && c.batchSize / c.bnGroups >= 2,
   (c) =>
-    `batch size ${c.batchSize} must be a multiple of bnGroups ${c.bnGroups}, with at least 2 images per BatchNorm group`,
+    `batch size ${c.batchSize} must be a multiple of the BatchNorm groups (${c.bnGroups}), with at least 2 images per group`,
 );
 const shuffleNeedsGroups = crossField(
   ['shuffleBn', 'bnGroups'],

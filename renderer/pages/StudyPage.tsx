@@ -50,7 +50,8 @@ function StudiesHome() {
           {(list) =>
             list.length === 0 ? (
               <Empty title="No studies yet">
-                Start one with the form: the defaults finish in under an hour on a 2-core CPU.
+                Start one with the form: the defaults take about 35 minutes of CPU time (under an hour on an idle 2-core
+                machine); the form’s estimate uses this machine’s measured speed.
               </Empty>
             ) : (
               <div className="table-wrap">
