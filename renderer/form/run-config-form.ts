@@ -90,7 +90,7 @@ export const FIELD_DOCS: Record<Exclude<FieldKey, 'dataset' | 'imbalance'>, Fiel
   },
   queueSize: {
     label: 'Queue size',
-    help: 'Number of anchors (earlier teacher embeddings); smaller than the dataset.',
+    help: 'Number of anchors (earlier teacher embeddings); at most the images the run trains on, a multiple of the batch size.',
     widget: { kind: 'number', step: 1, min: 1 },
   },
   tempTeacher: {
@@ -220,6 +220,11 @@ export const FIELD_ORDER: FieldKey[] = ['dataset', 'imbalance', ...FIELD_GROUPS.
 
 /** The settings that belong to a method (run-config.ts's METHOD_DEFAULTS); every other field is the budget. */
 export { METHOD_FIELDS };
+
+/** The fields only one method reads (the temperatures), for the config tables. */
+export const METHOD_ONLY: Partial<Record<keyof RunConfig, RunConfig['method']>> = Object.fromEntries(
+  Object.entries(FIELD_DOCS).flatMap(([field, doc]) => (doc.method ? [[field, doc.method]] : [])),
+);
 
 /** Form values: the config with tags as the text the user types. */
 export type RunFormValues = Omit<RunConfig, 'tags'> & { tags: string };

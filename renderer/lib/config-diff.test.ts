@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RUN_CONFIG } from '../../electron/run-config';
-import { configRows } from './config-diff';
+import { configRows, NOT_USED } from './config-diff';
 import { formatDuration, formatNumber, formatPercent } from './format';
 
 describe('configRows', () => {
@@ -23,6 +23,20 @@ describe('configRows', () => {
       { field: 'tags', values: ['x, y', 'x, y', '—'], differs: true },
     ]);
     expect(configRows([], [], true)).toEqual([]);
+  });
+
+  it("marks a field the run's method does not read, and leaves out a row no run uses", () => {
+    const only = { temperature: 'moco', tempTeacher: 'isd' } as const;
+    // ISD beside MoCo: each temperature differs (a value against "not used"), so differences show it
+    expect(configRows([a, b], [], true, only)).toEqual([
+      { field: 'method', values: ['isd', 'moco'], differs: true },
+      { field: 'tempTeacher', values: [String(DEFAULT_RUN_CONFIG.tempTeacher), NOT_USED], differs: true },
+      { field: 'temperature', values: [NOT_USED, String(DEFAULT_RUN_CONFIG.temperature)], differs: true },
+    ]);
+    // one ISD run: MoCo's T is not listed at all
+    const fields = configRows([a], [], false, only).map((r) => r.field);
+    expect(fields).toContain('tempTeacher');
+    expect(fields).not.toContain('temperature');
   });
 });
 

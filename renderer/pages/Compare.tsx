@@ -5,7 +5,7 @@ import { useComparison } from '../api/queries';
 import { LineChartCard, SERIES_COLORS, SmoothingSlider, zoomedDomain } from '../components/Charts';
 import { Empty, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { FIELD_DOCS, FIELD_ORDER, METHOD_FIELDS } from '../form/run-config-form';
+import { FIELD_DOCS, FIELD_ORDER, METHOD_FIELDS, METHOD_ONLY } from '../form/run-config-form';
 import {
   compareReferences,
   mergeCurves,
@@ -74,7 +74,7 @@ function ComparisonView({ c }: { c: Comparison }) {
   const m = METRICS.find((mm) => mm.value === metric)!;
   const progress = PROGRESS_METRICS.includes(metric);
   const data = useMemo(() => mergeCurves(c.curves, metric, x, smoothing), [c.curves, metric, x, smoothing]);
-  const rows = configRows(c.configs, FIELD_ORDER, differencesOnly);
+  const rows = configRows(c.configs, FIELD_ORDER, differencesOnly, METHOD_ONLY);
   const references = compareReferences(
     c.curves,
     metric,
@@ -275,7 +275,7 @@ function PerClassTable({ c }: { c: Comparison }) {
     );
   const sameSplit = c.perClass.every((p) => p === null || p.trainCounts.join() === reference.trainCounts.join());
   const groups = split.balanced
-    ? [{ title: 'All classes (balanced training set)', classes: split.frequent }]
+    ? [{ title: 'All classes (none rare in the training set)', classes: split.frequent }]
     : [
         { title: 'Frequent classes', classes: split.frequent },
         { title: 'Rare classes', classes: split.rare },

@@ -12,7 +12,7 @@ import { Accuracy, AccuracyCell } from '../components/Reading';
 import { RunAgainLinks, RunControls, RunEditDialogs, type RunDialog } from '../components/RunControls';
 import { Empty, isNotFound, MissingRun, QueryView } from '../components/StateViews';
 import { StatusBadge } from '../components/StatusBadge';
-import { FIELD_DOCS, FIELD_ORDER } from '../form/run-config-form';
+import { FIELD_DOCS, FIELD_ORDER, METHOD_ONLY } from '../form/run-config-form';
 import { configRows } from '../lib/config-diff';
 import { downloadText } from '../lib/download';
 import { formatDate, formatDuration, formatImbalanceProfile, formatPercent } from '../lib/format';
@@ -190,7 +190,7 @@ function Detail({ d }: { d: RunDetail }) {
       <div className="table-wrap">
         <table aria-label="Configuration">
           <tbody>
-            {configRows([d.config], FIELD_ORDER, false).map((row) => (
+            {configRows([d.config], FIELD_ORDER, false, METHOD_ONLY).map((row) => (
               <tr key={row.field}>
                 <th scope="row">
                   {row.field in FIELD_DOCS
