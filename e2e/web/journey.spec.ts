@@ -257,6 +257,9 @@ test('compare the two runs: overlaid curves, accuracy side by side, configuratio
   await expect(rowOf('Epochs')).toHaveCount(1);
   await expect(rowOf('Imbalance')).toHaveCount(1);
   await expect(rowOf('Batch size')).toHaveCount(0);
+  // Each method's own temperature differs from the other's "not used", so the differences show it.
+  await expect(rowOf('Temperature')).toContainText('not used');
+  await expect(rowOf('Teacher temperature')).toContainText('not used');
   await page.getByLabel('Differences only').uncheck();
   await expect(rowOf('Batch size')).toContainText('32');
   await page.getByLabel('Differences only').check();
