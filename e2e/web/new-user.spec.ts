@@ -129,16 +129,24 @@ test('the live page names its phases in order and its Elapsed clock ticks', asyn
     const w = globalThis as unknown as {
       isdPhases: string[];
       isdElapsed: string[];
+      isdSteps: string[];
+      isdEtas: string[];
       document: { querySelector(s: string): { getAttribute(n: string): string | null; textContent: string } | null };
       MutationObserver: new (cb: () => void) => { observe(n: unknown, o: object): void };
     };
     w.isdPhases = [];
     w.isdElapsed = [];
+    w.isdSteps = [];
+    w.isdEtas = [];
     new w.MutationObserver(() => {
       const phase = w.document.querySelector('[data-testid="live-phases"]')?.getAttribute('data-phase');
       if (phase && w.isdPhases.at(-1) !== phase) w.isdPhases.push(phase);
       const elapsed = w.document.querySelector('[data-testid="live-elapsed"]')?.textContent;
       if (elapsed && w.isdElapsed.at(-1) !== elapsed) w.isdElapsed.push(elapsed);
+      const step = w.document.querySelector('[data-testid="live-step"]')?.textContent;
+      if (step && w.isdSteps.at(-1) !== step) w.isdSteps.push(step);
+      const eta = w.document.querySelector('[data-testid="live-eta"]')?.textContent;
+      if (eta && w.isdEtas.at(-1) !== eta) w.isdEtas.push(eta);
     }).observe(w.document, { childList: true, subtree: true, attributes: true, characterData: true });
   });
   await openApp(page, host(), '#/new');
@@ -155,8 +163,13 @@ test('the live page names its phases in order and its Elapsed clock ticks', asyn
   await expect(page).toHaveURL(/#\/runs\/[^/]+\/live$/);
   await expect(page.getByTestId('run-status')).toHaveText('completed', { timeout: 150_000 });
   const seen = await page.evaluate(() => {
-    const w = globalThis as unknown as { isdPhases: string[]; isdElapsed: string[] };
-    return { phases: w.isdPhases, elapsed: w.isdElapsed };
+    const w = globalThis as unknown as {
+      isdPhases: string[];
+      isdElapsed: string[];
+      isdSteps: string[];
+      isdEtas: string[];
+    };
+    return { phases: w.isdPhases, elapsed: w.isdElapsed, steps: w.isdSteps, etas: w.isdEtas };
   });
   console.log(`phases seen: ${seen.phases.join(' → ')}; elapsed: ${seen.elapsed.join(', ')}`);
   // The run's phases, in the contract's order; evaluations between epochs sit inside training.
@@ -167,6 +180,11 @@ test('the live page names its phases in order and its Elapsed clock ticks', asyn
   expect(seen.phases).toEqual(expect.arrayContaining(['baseline', 'training', 'final', 'linear']));
   // Elapsed ticked: more than one value, never "—" while the run trained.
   expect(seen.elapsed.filter((e) => e !== '—').length).toBeGreaterThan(1);
+  // Before training starts the step total is unknown ("—"), never "0 / 0"; no phase claims "0 s" left.
+  console.log(`steps seen: ${seen.steps.join(', ')}; time left: ${seen.etas.join(', ')}`);
+  expect(seen.steps).not.toContain('0 / 0');
+  expect(seen.steps.at(-1)).toBe('4 / 4');
+  expect(seen.etas.filter((e) => /^0 s \(this phase\)/.test(e))).toEqual([]);
 
   // Step ticks are whole numbers (recharts 3 draws tick labels in their own layer, apart from the axis).
   for (const chart of ['chart-loss', 'chart-knn']) {

@@ -60,14 +60,18 @@ export function LiveRunPage({ runId }: { runId: string }) {
                 <div>
                   <dt>Step</dt>
                   <dd data-testid="live-step">
-                    {step.toLocaleString()} / {totalSteps.toLocaleString()}
+                    {/* the total is known once training starts (the first evaluation comes before it) */}
+                    {totalSteps > 0 ? `${step.toLocaleString()} / ${totalSteps.toLocaleString()}` : '—'}
                   </dd>
                 </div>
                 <div>
                   <dt>Time left</dt>
                   <dd data-testid="live-eta">
-                    {formatDuration(timeLeft)}
-                    {phase && phase.phase !== 'training' && timeLeft !== null ? ' (this phase)' : ''}
+                    {/* a phase whose images are all embedded still votes and writes: not "0 s" */}
+                    {phase && phase.phase !== 'training' && timeLeft !== null && timeLeft < 1
+                      ? 'finishing this phase'
+                      : formatDuration(timeLeft)}
+                    {phase && phase.phase !== 'training' && timeLeft !== null && timeLeft >= 1 ? ' (this phase)' : ''}
                   </dd>
                 </div>
                 <div>
