@@ -105,6 +105,8 @@ test('new run: the sample, its thumbnails and histogram, an imbalance preview; a
   // "Quick look" made tiny; the estimate counts its steps.
   await fillTinyQuickLook(page, ISD_RUN);
   await expect(page.getByTestId('run-estimate')).toContainText(`${TOTAL_STEPS(ISD_RUN)} steps`);
+  // The parts add up to the total: the worker's start is named, not left out.
+  await expect(page.getByTestId('run-estimate')).toContainText('to start the worker and load the data');
   await scrollToTop(page);
   await pageScreenshot(page, testInfo, 'new-run');
 

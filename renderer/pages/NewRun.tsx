@@ -428,7 +428,8 @@ function Estimate({ values, valid }: { values: RunFormValues; valid: boolean }) 
       About <strong>{formatDuration(e.seconds)}</strong> on {e.backend}
       {system.data ? ` (${system.data.device})` : ''}: {e.steps.toLocaleString()} steps at{' '}
       {Math.round(e.imagesPerSec).toLocaleString()} images/s ({formatDuration(e.trainSeconds)}) and the kNN evaluations
-      ({formatDuration(e.evalSeconds)})
+      ({formatDuration(e.evalSeconds)}), plus {formatDuration(e.seconds - e.trainSeconds - e.evalSeconds)} to start the
+      worker and load the data
       {e.basis === 'assumed'
         ? ', a guess until this backend has been measured'
         : e.basis === 'benchmark'
