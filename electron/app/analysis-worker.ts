@@ -254,9 +254,7 @@ async function neighbours(
   const q = await featureOf(run, embed, query.images, req.testIndex);
   // A training image queried is in the bank (bank index = training index): it is not its own neighbour.
   const self = req.querySplit === 'train' ? req.testIndex : -1;
-  const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k + 1)
-    .filter((b) => b.index !== self)
-    .slice(0, req.k);
+  const best = nearestNeighbours({ features: run.bankFeatures, dim: q.length }, q, req.k, self);
   return {
     shape: shapeOf(run.ds),
     classNames: run.ds.classNames,

@@ -417,7 +417,7 @@ describe('toEvalBatch', () => {
     );
     const reference = tf.image.resizeBilinear(pixels, [16, 16], false, true);
     expect(EVAL_RESIZE).toContain('tf.image.resizeBilinear(x, size, false, true)');
-    expect(tf.max(tf.abs(tf.sub(shrunk, reference))).dataSync()[0]).toBeLessThan(1e-4);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(shrunk, reference))).dataSync()[0])).toBeLessThan(1e-4);
     tf.dispose([shrunk, pixels, reference]);
     const constant = new Uint8Array(784).fill(200);
     const small = toEvalBatch(constant, [0], s, { size: 16, ...ID1 });

@@ -231,6 +231,10 @@ describe('nearestNeighbours', () => {
     expect(got[0].index).toBe(17);
     got.forEach((g, i) => expect(g.similarity).toBeCloseTo(all[i].similarity, 6));
     expect(nearestNeighbours({ features: features.subarray(0, 3 * dim), dim }, queryFeature, 8)).toHaveLength(3);
+    // The query's own row excluded: the next 8, and never more than the other rows.
+    const others = nearestNeighbours({ features, dim }, queryFeature, 8, 17);
+    expect(others.map((g) => g.index)).toEqual(all.slice(1, 9).map((a) => a.index));
+    expect(nearestNeighbours({ features: features.subarray(0, 3 * dim), dim }, queryFeature, 8, 1)).toHaveLength(2);
   });
 });
 

@@ -325,12 +325,14 @@ export async function knnEvaluate(bank: FeatureBank, query: LabelledFeatures, op
 
 /**
  * The k bank rows most similar (cosine, by dot product of L2-normalised features) to one feature,
- * most similar first. The query itself is among them when it is in the bank.
+ * most similar first. A query that is itself a bank row passes its index as `exclude`: it is not its
+ * own neighbour.
  */
 export function nearestNeighbours(
   bank: { features: Float32Array; dim: number },
   queryFeature: ArrayLike<number>,
   k = 8,
+  exclude = -1,
 ): { index: number; similarity: number }[] {
   const { dim, features } = bank;
   if (queryFeature.length !== dim)
@@ -340,9 +342,10 @@ export function nearestNeighbours(
   if (!Number.isInteger(k) || k < 1)
     throw new IsdError('BAD_INPUT', `k must be a whole number of at least 1, got ${k}`, { field: 'k' });
   const n = Math.floor(features.length / dim);
-  const kk = Math.min(k, n);
+  const kk = Math.min(k, exclude >= 0 && exclude < n ? n - 1 : n);
   const best: { index: number; similarity: number }[] = []; // sorted, most similar first
   for (let i = 0; i < n; i++) {
+    if (i === exclude) continue;
     let s = 0;
     const o = i * dim;
     for (let d = 0; d < dim; d++) s += features[o + d] * queryFeature[d];

@@ -208,13 +208,13 @@ describe('exports', () => {
   });
 
   it('Markdown: the spec and budget, a mean ± std (min–max) table and the paired table with verdicts', () => {
+    const header = { spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles }, total: 8 };
     const md = studyResultsMarkdown(
       {
+        ...header,
         id: 's1',
         name: 'imbalance | test',
-        spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles },
         completed: 4,
-        total: 8,
         backend: 'wasm',
         profiles: [
           { profile: 'none', rare: [] },
@@ -233,11 +233,10 @@ describe('exports', () => {
     expect(plain).not.toContain('Rare classes');
     const named = studyResultsMarkdown(
       {
+        ...header,
         id: 's3',
         name: 'x',
-        spec: { ...DEFAULT_STUDY_SPEC, profiles: SPEC.profiles },
         completed: 0,
-        total: 8,
         profiles: [{ profile: 'longtail:10', rare: [8, 9] }],
         classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'Bag | sack', 'Ankle boot'],
       },

@@ -68,10 +68,11 @@ export function LiveRunPage({ runId }: { runId: string }) {
                   <dt>Time left</dt>
                   <dd data-testid="live-eta">
                     {/* a phase whose images are all embedded still votes and writes: not "0 s" */}
-                    {phase && phase.phase !== 'training' && timeLeft !== null && timeLeft < 1
-                      ? 'finishing this phase'
+                    {phase && phase.phase !== 'training' && timeLeft !== null
+                      ? timeLeft < 1
+                        ? 'finishing this phase'
+                        : `${formatDuration(timeLeft)} (this phase)`
                       : formatDuration(timeLeft)}
-                    {phase && phase.phase !== 'training' && timeLeft !== null && timeLeft >= 1 ? ' (this phase)' : ''}
                   </dd>
                 </div>
                 <div>
