@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkAgainstDataset,
+  CROSS_FIELD_DEPENDENTS,
   DEFAULT_RUN_CONFIG,
   formatImbalance,
   KNN_K,
@@ -52,6 +53,23 @@ describe('validateRunConfig', () => {
     expect(validateRunConfig({ method: 'moco', tempTeacher: 0.5, tempStudent: 0.1 }).ok).toBe(true);
     const w = validateRunConfig({ warmupEpochs: 5, epochs: 5 });
     expect(w.ok ? [] : w.issues.map((i) => i.field)).toEqual(['warmupEpochs']);
+  });
+
+  it('names, for each field, the fields whose cross-field error it can make or clear', () => {
+    expect(CROSS_FIELD_DEPENDENTS).toEqual({
+      batchSize: ['queueSize'],
+      method: ['tempTeacher'],
+      tempStudent: ['tempTeacher'],
+      epochs: ['warmupEpochs'],
+      bnGroups: ['batchSize'],
+      shuffleBn: ['bnGroups'],
+    });
+    // Each dependent really changes with its field: BatchNorm groups alone make the batch size wrong.
+    const r = validateRunConfig({ batchSize: 64, bnGroups: 7 });
+    expect(r.ok ? [] : r.issues.map((i) => i.field)).toEqual(['batchSize']);
+    const s = validateRunConfig({ bnGroups: 1, shuffleBn: true });
+    expect(s.ok ? [] : s.issues.map((i) => i.field)).toEqual(['bnGroups']);
+    expect(validateRunConfig({ bnGroups: 1, shuffleBn: false }).ok).toBe(true);
   });
 
   it('refuses unknown fields and non-objects', () => {

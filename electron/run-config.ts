@@ -117,82 +117,82 @@ export const runConfigFields = {
 
 const runConfigObject = z.object(runConfigFields).strict();
 
-type CrossFieldInput = Partial<Record<keyof typeof runConfigFields, unknown>>;
+type FieldName = keyof typeof runConfigFields;
 
 /**
- * A check across fields, run even when other fields are invalid (zod skips refinements after any
- * issue unless `when` says otherwise): the form then shows every problem at once.
+ * A check across fields: the fields it reads, and the field its error is marked on. It runs even
+ * when other fields are invalid (zod skips refinements after any issue unless `when` says otherwise),
+ * so the form shows every problem at once.
  */
-function crossField(
-  fields: (keyof typeof runConfigFields)[],
-  path: keyof typeof runConfigFields,
-  ok: (c: RunConfig) => boolean,
-  message: (c: RunConfig) => string,
-) {
-  return [
-    (c: RunConfig) => ok(c),
-    {
-      path: [path],
-      message: (c: unknown) => message(c as RunConfig),
-      when(payload: { value: unknown; issues: readonly { path?: readonly PropertyKey[] }[] }) {
-        const v = payload.value as CrossFieldInput | null;
-        if (typeof v !== 'object' || v === null) return false;
-        // Only when the fields it reads are themselves valid.
-        return fields.every((f) => v[f] !== undefined && !payload.issues.some((i) => i.path?.[0] === f));
-      },
+interface CrossFieldRule {
+  reads: FieldName[];
+  markedOn: FieldName;
+  ok: (c: RunConfig) => boolean;
+  message: (c: RunConfig) => string;
+}
+
+const CROSS_FIELD_RULES: CrossFieldRule[] = [
+  {
+    reads: ['queueSize', 'batchSize'],
+    markedOn: 'queueSize',
+    ok: (c) => c.queueSize % c.batchSize === 0,
+    message: (c) => `queue size ${c.queueSize} must be a multiple of the batch size ${c.batchSize}`,
+  },
+  {
+    reads: ['method', 'tempTeacher', 'tempStudent'],
+    markedOn: 'tempTeacher',
+    ok: (c) => c.method !== 'isd' || c.tempTeacher <= c.tempStudent,
+    message: (c) => `teacher temperature ${c.tempTeacher} should not exceed the student's ${c.tempStudent}`,
+  },
+  {
+    reads: ['warmupEpochs', 'epochs'],
+    markedOn: 'warmupEpochs',
+    ok: (c) => c.warmupEpochs === 0 || c.warmupEpochs < c.epochs,
+    message: (c) => `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})`,
+  },
+  {
+    reads: ['batchSize', 'bnGroups'],
+    markedOn: 'batchSize',
+    ok: (c) => c.batchSize % c.bnGroups === 0 && c.batchSize / c.bnGroups >= 2,
+    message: (c) =>
+      `batch size ${c.batchSize} must be a multiple of the BatchNorm groups (${c.bnGroups}), with at least 2 images per group`,
+  },
+  {
+    reads: ['shuffleBn', 'bnGroups'],
+    markedOn: 'bnGroups',
+    ok: (c) => !c.shuffleBn || c.bnGroups >= 2,
+    message: (c) =>
+      `Shuffle BN needs at least 2 BatchNorm groups to move the teacher's images between, got ${c.bnGroups}`,
+  },
+];
+
+/**
+ * For each field, the other fields whose cross-field error it can make or clear (bnGroups →
+ * batchSize): a form that checks a field as it changes must check these with it.
+ */
+export const CROSS_FIELD_DEPENDENTS: Partial<Record<FieldName, FieldName[]>> = (() => {
+  const out: Partial<Record<FieldName, FieldName[]>> = {};
+  for (const rule of CROSS_FIELD_RULES)
+    for (const f of rule.reads)
+      if (f !== rule.markedOn && !out[f]?.includes(rule.markedOn)) (out[f] ??= []).push(rule.markedOn);
+  return out;
+})();
+
+function withRule(schema: typeof runConfigObject, rule: CrossFieldRule) {
+  return schema.refine((c) => rule.ok(c), {
+    path: [rule.markedOn],
+    when(payload) {
+      const v = payload.value as Partial<Record<FieldName, unknown>> | null;
+      if (typeof v !== 'object' || v === null) return false;
+      // Only when the fields it reads are themselves valid.
+      return rule.reads.every((f) => v[f] !== undefined && !payload.issues.some((i) => i.path?.[0] === f));
     },
-  ] as const;
+    // zod 4 takes a static message or an error map; the map sees the input as issue.input.
+    error: (issue) => rule.message((issue as { input: unknown }).input as RunConfig),
+  });
 }
 
-const queueMultipleOfBatch = crossField(
-  ['queueSize', 'batchSize'],
-  'queueSize',
-  (c) => c.queueSize % c.batchSize === 0,
-  (c) => `queue size ${c.queueSize} must be a multiple of the batch size ${c.batchSize}`,
-);
-const teacherSharper = crossField(
-  ['method', 'tempTeacher', 'tempStudent'],
-  'tempTeacher',
-  (c) => c.method !== 'isd' || c.tempTeacher <= c.tempStudent,
-  (c) => `teacher temperature ${c.tempTeacher} should not exceed the student's ${c.tempStudent}`,
-);
-const warmupShorter = crossField(
-  ['warmupEpochs', 'epochs'],
-  'warmupEpochs',
-  (c) => c.warmupEpochs === 0 || c.warmupEpochs < c.epochs,
-  (c) => `warm-up (${c.warmupEpochs} epochs) must be shorter than the run (${c.epochs})`,
-);
-
-const batchSplitsIntoGroups = crossField(
-  ['batchSize', 'bnGroups'],
-  'batchSize',
-  (c) => c.batchSize % c.bnGroups === 0 && c.batchSize / c.bnGroups >= 2,
-  (c) =>
-    `batch size ${c.batchSize} must be a multiple of the BatchNorm groups (${c.bnGroups}), with at least 2 images per group`,
-);
-const shuffleNeedsGroups = crossField(
-  ['shuffleBn', 'bnGroups'],
-  'bnGroups',
-  (c) => !c.shuffleBn || c.bnGroups >= 2,
-  (c) => `Shuffle BN needs at least 2 BatchNorm groups to move the teacher's images between, got ${c.bnGroups}`,
-);
-
-function withMessage(check: ReturnType<typeof crossField>) {
-  const [fn, opts] = check;
-  return (schema: typeof runConfigObject) =>
-    schema.refine(fn, {
-      path: [...opts.path],
-      when: opts.when,
-      // zod 4 takes a static message or an error map; the map sees the input as issue.input.
-      error: (issue) => opts.message((issue as { input: unknown }).input),
-    });
-}
-
-export const runConfigSchema = withMessage(shuffleNeedsGroups)(
-  withMessage(batchSplitsIntoGroups)(
-    withMessage(warmupShorter)(withMessage(teacherSharper)(withMessage(queueMultipleOfBatch)(runConfigObject))),
-  ),
-);
+export const runConfigSchema = CROSS_FIELD_RULES.reduce(withRule, runConfigObject);
 export type RunConfig = z.infer<typeof runConfigObject>;
 export type Method = RunConfig['method'];
 

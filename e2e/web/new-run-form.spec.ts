@@ -77,9 +77,12 @@ test('invalid input is refused inline and nothing is sent', async ({ page }) => 
   );
   await expect(field(page, 'Queue size')).toHaveAccessibleDescription(/must be a multiple of the batch size 32/);
   await expect(page.getByText('Estimate appears once the form is valid.')).toBeVisible();
+  await expect(start).toBeEnabled();
   await start.click();
   await expect(summary).toContainText('Fix this field first');
   await expect(summary.getByRole('link')).toHaveText(['Queue size']);
+  // The refused Start takes the focus to the list, which sits just above the button.
+  await expect(summary).toBeFocused();
   // The summary's link takes the focus to its field.
   await summary.getByRole('link', { name: 'Queue size' }).click();
   await expect(field(page, 'Queue size')).toBeFocused();
@@ -131,6 +134,33 @@ test('a cross-field error stays marked while another field is invalid', async ({
   await expect(page.getByTestId('form-errors').getByRole('link')).toHaveText(['Queue size', 'Temperature'], {
     timeout: 2_000,
   });
+});
+
+// A change to one field re-checks the fields whose rule reads it, as the user types, not on Start.
+test('a cross-field error appears and goes with the field it reads, before any Start', async ({ page }) => {
+  await openApp(page, host(), '#/new');
+  await page.getByRole('button', { name: 'Quick look' }).click();
+  await field(page, 'Batch size').fill('64');
+  // BatchNorm groups 7 makes the batch size wrong: marked on the batch size at once.
+  await field(page, 'BatchNorm groups').fill('7');
+  await expect(page.locator('#field-batchSize-error')).toHaveText(
+    'batch size 64 must be a multiple of the BatchNorm groups (7), with at least 2 images per group',
+  );
+  await expect(field(page, 'Batch size')).toHaveAttribute('aria-invalid', 'true');
+  await field(page, 'BatchNorm groups').fill('2');
+  await expect(page.locator('#field-batchSize-error')).toHaveCount(0);
+  // One group with Shuffle BN on is refused on the groups; turning Shuffle BN off clears it.
+  await field(page, 'BatchNorm groups').fill('1');
+  await expect(page.locator('#field-bnGroups-error')).toContainText('Shuffle BN needs at least 2 BatchNorm groups');
+  await field(page, 'Shuffle BN').uncheck();
+  await expect(page.locator('#field-bnGroups-error')).toHaveCount(0);
+  await expect(page.locator('form [aria-invalid="true"]')).toHaveCount(0);
+  // The student's temperature below the teacher's marks the teacher's, and raising it clears it.
+  await field(page, 'Student temperature').fill('0.005');
+  await expect(page.locator('#field-tempTeacher-error')).toContainText("should not exceed the student's 0.005");
+  await field(page, 'Student temperature').fill('0.1');
+  await expect(page.locator('#field-tempTeacher-error')).toHaveCount(0);
+  await expect(page.getByTestId('form-errors')).toHaveCount(0);
 });
 
 test('the form from the keyboard alone: preset, fields, submit; then stop the run', async ({ page }) => {

@@ -58,7 +58,10 @@ test('the 22-image folder cannot start an invalid run; the one-click fix makes i
   await expect(page.locator('#field-queueSize-error')).toHaveText(
     `Queue size must be at most ${n} for this dataset (${n} training images)`,
   );
-  await expect(start).toBeDisabled();
+  // Start is not greyed: it says what to fix, both fields named, and sends nothing.
+  await start.click();
+  await expect(page.getByTestId('form-errors').getByRole('link')).toHaveText(['Batch size', 'Queue size']);
+  await expect(page.getByTestId('form-errors')).toBeFocused();
   await expect(page.getByTestId('dataset-warnings')).toContainText(`Only ${testImages} test images`);
 
   // Nothing was sent and no run row exists.
@@ -73,7 +76,7 @@ test('the 22-image folder cannot start an invalid run; the one-click fix makes i
     .click();
   await expect(field(page, 'Batch size')).toHaveValue(String(batch));
   await expect(page.locator('form [aria-invalid="true"]')).toHaveCount(0);
-  await expect(start).toBeEnabled();
+  await expect(page.getByTestId('form-errors')).toHaveCount(0);
   await expect(page.getByTestId('run-estimate')).toBeVisible();
   // The small test split still warns: the run may train, its accuracy says little.
   await expect(page.getByTestId('dataset-warnings')).toBeVisible();

@@ -10,6 +10,7 @@ import type { RunConfig } from '../../electron/contract';
 import { ApiError, call, errorMessage } from '../api/isd';
 import {
   checkAgainstDataset,
+  CROSS_FIELD_DEPENDENTS,
   METHOD_DEFAULTS,
   METHOD_VARIANTS,
   methodLabel,
@@ -65,6 +66,8 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
     resolver,
     defaultValues: (from ? null : rememberedValues()) ?? DEFAULT_FORM_VALUES,
     mode: 'onChange',
+    // An invalid Start moves the focus to the list of what to fix (beside the button), not to a field far above.
+    shouldFocusError: false,
   });
   const { register, handleSubmit, setValue, getValues, reset, setError, control, formState, trigger } = form;
   const values = useWatch({ control }) as RunFormValues;
@@ -221,6 +224,8 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
               // A setting of the other method: shown, not editable (a switch resets it to that method's own).
               const unused = doc.method && doc.method !== values.method;
               const w = doc.widget;
+              // A change here can make or clear another field's cross-field error (BatchNorm groups → batch size).
+              const deps = CROSS_FIELD_DEPENDENTS[name];
               return (
                 <div
                   key={name}
@@ -237,7 +242,7 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                       aria-invalid={!!error}
                       aria-describedby={described}
                       readOnly={!!unused}
-                      {...register(name, { valueAsNumber: true })}
+                      {...register(name, { valueAsNumber: true, deps })}
                     />
                   ) : w.kind === 'select' ? (
                     <select
@@ -249,10 +254,11 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                         name,
                         name === 'method'
                           ? {
+                              deps,
                               onChange: (e) =>
                                 applyMethodSettings(METHOD_DEFAULTS[e.target.value as RunConfig['method']]),
                             }
-                          : {},
+                          : { deps },
                       )}
                     >
                       {w.options.map((o) => (
@@ -262,7 +268,7 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
                       ))}
                     </select>
                   ) : w.kind === 'checkbox' ? (
-                    <input id={id} type="checkbox" aria-describedby={described} {...register(name)} />
+                    <input id={id} type="checkbox" aria-describedby={described} {...register(name, { deps })} />
                   ) : (
                     <input
                       id={id}
@@ -308,8 +314,11 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
           </fieldset>
         ))}
 
+        {/* Mounted from the first Start on, so that only a new Start moves the focus, not a new error. */}
+        {formState.submitCount > 0 && <ErrorSummary errors={formState.errors} attempt={formState.submitCount} />}
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={start.isPending || !!check?.errors.length}>
+          {/* Never greyed for invalid values: Start then says what to fix, whichever check found it. */}
+          <button type="submit" className="primary" disabled={start.isPending}>
             {start.isPending ? 'Starting…' : 'Start training'}
           </button>
           <Estimate values={values} valid={formState.isValid} />
@@ -336,7 +345,6 @@ export function NewRunPage({ from, method }: { from?: string; method?: RunConfig
             ))}
           </ul>
         )}
-        {formState.submitCount > 0 && !formState.isValid && <ErrorSummary errors={formState.errors} />}
         {start.isError && (
           <p className="form-error" role="alert">
             Could not start: {errorMessage(start.error)}
@@ -374,8 +382,13 @@ function PresetNote({ values, presetId }: { values: RunFormValues; presetId: str
   );
 }
 
-function ErrorSummary({ errors }: { errors: FieldErrors<RunFormValues> }) {
+/** What to fix, above the Start button; it takes the focus on each Start that was refused (attempt). */
+function ErrorSummary({ errors, attempt }: { errors: FieldErrors<RunFormValues>; attempt: number }) {
   const id = useId();
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    box.current?.focus();
+  }, [attempt]);
   // In the order the fields appear on the form, whichever check found the problem.
   const rank = (name: string) => {
     const i = FIELD_ORDER.indexOf(name as (typeof FIELD_ORDER)[number]);
@@ -386,7 +399,7 @@ function ErrorSummary({ errors }: { errors: FieldErrors<RunFormValues> }) {
     .sort(([a], [b]) => rank(a) - rank(b));
   if (entries.length === 0) return null;
   return (
-    <div className="form-error" role="alert" aria-labelledby={id} data-testid="form-errors">
+    <div className="form-error" role="alert" aria-labelledby={id} data-testid="form-errors" tabIndex={-1} ref={box}>
       <strong id={id}>Fix {entries.length === 1 ? 'this field' : `these ${entries.length} fields`} first:</strong>
       <ul>
         {entries.map(([name, e]) => (
