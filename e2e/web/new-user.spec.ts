@@ -257,10 +257,26 @@ test('the form remembers its settings; Run again and "Same settings, other metho
   await expect(field(page, 'Run name')).toHaveValue('');
 });
 
-test('History fits an 800 px window: name and final 20-NN visible; columns are choosable', async ({ page }) => {
+test('History fits the window: every default column from 1100 px up, name and final 20-NN at 800 px; columns are choosable', async ({
+  page,
+}) => {
   // Opened wide, then narrowed: the columns follow the window until the user chooses them.
   await openApp(page, host(), '#/history');
   await expect(page.getByRole('columnheader', { name: 'Imbalance' })).toBeVisible();
+  const sideways = () =>
+    page.locator('.table-wrap').evaluate((el) => {
+      const e = el as unknown as { scrollWidth: number; clientWidth: number };
+      return e.scrollWidth - e.clientWidth;
+    });
+  for (const width of [1600, 1400, 1280, 1100]) {
+    await page.setViewportSize({ width, height: 800 });
+    // No column past the table's right edge: the table does not scroll sideways, Actions in view.
+    await expect.poll(sideways, { message: `History scrolls sideways at ${width} px` }).toBe(0);
+    await expect(page.getByRole('columnheader', { name: 'Actions' })).toBeInViewport({ ratio: 1 });
+    await expect(page.getByRole('columnheader', { name: 'Raw pixels 20-NN' })).toBeVisible();
+  }
+  // Below 1280 px Best 20-NN and Linear wait in the Columns menu.
+  await expect(page.getByRole('columnheader', { name: /Best 20-NN/ })).toHaveCount(0);
   await page.setViewportSize({ width: 800, height: 700 });
   await expect(page.getByRole('columnheader', { name: 'Imbalance' })).toHaveCount(0);
   const name = page.getByRole('link', { name: 'phases', exact: true });

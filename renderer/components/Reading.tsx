@@ -23,7 +23,7 @@ export function Accuracy(props: {
   const value = props.compact && !props.compact.subset ? formatPercent(r.value) : formatAccuracy(r);
   return (
     <span className="reading" data-testid={props.testId}>
-      {value}
+      <span className="reading-value">{value}</span>
       {r.change !== null && (
         <>
           {' '}

@@ -71,8 +71,19 @@ function listInput(q: RunQuery): RequestInput<'runs.list'> {
 
 /** Hyperparameters History can show as columns (hidden until chosen). */
 const HYPER_COLUMNS = RUN_CONFIG_SORT_FIELDS;
-/** Hidden until chosen: on a narrow window Name and Final 20-NN stay on the screen. */
-const NARROW_HIDDEN = ['datasetName', 'imbalance', 'createdAt', 'bestKnn20', 'knn1', 'linear', 'pixelKnn20'];
+/**
+ * The window's width class, and the columns hidden there until chosen: on a narrow window Name and
+ * Final 20-NN stay on the screen; on a medium one every other default column fits without scrolling.
+ */
+const WIDTHS = [
+  {
+    width: 'narrow',
+    query: '(max-width: 1099px)',
+    hidden: ['datasetName', 'imbalance', 'createdAt', 'bestKnn20', 'knn1', 'linear', 'pixelKnn20'],
+  },
+  { width: 'medium', query: '(max-width: 1279px)', hidden: ['bestKnn20', 'linear'] },
+] as const;
+type WindowWidth = (typeof WIDTHS)[number]['width'] | 'wide';
 const COLUMNS_KEY = 'isd.history.columns.v1';
 
 /** The columns chosen in the Columns menu, or null: none chosen, the defaults for the window's width. */
@@ -86,21 +97,22 @@ function chosenVisibility(): VisibilityState | null {
   return null;
 }
 
-function defaultVisibility(narrow: boolean): VisibilityState {
-  const hidden: string[] = [...HYPER_COLUMNS, ...(narrow ? NARROW_HIDDEN : [])];
+function defaultVisibility(width: WindowWidth): VisibilityState {
+  const hidden: string[] = [...HYPER_COLUMNS, ...(WIDTHS.find((w) => w.width === width)?.hidden ?? [])];
   return Object.fromEntries(hidden.map((c) => [c, false]));
 }
 
-const NARROW = '(max-width: 1099px)';
-/** Whether the window is narrow now, following its resizes. */
-function useNarrowWindow(): boolean {
+/** The window's width class now, following its resizes. */
+function useWindowWidth(): WindowWidth {
   return useSyncExternalStore(
     (onChange) => {
-      const query = window.matchMedia(NARROW);
-      query.addEventListener('change', onChange);
-      return () => query.removeEventListener('change', onChange);
+      const queries = WIDTHS.map((w) => window.matchMedia(w.query));
+      for (const q of queries) q.addEventListener('change', onChange);
+      return () => {
+        for (const q of queries) q.removeEventListener('change', onChange);
+      };
     },
-    () => window.matchMedia(NARROW).matches,
+    () => WIDTHS.find((w) => window.matchMedia(w.query).matches)?.width ?? 'wide',
   );
 }
 
@@ -204,6 +216,7 @@ function RunTable({
       }),
       col.accessor('createdAt', {
         header: 'Started',
+        meta: { wrap: true } satisfies ColumnMeta,
         cell: (c) => formatDate(c.row.original.startedAt ?? c.getValue()),
       }),
       col.accessor('durationSec', {
@@ -227,14 +240,14 @@ function RunTable({
               />
             );
           },
-          meta: { numeric: true } satisfies ColumnMeta,
+          meta: { numeric: true, wrap: true } satisfies ColumnMeta,
         }),
       ),
       col.accessor('pixelKnn20', {
         header: 'Raw pixels 20-NN',
         enableSorting: false, // not a sort field of runs.list
         cell: (c) => formatPercent(c.getValue()),
-        meta: { numeric: true } satisfies ColumnMeta,
+        meta: { numeric: true, wrap: true } satisfies ColumnMeta,
       }),
       ...HYPER_COLUMNS.map((k) =>
         col.accessor((r) => r.config[k], {
@@ -314,9 +327,9 @@ function RunTable({
     [selected],
   );
 
-  const narrow = useNarrowWindow();
+  const width = useWindowWidth();
   const [chosenColumns, setChosenColumns] = useState<VisibilityState | null>(chosenVisibility);
-  const columnVisibility = chosenColumns ?? defaultVisibility(narrow);
+  const columnVisibility = chosenColumns ?? defaultVisibility(width);
   const table = useReactTable({
     data: runs,
     columns,
@@ -410,17 +423,16 @@ function RunTable({
         </p>
       )}
       <div className="table-wrap">
-        <table aria-label="Runs">
+        <table aria-label="Runs" className="runs-table">
           <thead>
             {table.getHeaderGroups().map((hg) => (
               <tr key={hg.id}>
                 {hg.headers.map((h) => {
                   const sorted = h.column.getIsSorted();
-                  const numeric = (h.column.columnDef.meta as ColumnMeta | undefined)?.numeric;
                   return (
                     <th
                       key={h.id}
-                      className={numeric ? 'num' : undefined}
+                      className={cellClass(h.column.columnDef.meta)}
                       aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}
                       scope="col"
                     >
