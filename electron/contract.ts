@@ -38,7 +38,7 @@ import type {
   NeighbourImage,
   TeacherSimilarity,
 } from './contract/encoder';
-import { SEARCH_IMAGE_MAX_BYTES } from './contract/encoder';
+import { KEYS_BARELY_DIFFER, SEARCH_IMAGE_MAX_BYTES } from './contract/encoder';
 import type { DatasetPreview, ImbalancePreview, SystemInfo } from './contract/system';
 
 export type { RunConfig } from './run-config';
@@ -49,7 +49,7 @@ export type * from './contract/system';
 export type * from './contract/runs';
 export type * from './contract/encoder';
 export { RUN_PHASES } from './contract/runs';
-export { SEARCH_IMAGE_MAX_BYTES };
+export { KEYS_BARELY_DIFFER, SEARCH_IMAGE_MAX_BYTES };
 export * from './contract/envelope';
 export * from './contract/wire';
 export { RUN_STATUSES, type RunStatus };

@@ -15,6 +15,7 @@ import {
 } from '../fixtures/app-page';
 import { hostCall, webHostPerFile } from '../fixtures/web-host';
 import { formatAccuracy, formatChange, readAccuracy } from '../../electron/readings';
+import { KEYS_BARELY_DIFFER } from '../../electron/contract/encoder';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -297,6 +298,16 @@ test('run detail: neighbour gallery and the teacher’s similarity histogram', a
   await expect(teacher).toContainText(`over ${ISD_RUN.queueSize} anchors`);
   await expect(teacher).toContainText('the target ISD’s student learns to match');
   await expect(teacher.getByTestId('teacher-space-note')).toContainText('projection-head outputs');
+  // The "keys barely differ" warning follows the host's mean cosine between the anchors, and quotes it.
+  const similarity = await hostCall(host(), 'runs.teacherSimilarity', { id: ids.isd!, testIndex: 0, bins: 40, top: 8 });
+  console.log(
+    `teacher view: the ${similarity.queueSize} anchors' mean cosine ${similarity.anchorMeanCosine.toFixed(3)}`,
+  );
+  if (similarity.anchorMeanCosine > KEYS_BARELY_DIFFER)
+    await expect(teacher.getByTestId('keys-collapsed')).toContainText(
+      `The anchors have a mean cosine of ${similarity.anchorMeanCosine.toFixed(2)}`,
+    );
+  else await expect(teacher.getByTestId('keys-collapsed')).toHaveCount(0);
   await expect(teacher.getByRole('columnheader', { name: 'Soft target' })).toBeVisible();
   expect(await teacher.locator('.recharts-bar-rectangle').count()).toBeGreaterThan(0);
   const anchors = teacher.getByRole('table', { name: 'Top anchors' });

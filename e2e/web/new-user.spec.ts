@@ -321,3 +321,30 @@ test('the study form speaks in words: class names for the rare classes, a previe
     .poll(() => previews.nth(0).locator('.recharts-cartesian-axis-tick-value').allTextContents())
     .toContain('Ankle boot');
 });
+
+test('a folder of copies of one picture: the teacher view warns that the keys barely differ', async ({ page }) => {
+  // 80 copies of one grey image, so every teacher key is the same: the ranking of the anchors says nothing.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isd-copies-'));
+  for (const cls of ['a', 'b']) {
+    fs.mkdirSync(path.join(root, cls));
+    for (let i = 0; i < 40; i++)
+      await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 120, g: 120, b: 120 } } })
+        .png()
+        .toFile(path.join(root, cls, `${i}.png`));
+  }
+  const entry = await hostCall(host(), 'datasets.add', { path: root });
+  const run = await hostCall(host(), 'runs.start', {
+    config: { dataset: entry.id, batchSize: 16, queueSize: 32, epochs: 2, imageSize: 0, name: 'copies' },
+  });
+  await expect
+    .poll(async () => (await hostCall(host(), 'runs.get', { id: run.id })).run.status, { timeout: 120_000 })
+    .toBe('completed');
+  const similarity = await hostCall(host(), 'runs.teacherSimilarity', { id: run.id, testIndex: 0, bins: 40, top: 8 });
+  expect(similarity.anchorMeanCosine).toBeGreaterThan(0.99);
+  await openApp(page, host(), `#/runs/${run.id}`);
+  await expect(page.getByTestId('keys-collapsed')).toContainText(
+    `The anchors have a mean cosine of ${similarity.anchorMeanCosine.toFixed(2)} to each other`,
+    { timeout: 60_000 },
+  );
+  fs.rmSync(root, { recursive: true, force: true });
+});

@@ -99,6 +99,7 @@ export interface TeacherSimilarityResult {
   probability: { edges: number[]; counts: number[] };
   cosine: { edges: number[]; counts: number[] };
   effectiveAnchors: number;
+  anchorMeanCosine: number;
   /** image: the training image whose teacher key fills the slot (null: a random initial key, or a checkpoint from before the queue kept image indices). */
   topAnchors: {
     queueIndex: number;
@@ -294,16 +295,16 @@ async function teacherSimilarity(
   const temperature = req.config.method === 'isd' ? req.config.tempTeacher : req.config.temperature;
   const src = { h: run.ds.height, w: run.ds.width, c: run.ds.channels };
   const queue = run.step.params.get(QUEUE_KEYS_NAME); // [K, D]
-  const [cosine, probability] = (await readAllAndDispose(
+  const [cosine, probability, keySum] = (await readAllAndDispose(
     tf.tidy(() => {
       const k = run.step.teacherKeys(
         toEvalBatch(query.images, [req.testIndex], src, { size: run.imageSize, ...run.norm }),
       ); // [1, D], L2-normalised
       const cos = tf.matMul(k, queue as tf.Tensor2D, false, true).reshape([-1]); // [K]
       const p = tf.softmax(tf.div(cos, temperature)); // [K], the teacher's soft targets
-      return [cos, p];
+      return [cos, p, tf.sum(queue, 0)]; // the last: Σ_i q_i [D]
     }),
-  )) as [Float32Array, Float32Array];
+  )) as [Float32Array, Float32Array, Float32Array];
   let entropy = 0;
   let pmax = 0;
   for (let i = 0; i < probability.length; i++) {
@@ -311,6 +312,11 @@ async function teacherSimilarity(
     if (p > 0) entropy -= p * Math.log(p);
     if (p > pmax) pmax = p;
   }
+  // Unit keys: Σ_{i≠j} q_i·q_j = |Σ q_i|² − K, over the K(K−1) ordered pairs.
+  const K = probability.length;
+  let sumSquared = 0;
+  for (let d = 0; d < keySum.length; d++) sumSquared += keySum[d] * keySum[d];
+  const anchorMeanCosine = K > 1 ? (sumSquared - K) / (K * (K - 1)) : 1;
   const order = Array.from({ length: probability.length }, (_, i) => i).sort((a, b) => probability[b] - probability[a]);
   const { labels, sources } = run.step.queue;
   const train = run.ds.train;
@@ -323,6 +329,7 @@ async function teacherSimilarity(
     probability: histogram(probability, 0, pmax, req.bins),
     cosine: histogram(cosine, -1, 1, req.bins),
     effectiveAnchors: Math.exp(entropy),
+    anchorMeanCosine,
     topAnchors: order.slice(0, req.top).map((i) => ({
       queueIndex: i,
       cosine: cosine[i],

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CHANNELS,
+  KEYS_BARELY_DIFFER,
   type Channel,
   type EventName,
   type EventPayload,
@@ -417,6 +418,9 @@ describe('runs', () => {
     expect(t.cosine.counts.reduce((x, y) => x + y, 0)).toBe(64);
     expect(t.effectiveAnchors).toBeGreaterThanOrEqual(1);
     expect(t.effectiveAnchors).toBeLessThanOrEqual(64);
+    // The anchors' mean cosine to each other: K unit vectors average at least −1/(K−1).
+    expect(t.anchorMeanCosine).toBeGreaterThanOrEqual(-1 / 63 - 1e-6);
+    expect(t.anchorMeanCosine).toBeLessThan(KEYS_BARELY_DIFFER);
     expect(t.topAnchors).toHaveLength(3);
     expect(t.topAnchors[0].probability).toBeGreaterThanOrEqual(t.topAnchors[2].probability);
     // Each anchor is the training image its key came from: the same thumbnail and class as that image as a
@@ -458,6 +462,28 @@ describe('runs', () => {
       field: 'testIndex',
     });
   }, 120_000);
+
+  it('says the keys barely differ when every training image is the same picture', async () => {
+    // 80 copies of one grey image: the teacher's weak view of each is the same, so every key is.
+    const root = path.join(dir, 'copies');
+    for (const cls of ['a', 'b']) {
+      fs.mkdirSync(path.join(root, cls), { recursive: true });
+      for (let i = 0; i < 40; i++)
+        await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 120, g: 120, b: 120 } } })
+          .png()
+          .toFile(path.join(root, cls, `${i}.png`));
+    }
+    const entry = await call('datasets.add', { path: root });
+    const since = Date.now();
+    const run = await call('runs.start', {
+      config: { dataset: entry.id, trainLimit: 0, batchSize: 16, queueSize: 32, epochs: 2, imageSize: 0 },
+    });
+    await waitFor('run.status', (p) => p.runId === run.id && p.status === 'completed', 120_000, since);
+    const t = await call('runs.teacherSimilarity', { id: run.id, testIndex: 0, bins: 10, top: 3 });
+    expect(t.anchorMeanCosine).toBeGreaterThan(0.99);
+    // The query's key is computed in eval mode, so it need not match the anchors; all anchors look alike to it.
+    expect(t.cosine.counts.filter((c) => c > 0)).toEqual([32]);
+  });
 
   it('image search, the map and its thumbnails refuse bad input naming the field, and answer after', async () => {
     const a = (await call('runs.list', { search: 'A renamed' })).runs[0];

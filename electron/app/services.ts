@@ -389,6 +389,7 @@ export function createAppServices(opts: AppServicesOptions): AppServices {
         probability: r.probability,
         cosine: r.cosine,
         effectiveAnchors: r.effectiveAnchors,
+        anchorMeanCosine: r.anchorMeanCosine,
         // A queue slot holds a key; the queue keeps the training image it came from (not in older checkpoints).
         topAnchors: await Promise.all(
           r.topAnchors.map(async ({ image, ...a }) => ({

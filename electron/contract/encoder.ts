@@ -34,6 +34,8 @@ export interface TeacherSimilarity {
   cosine: { edges: number[]; counts: number[] };
   /** exp(entropy) of the soft targets: how many anchors carry the mass. */
   effectiveAnchors: number;
+  /** Mean cosine between two different anchors of the queue; above KEYS_BARELY_DIFFER the ranking says little. */
+  anchorMeanCosine: number;
   topAnchors: {
     queueIndex: number;
     /** Index in the training split of the image whose teacher key fills the slot; null when not known (a random initial key, an older checkpoint). */
@@ -108,6 +110,13 @@ export interface EncoderSearch {
   query: NeighbourImage;
   neighbours: (NeighbourImage & { similarity: number })[];
 }
+
+/**
+ * The anchors' mean cosine to each other above which the teacher's ranking says little: two keys are
+ * then on average within about 26° (collapsed features, or ones not yet spread out), and every anchor
+ * gets about the same similarity to any query.
+ */
+export const KEYS_BARELY_DIFFER = 0.9;
 
 /** The largest image file encoder.search takes (its base64 is 4/3 of this). */
 export const SEARCH_IMAGE_MAX_BYTES = 20 * 1024 * 1024;

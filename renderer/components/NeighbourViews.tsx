@@ -4,7 +4,7 @@
  */
 import { useId, useState } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import type { NeighbourImage, TeacherSimilarity } from '../../electron/contract';
+import { KEYS_BARELY_DIFFER, type NeighbourImage, type TeacherSimilarity } from '../../electron/contract';
 import { call } from '../api/isd';
 import { formatNumber, formatPercent } from '../lib/format';
 import { BarChartCard } from './Charts';
@@ -200,12 +200,6 @@ function TeacherView({
   }));
   const cos = t.cosine.counts.map((count, i) => ({ bin: t.cosine.edges[i]!.toFixed(2), count }));
   const weight = method === 'isd' ? 'Soft target' : 'Softmax weight';
-  // Mean cosine to the anchors, from the histogram's bin centres: near 1, the keys barely differ.
-  const total = t.cosine.counts.reduce((a, b) => a + b, 0);
-  const meanCos =
-    total > 0
-      ? t.cosine.counts.reduce((a, c, i) => a + c * ((t.cosine.edges[i]! + t.cosine.edges[i + 1]!) / 2), 0) / total
-      : null;
   return (
     <div data-testid="teacher-similarity">
       <p className="small">
@@ -220,10 +214,10 @@ function TeacherView({
         in), not the backbone features the nearest neighbours above use, so its top anchors can differ from them, most
         of all early in training.
       </p>
-      {meanCos !== null && meanCos > 0.9 && (
+      {t.anchorMeanCosine > KEYS_BARELY_DIFFER && (
         <p className="small warn" role="note" data-testid="keys-collapsed">
-          ⚠ The mean cosine to the anchors is {meanCos.toFixed(2)}: the keys barely differ from each other (the features
-          have collapsed, or have not spread out yet), so this ranking says little.
+          ⚠ The anchors have a mean cosine of {t.anchorMeanCosine.toFixed(2)} to each other: their keys barely differ
+          (the features have collapsed, or have not spread out yet), so this ranking says little.
         </p>
       )}
       <div className="grid-charts">
