@@ -1,7 +1,8 @@
 // Bad datasets and a full checkpoint disk against real `isd` processes and a real web-host process on
 // real files: a dataset is checked before a run row is written (runs.start with /etc, isd train on an
 // invalid dataset leave no row), a skipped image is named with its file and reason, and a checkpoint
-// that finds its disk full ends the run failed with DISK_FULL and the path, which `train --json` prints.
+// that finds its disk full ends the run failed with DISK_FULL and the path, which `train --json` prints;
+// Ctrl-C stops a run with exit 130, and --resume continues it on its own settings only.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -360,4 +361,47 @@ describe('a full disk under the history, mid-run', () => {
       execFileSync('umount', [home]);
     }
   }, 600_000);
+});
+
+describe('Ctrl-C and --resume', () => {
+  it('Ctrl-C mid-run exits 130 with the run stopped; --resume refuses a setting, then trains on as the run began', async () => {
+    const db = path.join(dir, 'ctrl-c.db');
+    const STEPS = (64 / 16) * 3; // TINY's 64 images in batches of 16, 3 epochs
+    const args = ['train', '--db', db, '--json', ...TINY, '--epochs', '3', '--name', 'interrupted'];
+    const first = await runIsdProcess(args, ENGINE, {
+      onSpawn: (child) => {
+        let seen = '';
+        child.stdout!.on('data', (d) => {
+          seen += String(d);
+          // The first step's progress: training has begun, and steps are left to stop before.
+          if (/"type":"progress"/.test(seen) && !child.killed) child.kill('SIGINT');
+        });
+      },
+    });
+    const lines = jsonLines(first.stdout);
+    const done = lines.find((l) => l.type === 'done')!;
+    expect(done.status).toBe('stopped');
+    // Not 0: `isd train … && isd export-encoder …` must not go on with a half-trained run.
+    expect(first.code).toBe(130);
+    const runId = String(done.runId);
+    const row = () =>
+      new Database(db, { readonly: true })
+        .prepare('SELECT status, steps_done AS steps, epochs_done AS epochs, config FROM runs WHERE id = ?')
+        .get(runId) as { status: string; steps: number; epochs: number; config: string };
+    const stopped = row();
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.steps).toBeLessThan(STEPS);
+
+    // A setting given with --resume would be ignored: refused, naming it, the run untouched.
+    const refused = await runIsdProcess(['train', '--db', db, '--resume', runId, '--epochs', '5'], ENGINE);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/isd: --epochs: a resumed run keeps the settings it started with/);
+    expect(row()).toEqual(stopped);
+
+    const resumed = await runIsdProcess(['train', '--db', db, '--json', '--resume', runId], ENGINE);
+    expect(resumed.code).toBe(0);
+    expect(jsonLines(resumed.stdout).find((l) => l.type === 'done')?.status).toBe('completed');
+    const end = row();
+    expect([end.status, end.steps, end.epochs, end.config]).toEqual(['completed', STEPS, 3, stopped.config]);
+  }, 300_000);
 });

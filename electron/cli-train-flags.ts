@@ -213,6 +213,19 @@ export function configFromFlags(
 }
 
 /** The flags that set a run's config (configFromFlags reads them), on `isd train`. */
+/** The run-setting flags given (--preset, --config and every flag addRunConfigFlags adds), in that order. */
+export function runConfigFlagsGiven(flags: Record<string, unknown>): string[] {
+  const named = [
+    ['preset', '--preset'],
+    ['config', '--config'],
+    ...TRAIN_FLAGS.map((f) => [camel(f.flag), `--${f.flag}`]),
+    ['linear', '--linear'],
+    ['fullTest', '--full-test'],
+    ['tag', '--tag'],
+  ];
+  return named.filter(([key]) => flags[key!] !== undefined).map(([, flag]) => flag!);
+}
+
 export function addRunConfigFlags(cmd: Command): Command {
   for (const f of TRAIN_FLAGS) cmd.option(`--${f.flag} <value>`, f.help);
   return cmd

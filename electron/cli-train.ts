@@ -14,12 +14,14 @@ import { installLastResort } from './app/last-resort';
 import type { EvalPoint, PixelBaseline, RunDetail, RunStatusEvent, RunSummary, RunStatus } from './contract';
 import { describeChange, describeQueries, formatAccuracy, readAccuracy, type AccuracyReading } from './readings';
 import { isSettled } from './run-status';
-import { addRunConfigFlags, configFromFlags, flagOfField } from './cli-train-flags';
+import { addRunConfigFlags, configFromFlags, flagOfField, runConfigFlagsGiven } from './cli-train-flags';
 
 export function registerTrainCommands(
   program: Command,
   out: () => CliOutput,
   fail: (o: CliOutput, e: unknown) => void,
+  /** Sets the exit code of a command that ends without an error (a stopped run). */
+  setCode: (code: number) => void,
   engine?: EngineOptions,
 ): void {
   const train = program.command('train').description('train an encoder with ISD or MoCo; the run lands in the history');
@@ -28,7 +30,7 @@ export function registerTrainCommands(
     .action(async (flags: Record<string, unknown>) => {
       const o = out();
       try {
-        await trainCommand(o, flags, program.opts<{ db?: string }>().db, engine);
+        setCode(await trainCommand(o, flags, program.opts<{ db?: string }>().db, engine));
       } catch (e) {
         fail(o, e);
       }
@@ -111,6 +113,9 @@ export function registerTrainCommands(
       }
     });
 }
+
+/** The exit code after Ctrl-C stopped the run (128 + SIGINT, as a shell reports a process it interrupted). */
+export const EXIT_CTRL_C = 130;
 
 /** The kNN accuracies an `epoch` line reports, with their names in human output. */
 const KNN_READINGS = [
@@ -204,9 +209,17 @@ async function trainCommand(
   flags: Record<string, unknown>,
   db: string | undefined,
   engine?: EngineOptions,
-): Promise<void> {
+): Promise<number> {
   installLastResort((line) => process.stderr.write(`${line}\n`));
   const resumeId = flags.resume === undefined ? undefined : String(flags.resume);
+  // A resumed run trains on as it started (its schedule and checkpoints depend on it): a setting given with it would be ignored.
+  const ignored = resumeId === undefined ? [] : runConfigFlagsGiven(flags);
+  if (ignored.length > 0)
+    throw new IsdError(
+      'BAD_INPUT',
+      `a resumed run keeps the settings it started with (isd runs show ${resumeId}); leave out ${ignored.join(', ')}, or leave out --resume to start a new run with ${ignored.length === 1 ? 'it' : 'them'}`,
+      { field: ignored[0] },
+    );
   const config =
     resumeId === undefined ? configFromFlags(flags, (m) => process.stderr.write(`isd: note: ${m}\n`)) : undefined;
   const dbPath = resolveDbPath(db);
@@ -340,6 +353,8 @@ async function trainCommand(
         done,
         `${status}: ${knn?.human ?? 'no kNN evaluation'}${done.linear !== null ? `, linear ${pct(done.linear)}` : ''}${pixels}${status === 'stopped' ? `; continue with: isd train --resume ${run.id}` : ''}`,
       );
+      // A stopped run is not done: `isd train … && isd export-encoder …` must not go on with it.
+      return status === 'completed' ? 0 : interrupted ? EXIT_CTRL_C : 1;
     } else {
       const err = endError ?? summary?.error;
       throw new IsdError(err?.code ?? 'INTERNAL', err?.message ?? `run ended ${status}`, {

@@ -263,6 +263,9 @@ export function buildProgram(state: { code: number }, opts: ProgramOptions = {})
     (o, e) => {
       state.code = o.error(e);
     },
+    (code) => {
+      state.code = code;
+    },
     opts.engine,
   );
   registerStudyCommand(program, state, { engine: opts.engine });
