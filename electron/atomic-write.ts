@@ -12,6 +12,49 @@ import { fsError } from './fs-errors';
 export interface FileToWrite {
   path: string;
   data: Uint8Array | string;
+  /**
+   * For a file written beside the one the user named: an existing file at `path` is replaced only
+   * when this says its start (the first REPLACE_CHECK_BYTES, as UTF-8) is an earlier result's.
+   */
+  replaceIf?: (head: string) => boolean;
+}
+
+/** How much of an existing file `replaceIf` reads: enough for a header line or a small JSON. */
+const REPLACE_CHECK_BYTES = 64 * 1024;
+
+/**
+ * Refuses to replace a file beside the named one that is not an earlier result (writeFilesAtomically
+ * checks again before it writes; a long task checks first, so that it fails before the work).
+ */
+export async function refuseForeignFiles(files: Pick<FileToWrite, 'path' | 'replaceIf'>[]): Promise<void> {
+  for (const f of files) {
+    if (!f.replaceIf) continue;
+    let head: string;
+    try {
+      const handle = await fsp.open(f.path, 'r');
+      try {
+        const buf = Buffer.alloc(REPLACE_CHECK_BYTES);
+        const { bytesRead } = await handle.read(buf, 0, REPLACE_CHECK_BYTES, 0);
+        head = buf.subarray(0, bytesRead).toString('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      if (code === 'EISDIR')
+        throw new IsdError('CONFLICT', `${f.path}: is a folder, where the export writes a file; choose another name`, {
+          path: f.path,
+        });
+      throw fsError(err, f.path, 'file');
+    }
+    if (!f.replaceIf(head))
+      throw new IsdError(
+        'CONFLICT',
+        `${f.path}: exists and is not from an earlier export, and this export writes a file of that name beside the one you named; move it, or choose another name`,
+        { path: f.path },
+      );
+  }
 }
 
 function tempSibling(target: string): string {
@@ -31,6 +74,7 @@ async function ensureParent(target: string): Promise<void> {
 
 /** Writes every file to a temporary sibling, then renames them all into place (the last one named last). */
 export async function writeFilesAtomically(files: FileToWrite[]): Promise<void> {
+  await refuseForeignFiles(files);
   const temps: string[] = [];
   let current = '';
   try {

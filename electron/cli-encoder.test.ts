@@ -121,6 +121,26 @@ describe('isd export-encoder', () => {
     expect(listing(path.join(dir(), 'bad'))).toEqual([]);
   }, 60_000);
 
+  it('replaces an earlier export beside its model, and refuses to overwrite a file of yours there', async () => {
+    const folder = path.join(dir(), 'beside');
+    const out = path.join(folder, 'enc.onnx');
+    expect((await isd('export-encoder', runId, '--format', 'onnx', '--out', out)).code).toBe(0);
+    const first = fs.readFileSync(path.join(folder, 'enc.json'), 'utf8');
+    // Exported again: the pair is replaced (a new export time).
+    expect((await isd('export-encoder', runId, '--format', 'onnx', '--out', out)).code).toBe(0);
+    expect(fs.readFileSync(path.join(folder, 'enc.json'), 'utf8')).not.toBe(first);
+    // Your own enc2.json where the export would put its JSON: refused, both left as they were.
+    fs.writeFileSync(path.join(folder, 'enc2.json'), 'precious');
+    const r = await isd('export-encoder', runId, '--format', 'onnx', '--out', path.join(folder, 'enc2.onnx'), '--json');
+    expect(r.code).toBe(2);
+    expect(jsonLines(r.stdout)[0]).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/enc2\.json: exists and is not from an earlier export/),
+    });
+    expect(fs.readFileSync(path.join(folder, 'enc2.json'), 'utf8')).toBe('precious');
+    expect(listing(folder)).toEqual(['enc.json', 'enc.onnx', 'enc2.json']);
+  }, 60_000);
+
   it('refuses a checkpoint written by another engine version', async () => {
     const ck = path.join(ckptDir, listing(ckptDir).at(-1)!);
     const manifest = path.join(ck, 'manifest.json');
@@ -241,6 +261,16 @@ describe('isd embed', () => {
     expect(rows).toHaveLength(7);
     expect(rows[1].split(',')[5]).toBe(path.join(folder, 'img-0.png'));
     expect(rows[1].split(',')).toHaveLength(6 + 16);
+    // Embedded again, as .csv and twice as .npy: the earlier embedding's files beside it are replaced.
+    for (const again of [out, out.replace(/\.csv$/, '.npy'), out.replace(/\.csv$/, '.npy')]) {
+      const e = await isd('embed', runId, '--dataset', path.join(dir(), 'colour'), '--split', 'all', '--out', again);
+      expect(e.code, e.stderr).toBe(0);
+    }
+    expect(listing(path.join(dir(), 'emb')).filter((n) => n.startsWith('colour'))).toEqual([
+      'colour.csv',
+      'colour.embedding.json',
+      'colour.npy',
+    ]);
   }, 60_000);
 
   it('stops at the next batch with nothing written, and refuses what it cannot do', async () => {
@@ -271,6 +301,31 @@ describe('isd embed', () => {
     expect(jsonLines(bad.stdout)[0].message).toMatch(/\.npy or \.csv/);
     const split = await isd('embed', runId, '--dataset', 'fashion-mnist', '--split', 'val', '--out', out, '--json');
     expect(split.code).toBe(2);
+    // A file of yours beside the named one (emb.csv beside emb.npy, emb.embedding.json): refused before
+    // any image is embedded, and kept; an earlier embedding's are replaced.
+    const mine = path.join(dir(), 'mine');
+    fs.mkdirSync(mine);
+    for (const [name, beside] of [
+      ['emb.csv', 'emb.npy'],
+      ['tab.embedding.json', 'tab.csv'],
+    ]) {
+      fs.writeFileSync(path.join(mine, name), 'precious');
+      const refused = await isd(
+        'embed',
+        runId,
+        '--dataset',
+        'fashion-mnist',
+        '--out',
+        path.join(mine, beside),
+        '--json',
+      );
+      expect(refused.code, name).toBe(2);
+      expect(jsonLines(refused.stdout)[0].message).toMatch(
+        new RegExp(`${name.replace('.', '\\.')}: exists and is not`),
+      );
+      expect(fs.readFileSync(path.join(mine, name), 'utf8')).toBe('precious');
+    }
+    expect(listing(mine)).toEqual(['emb.csv', 'tab.embedding.json']);
   }, 120_000);
 
   it.skipIf(!canUnshare)(

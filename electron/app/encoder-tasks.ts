@@ -4,7 +4,7 @@
  * feature cache. Runs inside analysis-worker.ts, on the run it has loaded.
  */
 import path from 'node:path';
-import { writeFilesAtomically, writeFolderAtomically, type FileToWrite } from '../atomic-write';
+import { refuseForeignFiles, writeFilesAtomically, writeFolderAtomically, type FileToWrite } from '../atomic-write';
 import { csvText } from '../csv';
 import { loadDataset } from '../data';
 import { convertChannels } from '../data/channels';
@@ -24,6 +24,18 @@ import {
 import { IsdError } from '../errors';
 import type { LoadedRun } from './analysis-worker';
 import { FeatureCache, type FeatureRows } from './feature-cache';
+
+/** Whether a file's start is a JSON object of an earlier export or embedding: it names its run and `fields`. */
+function earlierResultJson(...fields: string[]): (head: string) => boolean {
+  return (head) => {
+    try {
+      const o = JSON.parse(head) as Record<string, unknown> | null;
+      return typeof o?.runId === 'string' && fields.every((f) => o[f] !== undefined);
+    } catch {
+      return false; // not JSON, or longer than the part read: not one of ours
+    }
+  };
+}
 
 /** What main knows about the export (the run, its checkpoint, its accuracy); the worker adds the rest. */
 export type EncoderProvenance = Pick<
@@ -74,7 +86,13 @@ export async function exportEncoder(run: LoadedRun, task: ExportEncoderTask): Pr
   const files = await encoderExportFiles(task.format, graph, info, path.basename(outPath));
   let written: string[];
   if (task.format === 'onnx') {
-    const targets = files.map((f) => ({ path: path.join(path.dirname(outPath), f.name), data: f.data }));
+    // The .json beside the named .onnx replaces only an earlier export's.
+    const targets = files.map((f) => {
+      const target = path.join(path.dirname(outPath), f.name);
+      return target === outPath
+        ? { path: target, data: f.data }
+        : { path: target, data: f.data, replaceIf: earlierResultJson('format', 'input') };
+    });
     await writeFilesAtomically(targets);
     written = targets.map((t) => t.path);
   } else {
@@ -311,6 +329,9 @@ export interface EmbedResult {
   files: string[];
 }
 
+/** The columns that say which image a row of an embedding is. */
+const EMBED_ROW_HEADER = ['index', 'split', 'position', 'label', 'class', 'file'];
+
 const ORDER =
   "the dataset's own order: IDX and CIFAR as in their files (train file, then test file for 'all'); an image folder as listed (class folders in name order, files in name order), its held-out test images after the training ones";
 
@@ -319,6 +340,13 @@ export async function embedDataset(run: LoadedRun, task: EmbedTask, ctx: TaskCon
   const ext = path.extname(outPath).toLowerCase();
   if (ext !== '.npy' && ext !== '.csv')
     throw new IsdError('BAD_INPUT', `${outPath}: the output file must end in .npy or .csv`, { field: 'out' });
+  const base = outPath.slice(0, -ext.length);
+  // The files beside the named one replace only an earlier embedding's; checked before the features are computed.
+  const infoFile = { path: `${base}.embedding.json`, replaceIf: earlierResultJson('split', 'shape') };
+  // An earlier embedding's .csv: its rows alone, or (a .csv embedding) its rows and features.
+  const rowsHeader = csvText(EMBED_ROW_HEADER, []).trimEnd();
+  const rowsFile = { path: `${base}.csv`, replaceIf: (head: string) => head.startsWith(rowsHeader) };
+  await refuseForeignFiles(ext === '.npy' ? [infoFile, rowsFile] : [infoFile]);
   ctx.progress({ phase: 'load', done: 0, total: 1, imagesPerSec: null });
   const set = await embedSet(run, task.source, task.split, task.seed);
   const t0 = performance.now();
@@ -350,15 +378,13 @@ export async function embedDataset(run: LoadedRun, task: EmbedTask, ctx: TaskCon
     className(i),
     set.rowFile?.[i] ?? null,
   ];
-  const header = ['index', 'split', 'position', 'label', 'class', 'file'];
-  const base = outPath.slice(0, -ext.length);
   // .embedding.json, not .json: an ONNX export named alike in the same folder writes <name>.json
-  const files: FileToWrite[] = [{ path: `${base}.embedding.json`, data: JSON.stringify(info, null, 2) }];
+  const files: FileToWrite[] = [{ ...infoFile, data: JSON.stringify(info, null, 2) }];
   if (ext === '.npy') {
     files.push({
-      path: `${base}.csv`,
+      ...rowsFile,
       data: csvText(
-        header,
+        EMBED_ROW_HEADER,
         Array.from({ length: set.count }, (_, i) => rowCells(i)),
       ),
     });
@@ -369,7 +395,7 @@ export async function embedDataset(run: LoadedRun, task: EmbedTask, ctx: TaskCon
       ...rowCells(i),
       ...rows.features.subarray(i * rows.dim, (i + 1) * rows.dim),
     ]);
-    files.push({ path: outPath, data: csvText([...header, ...dims], lines) });
+    files.push({ path: outPath, data: csvText([...EMBED_ROW_HEADER, ...dims], lines) });
   }
   await writeFilesAtomically(files);
   return { info, files: files.map((f) => f.path) };
