@@ -9,6 +9,7 @@ import type { EngineOptions } from '../engine/protocol';
 import { imagesTrainedOn, type DatasetSizes, type RunConfig } from '../run-config';
 import type { RunStore, RunSummaryRow } from '../store';
 import { EVAL_SPEED_RATIO, evaluationImages, RUN_OVERHEAD_SEC } from '../study/plan';
+import { median } from '../study/results';
 import { readRunReport } from './run-dto';
 
 /** The image side (px) the assumed speeds are stated at, and system.info's measured speed is given at. */
@@ -28,15 +29,18 @@ export interface MeasuredSpeed {
   basis: RunEstimate['basis'];
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+/**
+ * A run's cost per image grows about as side^SIDE_COST_EXPONENT: less than the convolutions' side²,
+ * since the work that does not scale with pixels (the queue, the head, the update) weighs more at
+ * small sides. On wasm, 2 cores, 28 → 16 px was measured ×2.08–2.11 by scripts/bench-sides.ts (the step
+ * alone; fitted exponents 1.31 and 1.48 over 16–32 px) and ×2.3–2.9 by whole runs (docs/learning.md,
+ * docs/study.md); 1.5 gives ×2.32, where side² gave ×3.06 (docs/perf.md).
+ */
+export const SIDE_COST_EXPONENT = 1.5;
 
-/** Images/s at side `to` for a speed at side `from`: a step's cost grows about with side² (the convolutions). */
+/** Images/s at side `to` for a speed measured at side `from`. */
 function atSide(imagesPerSec: number, from: number, to: number): number {
-  return imagesPerSec * (from / to) ** 2;
+  return imagesPerSec * (from / to) ** SIDE_COST_EXPONENT;
 }
 
 /** The side a stored run trained at: its config's, else its run report's; null when neither says. */

@@ -10,7 +10,13 @@ import type { RunStatus } from '../run-status';
 import type { EpochEvalRow, RunRow, RunStore, StudyRow } from '../store';
 import { readGroupEvals } from '../study/group-evals';
 import { planStudy, studyRunKey, type PlannedRun } from '../study/plan';
-import { computeStudyResults, studyResultsCsv, studyResultsMarkdown, type StudyRunResult } from '../study/results';
+import {
+  computeStudyResults,
+  median,
+  studyResultsCsv,
+  studyResultsMarkdown,
+  type StudyRunResult,
+} from '../study/results';
 import { studySpecSchema, type StudySpec } from '../contract/study-spec';
 import type {
   ProfileClasses,
@@ -171,12 +177,6 @@ export function studyRunResults(store: RunStore, s: LoadedStudy): StudyRunResult
     });
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Where a study stands: counts, the active run, the share done and the seconds of work left. */
