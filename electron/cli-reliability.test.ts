@@ -95,7 +95,7 @@ describe('a dataset is checked before the run row is written', () => {
 });
 
 describe('a skipped image', () => {
-  it('is reported with its file and reason by isd datasets inspect', async () => {
+  it('is reported with its file and reason by isd datasets inspect, and by isd train', async () => {
     const d = path.join(dir, 'folder');
     for (const cls of ['cat', 'dog']) {
       fs.mkdirSync(path.join(d, cls), { recursive: true });
@@ -123,6 +123,31 @@ describe('a skipped image', () => {
     expect(summary.skippedFiles).toEqual([
       { path: broken, reason: expect.stringMatching(/unsupported image format/i) },
     ]);
+    // Training on the folder says so too, on stderr beside the JSON lines.
+    const train = await runIsdProcess(
+      [
+        'train',
+        '--dataset',
+        d,
+        '--batch-size',
+        '4',
+        '--queue-size',
+        '4',
+        '--epochs',
+        '1',
+        '--json',
+        '--db',
+        path.join(dir, 'inspect.db'),
+      ],
+      ENGINE,
+    );
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(
+      new RegExp(
+        `isd: warn: run [0-9a-f]{8}: skipped ${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*unsupported image format`,
+        'i',
+      ),
+    );
   }, 60_000);
 });
 

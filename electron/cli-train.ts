@@ -233,6 +233,10 @@ async function trainCommand(
   let endError: RunStatusEvent['error'];
   /** Step 0 and raw pixels: from the baseline event, or from the history on a resume. */
   const ref: RunReference = { init: null, pixel: null };
+  // The run's own warnings (an unreadable image skipped, a fallback taken): this process trains only this run.
+  app.events.on('app.log', (l) => {
+    if (l.level !== 'info') o.info(`isd: ${l.level}: ${l.message}`);
+  });
   const finished = new Promise<RunStatus>((resolve) => {
     app.events.on('run.progress', (p) => {
       if (p.runId !== runId) return;
