@@ -131,7 +131,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
   let host: HostProcess = await startHostProcess(db, SOAK_ENGINE, path.join(dir, 'no-renderer'));
   let client = await HostClient.open(host);
-  const clis = new Map<number, { child: ChildProcess; done: Promise<void> }>();
+  const clis = new Map<number, { child: ChildProcess; done: Promise<void>; interrupted: boolean }>();
   const reader = new Database(db, { readonly: true, fileMustExist: true });
   const runs = () => reader.prepare(RUNS_SQL).all() as RunRow[];
   const checkpointsOf = (id: string) =>
@@ -178,11 +178,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       SOAK_ENGINE,
       { onSpawn: (c) => (child = c) },
     ).then((r) => {
+      const interrupted = clis.get(child.pid!)?.interrupted ?? false;
       clis.delete(child.pid!);
-      // Ctrl-C stops the run with a checkpoint (or takes it out of the queue): still exit 0.
-      if (r.code !== 0) problem(`isd train soak-${n}-cli exited ${r.code}: ${r.stderr.trim().split('\n').pop()}`);
+      // Completed: 0. Stopped by our Ctrl-C: 130; stopped from the host (runs.stop): 1 with a `stopped` done line.
+      const stopped = /"type":"done"[^\n]*"status":"stopped"/.test(r.stdout);
+      const expected = stopped ? (interrupted ? 130 : 1) : 0;
+      if (r.code !== expected)
+        problem(
+          `isd train soak-${n}-cli exited ${r.code} (expected ${expected}): ${r.stderr.trim().split('\n').pop()}`,
+        );
     });
-    clis.set(child.pid!, { child, done });
+    clis.set(child.pid!, { child, done, interrupted: false });
     report.runsFromCli++;
   }
 
@@ -249,7 +255,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   } finally {
     clearInterval(sampler);
     // Ended as a user would: Ctrl-C for each CLI, SIGTERM for the host (runs stop with a checkpoint).
-    for (const { child } of clis.values()) child.kill('SIGINT');
+    for (const cli of clis.values()) {
+      cli.interrupted = true;
+      cli.child.kill('SIGINT');
+    }
     await Promise.all([...clis.values()].map((c) => c.done));
     client.close();
     await endProcess(host.child, 'SIGTERM');
@@ -273,6 +282,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       if (cli && p < 0.15) {
         report.actions++;
         report.cliInterrupts++;
+        cli.interrupted = true;
         cli.child.kill('SIGINT'); // Ctrl-C: the CLI stops its run with a checkpoint
       } else if (p < 0.35) await control('runs.pause', r.id);
       else if (p < 0.5) await control('runs.stop', r.id);
